@@ -1,0 +1,117 @@
+#include "codegen/kernel.h"
+
+#include <absl/strings/str_cat.h>
+#include <absl/strings/str_format.h>
+#include <absl/strings/str_join.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace kiln::codegen {
+
+bool Expr::operator==(const Expr& o) const {
+  return kind == o.kind && sop == o.sop && type == o.type && a == o.a && b == o.b && c == o.c &&
+         i == o.i && std::memcmp(&f, &o.f, sizeof f) == 0;
+}
+
+namespace {
+std::string_view reduceText(ReduceKind k) {
+  switch (k) {
+    case ReduceKind::None: return "";
+    case ReduceKind::Sum: return "sum";
+    case ReduceKind::Prod: return "prod";
+    case ReduceKind::Max: return "max";
+    case ReduceKind::Min: return "min";
+    case ReduceKind::ArgMax: return "argmax";
+    case ReduceKind::ArgMin: return "argmin";
+  }
+  return "?";
+}
+
+std::string exprText(const Expr& e) {
+  std::string t(irName(e.type));
+  switch (e.kind) {
+    case ExprKind::Op: {
+      std::string s = absl::StrCat(std::string(info(e.sop).name), ".", t, " $", e.a);
+      if (e.b >= 0) absl::StrAppend(&s, ", $", e.b);
+      if (e.c >= 0) absl::StrAppend(&s, ", $", e.c);
+      return s;
+    }
+    case ExprKind::LoopVar: return absl::StrCat("loop ", e.i);
+    case ExprKind::IntConst: return absl::StrCat("int.", t, " ", e.i);
+    case ExprKind::FloatConst: return absl::StrFormat("float.%s %.17g", t, e.f);
+    case ExprKind::Arg: return absl::StrCat("arg.", t, " ", e.i);
+    case ExprKind::Load: return absl::StrCat("load.", t, " buf", e.i, "[$", e.a, "]");
+    case ExprKind::RandUniform:
+      return absl::StrCat("rand.uniform.", t, " counter=$", e.a, " key=$", e.b);
+    case ExprKind::RandNormal:
+      return absl::StrCat("rand.normal.", t, " counter=$", e.a, " key=$", e.b);
+  }
+  return "?";
+}
+}  // namespace
+
+std::string Kernel::text() const {
+  std::string s = "kernel(";
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    absl::StrAppend(&s, i ? ", " : "", "buf", i, ": ", std::string(irName(buffers[i].dtype)),
+                    buffers[i].written ? " out" : "");
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    absl::StrAppend(&s, ", arg", i, ": ", std::string(irName(args[i])));
+  }
+  absl::StrAppend(&s, ")\n  loops");
+  for (int32_t l : order) {
+    absl::StrAppend(&s, " ", l, ":", loops[l].extent, loops[l].reduce ? "r" : "");
+  }
+  absl::StrAppend(&s, "\n");
+  for (size_t i = 0; i < exprs.size(); ++i) {
+    absl::StrAppend(&s, "  $", i, " = ", exprText(exprs[i]), "\n");
+  }
+  for (const Store& st : stores) {
+    absl::StrAppend(&s, "  store", st.reduce == ReduceKind::None ? "" : ".",
+                    std::string(reduceText(st.reduce)), " buf", st.buffer, "[$", st.index, "] = $", st.value);
+    if (st.best_buffer >= 0) {
+      absl::StrAppend(&s, " best=buf", st.best_buffer, " position=$", st.position);
+    }
+    absl::StrAppend(&s, "\n");
+  }
+  return s;
+}
+
+bool Kernel::reductionInnermost() const {
+  bool seen_reduce = false;
+  for (int32_t l : order) {
+    if (loops[l].reduce) {
+      seen_reduce = true;
+    } else if (seen_reduce) {
+      return false;
+    }
+  }
+  return true;
+}
+
+double reduceIdentity(ReduceKind k, ScalarType t) {
+  const bool fp = isFloatingType(t);
+  switch (k) {
+    case ReduceKind::Sum: return 0;
+    case ReduceKind::Prod: return 1;
+    case ReduceKind::Max:
+    case ReduceKind::ArgMax:
+      if (fp) return -std::numeric_limits<double>::infinity();
+      if (t == ScalarType::Bool) return 0;
+      return t == ScalarType::Int ? std::numeric_limits<int32_t>::min()
+                                  : static_cast<double>(std::numeric_limits<int64_t>::min());
+    case ReduceKind::Min:
+    case ReduceKind::ArgMin:
+      if (fp) return std::numeric_limits<double>::infinity();
+      if (t == ScalarType::Bool) return 1;
+      return t == ScalarType::Int ? std::numeric_limits<int32_t>::max()
+                                  : static_cast<double>(std::numeric_limits<int64_t>::max());
+    case ReduceKind::None: return 0;
+  }
+  return 0;
+}
+
+}  // namespace kiln::codegen

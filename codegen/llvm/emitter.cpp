@@ -1,0 +1,584 @@
+#include "codegen/llvm/emitter.h"
+
+#include <llvm/Analysis/CGSCCPassManager.h>
+#include <llvm/Analysis/LoopAnalysisManager.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/MC/TargetRegistry.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Target/TargetMachine.h>
+#include <llvm/Transforms/Utils/Cloning.h>
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <vector>
+
+#include "codegen/llvm/vector_math.h"
+#include "codegen/philox.h"
+
+namespace kiln::codegen {
+namespace {
+
+using llvm::IRBuilder;
+using llvm::Value;
+
+class Emitter {
+ public:
+  Emitter(const Kernel& k, llvm::LLVMContext& ctx, llvm::Module& m)
+      : k_(k), ctx_(ctx), m_(m), b_(ctx) {}
+
+  void run(const std::string& name, bool avx512) {
+    auto* ptr = llvm::PointerType::get(ctx_, 0);
+    auto* voidTy = llvm::Type::getVoidTy(ctx_);
+    // The body takes each buffer as a separate noalias pointer: the scheduler guarantees that
+    // distinct kernel buffers never overlap, and telling LLVM so is what lets it vectorise.
+    std::vector<llvm::Type*> bodyParams(k_.buffers.size() + 1, ptr);
+    auto* bodyTy = llvm::FunctionType::get(voidTy, bodyParams, false);
+    auto* body = llvm::Function::Create(bodyTy, llvm::Function::InternalLinkage, name + ".body", m_);
+    for (size_t i = 0; i < bodyParams.size(); ++i) body->addParamAttr(i, llvm::Attribute::NoAlias);
+    body->addFnAttr(llvm::Attribute::AlwaysInline);
+    body->addFnAttr(llvm::Attribute::NoUnwind);
+    if (avx512) body->addFnAttr("prefer-vector-width", "512");
+
+    auto* entryTy = llvm::FunctionType::get(voidTy, {ptr, ptr}, false);
+    auto* entry = llvm::Function::Create(entryTy, llvm::Function::ExternalLinkage, name, m_);
+    entry->addFnAttr(llvm::Attribute::NoUnwind);
+    if (avx512) entry->addFnAttr("prefer-vector-width", "512");
+    {
+      b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", entry));
+      std::vector<Value*> callArgs;
+      for (size_t i = 0; i < k_.buffers.size(); ++i) {
+        Value* slot = b_.CreateConstGEP1_64(ptr, entry->getArg(0), i);
+        callArgs.push_back(b_.CreateLoad(ptr, slot));
+      }
+      callArgs.push_back(entry->getArg(1));
+      b_.CreateCall(body, callArgs);
+      b_.CreateRetVoid();
+    }
+
+    fn_ = body;
+    b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", body));
+    allocaBlock_ = &body->getEntryBlock();
+    for (size_t i = 0; i < k_.buffers.size(); ++i) buffers_.push_back(body->getArg(i));
+    Value* argsPtr = body->getArg(k_.buffers.size());
+    for (size_t i = 0; i < k_.args.size(); ++i) {
+      Value* raw = b_.CreateLoad(b_.getInt64Ty(), b_.CreateConstGEP1_64(b_.getInt64Ty(), argsPtr, i));
+      args_.push_back(fromRawArg(raw, k_.args[i]));
+    }
+    loopVars_.assign(k_.loops.size(), nullptr);
+
+    bool hasReduce = false;
+    for (const Store& s : k_.stores) hasReduce |= s.reduce != ReduceKind::None;
+    if (!hasReduce) {
+      emitNest(0, k_.order.size(), [&] { emitPlainStores(); });
+    } else if (k_.reductionInnermost()) {
+      size_t parallel = 0;
+      while (parallel < k_.order.size() && !k_.loops[k_.order[parallel]].reduce) ++parallel;
+      emitNest(0, parallel, [&] { emitRegisterReduction(parallel); });
+    } else {
+      emitMemoryReduction();
+    }
+    b_.CreateRetVoid();
+  }
+
+ private:
+  // ---- types and constants ----
+  llvm::Type* valueType(ScalarType t) {
+    switch (t) {
+      case ScalarType::Bool: return b_.getInt1Ty();
+      case ScalarType::Int: return b_.getInt32Ty();
+      case ScalarType::Long: return b_.getInt64Ty();
+      case ScalarType::Float: return b_.getFloatTy();
+      case ScalarType::Double: return b_.getDoubleTy();
+    }
+    return nullptr;
+  }
+  llvm::Type* memoryType(ScalarType t) {
+    return t == ScalarType::Bool ? b_.getInt8Ty() : valueType(t);
+  }
+  Value* fromRawArg(Value* raw, ScalarType t) {
+    switch (t) {
+      case ScalarType::Float: return b_.CreateFPTrunc(b_.CreateBitCast(raw, b_.getDoubleTy()), b_.getFloatTy());
+      case ScalarType::Double: return b_.CreateBitCast(raw, b_.getDoubleTy());
+      case ScalarType::Bool: return b_.CreateICmpNE(raw, b_.getInt64(0));
+      case ScalarType::Int: return b_.CreateTrunc(raw, b_.getInt32Ty());
+      case ScalarType::Long: return raw;
+    }
+    return raw;
+  }
+  Value* constant(ScalarType t, double f, int64_t i, bool isFloat) {
+    llvm::Type* ty = valueType(t);
+    if (isFloatingType(t)) return llvm::ConstantFP::get(ty, isFloat ? f : static_cast<double>(i));
+    return llvm::ConstantInt::get(ty, isFloat ? static_cast<int64_t>(f) : i, true);
+  }
+  Value* identity(ReduceKind k, ScalarType t) {
+    llvm::Type* ty = valueType(t);
+    if (isFloatingType(t)) return llvm::ConstantFP::get(ty, reduceIdentity(k, t));
+    unsigned bits = ty->getIntegerBitWidth();
+    switch (k) {
+      case ReduceKind::Sum: return llvm::ConstantInt::get(ty, 0);
+      case ReduceKind::Prod: return llvm::ConstantInt::get(ty, 1);
+      case ReduceKind::Max:
+      case ReduceKind::ArgMax:
+        return llvm::ConstantInt::get(ctx_, bits == 1 ? llvm::APInt(1, 0) : llvm::APInt::getSignedMinValue(bits));
+      case ReduceKind::Min:
+      case ReduceKind::ArgMin:
+        return llvm::ConstantInt::get(ctx_, bits == 1 ? llvm::APInt(1, 1) : llvm::APInt::getSignedMaxValue(bits));
+      case ReduceKind::None: break;
+    }
+    return llvm::ConstantInt::get(ty, 0);
+  }
+
+  // ---- loops ----
+  template <typename F>
+  void emitNest(size_t from, size_t to, F body) {
+    emitNest(k_.order, from, to, body);
+  }
+  template <typename F>
+  void emitNest(const std::vector<int32_t>& order, size_t from, size_t to, F body) {
+    if (from == to) {
+      body();
+      return;
+    }
+    int32_t l = order[from];
+    int64_t extent = k_.loops[l].extent;
+    llvm::BasicBlock* pre = b_.GetInsertBlock();
+    auto* header = llvm::BasicBlock::Create(ctx_, "loop" + std::to_string(l), fn_);
+    auto* exit = llvm::BasicBlock::Create(ctx_, "after" + std::to_string(l), fn_);
+    b_.CreateBr(header);
+    b_.SetInsertPoint(header);
+    llvm::PHINode* iv = b_.CreatePHI(b_.getInt64Ty(), 2, "i" + std::to_string(l));
+    iv->addIncoming(b_.getInt64(0), pre);
+    Value* saved = loopVars_[l];
+    loopVars_[l] = iv;
+    emitNest(order, from + 1, to, body);
+    Value* next = b_.CreateAdd(iv, b_.getInt64(1), "", true, true);
+    iv->addIncoming(next, b_.GetInsertBlock());
+    b_.CreateCondBr(b_.CreateICmpSLT(next, b_.getInt64(extent)), header, exit);
+    b_.SetInsertPoint(exit);
+    loopVars_[l] = saved;
+  }
+
+  // ---- stores ----
+  Value* address(int32_t buffer, Value* index) {
+    return b_.CreateInBoundsGEP(memoryType(k_.buffers[buffer].dtype), buffers_[buffer], index);
+  }
+  Value* loadBuffer(int32_t buffer, Value* index) {
+    ScalarType t = k_.buffers[buffer].dtype;
+    Value* v = b_.CreateLoad(memoryType(t), address(buffer, index));
+    return t == ScalarType::Bool ? b_.CreateICmpNE(v, b_.getInt8(0)) : v;
+  }
+  void storeBuffer(int32_t buffer, Value* index, Value* v) {
+    if (k_.buffers[buffer].dtype == ScalarType::Bool) v = b_.CreateZExt(v, b_.getInt8Ty());
+    b_.CreateStore(v, address(buffer, index));
+  }
+
+  void emitPlainStores() {
+    memo_.assign(k_.exprs.size(), nullptr);
+    for (const Store& s : k_.stores) storeBuffer(s.buffer, eval(s.index), eval(s.value));
+  }
+
+  Value* combine(ReduceKind k, ScalarType t, Value* acc, Value* v) {
+    bool fp = isFloatingType(t);
+    llvm::FastMathFlags reassoc;
+    reassoc.setAllowReassoc();
+    switch (k) {
+      case ReduceKind::Sum: {
+        if (!fp) return t == ScalarType::Bool ? b_.CreateOr(acc, v) : b_.CreateAdd(acc, v);
+        auto* r = b_.CreateFAdd(acc, v);
+        llvm::cast<llvm::Instruction>(r)->setFastMathFlags(reassoc);
+        return r;
+      }
+      case ReduceKind::Prod: {
+        if (!fp) return t == ScalarType::Bool ? b_.CreateAnd(acc, v) : b_.CreateMul(acc, v);
+        auto* r = b_.CreateFMul(acc, v);
+        llvm::cast<llvm::Instruction>(r)->setFastMathFlags(reassoc);
+        return r;
+      }
+      case ReduceKind::Max: return maximum(t, acc, v);
+      case ReduceKind::Min: return minimum(t, acc, v);
+      default: throw std::logic_error("combine: arg reductions are handled separately");
+    }
+  }
+
+  // Whether v replaces the running best in an arg reduction: strictly better (first index wins
+  // ties), or NaN where the best is not NaN (PyTorch's argmax points at the first NaN).
+  Value* argBetter(ReduceKind k, ScalarType t, Value* best, Value* v) {
+    if (isFloatingType(t)) {
+      Value* better = k == ReduceKind::ArgMax ? b_.CreateFCmpOGT(v, best) : b_.CreateFCmpOLT(v, best);
+      Value* newNan = b_.CreateAnd(b_.CreateFCmpUNO(v, v), b_.CreateFCmpORD(best, best));
+      return b_.CreateOr(better, newNan);
+    }
+    if (t == ScalarType::Bool) return k == ReduceKind::ArgMax ? b_.CreateICmpUGT(v, best) : b_.CreateICmpULT(v, best);
+    return k == ReduceKind::ArgMax ? b_.CreateICmpSGT(v, best) : b_.CreateICmpSLT(v, best);
+  }
+
+  static bool isArg(ReduceKind k) { return k == ReduceKind::ArgMax || k == ReduceKind::ArgMin; }
+
+  llvm::AllocaInst* entryAlloca(llvm::Type* ty) {
+    IRBuilder<> eb(allocaBlock_, allocaBlock_->begin());
+    return eb.CreateAlloca(ty);
+  }
+
+  // Reduction loops inside the parallel ones: the accumulator lives in a register (SROA turns
+  // the alloca into a phi), and the loop vectoriser can split it across lanes.
+  void emitRegisterReduction(size_t parallel) {
+    std::vector<llvm::AllocaInst*> acc(k_.stores.size()), best(k_.stores.size());
+    for (size_t i = 0; i < k_.stores.size(); ++i) {
+      const Store& s = k_.stores[i];
+      ScalarType vt = k_.exprs[s.value].type;
+      if (isArg(s.reduce)) {
+        acc[i] = entryAlloca(b_.getInt64Ty());
+        best[i] = entryAlloca(valueType(vt));
+        b_.CreateStore(b_.getInt64(0), acc[i]);
+        b_.CreateStore(identity(s.reduce, vt), best[i]);
+      } else {
+        acc[i] = entryAlloca(valueType(vt));
+        b_.CreateStore(identity(s.reduce, vt), acc[i]);
+      }
+    }
+    emitNest(parallel, k_.order.size(), [&] {
+      memo_.assign(k_.exprs.size(), nullptr);
+      for (size_t i = 0; i < k_.stores.size(); ++i) {
+        const Store& s = k_.stores[i];
+        ScalarType vt = k_.exprs[s.value].type;
+        Value* v = eval(s.value);
+        if (isArg(s.reduce)) {
+          Value* cur = b_.CreateLoad(valueType(vt), best[i]);
+          Value* take = argBetter(s.reduce, vt, cur, v);
+          b_.CreateStore(b_.CreateSelect(take, v, cur), best[i]);
+          Value* pos = b_.CreateLoad(b_.getInt64Ty(), acc[i]);
+          b_.CreateStore(b_.CreateSelect(take, eval(s.position), pos), acc[i]);
+        } else {
+          Value* cur = b_.CreateLoad(valueType(vt), acc[i]);
+          b_.CreateStore(combine(s.reduce, vt, cur, v), acc[i]);
+        }
+      }
+    });
+    memo_.assign(k_.exprs.size(), nullptr);
+    for (size_t i = 0; i < k_.stores.size(); ++i) {
+      const Store& s = k_.stores[i];
+      Value* index = eval(s.index);
+      if (isArg(s.reduce)) {
+        storeBuffer(s.buffer, index, b_.CreateLoad(b_.getInt64Ty(), acc[i]));
+        storeBuffer(s.best_buffer, index,
+                    b_.CreateLoad(valueType(k_.exprs[s.value].type), best[i]));
+      } else {
+        storeBuffer(s.buffer, index, b_.CreateLoad(valueType(k_.exprs[s.value].type), acc[i]));
+      }
+    }
+  }
+
+  // Reduction loops around parallel ones (e.g. matmul's k outside j): initialise the outputs,
+  // then accumulate in memory, which keeps the innermost loop contiguous.
+  void emitMemoryReduction() {
+    std::vector<int32_t> parallelOrder;
+    for (int32_t l : k_.order) {
+      if (!k_.loops[l].reduce) parallelOrder.push_back(l);
+    }
+    emitNest(parallelOrder, 0, parallelOrder.size(), [&] {
+      memo_.assign(k_.exprs.size(), nullptr);
+      for (const Store& s : k_.stores) {
+        ScalarType vt = k_.exprs[s.value].type;
+        Value* index = eval(s.index);
+        if (isArg(s.reduce)) {
+          storeBuffer(s.buffer, index, b_.getInt64(0));
+          storeBuffer(s.best_buffer, index, identity(s.reduce, vt));
+        } else {
+          storeBuffer(s.buffer, index, identity(s.reduce, vt));
+        }
+      }
+    });
+    emitNest(0, k_.order.size(), [&] {
+      memo_.assign(k_.exprs.size(), nullptr);
+      for (const Store& s : k_.stores) {
+        ScalarType vt = k_.exprs[s.value].type;
+        Value* index = eval(s.index);
+        Value* v = eval(s.value);
+        if (isArg(s.reduce)) {
+          Value* cur = loadBuffer(s.best_buffer, index);
+          Value* take = argBetter(s.reduce, vt, cur, v);
+          storeBuffer(s.best_buffer, index, b_.CreateSelect(take, v, cur));
+          Value* pos = loadBuffer(s.buffer, index);
+          storeBuffer(s.buffer, index, b_.CreateSelect(take, eval(s.position), pos));
+        } else {
+          storeBuffer(s.buffer, index, combine(s.reduce, vt, loadBuffer(s.buffer, index), v));
+        }
+      }
+    });
+  }
+
+  // ---- expressions ----
+  Value* maximum(ScalarType t, Value* a, Value* b) {
+    if (isFloatingType(t)) return b_.CreateBinaryIntrinsic(llvm::Intrinsic::maximum, a, b);
+    return b_.CreateSelect(t == ScalarType::Bool ? b_.CreateICmpUGT(a, b) : b_.CreateICmpSGT(a, b), a, b);
+  }
+  Value* minimum(ScalarType t, Value* a, Value* b) {
+    if (isFloatingType(t)) return b_.CreateBinaryIntrinsic(llvm::Intrinsic::minimum, a, b);
+    return b_.CreateSelect(t == ScalarType::Bool ? b_.CreateICmpULT(a, b) : b_.CreateICmpSLT(a, b), a, b);
+  }
+
+  Value* toBool(Value* v, ScalarType t) {
+    if (t == ScalarType::Bool) return v;
+    if (isFloatingType(t)) return b_.CreateFCmpUNE(v, llvm::ConstantFP::get(v->getType(), 0.0));
+    return b_.CreateICmpNE(v, llvm::ConstantInt::get(v->getType(), 0));
+  }
+
+  Value* cast(Value* v, ScalarType from, ScalarType to) {
+    if (from == to) return v;
+    llvm::Type* ty = valueType(to);
+    if (to == ScalarType::Bool) return toBool(v, from);
+    if (isFloatingType(from)) {
+      if (isFloatingType(to)) return b_.CreateFPCast(v, ty);
+      return b_.CreateFPToSI(v, ty);
+    }
+    if (isFloatingType(to)) return from == ScalarType::Bool ? b_.CreateUIToFP(v, ty) : b_.CreateSIToFP(v, ty);
+    return from == ScalarType::Bool ? b_.CreateZExt(v, ty) : b_.CreateSExtOrTrunc(v, ty);
+  }
+
+  Value* compare(ScalarOp op, ScalarType t, Value* a, Value* b) {
+    using P = llvm::CmpInst::Predicate;
+    if (isFloatingType(t)) {
+      P p = op == ScalarOp::Eq ? P::FCMP_OEQ : op == ScalarOp::Ne ? P::FCMP_UNE
+          : op == ScalarOp::Lt ? P::FCMP_OLT : op == ScalarOp::Le ? P::FCMP_OLE
+          : op == ScalarOp::Gt ? P::FCMP_OGT : P::FCMP_OGE;
+      return b_.CreateFCmp(p, a, b);
+    }
+    bool u = t == ScalarType::Bool;
+    P p = op == ScalarOp::Eq ? P::ICMP_EQ : op == ScalarOp::Ne ? P::ICMP_NE
+        : op == ScalarOp::Lt ? (u ? P::ICMP_ULT : P::ICMP_SLT) : op == ScalarOp::Le ? (u ? P::ICMP_ULE : P::ICMP_SLE)
+        : op == ScalarOp::Gt ? (u ? P::ICMP_UGT : P::ICMP_SGT) : (u ? P::ICMP_UGE : P::ICMP_SGE);
+    return b_.CreateICmp(p, a, b);
+  }
+
+  // Integer pow by exponent squaring over at most 64 steps, unrolled so it stays branch-free;
+  // negative exponents follow PyTorch (1 for base 1, +-1 for base -1, 0 otherwise).
+  Value* intPow(Value* base, Value* exp) {
+    llvm::Type* ty = base->getType();
+    unsigned bits = ty->getIntegerBitWidth();
+    Value* result = llvm::ConstantInt::get(ty, 1);
+    Value* e = exp;
+    Value* sq = base;
+    for (unsigned i = 0; i < bits; ++i) {
+      Value* bit = b_.CreateICmpNE(b_.CreateAnd(e, llvm::ConstantInt::get(ty, 1)), llvm::ConstantInt::get(ty, 0));
+      result = b_.CreateSelect(bit, b_.CreateMul(result, sq), result);
+      sq = b_.CreateMul(sq, sq);
+      e = b_.CreateLShr(e, llvm::ConstantInt::get(ty, 1));
+    }
+    Value* negExp = b_.CreateICmpSLT(exp, llvm::ConstantInt::get(ty, 0));
+    Value* one = llvm::ConstantInt::get(ty, 1);
+    Value* isOne = b_.CreateICmpEQ(base, one);
+    Value* isMinusOne = b_.CreateICmpEQ(base, llvm::ConstantInt::get(ty, -1, true));
+    Value* odd = b_.CreateICmpNE(b_.CreateAnd(exp, one), llvm::ConstantInt::get(ty, 0));
+    Value* negResult = b_.CreateSelect(isOne, one, b_.CreateSelect(isMinusOne, b_.CreateSelect(odd, llvm::ConstantInt::get(ty, -1, true), one), llvm::ConstantInt::get(ty, 0)));
+    return b_.CreateSelect(negExp, negResult, result);
+  }
+
+  Value* philoxLanes(Value* counter, Value* key, Value** lanes) {
+    auto* i32 = b_.getInt32Ty();
+    auto* i64 = b_.getInt64Ty();
+    Value* c0 = b_.CreateTrunc(counter, i32);
+    Value* c1 = b_.CreateTrunc(b_.CreateLShr(counter, 32), i32);
+    Value* c2 = b_.getInt32(0);
+    Value* c3 = b_.getInt32(0);
+    Value* k0 = b_.CreateTrunc(key, i32);
+    Value* k1 = b_.CreateTrunc(b_.CreateLShr(key, 32), i32);
+    for (int r = 0; r < philox::kRounds; ++r) {
+      Value* p0 = b_.CreateMul(b_.CreateZExt(c0, i64), b_.getInt64(philox::kMul0));
+      Value* p1 = b_.CreateMul(b_.CreateZExt(c2, i64), b_.getInt64(philox::kMul1));
+      Value* hi0 = b_.CreateTrunc(b_.CreateLShr(p0, 32), i32);
+      Value* lo0 = b_.CreateTrunc(p0, i32);
+      Value* hi1 = b_.CreateTrunc(b_.CreateLShr(p1, 32), i32);
+      Value* lo1 = b_.CreateTrunc(p1, i32);
+      c0 = b_.CreateXor(b_.CreateXor(hi1, c1), k0);
+      c1 = lo1;
+      c2 = b_.CreateXor(b_.CreateXor(hi0, c3), k1);
+      c3 = lo0;
+      k0 = b_.CreateAdd(k0, b_.getInt32(philox::kBump0));
+      k1 = b_.CreateAdd(k1, b_.getInt32(philox::kBump1));
+    }
+    lanes[0] = c0;
+    lanes[1] = c1;
+    lanes[2] = c2;
+    lanes[3] = c3;
+    return c0;
+  }
+
+  Value* uniformFrom(Value* hi, Value* lo, ScalarType t) {
+    auto* i64 = b_.getInt64Ty();
+    if (t == ScalarType::Double) {
+      Value* bits = b_.CreateLShr(b_.CreateOr(b_.CreateShl(b_.CreateZExt(hi, i64), 32), b_.CreateZExt(lo, i64)), 11);
+      return b_.CreateFMul(b_.CreateUIToFP(bits, b_.getDoubleTy()), llvm::ConstantFP::get(b_.getDoubleTy(), 0x1p-53));
+    }
+    Value* bits = b_.CreateLShr(hi, 8);
+    return b_.CreateFMul(b_.CreateUIToFP(bits, b_.getFloatTy()), llvm::ConstantFP::get(b_.getFloatTy(), 0x1p-24));
+  }
+
+  Value* eval(int32_t id) {
+    if (memo_[id]) return memo_[id];
+    const Expr& e = k_.exprs[id];
+    Value* v = nullptr;
+    switch (e.kind) {
+      case ExprKind::LoopVar: v = loopVars_[e.i]; break;
+      case ExprKind::IntConst: v = constant(e.type, 0, e.i, false); break;
+      case ExprKind::FloatConst: v = constant(e.type, e.f, 0, true); break;
+      case ExprKind::Arg: v = args_[e.i]; break;
+      case ExprKind::Load: v = loadBuffer(static_cast<int32_t>(e.i), eval(e.a)); break;
+      case ExprKind::RandUniform:
+      case ExprKind::RandNormal: {
+        Value* lanes[4];
+        philoxLanes(eval(e.a), eval(e.b), lanes);
+        if (e.kind == ExprKind::RandUniform) {
+          v = uniformFrom(lanes[0], lanes[1], e.type);
+        } else {
+          llvm::Type* ty = valueType(e.type);
+          Value* u1 = b_.CreateFSub(llvm::ConstantFP::get(ty, 1.0), uniformFrom(lanes[0], lanes[1], e.type));
+          Value* u2 = uniformFrom(lanes[2], lanes[3], e.type);
+          Value* radius = b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, b_.CreateFMul(llvm::ConstantFP::get(ty, -2.0), emitLog(b_, u1)));
+          v = b_.CreateFMul(radius, emitCos(b_, b_.CreateFMul(llvm::ConstantFP::get(ty, 6.283185307179586), u2)));
+        }
+        break;
+      }
+      case ExprKind::Op: v = evalOp(e); break;
+    }
+    memo_[id] = v;
+    return v;
+  }
+
+  Value* evalOp(const Expr& e) {
+    Value* a = eval(e.a);
+    ScalarType at = k_.exprs[e.a].type;
+    Value* b = e.b >= 0 ? eval(e.b) : nullptr;
+    bool fp = isFloatingType(at);
+    switch (e.sop) {
+      case ScalarOp::Neg: return fp ? b_.CreateFNeg(a) : b_.CreateNeg(a);
+      case ScalarOp::Abs:
+        if (fp) return b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, a);
+        if (at == ScalarType::Bool) return a;
+        return b_.CreateSelect(b_.CreateICmpSLT(a, llvm::ConstantInt::get(a->getType(), 0)), b_.CreateNeg(a), a);
+      case ScalarOp::Exp: return emitExp(b_, a);
+      case ScalarOp::Log: return emitLog(b_, a);
+      case ScalarOp::Sqrt: return b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, a);
+      case ScalarOp::Rsqrt:
+        return b_.CreateFDiv(llvm::ConstantFP::get(a->getType(), 1.0), b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, a));
+      case ScalarOp::Sin: return emitSin(b_, a);
+      case ScalarOp::Cos: return emitCos(b_, a);
+      case ScalarOp::Tanh: return emitTanh(b_, a);
+      case ScalarOp::Sigmoid: return emitSigmoid(b_, a);
+      case ScalarOp::Relu: {
+        Value* zero = llvm::Constant::getNullValue(a->getType());
+        if (fp) return b_.CreateSelect(b_.CreateFCmpOLT(a, zero), zero, a);
+        if (at == ScalarType::Bool) return a;
+        return b_.CreateSelect(b_.CreateICmpSLT(a, zero), zero, a);
+      }
+      case ScalarOp::Not: return b_.CreateNot(toBool(a, at));
+      case ScalarOp::Cast: return cast(a, at, e.type);
+      case ScalarOp::Add:
+        if (fp) return b_.CreateFAdd(a, b);
+        return at == ScalarType::Bool ? b_.CreateOr(a, b) : b_.CreateAdd(a, b);
+      case ScalarOp::Sub: return fp ? b_.CreateFSub(a, b) : b_.CreateSub(a, b);
+      case ScalarOp::Mul:
+        if (fp) return b_.CreateFMul(a, b);
+        return at == ScalarType::Bool ? b_.CreateAnd(a, b) : b_.CreateMul(a, b);
+      case ScalarOp::Div: return fp ? b_.CreateFDiv(a, b) : b_.CreateSDiv(a, b);
+      case ScalarOp::FloorDiv: return b_.CreateSDiv(a, b);
+      case ScalarOp::Mod: return b_.CreateSRem(a, b);
+      case ScalarOp::Pow: return fp ? emitPow(b_, a, b) : intPow(a, b);
+      case ScalarOp::Maximum: return maximum(at, a, b);
+      case ScalarOp::Minimum: return minimum(at, a, b);
+      case ScalarOp::Eq:
+      case ScalarOp::Ne:
+      case ScalarOp::Lt:
+      case ScalarOp::Le:
+      case ScalarOp::Gt:
+      case ScalarOp::Ge: return compare(e.sop, at, a, b);
+      case ScalarOp::And: return b_.CreateAnd(toBool(a, at), toBool(b, k_.exprs[e.b].type));
+      case ScalarOp::Or: return b_.CreateOr(toBool(a, at), toBool(b, k_.exprs[e.b].type));
+      case ScalarOp::Where: return b_.CreateSelect(a, b, eval(e.c));
+    }
+    throw std::logic_error("emitter: unknown scalar op");
+  }
+
+  const Kernel& k_;
+  llvm::LLVMContext& ctx_;
+  llvm::Module& m_;
+  IRBuilder<> b_;
+  llvm::Function* fn_ = nullptr;
+  llvm::BasicBlock* allocaBlock_ = nullptr;
+  std::vector<Value*> buffers_, args_, loopVars_, memo_;
+};
+
+}  // namespace
+
+LlvmKernel emitLlvm(const Kernel& kernel, const std::string& name, llvm::TargetMachine& target) {
+  LlvmKernel out;
+  out.context = std::make_unique<llvm::LLVMContext>();
+  out.module = std::make_unique<llvm::Module>(name, *out.context);
+  out.module->setDataLayout(target.createDataLayout());
+  out.module->setTargetTriple(target.getTargetTriple().str());
+  out.name = name;
+  bool avx512 = target.getTargetFeatureString().contains("+avx512f");
+  Emitter(kernel, *out.context, *out.module).run(name, avx512);
+  std::string err;
+  llvm::raw_string_ostream os(err);
+  if (llvm::verifyModule(*out.module, &os)) throw std::logic_error("invalid kernel IR: " + os.str());
+  return out;
+}
+
+void optimizeLlvm(llvm::Module& module, llvm::TargetMachine& target) {
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PipelineTuningOptions tuning;
+  tuning.LoopVectorization = true;
+  tuning.SLPVectorization = true;
+  llvm::PassBuilder pb(&target, tuning);
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(module, mam);
+}
+
+std::string llvmText(const llvm::Module& module) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  module.print(os, nullptr);
+  return os.str();
+}
+
+std::string assemblyText(llvm::Module& module, llvm::TargetMachine& target) {
+  llvm::SmallString<0> buffer;
+  llvm::raw_svector_ostream os(buffer);
+  llvm::legacy::PassManager pm;
+  if (target.addPassesToEmitFile(pm, os, nullptr, llvm::CGFT_AssemblyFile)) {
+    return "; the target cannot emit assembly\n";
+  }
+  std::unique_ptr<llvm::Module> clone = llvm::CloneModule(module);
+  pm.run(*clone);
+  return std::string(buffer.str());
+}
+
+}  // namespace kiln::codegen
+
+#include "runtime/jit.h"
+
+namespace kiln::codegen {
+
+CompiledFn compileLlvm(const Kernel& kernel, const std::string& name, std::string* dump) {
+  runtime::Jit& jit = runtime::Jit::instance();
+  LlvmKernel k = emitLlvm(kernel, name, jit.target());
+  optimizeLlvm(*k.module, jit.target());
+  if (dump) *dump = llvmText(*k.module);
+  return jit.add(std::move(k.context), std::move(k.module), name);
+}
+
+}  // namespace kiln::codegen

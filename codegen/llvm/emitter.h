@@ -1,0 +1,42 @@
+#pragma once
+// Lowers a backend-neutral Kernel to an LLVM module and optimises it for the host CPU.
+#include <memory>
+#include <string>
+
+#include "codegen/kernel.h"
+
+namespace llvm {
+class LLVMContext;
+class Module;
+class TargetMachine;
+}  // namespace llvm
+
+namespace kiln::codegen {
+
+/// The emitted function has the C signature `void name(void* const* buffers, const uint64_t* args)`:
+/// buffer i of the kernel is buffers[i]; scalar argument i is args[i] (a double's bits for
+/// floating arguments, an int64 otherwise).
+struct LlvmKernel {
+  std::unique_ptr<llvm::LLVMContext> context;
+  std::unique_ptr<llvm::Module> module;
+  std::string name;
+};
+
+LlvmKernel emitLlvm(const Kernel& kernel, const std::string& name, llvm::TargetMachine& target);
+
+/// Runs the O3 pipeline (with loop and SLP vectorisation) for the target machine.
+void optimizeLlvm(llvm::Module& module, llvm::TargetMachine& target);
+
+/// The module as text.
+std::string llvmText(const llvm::Module& module);
+/// The module compiled to the target's assembly.
+std::string assemblyText(llvm::Module& module, llvm::TargetMachine& target);
+
+}  // namespace kiln::codegen
+
+namespace kiln::codegen {
+/// Emits, optimises and JIT-compiles a kernel into the process-wide session. When `dump` is
+/// given, it receives the optimised LLVM IR.
+using CompiledFn = void (*)(void* const* buffers, const uint64_t* args);
+CompiledFn compileLlvm(const Kernel& kernel, const std::string& name, std::string* dump);
+}  // namespace kiln::codegen

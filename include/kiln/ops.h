@@ -1,0 +1,152 @@
+#pragma once
+// Free functions: tensor creation and the kiln:: forms of every operation (libtorch's names).
+#include <cstdint>
+#include <optional>
+#include <tuple>
+#include <vector>
+
+#include "kiln/tensor.h"
+#include "kiln/tensor_data.h"
+
+namespace kiln {
+
+// --- creation ---
+/// Uninitialised memory, allocated at once.
+Tensor empty(IntArrayRef size, TensorOptions options = {});
+Tensor zeros(IntArrayRef size, TensorOptions options = {});
+Tensor ones(IntArrayRef size, TensorOptions options = {});
+Tensor full(IntArrayRef size, const Scalar& fill_value, TensorOptions options = {});
+/// Uniform on [0, 1), from the counter-based generator (see manual_seed).
+Tensor rand(IntArrayRef size, TensorOptions options = {});
+/// Standard normal, from the counter-based generator.
+Tensor randn(IntArrayRef size, TensorOptions options = {});
+/// Integers uniform on [low, high); kLong unless options say otherwise.
+Tensor randint(int64_t low, int64_t high, IntArrayRef size, TensorOptions options = kLong);
+Tensor randint(int64_t high, IntArrayRef size, TensorOptions options = kLong);
+Tensor arange(const Scalar& end, TensorOptions options = {});
+Tensor arange(const Scalar& start, const Scalar& end, TensorOptions options = {});
+Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step,
+              TensorOptions options = {});
+Tensor linspace(const Scalar& start, const Scalar& end, int64_t steps, TensorOptions options = {});
+Tensor eye(int64_t n, TensorOptions options = {});
+Tensor eye(int64_t n, int64_t m, TensorOptions options = {});
+Tensor empty_like(const Tensor& t, TensorOptions options = {});
+Tensor zeros_like(const Tensor& t, TensorOptions options = {});
+Tensor ones_like(const Tensor& t, TensorOptions options = {});
+Tensor full_like(const Tensor& t, const Scalar& fill_value, TensorOptions options = {});
+Tensor rand_like(const Tensor& t, TensorOptions options = {});
+Tensor randn_like(const Tensor& t, TensorOptions options = {});
+/// Seeds the generator used by rand/randn/randint; the same seed gives the same numbers
+/// whatever the fusion.
+void manual_seed(uint64_t seed);
+
+/// Nested braced lists of numbers: tensor({5.5, 3.0}), tensor({{1, 2}, {3, 4}}). Integers give
+/// kLong, floating numbers kFloat, bools kBool, unless options give a dtype.
+
+Tensor tensor(const TensorDataContainer& data, TensorOptions options = {});
+
+/// Wraps caller memory without copying. Pending work reads it when it is materialised, and
+/// in-place results land in it when they are materialised. The memory must outlive the tensor.
+Tensor from_blob(void* data, IntArrayRef sizes, TensorOptions options = {});
+Tensor from_blob(void* data, IntArrayRef sizes, IntArrayRef strides, TensorOptions options = {});
+
+// --- elementwise ---
+Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha = 1);
+Tensor add(const Tensor& a, const Scalar& b, const Scalar& alpha = 1);
+Tensor sub(const Tensor& a, const Tensor& b, const Scalar& alpha = 1);
+Tensor sub(const Tensor& a, const Scalar& b, const Scalar& alpha = 1);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Scalar& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Scalar& b);
+Tensor pow(const Tensor& a, const Tensor& exponent);
+Tensor pow(const Tensor& a, const Scalar& exponent);
+Tensor pow(const Scalar& a, const Tensor& exponent);
+Tensor neg(const Tensor& a);
+Tensor abs(const Tensor& a);
+Tensor exp(const Tensor& a);
+Tensor log(const Tensor& a);
+Tensor sqrt(const Tensor& a);
+Tensor rsqrt(const Tensor& a);
+Tensor sin(const Tensor& a);
+Tensor cos(const Tensor& a);
+Tensor tanh(const Tensor& a);
+Tensor sigmoid(const Tensor& a);
+Tensor relu(const Tensor& a);
+Tensor clamp(const Tensor& a, std::optional<Scalar> min, std::optional<Scalar> max = std::nullopt);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
+Tensor where(const Tensor& condition, const Scalar& a, const Tensor& b);
+Tensor where(const Tensor& condition, const Tensor& a, const Scalar& b);
+Tensor where(const Tensor& condition, const Scalar& a, const Scalar& b);
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+Tensor logical_and(const Tensor& a, const Tensor& b);
+Tensor logical_or(const Tensor& a, const Tensor& b);
+Tensor logical_not(const Tensor& a);
+
+// --- out= forms (libtorch order: out first) ---
+Tensor& add_out(Tensor& out, const Tensor& a, const Tensor& b, const Scalar& alpha = 1);
+Tensor& sub_out(Tensor& out, const Tensor& a, const Tensor& b, const Scalar& alpha = 1);
+Tensor& mul_out(Tensor& out, const Tensor& a, const Tensor& b);
+Tensor& div_out(Tensor& out, const Tensor& a, const Tensor& b);
+
+// --- shape ---
+Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);
+Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0);
+Tensor reshape(const Tensor& a, IntArrayRef shape);
+Tensor flatten(const Tensor& a, int64_t start_dim = 0, int64_t end_dim = -1);
+Tensor squeeze(const Tensor& a);
+Tensor squeeze(const Tensor& a, int64_t dim);
+Tensor unsqueeze(const Tensor& a, int64_t dim);
+Tensor permute(const Tensor& a, IntArrayRef dims);
+Tensor transpose(const Tensor& a, int64_t dim0, int64_t dim1);
+Tensor t(const Tensor& a);
+Tensor narrow(const Tensor& a, int64_t dim, int64_t start, int64_t length);
+Tensor select(const Tensor& a, int64_t dim, int64_t index);
+
+// --- reductions ---
+Tensor sum(const Tensor& a, std::optional<ScalarType> dtype = std::nullopt);
+Tensor sum(const Tensor& a, IntArrayRef dim, bool keepdim = false,
+           std::optional<ScalarType> dtype = std::nullopt);
+Tensor mean(const Tensor& a, std::optional<ScalarType> dtype = std::nullopt);
+Tensor mean(const Tensor& a, IntArrayRef dim, bool keepdim = false,
+            std::optional<ScalarType> dtype = std::nullopt);
+Tensor prod(const Tensor& a, std::optional<ScalarType> dtype = std::nullopt);
+Tensor prod(const Tensor& a, int64_t dim, bool keepdim = false,
+            std::optional<ScalarType> dtype = std::nullopt);
+Tensor amax(const Tensor& a, IntArrayRef dim = {}, bool keepdim = false);
+Tensor amin(const Tensor& a, IntArrayRef dim = {}, bool keepdim = false);
+Tensor max(const Tensor& a);
+Tensor min(const Tensor& a);
+std::tuple<Tensor, Tensor> max(const Tensor& a, int64_t dim, bool keepdim = false);
+std::tuple<Tensor, Tensor> min(const Tensor& a, int64_t dim, bool keepdim = false);
+Tensor argmax(const Tensor& a, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
+Tensor argmin(const Tensor& a, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
+Tensor var(const Tensor& a, bool unbiased = true);
+Tensor var(const Tensor& a, IntArrayRef dim, bool unbiased = true, bool keepdim = false);
+Tensor std(const Tensor& a, bool unbiased = true);
+Tensor std(const Tensor& a, IntArrayRef dim, bool unbiased = true, bool keepdim = false);
+Tensor softmax(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype = std::nullopt);
+Tensor log_softmax(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype = std::nullopt);
+
+// --- linear algebra ---
+Tensor matmul(const Tensor& a, const Tensor& b);
+Tensor mm(const Tensor& a, const Tensor& b);
+Tensor bmm(const Tensor& a, const Tensor& b);
+
+// --- comparisons of whole tensors ---
+bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-05, double atol = 1e-08,
+              bool equal_nan = false);
+bool equal(const Tensor& a, const Tensor& b);
+
+/// The dtype PyTorch's type promotion gives for an op on these operands (torch.result_type).
+ScalarType result_type(const Tensor& a, const Tensor& b);
+ScalarType result_type(const Tensor& a, const Scalar& b);
+
+}  // namespace kiln

@@ -1,0 +1,50 @@
+#pragma once
+// TensorOptions and the shorthands kiln::dtype(), kiln::device(), kiln::requires_grad().
+#include <optional>
+
+#include "kiln/device.h"
+#include "kiln/scalar_type.h"
+
+namespace kiln {
+
+/// Options for creating a tensor; unset fields take the defaults (kFloat, kCPU, no grad).
+class TensorOptions {
+ public:
+  TensorOptions() = default;
+  TensorOptions(ScalarType t) : dtype_(t) {}
+  TensorOptions(Device d) : device_(d) {}
+  TensorOptions(DeviceType d) : device_(Device(d)) {}
+
+  TensorOptions dtype(ScalarType t) const {
+    TensorOptions o = *this;
+    o.dtype_ = t;
+    return o;
+  }
+  TensorOptions device(Device d) const {
+    TensorOptions o = *this;
+    o.device_ = d;
+    return o;
+  }
+  TensorOptions requires_grad(bool r) const {
+    TensorOptions o = *this;
+    o.requires_grad_ = r;
+    return o;
+  }
+  ScalarType dtype() const { return dtype_.value_or(ScalarType::Float); }
+  Device device() const { return device_.value_or(Device(DeviceType::CPU)); }
+  bool requires_grad() const { return requires_grad_.value_or(false); }
+  bool has_dtype() const { return dtype_.has_value(); }
+  bool has_device() const { return device_.has_value(); }
+  bool has_requires_grad() const { return requires_grad_.has_value(); }
+
+ private:
+  std::optional<ScalarType> dtype_;
+  std::optional<Device> device_;
+  std::optional<bool> requires_grad_;
+};
+
+inline TensorOptions dtype(ScalarType t) { return TensorOptions().dtype(t); }
+inline TensorOptions device(Device d) { return TensorOptions().device(d); }
+inline TensorOptions requires_grad(bool r = true) { return TensorOptions().requires_grad(r); }
+
+}  // namespace kiln

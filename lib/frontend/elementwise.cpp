@@ -1,0 +1,337 @@
+// Elementwise ops: each is a dtype rule plus one ScalarOp node (codegen/scalar_ops.def).
+#include <absl/strings/str_cat.h>
+
+#include "kiln/ops.h"
+#include "lib/frontend/common.h"
+
+namespace kiln {
+
+using detail::castNode;
+using detail::elementwiseNode;
+using detail::Operand;
+using detail::operandNode;
+using detail::readNode;
+using detail::record;
+using detail::resultType;
+
+namespace {
+
+// How an op's result type follows from the promoted operand type.
+enum class Rule {
+  Arith,    // the promoted type
+  Float,    // the promoted type, integers and bool going to kFloat (true division, exp, ...)
+  Compare,  // computed in the promoted type, result kBool
+  Logical,  // result kBool
+};
+
+std::vector<int64_t> shapeOf(const Operand& o) {
+  return o.tensor ? o.tensor->sizes().vec() : std::vector<int64_t>{};
+}
+
+ScalarType computeType(Rule rule, ScalarType promoted) {
+  if (rule == Rule::Float && !isFloatingType(promoted)) return ScalarType::Float;
+  return promoted;
+}
+
+ir::NodeRef binaryNode(ScalarOp op, Rule rule, const Operand& a, const Operand& b) {
+  ScalarType t = computeType(rule, resultType({a, b}));
+  std::vector<int64_t> shape = detail::broadcastShapes(shapeOf(a), shapeOf(b));
+  return elementwiseNode(op, t, {operandNode(a, t, shape), operandNode(b, t, shape)});
+}
+
+Tensor binary(ScalarOp op, Rule rule, const Operand& a, const Operand& b) {
+  const Tensor& t = a.tensor ? *a.tensor : *b.tensor;
+  detail::checkDevice(t, info(op).name.data());
+  return record(binaryNode(op, rule, a, b), t.device());
+}
+
+ir::NodeRef unaryNode(ScalarOp op, Rule rule, const Tensor& a) {
+  ScalarType t = computeType(rule, a.dtype());
+  return elementwiseNode(op, t, {castNode(readNode(a), t)});
+}
+
+Tensor unary(ScalarOp op, Rule rule, const Tensor& a) {
+  detail::checkDevice(a, info(op).name.data());
+  return record(unaryNode(op, rule, a), a.device());
+}
+
+void checkAlpha(const Tensor& a, const Operand& b, const Scalar& alpha) {
+  ScalarType t = resultType({a, b});
+  if (!isFloatingType(t) && alpha.isFloatingPoint()) {
+    throw Error("For integral input tensors, argument alpha must not be a floating point number.");
+  }
+  if (t == ScalarType::Bool && !alpha.isBoolean() && alpha.toLong() != 1) {
+    throw Error("Boolean alpha only supported for Boolean results.");
+  }
+}
+
+bool isOne(const Scalar& s) { return s.toDouble() == 1.0; }
+
+ir::NodeRef addNode(ScalarOp op, const Tensor& a, const Operand& b, const Scalar& alpha) {
+  checkAlpha(a, b, alpha);
+  if (isOne(alpha)) return binaryNode(op, Rule::Arith, a, b);
+  ScalarType t = resultType({a, b});
+  std::vector<int64_t> shape = detail::broadcastShapes(a.sizes().vec(), shapeOf(b));
+  ir::NodeRef scaled = elementwiseNode(ScalarOp::Mul, t, {operandNode(b, t, shape), detail::constantNode(alpha, t, shape)});
+  return elementwiseNode(op, t, {operandNode(a, t, shape), scaled});
+}
+
+// Applies `value` (computed in its own type) to `self` in place: the result must keep self's
+// shape and be castable to self's dtype; otherwise nothing changes.
+Tensor& assignInPlace(Tensor& self, ir::NodeRef value) {
+  if (value->shape() != self.sizes().vec()) {
+    throw Error(absl::StrCat("output with shape ", detail::shapeText(self.sizes().vec()),
+                             " doesn't match the broadcast shape ", detail::shapeText(value->shape())));
+  }
+  detail::checkCastable(value->dtype(), self.dtype());
+  detail::assignNode(self, castNode(std::move(value), self.dtype()));
+  detail::afterRecord(self);
+  return self;
+}
+
+}  // namespace
+
+// ---- binary arithmetic ----
+Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha) { return record(addNode(ScalarOp::Add, a, b, alpha), a.device()); }
+Tensor add(const Tensor& a, const Scalar& b, const Scalar& alpha) { return record(addNode(ScalarOp::Add, a, b, alpha), a.device()); }
+Tensor sub(const Tensor& a, const Tensor& b, const Scalar& alpha) {
+  if (a.dtype() == kBool || b.dtype() == kBool) {
+    throw Error("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.");
+  }
+  return record(addNode(ScalarOp::Sub, a, b, alpha), a.device());
+}
+Tensor sub(const Tensor& a, const Scalar& b, const Scalar& alpha) {
+  if (a.dtype() == kBool) {
+    throw Error("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.");
+  }
+  return record(addNode(ScalarOp::Sub, a, b, alpha), a.device());
+}
+Tensor mul(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Mul, Rule::Arith, a, b); }
+Tensor mul(const Tensor& a, const Scalar& b) { return binary(ScalarOp::Mul, Rule::Arith, a, b); }
+Tensor div(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Div, Rule::Float, a, b); }
+Tensor div(const Tensor& a, const Scalar& b) { return binary(ScalarOp::Div, Rule::Float, a, b); }
+Tensor pow(const Tensor& a, const Tensor& e) { return binary(ScalarOp::Pow, Rule::Arith, a, e); }
+Tensor pow(const Tensor& a, const Scalar& e) {
+  if (!isFloatingType(a.dtype()) && !e.isFloatingPoint() && e.toLong() < 0) {
+    throw Error("Integers to negative integer powers are not allowed.");
+  }
+  return binary(ScalarOp::Pow, Rule::Arith, a, e);
+}
+Tensor pow(const Scalar& a, const Tensor& e) { return binary(ScalarOp::Pow, Rule::Arith, a, e); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Maximum, Rule::Arith, a, b); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Minimum, Rule::Arith, a, b); }
+Tensor eq(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Eq, Rule::Compare, a, b); }
+Tensor ne(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Ne, Rule::Compare, a, b); }
+Tensor lt(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Lt, Rule::Compare, a, b); }
+Tensor le(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Le, Rule::Compare, a, b); }
+Tensor gt(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Gt, Rule::Compare, a, b); }
+Tensor ge(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Ge, Rule::Compare, a, b); }
+Tensor logical_and(const Tensor& a, const Tensor& b) { return binary(ScalarOp::And, Rule::Logical, a, b); }
+Tensor logical_or(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Or, Rule::Logical, a, b); }
+
+// ---- unary ----
+Tensor neg(const Tensor& a) {
+  if (a.dtype() == kBool) {
+    throw Error("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.");
+  }
+  return unary(ScalarOp::Neg, Rule::Arith, a);
+}
+Tensor abs(const Tensor& a) { return unary(ScalarOp::Abs, Rule::Arith, a); }
+Tensor exp(const Tensor& a) { return unary(ScalarOp::Exp, Rule::Float, a); }
+Tensor log(const Tensor& a) { return unary(ScalarOp::Log, Rule::Float, a); }
+Tensor sqrt(const Tensor& a) { return unary(ScalarOp::Sqrt, Rule::Float, a); }
+Tensor rsqrt(const Tensor& a) { return unary(ScalarOp::Rsqrt, Rule::Float, a); }
+Tensor sin(const Tensor& a) { return unary(ScalarOp::Sin, Rule::Float, a); }
+Tensor cos(const Tensor& a) { return unary(ScalarOp::Cos, Rule::Float, a); }
+Tensor tanh(const Tensor& a) { return unary(ScalarOp::Tanh, Rule::Float, a); }
+Tensor sigmoid(const Tensor& a) { return unary(ScalarOp::Sigmoid, Rule::Float, a); }
+Tensor relu(const Tensor& a) {
+  if (a.dtype() == kBool) throw Error("\"clamp_min_scalar_cpu\" not implemented for 'Bool'");
+  return unary(ScalarOp::Relu, Rule::Arith, a);
+}
+Tensor logical_not(const Tensor& a) { return unary(ScalarOp::Not, Rule::Logical, a); }
+
+Tensor clamp(const Tensor& a, std::optional<Scalar> min, std::optional<Scalar> max) {
+  if (!min && !max) throw Error("torch.clamp: At least one of 'min' or 'max' must not be None");
+  ScalarType t = a.dtype();
+  if (min) t = resultType({a, *min});
+  if (max) t = promoteTypes(t, resultType({a, *max}));
+  std::vector<int64_t> shape = a.sizes().vec();
+  ir::NodeRef v = castNode(readNode(a), t);
+  if (min) v = elementwiseNode(ScalarOp::Maximum, t, {v, detail::constantNode(*min, t, shape)});
+  if (max) v = elementwiseNode(ScalarOp::Minimum, t, {v, detail::constantNode(*max, t, shape)});
+  return record(std::move(v), a.device());
+}
+
+namespace {
+Tensor whereImpl(const Tensor& cond, const Operand& a, const Operand& b) {
+  ScalarType t = resultType({a, b});
+  std::vector<int64_t> shape = detail::broadcastShapes(cond.sizes().vec(), detail::broadcastShapes(shapeOf(a), shapeOf(b)));
+  ir::NodeRef c = operandNode(cond, kBool, shape);
+  return record(elementwiseNode(ScalarOp::Where, t, {c, operandNode(a, t, shape), operandNode(b, t, shape)}), cond.device());
+}
+}  // namespace
+
+Tensor where(const Tensor& c, const Tensor& a, const Tensor& b) { return whereImpl(c, a, b); }
+Tensor where(const Tensor& c, const Scalar& a, const Tensor& b) { return whereImpl(c, a, b); }
+Tensor where(const Tensor& c, const Tensor& a, const Scalar& b) { return whereImpl(c, a, b); }
+Tensor where(const Tensor& c, const Scalar& a, const Scalar& b) { return whereImpl(c, a, b); }
+
+// ---- out= ----
+Tensor& add_out(Tensor& out, const Tensor& a, const Tensor& b, const Scalar& alpha) {
+  ir::NodeRef v = addNode(ScalarOp::Add, a, b, alpha);
+  detail::checkCastable(v->dtype(), out.dtype());
+  if (v->shape() != out.sizes().vec()) out = empty(v->shape(), out.options());
+  return assignInPlace(out, std::move(v));
+}
+Tensor& sub_out(Tensor& out, const Tensor& a, const Tensor& b, const Scalar& alpha) {
+  ir::NodeRef v = addNode(ScalarOp::Sub, a, b, alpha);
+  detail::checkCastable(v->dtype(), out.dtype());
+  if (v->shape() != out.sizes().vec()) out = empty(v->shape(), out.options());
+  return assignInPlace(out, std::move(v));
+}
+Tensor& mul_out(Tensor& out, const Tensor& a, const Tensor& b) {
+  ir::NodeRef v = binaryNode(ScalarOp::Mul, Rule::Arith, a, b);
+  detail::checkCastable(v->dtype(), out.dtype());
+  if (v->shape() != out.sizes().vec()) out = empty(v->shape(), out.options());
+  return assignInPlace(out, std::move(v));
+}
+Tensor& div_out(Tensor& out, const Tensor& a, const Tensor& b) {
+  ir::NodeRef v = binaryNode(ScalarOp::Div, Rule::Float, a, b);
+  detail::checkCastable(v->dtype(), out.dtype());
+  if (v->shape() != out.sizes().vec()) out = empty(v->shape(), out.options());
+  return assignInPlace(out, std::move(v));
+}
+
+// ---- Tensor methods ----
+Tensor Tensor::add(const Tensor& o, const Scalar& alpha) const { return kiln::add(*this, o, alpha); }
+Tensor Tensor::add(const Scalar& o, const Scalar& alpha) const { return kiln::add(*this, o, alpha); }
+Tensor Tensor::sub(const Tensor& o, const Scalar& alpha) const { return kiln::sub(*this, o, alpha); }
+Tensor Tensor::sub(const Scalar& o, const Scalar& alpha) const { return kiln::sub(*this, o, alpha); }
+Tensor Tensor::mul(const Tensor& o) const { return kiln::mul(*this, o); }
+Tensor Tensor::mul(const Scalar& o) const { return kiln::mul(*this, o); }
+Tensor Tensor::div(const Tensor& o) const { return kiln::div(*this, o); }
+Tensor Tensor::div(const Scalar& o) const { return kiln::div(*this, o); }
+Tensor Tensor::pow(const Tensor& e) const { return kiln::pow(*this, e); }
+Tensor Tensor::pow(const Scalar& e) const { return kiln::pow(*this, e); }
+Tensor Tensor::neg() const { return kiln::neg(*this); }
+Tensor Tensor::abs() const { return kiln::abs(*this); }
+Tensor Tensor::exp() const { return kiln::exp(*this); }
+Tensor Tensor::log() const { return kiln::log(*this); }
+Tensor Tensor::sqrt() const { return kiln::sqrt(*this); }
+Tensor Tensor::rsqrt() const { return kiln::rsqrt(*this); }
+Tensor Tensor::sin() const { return kiln::sin(*this); }
+Tensor Tensor::cos() const { return kiln::cos(*this); }
+Tensor Tensor::tanh() const { return kiln::tanh(*this); }
+Tensor Tensor::sigmoid() const { return kiln::sigmoid(*this); }
+Tensor Tensor::relu() const { return kiln::relu(*this); }
+Tensor Tensor::clamp(std::optional<Scalar> min, std::optional<Scalar> max) const { return kiln::clamp(*this, min, max); }
+Tensor Tensor::maximum(const Tensor& o) const { return kiln::maximum(*this, o); }
+Tensor Tensor::minimum(const Tensor& o) const { return kiln::minimum(*this, o); }
+Tensor Tensor::eq(const Tensor& o) const { return kiln::eq(*this, o); }
+Tensor Tensor::eq(const Scalar& o) const { return binary(ScalarOp::Eq, Rule::Compare, *this, o); }
+Tensor Tensor::ne(const Tensor& o) const { return kiln::ne(*this, o); }
+Tensor Tensor::ne(const Scalar& o) const { return binary(ScalarOp::Ne, Rule::Compare, *this, o); }
+Tensor Tensor::lt(const Tensor& o) const { return kiln::lt(*this, o); }
+Tensor Tensor::lt(const Scalar& o) const { return binary(ScalarOp::Lt, Rule::Compare, *this, o); }
+Tensor Tensor::le(const Tensor& o) const { return kiln::le(*this, o); }
+Tensor Tensor::le(const Scalar& o) const { return binary(ScalarOp::Le, Rule::Compare, *this, o); }
+Tensor Tensor::gt(const Tensor& o) const { return kiln::gt(*this, o); }
+Tensor Tensor::gt(const Scalar& o) const { return binary(ScalarOp::Gt, Rule::Compare, *this, o); }
+Tensor Tensor::ge(const Tensor& o) const { return kiln::ge(*this, o); }
+Tensor Tensor::ge(const Scalar& o) const { return binary(ScalarOp::Ge, Rule::Compare, *this, o); }
+Tensor Tensor::logical_and(const Tensor& o) const { return kiln::logical_and(*this, o); }
+Tensor Tensor::logical_or(const Tensor& o) const { return kiln::logical_or(*this, o); }
+Tensor Tensor::logical_not() const { return kiln::logical_not(*this); }
+
+Tensor& Tensor::add_(const Tensor& o, const Scalar& alpha) {
+  return assignInPlace(*this, addNode(ScalarOp::Add, *this, o, alpha));
+}
+Tensor& Tensor::add_(const Scalar& o, const Scalar& alpha) {
+  return assignInPlace(*this, addNode(ScalarOp::Add, *this, o, alpha));
+}
+Tensor& Tensor::sub_(const Tensor& o, const Scalar& alpha) {
+  return assignInPlace(*this, addNode(ScalarOp::Sub, *this, o, alpha));
+}
+Tensor& Tensor::sub_(const Scalar& o, const Scalar& alpha) {
+  return assignInPlace(*this, addNode(ScalarOp::Sub, *this, o, alpha));
+}
+Tensor& Tensor::mul_(const Tensor& o) { return assignInPlace(*this, binaryNode(ScalarOp::Mul, Rule::Arith, *this, o)); }
+Tensor& Tensor::mul_(const Scalar& o) { return assignInPlace(*this, binaryNode(ScalarOp::Mul, Rule::Arith, *this, o)); }
+Tensor& Tensor::div_(const Tensor& o) { return assignInPlace(*this, binaryNode(ScalarOp::Div, Rule::Float, *this, o)); }
+Tensor& Tensor::div_(const Scalar& o) { return assignInPlace(*this, binaryNode(ScalarOp::Div, Rule::Float, *this, o)); }
+Tensor& Tensor::neg_() {
+  if (dtype() == kBool) kiln::neg(*this);  // throws PyTorch's message
+  return assignInPlace(*this, unaryNode(ScalarOp::Neg, Rule::Arith, *this));
+}
+Tensor& Tensor::exp_() { return assignInPlace(*this, unaryNode(ScalarOp::Exp, Rule::Float, *this)); }
+Tensor& Tensor::relu_() {
+  if (dtype() == kBool) kiln::relu(*this);
+  return assignInPlace(*this, unaryNode(ScalarOp::Relu, Rule::Arith, *this));
+}
+Tensor& Tensor::clamp_(std::optional<Scalar> min, std::optional<Scalar> max) {
+  Tensor r = kiln::clamp(*this, min, max);
+  return assignInPlace(*this, readNode(r));
+}
+Tensor& Tensor::fill_(const Scalar& value) {
+  detail::assignNode(*this, detail::constantNode(value, dtype(), sizes().vec()));
+  detail::afterRecord(*this);
+  return *this;
+}
+Tensor& Tensor::fill_(const Tensor& value) {
+  if (value.dim() != 0) {
+    throw Error(absl::StrCat("fill_ only supports 0-dimension value tensor but got tensor with ", value.dim(), " dimensions."));
+  }
+  return copy_(value);
+}
+Tensor& Tensor::zero_() { return fill_(0); }
+Tensor& Tensor::copy_(const Tensor& src, bool) {
+  std::vector<int64_t> shape = sizes().vec();
+  Tensor expanded = src.expand(shape);  // PyTorch's expand error when src cannot broadcast
+  detail::assignNode(*this, castNode(readNode(expanded), dtype()));
+  detail::afterRecord(*this);
+  return *this;
+}
+
+// ---- operators ----
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator+(const Tensor& a, const Scalar& b) { return add(a, b); }
+Tensor operator+(const Scalar& a, const Tensor& b) { return add(b, a); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator-(const Tensor& a, const Scalar& b) { return sub(a, b); }
+Tensor operator-(const Scalar& a, const Tensor& b) {
+  if (b.dtype() == kBool) sub(b, a);
+  return binary(ScalarOp::Sub, Rule::Arith, a, b);
+}
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator*(const Tensor& a, const Scalar& b) { return mul(a, b); }
+Tensor operator*(const Scalar& a, const Tensor& b) { return mul(b, a); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator/(const Tensor& a, const Scalar& b) { return div(a, b); }
+Tensor operator/(const Scalar& a, const Tensor& b) { return binary(ScalarOp::Div, Rule::Float, a, b); }
+Tensor operator-(const Tensor& a) { return neg(a); }
+Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
+Tensor operator==(const Tensor& a, const Scalar& b) { return a.eq(b); }
+Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }
+Tensor operator!=(const Tensor& a, const Scalar& b) { return a.ne(b); }
+Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
+Tensor operator<(const Tensor& a, const Scalar& b) { return a.lt(b); }
+Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
+Tensor operator<=(const Tensor& a, const Scalar& b) { return a.le(b); }
+Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
+Tensor operator>(const Tensor& a, const Scalar& b) { return a.gt(b); }
+Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
+Tensor operator>=(const Tensor& a, const Scalar& b) { return a.ge(b); }
+Tensor operator&&(const Tensor& a, const Tensor& b) { return logical_and(a, b); }
+Tensor operator||(const Tensor& a, const Tensor& b) { return logical_or(a, b); }
+Tensor operator!(const Tensor& a) { return logical_not(a); }
+Tensor& operator+=(Tensor& a, const Tensor& b) { return a.add_(b); }
+Tensor& operator+=(Tensor& a, const Scalar& b) { return a.add_(b); }
+Tensor& operator-=(Tensor& a, const Tensor& b) { return a.sub_(b); }
+Tensor& operator-=(Tensor& a, const Scalar& b) { return a.sub_(b); }
+Tensor& operator*=(Tensor& a, const Tensor& b) { return a.mul_(b); }
+Tensor& operator*=(Tensor& a, const Scalar& b) { return a.mul_(b); }
+Tensor& operator/=(Tensor& a, const Tensor& b) { return a.div_(b); }
+Tensor& operator/=(Tensor& a, const Scalar& b) { return a.div_(b); }
+
+}  // namespace kiln

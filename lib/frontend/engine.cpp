@@ -1,0 +1,352 @@
+// Materialisation: turns pending storages into computed buffers. The pipeline, in order:
+// extract a Graph from the live nodes -> simplify -> schedule into kernels -> compile each
+// kernel (or find it in the cache) -> run -> record the results back on the live nodes.
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
+#include <absl/strings/str_cat.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+#include "codegen/llvm/emitter.h"
+#include "kiln/error.h"
+#include "kiln/runtime.h"
+#include "lib/frontend/tensor_impl.h"
+#include "lib/passes/passes.h"
+#include "lib/sched/schedule.h"
+#include "runtime/kernel_cache.h"
+#include "runtime/stats.h"
+
+namespace kiln::detail {
+namespace {
+
+using ir::Node;
+using ir::NodeRef;
+
+std::mutex& engineMutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+bool envFlag(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
+}
+
+std::atomic<bool>& eagerFlag() {
+  static std::atomic<bool> flag{envFlag("KILN_EAGER")};
+  return flag;
+}
+
+// A pending graph deeper than this is materialised as soon as it is recorded, so that a loop
+// that never reads its values keeps bounded memory and bounded kernels.
+constexpr int32_t kDepthBudget = 400;
+
+struct Extracted {
+  ir::Graph graph;
+  std::vector<Node*> node_of;                 // per instruction
+  std::vector<runtime::BufferPtr> params;     // per param index
+  std::vector<Node*> param_node;              // per param index (null for destinations)
+  absl::flat_hash_map<Node*, int32_t> instr_of;
+};
+
+// Iterative post-order walk from the roots; realized nodes become params.
+Extracted extract(const std::vector<Node*>& roots) {
+  Extracted ex;
+  struct Frame {
+    Node* n;
+    size_t next;
+  };
+  for (Node* root : roots) {
+    if (ex.instr_of.contains(root)) continue;
+    std::vector<Frame> stack{{root, 0}};
+    while (!stack.empty()) {
+      Frame& f = stack.back();
+      Node* n = f.n;
+      if (ex.instr_of.contains(n)) {
+        stack.pop_back();
+        continue;
+      }
+      if (!n->realized() && f.next < n->inputs().size()) {
+        Node* child = n->inputs()[f.next++].get();
+        if (!ex.instr_of.contains(child)) stack.push_back({child, 0});
+        continue;
+      }
+      int32_t id;
+      if (n->realized()) {
+        ir::NodeDesc d;
+        d.op = ir::Op::Param;
+        d.dtype = n->dtype();
+        d.shape = {n->desc().numel()};
+        d.ivalue = static_cast<int64_t>(ex.params.size());
+        ex.params.push_back(n->realized());
+        ex.param_node.push_back(n);
+        id = ex.graph.add(std::move(d), {});
+        // A realized node of another shape is read through a reshaping view.
+        if (n->shape() != ex.graph.instrs[id].d.shape) {
+          ir::NodeDesc v;
+          v.op = ir::Op::Strided;
+          v.dtype = n->dtype();
+          v.shape = n->shape();
+          v.ints = ir::contiguousStrides(n->shape());
+          ex.node_of.push_back(nullptr);
+          id = ex.graph.add(std::move(v), {id});
+        }
+      } else {
+        std::vector<int32_t> operands;
+        for (const NodeRef& in : n->inputs()) operands.push_back(ex.instr_of.at(in.get()));
+        id = ex.graph.add(n->desc(), std::move(operands));
+      }
+      ex.node_of.push_back(n);
+      ex.instr_of.emplace(n, id);
+      stack.pop_back();
+    }
+  }
+  return ex;
+}
+
+// Before a storage's buffer is overwritten in place, the node holding its old contents must
+// keep them if anything outside this materialisation can still read it (directly or through
+// pending nodes that will stay pending): then it gets a copy.
+void protectOldContents(Storage& s, const Extracted& ex,
+                        const absl::flat_hash_map<Node*, int32_t>& held_by_storages) {
+  Node* old = s.owner.get();
+  if (old == nullptr || old == s.value.get()) return;
+  absl::flat_hash_map<Node*, int32_t> in_graph_refs;
+  for (Node* n : ex.node_of) {
+    if (n == nullptr || n->realized()) continue;
+    for (const NodeRef& in : n->inputs()) ++in_graph_refs[in.get()];
+  }
+  auto external = [&](Node* n) {
+    auto held = held_by_storages.find(n);
+    int32_t known = in_graph_refs[n] + (held == held_by_storages.end() ? 0 : held->second);
+    return n->refs() > known;
+  };
+  bool needs_copy = external(old);
+  if (!needs_copy) {
+    // Pending nodes of this graph that read the old contents and are held elsewhere.
+    absl::flat_hash_set<Node*> reads_old{old};
+    for (Node* n : ex.node_of) {
+      if (n == nullptr || n->realized()) continue;
+      bool reads = false;
+      for (const NodeRef& in : n->inputs()) reads |= reads_old.contains(in.get());
+      if (!reads) continue;
+      reads_old.insert(n);
+      bool is_root = held_by_storages.contains(n);
+      if (!is_root && external(n)) needs_copy = true;
+    }
+  }
+  if (needs_copy) old->rebind(old->realized()->clone());
+}
+
+std::string dumpDir() {
+  const char* d = std::getenv("KILN_DUMP");
+  return d ? std::string(d) : std::string();
+}
+
+void writeFile(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+}  // namespace
+
+void materialize(const std::vector<Storage*>& requested, const char* why) {
+  std::lock_guard<std::mutex> lock(engineMutex());
+  std::vector<Storage*> work;
+  absl::flat_hash_set<Storage*> seen;
+  for (Storage* s : requested) {
+    if (!seen.insert(s).second) continue;
+    const runtime::BufferPtr& r = s->value->realized();
+    if (r && r == s->buffer) continue;
+    if (r && !s->buffer && !r->bound()) {
+      // The value was computed by an earlier run into a buffer no storage owns: adopt it.
+      r->bind();
+      s->buffer = r;
+      s->owner = s->value;
+      continue;
+    }
+    work.push_back(s);
+  }
+  if (work.empty()) return;
+  runtime::Counters& counters = runtime::counters();
+  counters.materializations.fetch_add(1);
+
+  // Every storage's old owner goes into the graph as the destination param.
+  std::vector<Node*> roots;
+  absl::flat_hash_map<Node*, int32_t> held;
+  for (Storage* s : work) {
+    roots.push_back(s->value.get());
+    ++held[s->value.get()];
+    if (s->owner) {
+      roots.push_back(s->owner.get());
+      ++held[s->owner.get()];
+    }
+  }
+  Extracted ex = extract(roots);
+  for (Storage* s : work) protectOldContents(*s, ex, held);
+  // The rebinding above may have changed param buffers: refresh them.
+  for (size_t k = 0; k < ex.params.size(); ++k) ex.params[k] = ex.param_node[k]->realized();
+
+  absl::flat_hash_set<Node*> has_dest;
+  for (Storage* s : work) {
+    ir::Output o{ex.instr_of.at(s->value.get()), -1};
+    if (s->buffer && !has_dest.contains(s->value.get())) {
+      // The owner's param is this storage's buffer (unless it was just given a snapshot).
+      int32_t owner_instr = s->owner ? ex.instr_of.at(s->owner.get()) : -1;
+      const ir::Instr* p = owner_instr >= 0 ? &ex.graph.instrs[owner_instr] : nullptr;
+      if (p && p->d.op == ir::Op::Strided) p = &ex.graph.instrs[p->operands[0]];
+      if (p && ex.params[p->d.ivalue] == s->buffer) {
+        o.dest_param = static_cast<int32_t>(p->d.ivalue);
+        has_dest.insert(s->value.get());
+      } else {
+        ir::NodeDesc d;
+        d.op = ir::Op::Param;
+        d.dtype = s->dtype;
+        d.shape = {s->numel};
+        d.ivalue = static_cast<int64_t>(ex.params.size());
+        ex.params.push_back(s->buffer);
+        ex.param_node.push_back(nullptr);
+        ex.node_of.push_back(nullptr);
+        o.dest_param = static_cast<int32_t>(d.ivalue);
+        ex.graph.add(std::move(d), {});
+        has_dest.insert(s->value.get());
+      }
+    }
+    ex.graph.outputs.push_back(o);
+  }
+
+  passes::Simplified simple = passes::simplify(ex.graph);
+  sched::Schedule plan = sched::schedule(simple.graph);
+
+  const std::string dump = dumpDir();
+  static std::atomic<int64_t> dump_seq{0};
+  std::string dump_prefix;
+  if (!dump.empty()) {
+    std::filesystem::create_directories(dump);
+    dump_prefix = absl::StrCat(dump, "/kiln-", dump_seq.fetch_add(1));
+    writeFile(dump_prefix + ".recorded.kir", absl::StrCat("# materialised for: ", why, "\n", ex.graph.text()));
+    writeFile(dump_prefix + ".simplified.kir", simple.graph.text());
+    writeFile(dump_prefix + ".schedule.txt", plan.text());
+  }
+
+  // Compile (or find) every kernel before touching memory, so a failure changes nothing.
+  std::vector<runtime::KernelFn> fns(plan.steps.size(), nullptr);
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const sched::Step& st = plan.steps[i];
+    if (st.kind != sched::Step::Kind::Kernel) continue;
+    std::string key = st.kernel.text();
+    fns[i] = runtime::cachedKernel(key, [&] {
+      static std::atomic<int64_t> kernel_seq{0};
+      std::string name = absl::StrCat("kiln_kernel_", kernel_seq.fetch_add(1));
+      std::string ir_text;
+      auto fn = codegen::compileLlvm(st.kernel, name, dump.empty() ? nullptr : &ir_text);
+      if (!dump.empty()) writeFile(absl::StrCat(dump, "/", name, ".ll"), ir_text);
+      return fn;
+    });
+  }
+
+  std::vector<runtime::BufferPtr> slots(plan.slots.size());
+  for (size_t i = 0; i < plan.slots.size(); ++i) {
+    const sched::Slot& sl = plan.slots[i];
+    slots[i] = sl.param >= 0 ? ex.params[sl.param]
+                             : runtime::Buffer::allocate(sl.numel * elementSize(sl.dtype));
+  }
+  std::vector<void*> ptrs;
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const sched::Step& st = plan.steps[i];
+    if (st.kind == sched::Step::Kind::Copy) {
+      const auto& src = slots[st.slots[0]];
+      std::memcpy(slots[st.slots[1]]->data(), src->data(), src->bytes());
+      continue;
+    }
+    ptrs.clear();
+    for (int32_t sl : st.slots) ptrs.push_back(slots[sl]->data());
+    fns[i](ptrs.data(), st.args.data());
+    counters.kernels_run.fetch_add(1);
+  }
+
+  // Record results on the live nodes: the storages' values, and intermediate results (so that
+  // other pending work reuses them instead of recomputing).
+  for (size_t k = 0; k < work.size(); ++k) {
+    Storage* s = work[k];
+    runtime::BufferPtr result = slots[plan.output_slots[k]];
+    if (s->buffer && result != s->buffer) {
+      std::memcpy(s->buffer->data(), result->data(), s->buffer->bytes());
+      result = s->buffer;
+    } else if (!s->buffer) {
+      if (result->bound() || result->external()) result = result->clone();
+      result->bind();
+      s->buffer = result;
+    }
+    if (!s->value->realized() || s->value->realized() == s->buffer || !s->value->realized()->bound()) {
+      s->value->realize(s->buffer);
+    } else {
+      s->value = Node::makeParam(s->buffer, s->dtype, s->numel);
+    }
+    s->owner = s->value;
+  }
+  for (size_t i = 0; i < simple.graph.instrs.size(); ++i) {
+    int32_t sl = plan.value_slot[i];
+    int32_t from = simple.origin[i];
+    if (sl < 0 || from < 0 || plan.slots[sl].param >= 0) continue;
+    Node* n = ex.node_of[from];
+    if (n && !n->realized() && n->shape() == simple.graph.instrs[i].d.shape) n->realize(slots[sl]);
+  }
+}
+
+void afterRecord(const Tensor& t) {
+  Storage* s = t.impl()->storage.get();
+  if (eagerFlag().load(std::memory_order_relaxed)) {
+    materialize({s}, "eager mode");
+  } else if (s->value->depth() > kDepthBudget) {
+    runtime::counters().budget_materializations.fetch_add(1);
+    materialize({s}, "pending graph exceeded the size budget");
+  }
+}
+
+}  // namespace kiln::detail
+
+namespace kiln {
+
+void eval(const std::vector<Tensor>& tensors) {
+  std::vector<detail::Storage*> storages;
+  for (const Tensor& t : tensors) {
+    if (t.defined()) storages.push_back(t.impl()->storage.get());
+  }
+  detail::materialize(storages, "kiln::eval");
+}
+
+Stats stats() {
+  runtime::Counters& c = runtime::counters();
+  Stats s;
+  s.kernels_run = c.kernels_run.load();
+  s.kernels_compiled = c.kernels_compiled.load();
+  s.cache_hits = c.cache_hits.load();
+  s.cache_misses = c.cache_misses.load();
+  s.materializations = c.materializations.load();
+  s.budget_materializations = c.budget_materializations.load();
+  s.compile_ms = static_cast<double>(c.compile_ns.load()) / 1e6;
+  return s;
+}
+
+void reset_stats() {
+  runtime::Counters& c = runtime::counters();
+  c.kernels_run = 0;
+  c.kernels_compiled = 0;
+  c.cache_hits = 0;
+  c.cache_misses = 0;
+  c.materializations = 0;
+  c.budget_materializations = 0;
+  c.compile_ns = 0;
+}
+
+void set_eager(bool eager) { detail::eagerFlag().store(eager); }
+bool is_eager() { return detail::eagerFlag().load(); }
+void clear_kernel_cache() { runtime::clearKernelCache(); }
+
+}  // namespace kiln

@@ -1,0 +1,290 @@
+// Reductions and matmul. Each reduction is one Reduce/ArgReduce node whose kernel absorbs its
+// elementwise producers; composites (mean, var, softmax, matmul) are built from them.
+#include <absl/strings/str_cat.h>
+
+#include <algorithm>
+
+#include "kiln/ops.h"
+#include "lib/frontend/common.h"
+
+namespace kiln {
+
+using detail::readNode;
+using detail::record;
+using detail::wrapDim;
+
+namespace {
+
+std::vector<int64_t> reduceDims(const Tensor& a, IntArrayRef dims) {
+  std::vector<int64_t> out;
+  if (dims.empty()) {
+    for (int64_t d = 0; d < a.dim(); ++d) out.push_back(d);
+    return out;
+  }
+  for (int64_t d : dims) {
+    int64_t w = wrapDim(d, a.dim());
+    if (std::find(out.begin(), out.end(), w) != out.end()) {
+      throw Error(absl::StrCat("dim ", w, " appears multiple times in the list of dims"));
+    }
+    if (a.dim() > 0) out.push_back(w);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The reduction node over `dims` (kept as size 1), in `dtype`.
+ir::NodeRef reduceNode(ir::ReduceOp op, ir::NodeRef input, const std::vector<int64_t>& dims,
+                       ScalarType dtype) {
+  input = detail::castNode(std::move(input), dtype);
+  ir::NodeDesc d;
+  d.op = ir::Op::Reduce;
+  d.rop = op;
+  d.dtype = dtype;
+  d.shape = input->shape();
+  for (int64_t k : dims) d.shape[k] = 1;
+  d.ints = dims;
+  return ir::Node::make(std::move(d), {std::move(input)});
+}
+
+// A tensor for a keepdim-shaped node, viewed without the reduced dims unless keepdim.
+Tensor finish(ir::NodeRef n, const std::vector<int64_t>& dims, bool keepdim, Device device) {
+  std::vector<int64_t> shape = n->shape();
+  Tensor t = record(std::move(n), device);
+  if (keepdim) return t;
+  std::vector<int64_t> squeezed;
+  for (size_t k = 0; k < shape.size(); ++k) {
+    if (std::find(dims.begin(), dims.end(), static_cast<int64_t>(k)) == dims.end()) squeezed.push_back(shape[k]);
+  }
+  return detail::makeView(t, squeezed, ir::contiguousStrides(squeezed), 0);
+}
+
+ScalarType sumType(const Tensor& a, std::optional<ScalarType> dtype) {
+  if (dtype) return *dtype;
+  return isFloatingType(a.dtype()) ? a.dtype() : kLong;
+}
+
+int64_t countOf(const Tensor& a, const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= a.size(d);
+  return n;
+}
+
+Tensor minmaxAll(const Tensor& a, ir::ReduceOp op, const char* name) {
+  if (a.numel() == 0) {
+    throw Error(absl::StrCat(name, "(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."));
+  }
+  std::vector<int64_t> dims = reduceDims(a, {});
+  return finish(reduceNode(op, readNode(a), dims, a.dtype()), dims, false, a.device());
+}
+
+Tensor amaxmin(const Tensor& a, IntArrayRef dim, bool keepdim, ir::ReduceOp op, const char* name) {
+  std::vector<int64_t> dims = reduceDims(a, dim);
+  for (int64_t d : dims) {
+    if (a.size(d) == 0) {
+      throw Error(absl::StrCat(name, "(): Expected reduction dim ", d, " to have non-zero size."));
+    }
+  }
+  return finish(reduceNode(op, readNode(a), dims, a.dtype()), dims, keepdim, a.device());
+}
+
+Tensor argReduce(const Tensor& a, std::optional<int64_t> dim, bool keepdim, ir::ReduceOp op, const char* name) {
+  Tensor src = dim ? a : a.reshape({-1});
+  int64_t d = dim ? wrapDim(*dim, a.dim()) : 0;
+  if (src.dim() == 0) src = src.reshape({1});
+  if (src.size(d) == 0) {
+    throw Error(absl::StrCat(name, "(): Expected reduction dim ", d, " to have non-zero size."));
+  }
+  ir::NodeDesc desc;
+  desc.op = ir::Op::ArgReduce;
+  desc.rop = op;
+  desc.dtype = kLong;
+  desc.shape = src.sizes().vec();
+  desc.shape[d] = 1;
+  desc.ivalue = d;
+  ir::NodeRef n = ir::Node::make(std::move(desc), {readNode(src)});
+  if (!dim) {
+    Tensor t = record(std::move(n), a.device());
+    return keepdim ? t.reshape(std::vector<int64_t>(a.dim(), 1)) : t.reshape({});
+  }
+  return finish(std::move(n), a.dim() == 0 ? std::vector<int64_t>{} : std::vector<int64_t>{d}, keepdim || a.dim() == 0, a.device());
+}
+
+Tensor varImpl(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
+  if (!isFloatingType(a.dtype())) {
+    throw Error(absl::StrCat("std and var only support floating point and complex dtypes"));
+  }
+  std::vector<int64_t> dims = reduceDims(a, dim);
+  int64_t n = countOf(a, dims);
+  ScalarType t = a.dtype();
+  ir::NodeRef x = readNode(a);
+  ir::NodeRef sum = reduceNode(ir::ReduceOp::Sum, x, dims, t);
+  ir::NodeRef mean = detail::elementwiseNode(ScalarOp::Div, t, {sum, detail::constantNode(static_cast<double>(n), t, sum->shape())});
+  ir::NodeRef dev = detail::elementwiseNode(ScalarOp::Sub, t, {x, detail::expandNode(mean, x->shape())});
+  ir::NodeRef sq = detail::elementwiseNode(ScalarOp::Mul, t, {dev, dev});
+  ir::NodeRef ss = reduceNode(ir::ReduceOp::Sum, sq, dims, t);
+  double denom = static_cast<double>(std::max<int64_t>(n - (unbiased ? 1 : 0), 0));
+  ir::NodeRef v = detail::elementwiseNode(ScalarOp::Div, t, {ss, detail::constantNode(denom, t, ss->shape())});
+  return finish(v, dims, keepdim, a.device());
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& a, std::optional<ScalarType> dtype) { return sum(a, {}, false, dtype); }
+Tensor sum(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype) {
+  std::vector<int64_t> dims = reduceDims(a, dim);
+  return finish(reduceNode(ir::ReduceOp::Sum, readNode(a), dims, sumType(a, dtype)), dims, keepdim, a.device());
+}
+Tensor mean(const Tensor& a, std::optional<ScalarType> dtype) { return mean(a, {}, false, dtype); }
+Tensor mean(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype) {
+  ScalarType t = dtype.value_or(a.dtype());
+  if (!isFloatingType(t)) {
+    throw Error(absl::StrCat("mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: ",
+                             std::string(toString(t))));
+  }
+  std::vector<int64_t> dims = reduceDims(a, dim);
+  ir::NodeRef s = reduceNode(ir::ReduceOp::Sum, readNode(a), dims, t);
+  ir::NodeRef m = detail::elementwiseNode(ScalarOp::Div, t, {s, detail::constantNode(static_cast<double>(countOf(a, dims)), t, s->shape())});
+  return finish(m, dims, keepdim, a.device());
+}
+Tensor prod(const Tensor& a, std::optional<ScalarType> dtype) {
+  std::vector<int64_t> dims = reduceDims(a, {});
+  return finish(reduceNode(ir::ReduceOp::Prod, readNode(a), dims, sumType(a, dtype)), dims, false, a.device());
+}
+Tensor prod(const Tensor& a, int64_t dim, bool keepdim, std::optional<ScalarType> dtype) {
+  std::vector<int64_t> dims = reduceDims(a, {dim});
+  return finish(reduceNode(ir::ReduceOp::Prod, readNode(a), dims, sumType(a, dtype)), dims, keepdim, a.device());
+}
+Tensor amax(const Tensor& a, IntArrayRef dim, bool keepdim) { return amaxmin(a, dim, keepdim, ir::ReduceOp::Max, "amax"); }
+Tensor amin(const Tensor& a, IntArrayRef dim, bool keepdim) { return amaxmin(a, dim, keepdim, ir::ReduceOp::Min, "amin"); }
+Tensor max(const Tensor& a) { return minmaxAll(a, ir::ReduceOp::Max, "max"); }
+Tensor min(const Tensor& a) { return minmaxAll(a, ir::ReduceOp::Min, "min"); }
+std::tuple<Tensor, Tensor> max(const Tensor& a, int64_t dim, bool keepdim) {
+  return {amaxmin(a, {dim}, keepdim, ir::ReduceOp::Max, "max"), argReduce(a, dim, keepdim, ir::ReduceOp::Max, "max")};
+}
+std::tuple<Tensor, Tensor> min(const Tensor& a, int64_t dim, bool keepdim) {
+  return {amaxmin(a, {dim}, keepdim, ir::ReduceOp::Min, "min"), argReduce(a, dim, keepdim, ir::ReduceOp::Min, "min")};
+}
+Tensor argmax(const Tensor& a, std::optional<int64_t> dim, bool keepdim) { return argReduce(a, dim, keepdim, ir::ReduceOp::Max, "argmax"); }
+Tensor argmin(const Tensor& a, std::optional<int64_t> dim, bool keepdim) { return argReduce(a, dim, keepdim, ir::ReduceOp::Min, "argmin"); }
+Tensor var(const Tensor& a, bool unbiased) { return varImpl(a, {}, unbiased, false); }
+Tensor var(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) { return varImpl(a, dim, unbiased, keepdim); }
+Tensor std(const Tensor& a, bool unbiased) { return sqrt(varImpl(a, {}, unbiased, false)); }
+Tensor std(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) { return sqrt(varImpl(a, dim, unbiased, keepdim)); }
+
+Tensor softmax(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype) {
+  Tensor x = dtype ? a.to(*dtype) : (isFloatingType(a.dtype()) ? a : a.to(kFloat));
+  int64_t d = wrapDim(dim, x.dim());
+  if (x.dim() == 0) x = x.reshape({1});
+  Tensor shifted = x - amax(x, {d}, true);
+  Tensor e = shifted.exp();
+  Tensor out = e / e.sum({d}, true);
+  return a.dim() == 0 ? out.reshape({}) : out;
+}
+
+Tensor log_softmax(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype) {
+  Tensor x = dtype ? a.to(*dtype) : (isFloatingType(a.dtype()) ? a : a.to(kFloat));
+  int64_t d = wrapDim(dim, x.dim());
+  if (x.dim() == 0) x = x.reshape({1});
+  Tensor shifted = x - amax(x, {d}, true);
+  Tensor out = shifted - shifted.exp().sum({d}, true).log();
+  return a.dim() == 0 ? out.reshape({}) : out;
+}
+
+// ---- linear algebra: a broadcast product reduced over k; the scheduler orders its loops so
+// the innermost one runs along contiguous memory ----
+namespace {
+Tensor batchedMatmul(const Tensor& a, const Tensor& b) {
+  // a [..., m, k], b [..., k, n] -> [..., m, n]
+  Tensor lhs = a.unsqueeze(-2);                  // [..., m, 1, k]
+  Tensor rhs = b.transpose(-1, -2).unsqueeze(-3);  // [..., 1, n, k]
+  ScalarType t = promoteTypes(a.dtype(), b.dtype());
+  std::vector<int64_t> shape = detail::broadcastShapes(lhs.sizes().vec(), rhs.sizes().vec());
+  ir::NodeRef prod = detail::elementwiseNode(ScalarOp::Mul, t, {detail::operandNode(lhs, t, shape), detail::operandNode(rhs, t, shape)});
+  int64_t last = static_cast<int64_t>(shape.size()) - 1;
+  return finish(reduceNode(ir::ReduceOp::Sum, prod, {last}, t), {last}, false, a.device());
+}
+
+std::string matText(const Tensor& t) {
+  return absl::StrCat(t.size(0), "x", t.size(1));
+}
+
+void checkMatmulTypes(const Tensor& a, const Tensor& b) {
+  if (a.dtype() != b.dtype()) {
+    throw Error(absl::StrCat("expected m1 and m2 to have the same dtype, but got: ", std::string(pythonName(a.dtype())) == "float32" ? "float" : std::string((pythonName(a.dtype()))),
+                             " != ", std::string(pythonName(b.dtype())) == "float32" ? "float" : std::string((pythonName(b.dtype())))));
+  }
+}
+}  // namespace
+
+Tensor mm(const Tensor& a, const Tensor& b) {
+  if (a.dim() != 2) throw Error(absl::StrCat("self must be a matrix"));
+  if (b.dim() != 2) throw Error(absl::StrCat("mat2 must be a matrix"));
+  if (a.size(1) != b.size(0)) {
+    throw Error(absl::StrCat("mat1 and mat2 shapes cannot be multiplied (", matText(a), " and ", matText(b), ")"));
+  }
+  checkMatmulTypes(a, b);
+  return batchedMatmul(a, b);
+}
+
+Tensor bmm(const Tensor& a, const Tensor& b) {
+  if (a.dim() != 3) throw Error(absl::StrCat("batch1 must be a 3D tensor"));
+  if (b.dim() != 3) throw Error(absl::StrCat("batch2 must be a 3D tensor"));
+  if (b.size(0) != a.size(0) || b.size(1) != a.size(2)) {
+    throw Error(absl::StrCat("Expected size for first two dimensions of batch2 tensor to be: [", a.size(0), ", ", a.size(2),
+                             "] but got: [", b.size(0), ", ", b.size(1), "]."));
+  }
+  checkMatmulTypes(a, b);
+  return batchedMatmul(a, b);
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  int64_t da = a.dim(), db = b.dim();
+  if (da == 0 || db == 0) {
+    throw Error(absl::StrCat("both arguments to matmul need to be at least 1D, but they are ", da, "D and ", db, "D"));
+  }
+  checkMatmulTypes(a, b);
+  if (da == 1 && db == 1) {
+    if (a.size(0) != b.size(0)) {
+      throw Error(absl::StrCat("inconsistent tensor size, expected tensor [", a.size(0), "] and src [", b.size(0),
+                               "] to have the same number of elements, but got ", a.size(0), " and ", b.size(0), " elements respectively"));
+    }
+    return (a * b).sum();
+  }
+  Tensor lhs = da == 1 ? a.unsqueeze(0) : a;
+  Tensor rhs = db == 1 ? b.unsqueeze(1) : b;
+  if (lhs.size(-1) != rhs.size(-2)) {
+    if (da == 2 && db == 2) return mm(a, b);
+    throw Error(absl::StrCat("mat1 and mat2 shapes cannot be multiplied (", lhs.numel() / lhs.size(-1), "x", lhs.size(-1),
+                             " and ", rhs.size(-2), "x", rhs.size(-1), ")"));
+  }
+  Tensor out = batchedMatmul(lhs, rhs);
+  if (da == 1) out = out.squeeze(-2);
+  if (db == 1) out = out.squeeze(-1);
+  return out;
+}
+
+Tensor Tensor::sum(std::optional<ScalarType> dtype) const { return kiln::sum(*this, dtype); }
+Tensor Tensor::sum(IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype) const { return kiln::sum(*this, dim, keepdim, dtype); }
+Tensor Tensor::mean(std::optional<ScalarType> dtype) const { return kiln::mean(*this, dtype); }
+Tensor Tensor::mean(IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype) const { return kiln::mean(*this, dim, keepdim, dtype); }
+Tensor Tensor::prod(std::optional<ScalarType> dtype) const { return kiln::prod(*this, dtype); }
+Tensor Tensor::prod(int64_t dim, bool keepdim, std::optional<ScalarType> dtype) const { return kiln::prod(*this, dim, keepdim, dtype); }
+Tensor Tensor::amax(IntArrayRef dim, bool keepdim) const { return kiln::amax(*this, dim, keepdim); }
+Tensor Tensor::amin(IntArrayRef dim, bool keepdim) const { return kiln::amin(*this, dim, keepdim); }
+Tensor Tensor::max() const { return kiln::max(*this); }
+Tensor Tensor::min() const { return kiln::min(*this); }
+std::tuple<Tensor, Tensor> Tensor::max(int64_t dim, bool keepdim) const { return kiln::max(*this, dim, keepdim); }
+std::tuple<Tensor, Tensor> Tensor::min(int64_t dim, bool keepdim) const { return kiln::min(*this, dim, keepdim); }
+Tensor Tensor::argmax(std::optional<int64_t> dim, bool keepdim) const { return kiln::argmax(*this, dim, keepdim); }
+Tensor Tensor::argmin(std::optional<int64_t> dim, bool keepdim) const { return kiln::argmin(*this, dim, keepdim); }
+Tensor Tensor::var(bool unbiased) const { return kiln::var(*this, unbiased); }
+Tensor Tensor::var(IntArrayRef dim, bool unbiased, bool keepdim) const { return kiln::var(*this, dim, unbiased, keepdim); }
+Tensor Tensor::std(bool unbiased) const { return kiln::std(*this, unbiased); }
+Tensor Tensor::std(IntArrayRef dim, bool unbiased, bool keepdim) const { return kiln::std(*this, dim, unbiased, keepdim); }
+Tensor Tensor::softmax(int64_t dim, std::optional<ScalarType> dtype) const { return kiln::softmax(*this, dim, dtype); }
+Tensor Tensor::log_softmax(int64_t dim, std::optional<ScalarType> dtype) const { return kiln::log_softmax(*this, dim, dtype); }
+Tensor Tensor::matmul(const Tensor& o) const { return kiln::matmul(*this, o); }
+Tensor Tensor::mm(const Tensor& o) const { return kiln::mm(*this, o); }
+Tensor Tensor::bmm(const Tensor& o) const { return kiln::bmm(*this, o); }
+
+}  // namespace kiln

@@ -1,0 +1,212 @@
+// Tensor information, values out, conversion, printing.
+#include <absl/strings/str_cat.h>
+
+#include <cmath>
+#include <cstring>
+#include <unordered_map>
+
+#include "kiln/ops.h"
+#include "kiln/runtime.h"
+#include "lib/core/format.h"
+#include "lib/frontend/common.h"
+#include "lib/ir/graph.h"
+
+namespace kiln {
+
+using detail::TensorImpl;
+
+Tensor::Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+namespace {
+const TensorImpl& implOf(const Tensor& t) {
+  if (!t.defined()) throw Error("kiln: the tensor is undefined");
+  return *t.impl();
+}
+}  // namespace
+
+IntArrayRef Tensor::sizes() const { return implOf(*this).sizes; }
+IntArrayRef Tensor::strides() const { return implOf(*this).strides; }
+int64_t Tensor::size(int64_t d) const { return implOf(*this).sizes[detail::wrapDim(d, dim())]; }
+int64_t Tensor::stride(int64_t d) const { return implOf(*this).strides[detail::wrapDim(d, dim())]; }
+int64_t Tensor::dim() const { return static_cast<int64_t>(implOf(*this).sizes.size()); }
+int64_t Tensor::numel() const { return implOf(*this).numel(); }
+int64_t Tensor::storage_offset() const { return implOf(*this).offset; }
+ScalarType Tensor::dtype() const { return implOf(*this).dtype(); }
+Device Tensor::device() const { return implOf(*this).device; }
+TensorOptions Tensor::options() const { return TensorOptions(dtype()).device(device()).requires_grad(requires_grad()); }
+bool Tensor::is_contiguous() const { return implOf(*this).isContiguous(); }
+bool Tensor::is_floating_point() const { return isFloatingType(dtype()); }
+int64_t Tensor::element_size() const { return elementSize(dtype()); }
+bool Tensor::is_lazy() const {
+  const auto& s = *implOf(*this).storage;
+  return !s.value->realized() || s.value->realized() != s.buffer;
+}
+
+bool Tensor::requires_grad() const { return implOf(*this).requires_grad; }
+Tensor& Tensor::requires_grad_(bool r) {
+  if (r && !isFloatingType(dtype())) {
+    throw Error("only Tensors of floating point and complex dtype can require gradients");
+  }
+  impl_->requires_grad = r;
+  return *this;
+}
+bool Tensor::is_leaf() const { return true; }
+
+const Tensor& Tensor::eval() const {
+  detail::materialize({implOf(*this).storage.get()}, "Tensor::eval()");
+  return *this;
+}
+
+void* Tensor::data_ptr() const { return detail::dataPointer(*this); }
+
+template <typename T>
+T* Tensor::data_ptr() const {
+  constexpr ScalarType expected = std::is_same_v<T, float>     ? kFloat
+                                  : std::is_same_v<T, double>  ? kDouble
+                                  : std::is_same_v<T, int32_t> ? kInt
+                                  : std::is_same_v<T, int64_t> ? kLong
+                                                               : kBool;
+  if (dtype() != expected) {
+    throw Error(absl::StrCat("expected scalar type ", std::string(toString(expected)), " but found ", std::string(toString(dtype()))));
+  }
+  return static_cast<T*>(detail::dataPointer(*this));
+}
+template float* Tensor::data_ptr<float>() const;
+template double* Tensor::data_ptr<double>() const;
+template int32_t* Tensor::data_ptr<int32_t>() const;
+template int64_t* Tensor::data_ptr<int64_t>() const;
+template bool* Tensor::data_ptr<bool>() const;
+
+Scalar Tensor::item() const {
+  if (numel() != 1) {
+    throw Error(absl::StrCat("a Tensor with ", numel(), " elements cannot be converted to Scalar"));
+  }
+  const void* p = detail::dataPointer(*this);
+  switch (dtype()) {
+    case ScalarType::Bool: return Scalar(*static_cast<const uint8_t*>(p) != 0);
+    case ScalarType::Int: return Scalar(*static_cast<const int32_t*>(p));
+    case ScalarType::Long: return Scalar(*static_cast<const int64_t*>(p));
+    case ScalarType::Float: return Scalar(*static_cast<const float*>(p));
+    case ScalarType::Double: return Scalar(*static_cast<const double*>(p));
+  }
+  return Scalar();
+}
+
+template <typename T>
+T Tensor::item() const {
+  return item().to<T>();
+}
+template float Tensor::item<float>() const;
+template double Tensor::item<double>() const;
+template int32_t Tensor::item<int32_t>() const;
+template int64_t Tensor::item<int64_t>() const;
+template bool Tensor::item<bool>() const;
+
+Tensor Tensor::to(ScalarType t, bool, bool copy) const {
+  if (t == dtype() && !copy) return *this;
+  return detail::record(detail::castNode(detail::readNode(*this), t), device());
+}
+Tensor Tensor::to(Device d, ScalarType t, bool nb, bool copy) const {
+  if (d.is_cuda()) {
+    throw Error("kiln: moving a tensor to CUDA is not supported yet (the CUDA backend has not landed; kiln::cuda::is_available() is false)");
+  }
+  return to(t, nb, copy);
+}
+Tensor Tensor::to(Device d, bool nb, bool copy) const { return to(d, dtype(), nb, copy); }
+Tensor Tensor::to(TensorOptions o, bool nb, bool copy) const {
+  return to(o.has_device() ? o.device() : device(), o.has_dtype() ? o.dtype() : dtype(), nb, copy);
+}
+Tensor Tensor::cpu() const { return to(Device(kCPU)); }
+
+bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol, bool equal_nan) {
+  std::vector<int64_t> shape = detail::broadcastShapes(a.sizes().vec(), b.sizes().vec());
+  std::vector<double> x = detail::toDoubles(a.expand(shape)), y = detail::toDoubles(b.expand(shape));
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (std::isnan(x[i]) || std::isnan(y[i])) {
+      if (!(equal_nan && std::isnan(x[i]) && std::isnan(y[i]))) return false;
+      continue;
+    }
+    if (x[i] == y[i]) continue;
+    if (std::fabs(x[i] - y[i]) > atol + rtol * std::fabs(y[i])) return false;
+  }
+  return true;
+}
+
+bool equal(const Tensor& a, const Tensor& b) {
+  if (a.sizes() != b.sizes()) return false;
+  std::vector<double> x = detail::toDoubles(a), y = detail::toDoubles(b);
+  return x == y;
+}
+
+bool Tensor::allclose(const Tensor& o, double rtol, double atol, bool equal_nan) const {
+  return kiln::allclose(*this, o, rtol, atol, equal_nan);
+}
+bool Tensor::equal(const Tensor& o) const { return kiln::equal(*this, o); }
+
+ScalarType result_type(const Tensor& a, const Tensor& b) { return detail::resultType({a, b}); }
+ScalarType result_type(const Tensor& a, const Scalar& b) { return detail::resultType({a, b}); }
+
+std::string Tensor::graph_text() const {
+  // Iterative post-order over the pending nodes, for display only.
+  ir::Graph g;
+  ir::NodeRef root = detail::readNode(*this);
+  std::vector<std::pair<const ir::Node*, size_t>> stack{{root.get(), 0}};
+  std::unordered_map<const ir::Node*, int32_t> id;
+  int32_t params = 0;
+  while (!stack.empty()) {
+    auto& [n, next] = stack.back();
+    if (id.count(n)) {
+      stack.pop_back();
+      continue;
+    }
+    if (!n->realized() && next < n->inputs().size()) {
+      const ir::Node* c = n->inputs()[next++].get();
+      if (!id.count(c)) stack.push_back({c, 0});
+      continue;
+    }
+    ir::NodeDesc d = n->desc();
+    std::vector<int32_t> ops;
+    if (n->realized()) {
+      d = ir::NodeDesc();
+      d.op = ir::Op::Param;
+      d.dtype = n->dtype();
+      d.shape = n->shape();
+      d.ivalue = params++;
+    } else {
+      for (const auto& in : n->inputs()) ops.push_back(id.at(in.get()));
+    }
+    id[n] = g.add(std::move(d), std::move(ops));
+    stack.pop_back();
+  }
+  g.outputs.push_back({id.at(root.get()), -1});
+  return g.text();
+}
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) {
+  if (!t.defined()) return os << "[ Tensor (undefined) ]";
+  detail::FormatRequest r;
+  r.dtype = t.dtype();
+  r.sizes = t.sizes().vec();
+  std::vector<double> values = detail::toDoubles(t);
+  std::vector<char> bytes(values.size() * elementSize(t.dtype()));
+  for (size_t i = 0; i < values.size(); ++i) {
+    char* p = bytes.data() + i * elementSize(t.dtype());
+    switch (t.dtype()) {
+      case ScalarType::Bool: *reinterpret_cast<uint8_t*>(p) = values[i] != 0; break;
+      case ScalarType::Int: *reinterpret_cast<int32_t*>(p) = static_cast<int32_t>(values[i]); break;
+      case ScalarType::Long: *reinterpret_cast<int64_t*>(p) = static_cast<int64_t>(values[i]); break;
+      case ScalarType::Float: *reinterpret_cast<float*>(p) = static_cast<float>(values[i]); break;
+      case ScalarType::Double: *reinterpret_cast<double*>(p) = values[i]; break;
+    }
+  }
+  r.data = bytes.data();
+  if (t.device().is_cuda()) r.suffixes.push_back(absl::StrCat("device='", t.device().str(), "'"));
+  bool default_kind = t.dtype() == kFloat || t.dtype() == kLong || t.dtype() == kBool;
+  if (!default_kind || (t.numel() == 0 && t.dtype() != kFloat)) {
+    r.suffixes.push_back(absl::StrCat("dtype=kiln.", std::string(pythonName(t.dtype()))));
+  }
+  if (t.requires_grad()) r.suffixes.push_back("requires_grad=True");
+  return os << detail::formatTensor(r);
+}
+
+}  // namespace kiln

@@ -1,0 +1,68 @@
+#pragma once
+// The front end's data model. A Storage is one flat array of elements whose current contents
+// are a graph node (pending or realized); a TensorImpl is a strided view of a storage, as in
+// PyTorch. Views share the storage, so an in-place op through any view replaces the storage's
+// node and every other view sees it.
+#include <memory>
+#include <vector>
+
+#include "kiln/device.h"
+#include "kiln/scalar_type.h"
+#include "kiln/tensor.h"
+#include "lib/ir/node.h"
+#include "runtime/buffer.h"
+
+namespace kiln::detail {
+
+struct Storage {
+  ScalarType dtype;
+  int64_t numel;
+  /// The storage's memory, once it has any (from_blob, empty, or a first materialisation).
+  runtime::BufferPtr buffer;
+  /// The current contents, as a node whose numel is `numel` (read row-major).
+  ir::NodeRef value;
+  /// The node whose realized buffer is `buffer` (the contents at the last materialisation);
+  /// kept so that an in-place update can hand it a snapshot if something still reads it.
+  ir::NodeRef owner;
+};
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  std::vector<int64_t> sizes;
+  std::vector<int64_t> strides;
+  int64_t offset = 0;
+  Device device{DeviceType::CPU};
+  bool requires_grad = false;
+
+  ScalarType dtype() const { return storage->dtype; }
+  int64_t numel() const;
+  bool isContiguous() const;
+  /// Whether this view covers its whole storage in row-major order.
+  bool coversStorage() const;
+};
+
+/// A tensor whose contents are `node` (a new storage).
+Tensor fromNode(ir::NodeRef node, Device device = Device(DeviceType::CPU));
+/// A view of `base`'s storage with the given geometry.
+Tensor makeView(const Tensor& base, std::vector<int64_t> sizes, std::vector<int64_t> strides,
+                int64_t offset);
+/// The node reading `t` (its storage's contents through its geometry).
+ir::NodeRef readNode(const Tensor& t);
+/// Replaces the elements `t` views with `value` (same shape, already cast to t's dtype).
+void assignNode(const Tensor& t, ir::NodeRef value);
+/// A new storage wrapping an existing buffer.
+Tensor fromBuffer(runtime::BufferPtr buffer, ScalarType dtype, std::vector<int64_t> sizes,
+                  std::vector<int64_t> strides, int64_t storage_numel);
+
+/// Computes the given storages' contents into their buffers (one compilation for all).
+void materialize(const std::vector<Storage*>& storages, const char* why);
+/// Materialises `t`'s storage and returns a pointer to its first element.
+void* dataPointer(const Tensor& t);
+/// Contiguous host copy of `t`'s elements, as doubles (for printing and comparisons).
+std::vector<double> toDoubles(const Tensor& t);
+
+/// After recording an op: materialise now in eager mode, or when the pending graph is deeper
+/// than the size budget.
+void afterRecord(const Tensor& t);
+
+}  // namespace kiln::detail

@@ -1,0 +1,403 @@
+// Views share their base's storage: each is a new (sizes, strides, offset) over it.
+#include <absl/strings/str_cat.h>
+#include <absl/strings/str_join.h>
+
+#include <algorithm>
+
+#include "kiln/ops.h"
+#include "lib/frontend/common.h"
+
+namespace kiln {
+
+using detail::makeView;
+using detail::shapeText;
+using detail::wrapDim;
+
+namespace {
+
+std::vector<int64_t> inferSize(IntArrayRef shape, int64_t numel) {
+  std::vector<int64_t> out = shape.vec();
+  int64_t known = 1;
+  int infer = -1;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i] == -1) {
+      if (infer >= 0) throw Error("only one dimension can be inferred");
+      infer = static_cast<int>(i);
+    } else if (out[i] < 0) {
+      throw Error(absl::StrCat("invalid shape dimension ", out[i]));
+    } else {
+      known *= out[i];
+    }
+  }
+  if (infer >= 0 && known != 0 && numel % known == 0) {
+    out[infer] = numel / known;
+    return out;
+  }
+  if (infer < 0 && known == numel) return out;
+  throw Error(absl::StrCat("shape '", shapeText(shape.vec()), "' is invalid for input of size ", numel));
+}
+
+// PyTorch's computeStride: strides for viewing (sizes, strides) as `shape` without a copy, if
+// every new dimension stays inside one contiguous run of the old ones.
+std::optional<std::vector<int64_t>> viewStrides(const std::vector<int64_t>& old_sizes,
+                                                const std::vector<int64_t>& old_strides,
+                                                const std::vector<int64_t>& shape) {
+  std::vector<int64_t> out(shape.size(), 0);
+  if (old_sizes.empty()) return std::vector<int64_t>(shape.size(), 1);
+  int64_t numel = ir::numelOf(old_sizes);
+  if (numel == 0) {
+    if (old_sizes == shape) return old_strides;
+    return ir::contiguousStrides(shape);
+  }
+  int64_t view_d = static_cast<int64_t>(shape.size()) - 1;
+  int64_t chunk_base_stride = old_strides.back();
+  int64_t tensor_numel = 1, view_numel = 1;
+  for (int64_t tensor_d = static_cast<int64_t>(old_sizes.size()) - 1; tensor_d >= 0; tensor_d--) {
+    tensor_numel *= old_sizes[tensor_d];
+    if (tensor_d == 0 || (old_sizes[tensor_d - 1] != 1 &&
+                          old_strides[tensor_d - 1] != tensor_numel * chunk_base_stride)) {
+      while (view_d >= 0 && (view_numel < tensor_numel || shape[view_d] == 1)) {
+        out[view_d] = view_numel * chunk_base_stride;
+        view_numel *= shape[view_d];
+        view_d--;
+      }
+      if (view_numel != tensor_numel) return std::nullopt;
+      if (tensor_d > 0) {
+        chunk_base_stride = old_strides[tensor_d - 1];
+        tensor_numel = 1;
+        view_numel = 1;
+      }
+    }
+  }
+  if (view_d != -1) return std::nullopt;
+  return out;
+}
+
+}  // namespace
+
+Tensor Tensor::view(IntArrayRef size) const {
+  std::vector<int64_t> shape = inferSize(size, numel());
+  auto st = viewStrides(sizes().vec(), strides().vec(), shape);
+  if (!st) {
+    throw Error("view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces). Use .reshape(...) instead.");
+  }
+  return makeView(*this, shape, *st, storage_offset());
+}
+
+Tensor Tensor::reshape(IntArrayRef size) const {
+  std::vector<int64_t> shape = inferSize(size, numel());
+  if (auto st = viewStrides(sizes().vec(), strides().vec(), shape)) {
+    return makeView(*this, shape, *st, storage_offset());
+  }
+  return clone().view(shape);
+}
+
+Tensor Tensor::view_as(const Tensor& other) const { return view(other.sizes()); }
+
+Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
+  int64_t n = dim();
+  if (n == 0) return reshape({1});
+  int64_t s = wrapDim(start_dim, n), e = wrapDim(end_dim, n);
+  if (s > e) throw Error("flatten() has invalid args: start_dim cannot come after end_dim");
+  if (s == e) return *this;
+  std::vector<int64_t> shape;
+  for (int64_t d = 0; d < s; ++d) shape.push_back(size(d));
+  int64_t flat = 1;
+  for (int64_t d = s; d <= e; ++d) flat *= size(d);
+  shape.push_back(flat);
+  for (int64_t d = e + 1; d < n; ++d) shape.push_back(size(d));
+  return reshape(shape);
+}
+
+Tensor Tensor::squeeze() const {
+  std::vector<int64_t> sz, st;
+  for (int64_t d = 0; d < dim(); ++d) {
+    if (size(d) != 1) {
+      sz.push_back(size(d));
+      st.push_back(stride(d));
+    }
+  }
+  return makeView(*this, sz, st, storage_offset());
+}
+
+Tensor Tensor::squeeze(int64_t d) const {
+  int64_t w = wrapDim(d, dim());
+  if (dim() == 0 || size(w) != 1) return makeView(*this, sizes().vec(), strides().vec(), storage_offset());
+  std::vector<int64_t> sz = sizes().vec(), st = strides().vec();
+  sz.erase(sz.begin() + w);
+  st.erase(st.begin() + w);
+  return makeView(*this, sz, st, storage_offset());
+}
+
+Tensor Tensor::unsqueeze(int64_t d) const {
+  int64_t w = wrapDim(d, dim() + 1);
+  std::vector<int64_t> sz = sizes().vec(), st = strides().vec();
+  int64_t new_stride = w >= dim() ? 1 : sz[w] * st[w];
+  sz.insert(sz.begin() + w, 1);
+  st.insert(st.begin() + w, new_stride);
+  return makeView(*this, sz, st, storage_offset());
+}
+
+Tensor Tensor::permute(IntArrayRef dims) const {
+  int64_t n = dim();
+  if (static_cast<int64_t>(dims.size()) != n) {
+    throw Error(absl::StrCat("permute(sparse_coo): number of dimensions in the tensor input does not match the length of the desired ordering of dimensions i.e. input.dim() = ",
+                             n, " is not equal to len(dims) = ", dims.size()));
+  }
+  std::vector<int64_t> sz(n), st(n);
+  std::vector<bool> seen(n, false);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t d = wrapDim(dims[i], n);
+    if (seen[d]) throw Error("permute(): duplicate dims are not allowed.");
+    seen[d] = true;
+    sz[i] = size(d);
+    st[i] = stride(d);
+  }
+  return makeView(*this, sz, st, storage_offset());
+}
+
+Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
+  int64_t n = dim();
+  std::vector<int64_t> sz = sizes().vec(), st = strides().vec();
+  if (n == 0) {
+    wrapDim(d0, n);
+    wrapDim(d1, n);
+    return makeView(*this, sz, st, storage_offset());
+  }
+  int64_t a = wrapDim(d0, n), b = wrapDim(d1, n);
+  std::swap(sz[a], sz[b]);
+  std::swap(st[a], st[b]);
+  return makeView(*this, sz, st, storage_offset());
+}
+
+Tensor Tensor::t() const {
+  if (dim() > 2) throw Error(absl::StrCat("t() expects a tensor with <= 2 dimensions, but self is ", dim(), "D"));
+  return dim() < 2 ? makeView(*this, sizes().vec(), strides().vec(), storage_offset()) : transpose(0, 1);
+}
+
+Tensor Tensor::expand(IntArrayRef size) const {
+  std::vector<int64_t> target = size.vec();
+  int64_t n = static_cast<int64_t>(target.size());
+  if (n < dim()) {
+    throw Error(absl::StrCat("expand(torch.FloatTensor{", absl::StrJoin(sizes().vec(), ","),
+                             "}, size=", shapeText(target), "): the number of sizes provided (", n,
+                             ") must be greater or equal to the number of dimensions in the tensor (", dim(), ")"));
+  }
+  std::vector<int64_t> st(n);
+  for (int64_t i = n - 1; i >= 0; --i) {
+    int64_t od = i - (n - dim());
+    int64_t osz = od >= 0 ? this->size(od) : 1;
+    int64_t ost = od >= 0 ? stride(od) : 0;
+    if (target[i] == -1) {
+      if (od < 0) throw Error(absl::StrCat("The expanded size of the tensor (-1) isn't allowed in a leading, non-existing dimension ", i));
+      target[i] = osz;
+    }
+    if (osz == target[i]) {
+      st[i] = ost;
+    } else if (osz == 1) {
+      st[i] = 0;
+    } else {
+      throw Error(absl::StrCat("The expanded size of the tensor (", target[i], ") must match the existing size (", osz,
+                               ") at non-singleton dimension ", i, ".  Target sizes: ", shapeText(size.vec()),
+                               ".  Tensor sizes: ", shapeText(sizes().vec())));
+    }
+  }
+  return makeView(*this, target, st, storage_offset());
+}
+
+Tensor Tensor::expand_as(const Tensor& other) const { return expand(other.sizes()); }
+
+Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
+  if (dim() == 0) throw Error("narrow() cannot be applied to a 0-dim tensor.");
+  if (length < 0) throw Error("narrow(): length must be non-negative.");
+  int64_t w = wrapDim(d, dim());
+  int64_t cur = size(w);
+  if (start < -cur || start > cur) {
+    throw Error(absl::StrCat("start out of range (expected to be in range of [", -cur, ", ", cur, "], but got ", start, ")"));
+  }
+  if (start < 0) start += cur;
+  if (start + length > cur) {
+    throw Error(absl::StrCat("start (", start, ") + length (", length, ") exceeds dimension size (", cur, ")."));
+  }
+  std::vector<int64_t> sz = sizes().vec();
+  sz[w] = length;
+  return makeView(*this, sz, strides().vec(), storage_offset() + start * stride(w));
+}
+
+Tensor Tensor::select(int64_t d, int64_t index) const {
+  if (dim() == 0) throw Error("select() cannot be applied to a 0-dim tensor.");
+  int64_t w = wrapDim(d, dim());
+  int64_t cur = size(w);
+  if (index < -cur || index >= cur) {
+    throw Error(absl::StrCat("select(): index ", index, " out of range for tensor of size ",
+                             shapeText(sizes().vec()), " at dimension ", w));
+  }
+  if (index < 0) index += cur;
+  std::vector<int64_t> sz = sizes().vec(), st = strides().vec();
+  int64_t off = storage_offset() + index * st[w];
+  sz.erase(sz.begin() + w);
+  st.erase(st.begin() + w);
+  return makeView(*this, sz, st, off);
+}
+
+Tensor Tensor::index(std::initializer_list<indexing::TensorIndex> indices) const {
+  return index(std::vector<indexing::TensorIndex>(indices));
+}
+
+// Python's basic indexing: integers select, slices narrow with a step, None inserts a
+// dimension, Ellipsis stands for the dimensions no other index names.
+Tensor Tensor::index(const std::vector<indexing::TensorIndex>& indices) const {
+  using Kind = indexing::TensorIndex::Kind;
+  int64_t consuming = 0;
+  int ellipses = 0;
+  for (const auto& ix : indices) {
+    if (ix.kind() == Kind::Integer || ix.kind() == Kind::Slice) ++consuming;
+    if (ix.kind() == Kind::Ellipsis) ++ellipses;
+    if (ix.kind() == Kind::Boolean) throw Error("indexing with a bool is not supported yet");
+  }
+  if (ellipses > 1) throw Error("an index can only have a single ellipsis ('...')");
+  if (consuming > dim()) {
+    throw Error(absl::StrCat("too many indices for tensor of dimension ", dim()));
+  }
+  std::vector<int64_t> sz, st;
+  int64_t off = storage_offset();
+  int64_t d = 0;
+  for (const auto& ix : indices) {
+    switch (ix.kind()) {
+      case Kind::Integer: {
+        int64_t cur = size(d), i = ix.integer();
+        if (i < -cur || i >= cur) {
+          throw Error(absl::StrCat("index ", i, " is out of bounds for dimension ", d, " with size ", cur));
+        }
+        off += (i < 0 ? i + cur : i) * stride(d);
+        ++d;
+        break;
+      }
+      case Kind::Slice: {
+        int64_t cur = size(d);
+        int64_t step = ix.slice().step().value_or(1);
+        if (step <= 0) throw Error("step must be greater than zero");
+        int64_t start = ix.slice().start().value_or(0), stop = ix.slice().stop().value_or(cur);
+        if (start < 0) start += cur;
+        if (stop < 0) stop += cur;
+        start = std::clamp<int64_t>(start, 0, cur);
+        stop = std::clamp<int64_t>(stop, start, cur);
+        sz.push_back((stop - start + step - 1) / step);
+        st.push_back(stride(d) * step);
+        off += start * stride(d);
+        ++d;
+        break;
+      }
+      case Kind::None:
+        sz.push_back(1);
+        st.push_back(d < dim() ? stride(d) * size(d) : 1);
+        break;
+      case Kind::Ellipsis:
+        for (int64_t k = 0; k < dim() - consuming; ++k, ++d) {
+          sz.push_back(size(d));
+          st.push_back(stride(d));
+        }
+        break;
+      case Kind::Boolean: break;
+    }
+  }
+  for (; d < dim(); ++d) {
+    sz.push_back(size(d));
+    st.push_back(stride(d));
+  }
+  return makeView(*this, sz, st, off);
+}
+
+Tensor& Tensor::index_put_(std::initializer_list<indexing::TensorIndex> indices, const Tensor& value) {
+  return index_put_(std::vector<indexing::TensorIndex>(indices), value);
+}
+Tensor& Tensor::index_put_(std::initializer_list<indexing::TensorIndex> indices, const Scalar& value) {
+  return index_put_(std::vector<indexing::TensorIndex>(indices), value);
+}
+Tensor& Tensor::index_put_(const std::vector<indexing::TensorIndex>& indices, const Tensor& value) {
+  Tensor target = index(indices);
+  target.copy_(value);
+  return *this;
+}
+Tensor& Tensor::index_put_(const std::vector<indexing::TensorIndex>& indices, const Scalar& value) {
+  Tensor target = index(indices);
+  target.fill_(value);
+  return *this;
+}
+
+Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
+Tensor Tensor::clone() const { return detail::record(detail::readNode(*this), device()); }
+Tensor Tensor::detach() const {
+  Tensor v = makeView(*this, sizes().vec(), strides().vec(), storage_offset());
+  v.impl()->requires_grad = false;
+  return v;
+}
+
+// ---- free-function forms ----
+Tensor reshape(const Tensor& a, IntArrayRef shape) { return a.reshape(shape); }
+Tensor flatten(const Tensor& a, int64_t s, int64_t e) { return a.flatten(s, e); }
+Tensor squeeze(const Tensor& a) { return a.squeeze(); }
+Tensor squeeze(const Tensor& a, int64_t d) { return a.squeeze(d); }
+Tensor unsqueeze(const Tensor& a, int64_t d) { return a.unsqueeze(d); }
+Tensor permute(const Tensor& a, IntArrayRef dims) { return a.permute(dims); }
+Tensor transpose(const Tensor& a, int64_t d0, int64_t d1) { return a.transpose(d0, d1); }
+Tensor t(const Tensor& a) { return a.t(); }
+Tensor narrow(const Tensor& a, int64_t d, int64_t s, int64_t l) { return a.narrow(d, s, l); }
+Tensor select(const Tensor& a, int64_t d, int64_t i) { return a.select(d, i); }
+
+Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
+  if (tensors.empty()) throw Error("torch.cat(): expected a non-empty list of Tensors");
+  const Tensor* ref = nullptr;
+  for (const Tensor& t : tensors) {
+    // PyTorch skips 1-D empty tensors, a legacy allowance.
+    if (!(t.dim() == 1 && t.numel() == 0)) {
+      ref = &t;
+      break;
+    }
+  }
+  if (!ref) return tensors[0].clone();
+  int64_t d = wrapDim(dim, ref->dim());
+  ScalarType t = tensors[0].dtype();
+  for (const Tensor& x : tensors) t = promoteTypes(t, x.dtype());
+  std::vector<int64_t> shape = ref->sizes().vec();
+  int64_t total = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor& x = tensors[i];
+    if (x.dim() == 1 && x.numel() == 0) continue;
+    if (x.dim() != ref->dim()) {
+      throw Error(absl::StrCat("Tensors must have same number of dimensions: got ", ref->dim(), " and ", x.dim()));
+    }
+    for (int64_t k = 0; k < x.dim(); ++k) {
+      if (k != d && x.size(k) != shape[k]) {
+        throw Error(absl::StrCat("Sizes of tensors must match except in dimension ", d, ". Expected size ", shape[k],
+                                 " but got size ", x.size(k), " for tensor number ", i, " in the list."));
+      }
+    }
+    total += x.size(d);
+  }
+  shape[d] = total;
+  Tensor out = zeros(shape, TensorOptions(t).device(ref->device()));
+  int64_t at = 0;
+  for (const Tensor& x : tensors) {
+    if (x.dim() == 1 && x.numel() == 0) continue;
+    out.narrow(d, at, x.size(d)).copy_(x);
+    at += x.size(d);
+  }
+  return out;
+}
+
+Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
+  if (tensors.empty()) throw Error("stack expects a non-empty TensorList");
+  for (size_t i = 1; i < tensors.size(); ++i) {
+    if (tensors[i].sizes() != tensors[0].sizes()) {
+      throw Error(absl::StrCat("stack expects each tensor to be equal size, but got ", shapeText(tensors[0].sizes().vec()),
+                               " at entry 0 and ", shapeText(tensors[i].sizes().vec()), " at entry ", i));
+    }
+  }
+  int64_t d = wrapDim(dim, tensors[0].dim() + 1);
+  std::vector<Tensor> parts;
+  for (const Tensor& x : tensors) parts.push_back(x.unsqueeze(d));
+  return cat(parts, d);
+}
+
+}  // namespace kiln

@@ -1,0 +1,216 @@
+#include "lib/interp/reference.h"
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+
+#include "codegen/philox.h"
+
+namespace kiln::interp {
+
+using ir::Op;
+
+double roundTo(ScalarType t, double v) {
+  switch (t) {
+    case ScalarType::Float: return static_cast<double>(static_cast<float>(v));
+    case ScalarType::Double: return v;
+    case ScalarType::Bool: return v != 0 ? 1 : 0;
+    case ScalarType::Int:
+      if (std::isnan(v) || std::abs(v) >= 9.3e18) return 0;
+      return static_cast<double>(static_cast<int32_t>(static_cast<uint32_t>(static_cast<int64_t>(v))));
+    case ScalarType::Long:
+      if (std::isnan(v) || std::abs(v) >= 9.3e18) return 0;
+      return static_cast<double>(static_cast<int64_t>(v));
+  }
+  return v;
+}
+
+namespace {
+double intPow(double base, double exp) {
+  int64_t b = static_cast<int64_t>(base), e = static_cast<int64_t>(exp);
+  if (e < 0) return b == 1 ? 1 : b == -1 ? (e % 2 ? -1 : 1) : 0;
+  int64_t r = 1;
+  while (e > 0) {
+    if (e & 1) r = static_cast<int64_t>(static_cast<uint64_t>(r) * static_cast<uint64_t>(b));
+    b = static_cast<int64_t>(static_cast<uint64_t>(b) * static_cast<uint64_t>(b));
+    e >>= 1;
+  }
+  return static_cast<double>(r);
+}
+}  // namespace
+
+double evalScalar(ScalarOp op, ScalarType result, ScalarType operand, double a, double b, double c) {
+  const bool fp = isFloatingType(operand);
+  double r = 0;
+  switch (op) {
+    case ScalarOp::Neg: r = -a; break;
+    case ScalarOp::Abs: r = std::fabs(a); break;
+    case ScalarOp::Exp: r = std::exp(a); break;
+    case ScalarOp::Log: r = std::log(a); break;
+    case ScalarOp::Sqrt: r = std::sqrt(a); break;
+    case ScalarOp::Rsqrt: r = 1.0 / std::sqrt(a); break;
+    case ScalarOp::Sin: r = std::sin(a); break;
+    case ScalarOp::Cos: r = std::cos(a); break;
+    case ScalarOp::Tanh: r = std::tanh(a); break;
+    case ScalarOp::Sigmoid: r = 1.0 / (1.0 + std::exp(-a)); break;
+    case ScalarOp::Relu: r = a < 0 ? 0 : a; break;
+    case ScalarOp::Not: r = a == 0; break;
+    case ScalarOp::Cast: r = a; break;
+    case ScalarOp::Add: r = operand == ScalarType::Bool ? (a != 0 || b != 0) : a + b; break;
+    case ScalarOp::Sub: r = a - b; break;
+    case ScalarOp::Mul: r = a * b; break;
+    case ScalarOp::Div:
+      if (!fp && b == 0) throw std::domain_error("integer division by zero");
+      r = fp ? a / b : std::trunc(a / b);
+      break;
+    case ScalarOp::FloorDiv: r = std::floor(a / b); break;
+    case ScalarOp::Mod: r = std::fmod(a, b); break;
+    case ScalarOp::Pow: r = fp ? std::pow(a, b) : intPow(a, b); break;
+    case ScalarOp::Maximum: r = (std::isnan(a) || std::isnan(b)) ? NAN : std::max(a, b); break;
+    case ScalarOp::Minimum: r = (std::isnan(a) || std::isnan(b)) ? NAN : std::min(a, b); break;
+    case ScalarOp::Eq: r = a == b; break;
+    case ScalarOp::Ne: r = a != b; break;
+    case ScalarOp::Lt: r = a < b; break;
+    case ScalarOp::Le: r = a <= b; break;
+    case ScalarOp::Gt: r = a > b; break;
+    case ScalarOp::Ge: r = a >= b; break;
+    case ScalarOp::And: r = (a != 0) && (b != 0); break;
+    case ScalarOp::Or: r = (a != 0) || (b != 0); break;
+    case ScalarOp::Where: r = a != 0 ? b : c; break;
+  }
+  return roundTo(result, r);
+}
+
+std::vector<std::vector<double>> interpret(const ir::Graph& g,
+                                           const std::vector<std::vector<double>>& params) {
+  std::vector<std::vector<double>> values(g.instrs.size());
+  for (size_t i = 0; i < g.instrs.size(); ++i) {
+    const ir::Instr& in = g.instrs[i];
+    const ir::NodeDesc& d = in.d;
+    const int64_t n = d.numel();
+    std::vector<double>& out = values[i];
+    out.assign(n, 0);
+    const std::vector<int64_t> cstrides = ir::contiguousStrides(d.shape);
+    auto unravel = [&](int64_t flat, std::vector<int64_t>& idx) {
+      for (size_t k = 0; k < d.shape.size(); ++k) {
+        idx[k] = d.shape[k] ? (flat / cstrides[k]) % d.shape[k] : 0;
+      }
+    };
+    std::vector<int64_t> idx(d.shape.size());
+    switch (d.op) {
+      case Op::Param: {
+        const auto& p = params.at(d.ivalue);
+        if (static_cast<int64_t>(p.size()) != n) throw std::invalid_argument("interpret: param size mismatch");
+        out = p;
+        break;
+      }
+      case Op::Const:
+        for (double& v : out) v = isFloatingType(d.dtype) ? roundTo(d.dtype, d.fvalue) : roundTo(d.dtype, double(d.ivalue));
+        break;
+      case Op::Iota:
+        for (int64_t f = 0; f < n; ++f) {
+          unravel(f, idx);
+          out[f] = roundTo(d.dtype, static_cast<double>(idx[d.ivalue]));
+        }
+        break;
+      case Op::Rand:
+      case Op::Randn:
+        for (int64_t f = 0; f < n; ++f) {
+          uint64_t counter = static_cast<uint64_t>(d.offset + f);
+          bool dbl = d.dtype == ScalarType::Double;
+          double v = d.op == Op::Rand ? codegen::philox::uniform(counter, d.seed, dbl)
+                                      : codegen::philox::normal(counter, d.seed, dbl);
+          out[f] = roundTo(d.dtype, v);
+        }
+        break;
+      case Op::Elementwise: {
+        ScalarType operand = g.instrs[in.operands[0]].d.dtype;
+        if (d.sop == ScalarOp::Where) operand = g.instrs[in.operands[1]].d.dtype;
+        for (int64_t f = 0; f < n; ++f) {
+          double a = values[in.operands[0]][f];
+          double b = in.operands.size() > 1 ? values[in.operands[1]][f] : 0;
+          double c = in.operands.size() > 2 ? values[in.operands[2]][f] : 0;
+          ScalarType result = codegen::info(d.sop).result == codegen::ScalarResult::Bool ? ScalarType::Bool : d.dtype;
+          out[f] = evalScalar(d.sop, result, operand, a, b, c);
+        }
+        break;
+      }
+      case Op::Strided: {
+        const auto& src = values[in.operands[0]];
+        for (int64_t f = 0; f < n; ++f) {
+          unravel(f, idx);
+          int64_t pos = d.offset;
+          for (size_t k = 0; k < idx.size(); ++k) pos += idx[k] * d.ints[k];
+          out[f] = src.at(pos);
+        }
+        break;
+      }
+      case Op::Reduce:
+      case Op::ArgReduce: {
+        const ir::Instr& src = g.instrs[in.operands[0]];
+        const auto& sv = values[in.operands[0]];
+        const auto sstrides = ir::contiguousStrides(src.d.shape);
+        std::vector<bool> reduced(src.d.shape.size(), false);
+        if (d.op == Op::ArgReduce) {
+          reduced[d.ivalue] = true;
+        } else {
+          for (int64_t a : d.ints) reduced[a] = true;
+        }
+        const bool is_max = d.rop == ir::ReduceOp::Max;
+        std::vector<double> best(n), pos(n, 0);
+        for (int64_t f = 0; f < n; ++f) {
+          switch (d.rop) {
+            case ir::ReduceOp::Sum: best[f] = 0; break;
+            case ir::ReduceOp::Prod: best[f] = 1; break;
+            case ir::ReduceOp::Max: best[f] = -INFINITY; break;
+            case ir::ReduceOp::Min: best[f] = INFINITY; break;
+          }
+        }
+        std::vector<int64_t> sidx(src.d.shape.size());
+        const int64_t sn = src.d.numel();
+        for (int64_t f = 0; f < sn; ++f) {
+          int64_t o = 0;
+          for (size_t k = 0; k < sidx.size(); ++k) {
+            sidx[k] = (f / sstrides[k]) % src.d.shape[k];
+            if (!reduced[k]) o += sidx[k] * cstrides[k];
+          }
+          double v = sv[f];
+          if (d.op == Op::ArgReduce) {
+            bool take = is_max ? v > best[o] : v < best[o];
+            take = take || (std::isnan(v) && !std::isnan(best[o]));
+            if (take) {
+              best[o] = v;
+              pos[o] = static_cast<double>(sidx[d.ivalue]);
+            }
+            continue;
+          }
+          switch (d.rop) {
+            case ir::ReduceOp::Sum: best[o] += v; break;
+            case ir::ReduceOp::Prod: best[o] *= v; break;
+            case ir::ReduceOp::Max: best[o] = (std::isnan(v) || v > best[o]) && !std::isnan(best[o]) ? v : best[o]; break;
+            case ir::ReduceOp::Min: best[o] = (std::isnan(v) || v < best[o]) && !std::isnan(best[o]) ? v : best[o]; break;
+          }
+        }
+        for (int64_t f = 0; f < n; ++f) out[f] = d.op == Op::ArgReduce ? pos[f] : roundTo(d.dtype, best[f]);
+        break;
+      }
+      case Op::Write: {
+        out = values[in.operands[0]];
+        const ir::Instr& val = g.instrs[in.operands[1]];
+        const auto& vv = values[in.operands[1]];
+        const auto vstrides = ir::contiguousStrides(val.d.shape);
+        std::vector<int64_t> vidx(val.d.shape.size());
+        for (int64_t f = 0; f < val.d.numel(); ++f) {
+          int64_t p = d.offset;
+          for (size_t k = 0; k < vidx.size(); ++k) p += ((f / vstrides[k]) % val.d.shape[k]) * d.ints[k];
+          out.at(p) = vv[f];
+        }
+        break;
+      }
+    }
+  }
+  return values;
+}
+
+}  // namespace kiln::interp

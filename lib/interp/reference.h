@@ -1,0 +1,24 @@
+#pragma once
+// The reference interpreter: evaluates a Graph node by node in double precision, with no JIT
+// and no fusion. Tests use it as the independent reference for compiled kernels.
+#include <vector>
+
+#include "lib/ir/graph.h"
+
+namespace kiln::interp {
+
+using codegen::ScalarOp;
+
+/// One elementwise op on doubles; `operand` is the operands' type, `result` the node's type.
+/// Integral results are exact for magnitudes below 2^53 and wrap like their C++ type.
+double evalScalar(ScalarOp op, ScalarType result, ScalarType operand, double a, double b = 0,
+                  double c = 0);
+/// Rounds a double to what a value of type t holds (float rounding, integer truncation, bool).
+double roundTo(ScalarType t, double v);
+
+/// Evaluates every instruction; params[i] holds param i's elements. Returns each
+/// instruction's elements in row-major order (outputs are values[g.outputs[k].value]).
+std::vector<std::vector<double>> interpret(const ir::Graph& g,
+                                           const std::vector<std::vector<double>>& params);
+
+}  // namespace kiln::interp

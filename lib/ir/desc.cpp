@@ -1,0 +1,113 @@
+#include "lib/ir/desc.h"
+
+#include <absl/hash/hash.h>
+#include <absl/strings/str_cat.h>
+#include <absl/strings/str_join.h>
+
+#include <cstring>
+
+namespace kiln::ir {
+
+std::string_view opName(Op op) {
+  switch (op) {
+    case Op::Param: return "param";
+    case Op::Const: return "const";
+    case Op::Iota: return "iota";
+    case Op::Rand: return "rand";
+    case Op::Randn: return "randn";
+    case Op::Elementwise: return "elementwise";
+    case Op::Strided: return "strided";
+    case Op::Reduce: return "reduce";
+    case Op::ArgReduce: return "argreduce";
+    case Op::Write: return "write";
+  }
+  return "?";
+}
+
+std::string_view reduceName(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::Sum: return "sum";
+    case ReduceOp::Prod: return "prod";
+    case ReduceOp::Max: return "max";
+    case ReduceOp::Min: return "min";
+  }
+  return "?";
+}
+
+bool NodeDesc::operator==(const NodeDesc& o) const {
+  // Compare constants bitwise so that NaN equals NaN and 0.0 differs from -0.0.
+  return op == o.op && sop == o.sop && rop == o.rop && dtype == o.dtype && shape == o.shape &&
+         std::memcmp(&fvalue, &o.fvalue, sizeof fvalue) == 0 && ivalue == o.ivalue &&
+         offset == o.offset && seed == o.seed && ints == o.ints;
+}
+
+size_t hashDesc(const NodeDesc& d) {
+  uint64_t fbits;
+  std::memcpy(&fbits, &d.fvalue, sizeof fbits);
+  return absl::HashOf(static_cast<int>(d.op), static_cast<int>(d.sop), static_cast<int>(d.rop),
+                      static_cast<int>(d.dtype), d.shape, fbits, d.ivalue, d.offset, d.seed,
+                      d.ints);
+}
+
+int64_t numelOf(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t x : s) n *= x;
+  return n;
+}
+
+std::vector<int64_t> contiguousStrides(const Shape& s) {
+  std::vector<int64_t> st(s.size());
+  int64_t acc = 1;
+  for (size_t i = s.size(); i-- > 0;) {
+    st[i] = acc;
+    acc *= std::max<int64_t>(s[i], 1);
+  }
+  return st;
+}
+
+int64_t NodeDesc::numel() const { return numelOf(shape); }
+
+int NodeDesc::arity() const {
+  switch (op) {
+    case Op::Param:
+    case Op::Const:
+    case Op::Iota:
+    case Op::Rand:
+    case Op::Randn: return 0;
+    case Op::Elementwise: return codegen::info(sop).arity;
+    case Op::Strided:
+    case Op::Reduce:
+    case Op::ArgReduce: return 1;
+    case Op::Write: return 2;
+  }
+  return 0;
+}
+
+std::string typeText(ScalarType t, const Shape& s) {
+  return absl::StrCat(std::string(irName(t)), "[", absl::StrJoin(s, ","), "]");
+}
+
+std::string mnemonic(const NodeDesc& d) {
+  switch (d.op) {
+    case Op::Elementwise: return std::string(codegen::info(d.sop).name);
+    case Op::Reduce:
+    case Op::ArgReduce: return absl::StrCat(std::string(opName(d.op)), ".", std::string(reduceName(d.rop)));
+    default: return std::string(opName(d.op));
+  }
+}
+
+std::string attrText(const NodeDesc& d) {
+  switch (d.op) {
+    case Op::Iota:
+    case Op::ArgReduce: return absl::StrCat(" {axis=", d.ivalue, "}");
+    case Op::Rand:
+    case Op::Randn: return absl::StrCat(" {seed=", d.seed, ", offset=", d.offset, "}");
+    case Op::Strided:
+    case Op::Write:
+      return absl::StrCat(" {strides=[", absl::StrJoin(d.ints, ","), "], offset=", d.offset, "}");
+    case Op::Reduce: return absl::StrCat(" {axes=[", absl::StrJoin(d.ints, ","), "]}");
+    default: return "";
+  }
+}
+
+}  // namespace kiln::ir

@@ -1,0 +1,98 @@
+#pragma once
+// The live lazy graph: every recorded op is a Node, reference counted and hash-consed so that
+// identical subexpressions are one node. A node that has been computed keeps its buffer
+// (`realized`) and lets go of its inputs, so finished work is never kept alive or redone.
+#include <atomic>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "lib/ir/desc.h"
+#include "runtime/buffer.h"
+
+namespace kiln::ir {
+
+class Node;
+
+/// An owning reference to a Node. Releasing the last reference frees whole chains iteratively,
+/// so a million-node graph does not recurse a million frames deep.
+class NodeRef {
+ public:
+  NodeRef() = default;
+  explicit NodeRef(Node* n);  // adopts one reference already counted
+  NodeRef(const NodeRef& o);
+  NodeRef(NodeRef&& o) noexcept : n_(std::exchange(o.n_, nullptr)) {}
+  NodeRef& operator=(NodeRef o) noexcept {
+    std::swap(n_, o.n_);
+    return *this;
+  }
+  ~NodeRef();
+
+  Node* get() const { return n_; }
+  Node* operator->() const { return n_; }
+  Node& operator*() const { return *n_; }
+  explicit operator bool() const { return n_ != nullptr; }
+  /// Gives up ownership without releasing.
+  Node* detach() { return std::exchange(n_, nullptr); }
+  bool operator==(const NodeRef& o) const { return n_ == o.n_; }
+  bool operator!=(const NodeRef& o) const { return n_ != o.n_; }
+
+ private:
+  Node* n_ = nullptr;
+};
+
+class Node {
+ public:
+  const NodeDesc& desc() const { return desc_; }
+  Op op() const { return desc_.op; }
+  ScalarType dtype() const { return desc_.dtype; }
+  const Shape& shape() const { return desc_.shape; }
+  uint64_t id() const { return id_; }
+  /// Inputs; empty once the node is realized.
+  const std::vector<NodeRef>& inputs() const { return inputs_; }
+  /// Longest chain of pending nodes ending here (0 when realized).
+  int32_t depth() const { return depth_.load(std::memory_order_relaxed); }
+  int32_t refs() const { return refs_.load(std::memory_order_relaxed); }
+
+  /// The computed value (contiguous in this node's shape), or null while pending.
+  const runtime::BufferPtr& realized() const { return realized_; }
+  /// Records the computed value and drops the inputs. Called by the materialiser only.
+  void realize(runtime::BufferPtr buffer);
+  /// Points an already realized node at a copy of its buffer, so that the original may be
+  /// overwritten in place while this node keeps its value.
+  void rebind(runtime::BufferPtr copy) { realized_ = std::move(copy); }
+
+  /// Records a node, or returns the existing identical one (hash-consing).
+  static NodeRef make(NodeDesc desc, std::vector<NodeRef> inputs);
+  /// A param leaf for a buffer (never shared: every param is its own node).
+  static NodeRef makeParam(runtime::BufferPtr buffer, ScalarType dtype, int64_t numel);
+  /// Number of live nodes, for tests of memory bounds.
+  static int64_t liveCount();
+
+ private:
+  friend class NodeRef;
+  friend struct NodeTable;
+  Node() = default;
+  void retain() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  static void release(Node* n);
+
+  NodeDesc desc_;
+  std::vector<NodeRef> inputs_;
+  std::vector<uint64_t> input_ids_;  // the hash-consing key outlives the inputs themselves
+  uint64_t id_ = 0;
+  size_t hash_ = 0;
+  std::atomic<bool> interned_{false};
+  std::atomic<int32_t> refs_{0};
+  std::atomic<int32_t> depth_{0};
+  runtime::BufferPtr realized_;
+};
+
+inline NodeRef::NodeRef(Node* n) : n_(n) {}
+inline NodeRef::NodeRef(const NodeRef& o) : n_(o.n_) {
+  if (n_) n_->retain();
+}
+inline NodeRef::~NodeRef() {
+  if (n_) Node::release(n_);
+}
+
+}  // namespace kiln::ir

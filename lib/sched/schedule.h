@@ -1,0 +1,42 @@
+#pragma once
+// The scheduler: splits a Graph into kernels. Elementwise, movement, random and constant nodes
+// are inlined into their consumers (fusion); reductions, writes and outputs end a kernel. It
+// assigns every realized value a buffer slot, orders the steps, and inserts the copies that
+// in-place updates need so that no kernel reads memory it overwrites.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "codegen/kernel.h"
+#include "lib/ir/graph.h"
+
+namespace kiln::sched {
+
+struct Slot {
+  ScalarType dtype;
+  int64_t numel;
+  int32_t param = -1;  // the graph param whose buffer this is, or -1 for a new buffer
+};
+
+struct Step {
+  enum class Kind { Kernel, Copy } kind = Kind::Kernel;
+  codegen::Kernel kernel;       // Kernel steps
+  std::vector<int32_t> slots;   // Kernel: the slot of each kernel buffer; Copy: {src, dst}
+  std::vector<uint64_t> args;   // Kernel: raw scalar arguments
+  int32_t instr = -1;           // the graph instruction this step computes (-1 for snapshots)
+  std::string reason;           // why this is a separate step
+};
+
+struct Schedule {
+  std::vector<Slot> slots;
+  std::vector<Step> steps;
+  std::vector<int32_t> output_slots;  // per graph output
+  /// The slot holding each instruction's final value, or -1 where it was inlined or its slot
+  /// was overwritten later in the run.
+  std::vector<int32_t> value_slot;
+  std::string text() const;
+};
+
+Schedule schedule(const ir::Graph& g);
+
+}  // namespace kiln::sched
