@@ -8,6 +8,7 @@
 #include "codegen/llvm/vector_math.h"
 
 #include <gtest/gtest.h>
+#include <llvm/Config/llvm-config.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
@@ -23,8 +24,8 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <bit>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -43,13 +44,20 @@ enum class Fn { Exp, Log, Tanh, Sigmoid, Sin, Cos, Pow };
 
 const char* fnName(Fn fn) {
   switch (fn) {
-    case Fn::Exp: return "exp";
-    case Fn::Log: return "log";
-    case Fn::Tanh: return "tanh";
-    case Fn::Sigmoid: return "sigmoid";
-    case Fn::Sin: return "sin";
-    case Fn::Cos: return "cos";
-    case Fn::Pow: return "pow";
+    case Fn::Exp:
+      return "exp";
+    case Fn::Log:
+      return "log";
+    case Fn::Tanh:
+      return "tanh";
+    case Fn::Sigmoid:
+      return "sigmoid";
+    case Fn::Sin:
+      return "sin";
+    case Fn::Cos:
+      return "cos";
+    case Fn::Pow:
+      return "pow";
   }
   return "?";
 }
@@ -70,7 +78,9 @@ bool hasFeature(const std::string& features, const std::string& name) {
   return ("," + features + ",").find(",+" + name + ",") != std::string::npos;
 }
 
-std::string errorText(llvm::Error e) { return llvm::toString(std::move(e)); }
+std::string errorText(llvm::Error e) {
+  return llvm::toString(std::move(e));
+}
 
 Host& host() {
   static Host* h = [] {
@@ -78,7 +88,11 @@ Host& host() {
     llvm::InitializeNativeTargetAsmPrinter();
     auto* h = new Host;
     auto jtmb = llvm::cantFail(llvm::orc::JITTargetMachineBuilder::detectHost());
+#if LLVM_VERSION_MAJOR >= 18
+    jtmb.setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+#else
     jtmb.setCodeGenOptLevel(llvm::CodeGenOpt::Aggressive);
+#endif
     h->cpu = jtmb.getCPU();
     h->features = jtmb.getFeatures().getString();
     h->avx512 = hasFeature(h->features, "avx512f");
@@ -114,9 +128,9 @@ void optimize(llvm::Module& module, llvm::TargetMachine& tm) {
 struct Kernel {
   void* address = nullptr;
   bool binary = false;
-  std::string error;           // set when building or linking failed
-  std::string ir;              // the optimised function
-  unsigned maxLanes = 0;       // widest vector of the element type in the optimised IR
+  std::string error;               // set when building or linking failed
+  std::string ir;                  // the optimised function
+  unsigned maxLanes = 0;           // widest vector of the element type in the optimised IR
   std::vector<std::string> calls;  // callees that are not intrinsics
 };
 
@@ -162,13 +176,27 @@ Kernel buildKernel(Fn fn, bool dbl, bool noFma) {
   llvm::Value* x = b.CreateLoad(ty, b.CreateGEP(ty, f->getArg(1), i));
   llvm::Value* r = nullptr;
   switch (fn) {
-    case Fn::Exp: r = emitExp(b, x); break;
-    case Fn::Log: r = emitLog(b, x); break;
-    case Fn::Tanh: r = emitTanh(b, x); break;
-    case Fn::Sigmoid: r = emitSigmoid(b, x); break;
-    case Fn::Sin: r = emitSin(b, x); break;
-    case Fn::Cos: r = emitCos(b, x); break;
-    case Fn::Pow: r = emitPow(b, x, b.CreateLoad(ty, b.CreateGEP(ty, f->getArg(2), i))); break;
+    case Fn::Exp:
+      r = emitExp(b, x);
+      break;
+    case Fn::Log:
+      r = emitLog(b, x);
+      break;
+    case Fn::Tanh:
+      r = emitTanh(b, x);
+      break;
+    case Fn::Sigmoid:
+      r = emitSigmoid(b, x);
+      break;
+    case Fn::Sin:
+      r = emitSin(b, x);
+      break;
+    case Fn::Cos:
+      r = emitCos(b, x);
+      break;
+    case Fn::Pow:
+      r = emitPow(b, x, b.CreateLoad(ty, b.CreateGEP(ty, f->getArg(2), i)));
+      break;
   }
   b.CreateStore(r, b.CreateGEP(ty, f->getArg(0), i));
   llvm::Value* next = b.CreateAdd(i, b.getInt64(1), "", /*HasNUW=*/true, /*HasNSW=*/true);
@@ -199,7 +227,8 @@ Kernel buildKernel(Fn fn, bool dbl, bool noFma) {
       }
     }
   }
-  if (auto err = h.jit->addIRModule(llvm::orc::ThreadSafeModule(std::move(module), std::move(ctx)))) {
+  if (auto err =
+          h.jit->addIRModule(llvm::orc::ThreadSafeModule(std::move(module), std::move(ctx)))) {
     k.error = errorText(std::move(err));
     return k;
   }
@@ -234,24 +263,38 @@ Real refUnary(Fn fn, T x) {
   if constexpr (std::is_same_v<T, float>) {
     double d = x;
     switch (fn) {
-      case Fn::Exp: return std::exp(d);
-      case Fn::Log: return std::log(d);
-      case Fn::Tanh: return std::tanh(d);
-      case Fn::Sigmoid: return 1.0 / (1.0 + std::exp(-d));
-      case Fn::Sin: return std::sin(d);
-      case Fn::Cos: return std::cos(d);
-      case Fn::Pow: break;
+      case Fn::Exp:
+        return std::exp(d);
+      case Fn::Log:
+        return std::log(d);
+      case Fn::Tanh:
+        return std::tanh(d);
+      case Fn::Sigmoid:
+        return 1.0 / (1.0 + std::exp(-d));
+      case Fn::Sin:
+        return std::sin(d);
+      case Fn::Cos:
+        return std::cos(d);
+      case Fn::Pow:
+        break;
     }
   } else {
     Real d = x;
     switch (fn) {
-      case Fn::Exp: return expl(d);
-      case Fn::Log: return logl(d);
-      case Fn::Tanh: return tanhl(d);
-      case Fn::Sigmoid: return 1.0L / (1.0L + expl(-d));
-      case Fn::Sin: return sinl(d);
-      case Fn::Cos: return cosl(d);
-      case Fn::Pow: break;
+      case Fn::Exp:
+        return expl(d);
+      case Fn::Log:
+        return logl(d);
+      case Fn::Tanh:
+        return tanhl(d);
+      case Fn::Sigmoid:
+        return 1.0L / (1.0L + expl(-d));
+      case Fn::Sin:
+        return sinl(d);
+      case Fn::Cos:
+        return cosl(d);
+      case Fn::Pow:
+        break;
     }
   }
   return std::numeric_limits<Real>::quiet_NaN();
@@ -441,8 +484,8 @@ class VectorMath : public ::testing::TestWithParam<Case> {
   void check(const char* range, const std::vector<T>& xs, double bound) {
     Stat<T> s = measure(kernel_, GetParam().fn, xs);
     report(GetParam().fn, range, s, false);
-    EXPECT_LE(s.max, bound) << fnName(GetParam().fn) << " " << range << " at x=" << s.x
-                            << " got " << s.got << " want " << static_cast<double>(s.ref);
+    EXPECT_LE(s.max, bound) << fnName(GetParam().fn) << " " << range << " at x=" << s.x << " got "
+                            << s.got << " want " << static_cast<double>(s.ref);
   }
 
   template <class T>
@@ -519,8 +562,16 @@ void VectorMath::unaryTest() {
                        static_cast<T>(std::log(static_cast<Real>(denormMin) / 2))},
                       64),
             bound);
-      special<T>({{nan, nan}, {inf, inf}, {-inf, 0}, {0, 1}, {-T(0), 1}, {maxv, inf},
-                  {-maxv, 0}, {denormMin, 1}, {T(1000), inf}, {T(-1000), 0}});
+      special<T>({{nan, nan},
+                  {inf, inf},
+                  {-inf, 0},
+                  {0, 1},
+                  {-T(0), 1},
+                  {maxv, inf},
+                  {-maxv, 0},
+                  {denormMin, 1},
+                  {T(1000), inf},
+                  {T(-1000), 0}});
       break;
     }
     case Fn::Log: {
@@ -528,8 +579,14 @@ void VectorMath::unaryTest() {
       check("(0, max] all binades incl. subnormals", sweep<T>(denormMin, maxv, dense), bound);
       check("[0.5, 2] linear", linspace<T>(T(0.5), T(2), dense), bound);
       check("1 +- 4096 ulp", around<T>({T(1)}, 4096), bound);
-      special<T>({{nan, nan}, {inf, inf}, {-inf, nan}, {0, -inf}, {-T(0), -inf}, {T(-1), nan},
-                  {-denormMin, nan}, {T(1), 0}});
+      special<T>({{nan, nan},
+                  {inf, inf},
+                  {-inf, nan},
+                  {0, -inf},
+                  {-T(0), -inf},
+                  {T(-1), nan},
+                  {-denormMin, nan},
+                  {T(1), 0}});
       // Subnormal inputs follow the reference too (not clamped to log(min normal)).
       check("subnormals", sweep<T>(denormMin, minNormal, 100000), bound);
       break;
@@ -539,8 +596,15 @@ void VectorMath::unaryTest() {
       check("[-10, 10] linear", linspace<T>(T(-10), T(10), dense), bound);
       check("[-0.7, 0.7] linear (branch switch)", linspace<T>(T(-0.7), T(0.7), dense), bound);
       check("all finite", everything, bound);
-      special<T>({{nan, nan}, {inf, 1}, {-inf, -1}, {0, 0}, {-T(0), -T(0)}, {T(100), 1},
-                  {T(-100), -1}, {denormMin, denormMin}, {-denormMin, -denormMin},
+      special<T>({{nan, nan},
+                  {inf, 1},
+                  {-inf, -1},
+                  {0, 0},
+                  {-T(0), -T(0)},
+                  {T(100), 1},
+                  {T(-100), -1},
+                  {denormMin, denormMin},
+                  {-denormMin, -denormMin},
                   {T(1e-30), T(1e-30)}});
       break;
     }
@@ -549,8 +613,8 @@ void VectorMath::unaryTest() {
       const T lo = dbl ? T(-750) : T(-110);
       check("[lo, 40] linear", linspace<T>(lo, T(40), dense), bound);
       check("all finite", everything, bound);
-      special<T>({{nan, nan}, {inf, 1}, {-inf, 0}, {0, T(0.5)}, {-T(0), T(0.5)}, {maxv, 1},
-                  {-maxv, 0}});
+      special<T>(
+          {{nan, nan}, {inf, 1}, {-inf, 0}, {0, T(0.5)}, {-T(0), T(0.5)}, {maxv, 1}, {-maxv, 0}});
       break;
     }
     case Fn::Sin:
@@ -568,26 +632,34 @@ void VectorMath::unaryTest() {
                 : "nearest to k pi/2, k < 2^24 (every 37th k)",
             nearMultiplesOfHalfPi<T>(6367, dbl ? (1 << 20) - 2 : (1 << 24) - 2, 37), bound);
       // Beyond the accurate range results only have to be finite and within [-1, 1].
-      std::vector<T> far = concat<T>({sweep<T>(limit, maxv, 20000), sweep<T>(-maxv, -limit, 20000)});
+      std::vector<T> far =
+          concat<T>({sweep<T>(limit, maxv, 20000), sweep<T>(-maxv, -limit, 20000)});
       std::vector<T> got = run(kernel_, far);
       double worstAbs = 0;
       for (size_t i = 0; i < far.size(); ++i) {
         ASSERT_TRUE(std::isfinite(got[i]) && std::fabs(got[i]) <= 1)
             << fnName(fn) << "(" << far[i] << ") = " << got[i];
-        worstAbs = std::max(
-            worstAbs, static_cast<double>(std::fabs(got[i] - refUnary(fn, far[i]))));
+        worstAbs =
+            std::max(worstAbs, static_cast<double>(std::fabs(got[i] - refUnary(fn, far[i]))));
       }
       std::printf("[ ulp ] %-7s %s %-44s n=%-8zu bounded; max abs error %.3g\n", fnName(fn),
                   dbl ? "f64" : "f32", "|x| beyond the accurate range", far.size(), worstAbs);
       if (fn == Fn::Sin) {
-        special<T>({{nan, nan}, {inf, nan}, {-inf, nan}, {0, 0}, {-T(0), -T(0)},
-                    {denormMin, denormMin}, {-denormMin, -denormMin}, {T(1e-20), T(1e-20)}});
+        special<T>({{nan, nan},
+                    {inf, nan},
+                    {-inf, nan},
+                    {0, 0},
+                    {-T(0), -T(0)},
+                    {denormMin, denormMin},
+                    {-denormMin, -denormMin},
+                    {T(1e-20), T(1e-20)}});
       } else {
         special<T>({{nan, nan}, {inf, nan}, {-inf, nan}, {0, 1}, {-T(0), 1}, {denormMin, 1}});
       }
       break;
     }
-    case Fn::Pow: break;
+    case Fn::Pow:
+      break;
   }
 
   if constexpr (!dbl) {
@@ -634,7 +706,8 @@ void VectorMath::powTest() {
       T x = fromKey<T>(key(rng));
       if (x == 1) continue;
       xs.push_back(x);
-      ys.push_back(static_cast<T>((lmin + (lmax - lmin) * unit(rng)) / std::log(static_cast<Real>(x))));
+      ys.push_back(
+          static_cast<T>((lmin + (lmax - lmin) * unit(rng)) / std::log(static_cast<Real>(x))));
     }
     checkPow("any x > 0, y targeting all result magnitudes", xs, ys, bound);
   }
@@ -656,19 +729,61 @@ void VectorMath::powTest() {
   // C99 Annex F special cases.
   const T z = 0;
   std::vector<std::array<T, 3>> cases = {
-      {2, 0, 1},          {nan, 0, 1},        {nan, -z, 1},      {inf, 0, 1},       {1, nan, 1},
-      {1, inf, 1},        {1, -inf, 1},       {-1, inf, 1},      {-1, -inf, 1},     {nan, 1, nan},
-      {2, nan, nan},      {z, 3, z},          {-z, 3, -z},       {-z, 2, z},        {z, -3, inf},
-      {-z, -3, -inf},     {-z, -2, inf},      {z, T(-0.5), inf}, {-z, T(0.5), z},   {z, inf, z},
-      {z, -inf, inf},     {T(0.5), inf, z},   {T(0.5), -inf, inf}, {2, inf, inf},   {2, -inf, z},
-      {-2, inf, inf},     {T(-0.5), inf, z},  {-2, -inf, z},     {inf, 2, inf},     {inf, -2, z},
-      {inf, T(0.5), inf}, {-inf, 3, -inf},    {-inf, 2, inf},    {-inf, -3, -z},    {-inf, -2, z},
-      {-inf, T(0.5), inf}, {-inf, T(-0.5), z}, {-2, 3, -8},      {-2, 2, 4},        {-2, -1, T(-0.5)},
-      {-2, T(0.5), nan},  {-8, T(1) / 3, nan}, {-1, T(0.5), nan}, {2, 10, 1024},    {3, 2, 9},
-      {-3, T(1e20), inf}, {T(-0.5), T(1e20), z}, {T(-0.5), T(1e20) + 1, z}, {4, T(0.5), 2},
-      {2, dbl ? T(1024) : T(128), inf}, {2, dbl ? T(1023) : T(127), dbl ? T(0x1p1023) : T(0x1p127)},
-      {2, dbl ? T(-1074) : T(-149), L::denorm_min()}, {2, dbl ? T(-1200) : T(-200), z},
-      {-2, dbl ? T(-1075) : T(-151), -z}, {T(-0.5), dbl ? T(1075) : T(151), -z}};
+      {2, 0, 1},
+      {nan, 0, 1},
+      {nan, -z, 1},
+      {inf, 0, 1},
+      {1, nan, 1},
+      {1, inf, 1},
+      {1, -inf, 1},
+      {-1, inf, 1},
+      {-1, -inf, 1},
+      {nan, 1, nan},
+      {2, nan, nan},
+      {z, 3, z},
+      {-z, 3, -z},
+      {-z, 2, z},
+      {z, -3, inf},
+      {-z, -3, -inf},
+      {-z, -2, inf},
+      {z, T(-0.5), inf},
+      {-z, T(0.5), z},
+      {z, inf, z},
+      {z, -inf, inf},
+      {T(0.5), inf, z},
+      {T(0.5), -inf, inf},
+      {2, inf, inf},
+      {2, -inf, z},
+      {-2, inf, inf},
+      {T(-0.5), inf, z},
+      {-2, -inf, z},
+      {inf, 2, inf},
+      {inf, -2, z},
+      {inf, T(0.5), inf},
+      {-inf, 3, -inf},
+      {-inf, 2, inf},
+      {-inf, -3, -z},
+      {-inf, -2, z},
+      {-inf, T(0.5), inf},
+      {-inf, T(-0.5), z},
+      {-2, 3, -8},
+      {-2, 2, 4},
+      {-2, -1, T(-0.5)},
+      {-2, T(0.5), nan},
+      {-8, T(1) / 3, nan},
+      {-1, T(0.5), nan},
+      {2, 10, 1024},
+      {3, 2, 9},
+      {-3, T(1e20), inf},
+      {T(-0.5), T(1e20), z},
+      {T(-0.5), T(1e20) + 1, z},
+      {4, T(0.5), 2},
+      {2, dbl ? T(1024) : T(128), inf},
+      {2, dbl ? T(1023) : T(127), dbl ? T(0x1p1023) : T(0x1p127)},
+      {2, dbl ? T(-1074) : T(-149), L::denorm_min()},
+      {2, dbl ? T(-1200) : T(-200), z},
+      {-2, dbl ? T(-1075) : T(-151), -z},
+      {T(-0.5), dbl ? T(1075) : T(151), -z}};
   std::vector<T> xs, ys;
   for (auto& c : cases) {
     xs.push_back(c[0]);
@@ -681,7 +796,8 @@ void VectorMath::powTest() {
       EXPECT_TRUE(std::isnan(got[i])) << "pow(" << xs[i] << ", " << ys[i] << ") = " << got[i];
     } else {
       EXPECT_EQ(got[i], want) << "pow(" << xs[i] << ", " << ys[i] << ")";
-      EXPECT_EQ(std::signbit(got[i]), std::signbit(want)) << "pow(" << xs[i] << ", " << ys[i] << ")";
+      EXPECT_EQ(std::signbit(got[i]), std::signbit(want))
+          << "pow(" << xs[i] << ", " << ys[i] << ")";
     }
   }
 }
@@ -689,8 +805,8 @@ void VectorMath::powTest() {
 TEST_P(VectorMath, VectorisedWithoutCalls) {
   const Case& c = GetParam();
   const Host& h = host();
-  std::printf("[ vec ] %-7s %s%s: widest vector <%u x %s>, %zu non-intrinsic calls\n",
-              fnName(c.fn), c.dbl ? "f64" : "f32", c.noFma ? " (no FMA)" : "", kernel_.maxLanes,
+  std::printf("[ vec ] %-7s %s%s: widest vector <%u x %s>, %zu non-intrinsic calls\n", fnName(c.fn),
+              c.dbl ? "f64" : "f32", c.noFma ? " (no FMA)" : "", kernel_.maxLanes,
               c.dbl ? "double" : "float", kernel_.calls.size());
   for (const auto& name : kernel_.calls) ADD_FAILURE() << "call to " << name << " left in the loop";
   // The loop must be vectorised at the native width: 16 floats / 8 doubles with AVX-512 (and
@@ -708,9 +824,15 @@ TEST_P(VectorMath, VectorisedWithoutCalls) {
 TEST_P(VectorMath, Accuracy) {
   const Case& c = GetParam();
   if (c.fn == Fn::Pow) {
-    if (c.dbl) powTest<double>(); else powTest<float>();
+    if (c.dbl)
+      powTest<double>();
+    else
+      powTest<float>();
   } else {
-    if (c.dbl) unaryTest<double>(); else unaryTest<float>();
+    if (c.dbl)
+      unaryTest<double>();
+    else
+      unaryTest<float>();
   }
 }
 
@@ -751,7 +873,8 @@ TEST(VectorMathIr, ScalarAndVectorShapesAndFastMathFlagsRestored) {
       b.CreateRetVoid();
       for (auto& inst : f->getEntryBlock()) {
         if (llvm::isa<llvm::FPMathOperator>(inst)) {
-          EXPECT_FALSE(inst.getFastMathFlags().any()) << "fast-math flags on an emitted instruction";
+          EXPECT_FALSE(inst.getFastMathFlags().any())
+              << "fast-math flags on an emitted instruction";
         }
       }
     }

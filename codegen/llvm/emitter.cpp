@@ -315,12 +315,14 @@ class Emitter {
   }
 
   // ---- expressions ----
+  // NaN-propagating max/min as compare-and-select: LLVM 16's x86 backend cannot select
+  // llvm.maximum, and selects vectorise everywhere. a + b is the NaN when either is one.
   Value* maximum(ScalarType t, Value* a, Value* b) {
-    if (isFloatingType(t)) return b_.CreateBinaryIntrinsic(llvm::Intrinsic::maximum, a, b);
+    if (isFloatingType(t)) return b_.CreateSelect(b_.CreateFCmpUNO(a, b), b_.CreateFAdd(a, b), b_.CreateSelect(b_.CreateFCmpOGT(a, b), a, b));
     return b_.CreateSelect(t == ScalarType::Bool ? b_.CreateICmpUGT(a, b) : b_.CreateICmpSGT(a, b), a, b);
   }
   Value* minimum(ScalarType t, Value* a, Value* b) {
-    if (isFloatingType(t)) return b_.CreateBinaryIntrinsic(llvm::Intrinsic::minimum, a, b);
+    if (isFloatingType(t)) return b_.CreateSelect(b_.CreateFCmpUNO(a, b), b_.CreateFAdd(a, b), b_.CreateSelect(b_.CreateFCmpOLT(a, b), a, b));
     return b_.CreateSelect(t == ScalarType::Bool ? b_.CreateICmpULT(a, b) : b_.CreateICmpSLT(a, b), a, b);
   }
 

@@ -25,7 +25,9 @@ namespace {
 
 using llvm::Value;
 
-double fromBits(uint64_t bits) { return std::bit_cast<double>(bits); }
+double fromBits(uint64_t bits) {
+  return std::bit_cast<double>(bits);
+}
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -80,8 +82,6 @@ class Math {
   Value* une(Value* x, Value* y) const { return b.CreateFCmpUNE(x, y); }
   Value* isNaN(Value* x) const { return b.CreateFCmpUNO(x, x); }
   Value* sel(Value* c, Value* x, Value* y) const { return b.CreateSelect(c, x, y); }
-  Value* andB(Value* x, Value* y) const { return b.CreateAnd(x, y); }
-  Value* orB(Value* x, Value* y) const { return b.CreateOr(x, y); }
 
   // Knuth's TwoSum: {s, e} with s = fl(x + y) and s + e = x + y exactly, for any magnitudes.
   std::pair<Value*, Value*> twoSum(Value* x, Value* y) const {
@@ -109,9 +109,9 @@ class Math {
   Value* pow2(Value* n32) const {
     return asFp(b.CreateShl(b.CreateAdd(extI32(n32), i(bias)), static_cast<uint64_t>(mant)));
   }
-  // p * 2^n for n in [-2 * bias - mant, 2 * bias + 2]: two exact power-of-two factors (SLEEF's
-  // ldexp2k), so results that overflow become inf and results in the subnormal range are rounded
-  // once, by the last multiplication.
+  // p * 2^n for |n| up to about twice the exponent bias (the callers need -1100..1100 at most):
+  // two power-of-two factors that are both normal (SLEEF's ldexp2k), so a result that overflows
+  // becomes inf and one in the subnormal range is rounded once, by the last multiplication.
   Value* ldexp(Value* p, Value* n32) const {
     Value* h = b.CreateAShr(n32, 1);
     return mul(mul(p, pow2(h)), pow2(b.CreateSub(n32, h)));
@@ -205,9 +205,9 @@ Value* logImpl(const Math& m, Value* x) {
     res = m.add(m.add(m.sub(res, hfsq), f), m.mul(dk, m.f(fromBits(0x3fe62e42fee00000))));
   } else {
     Value* z = m.mul(f, f);
-    Value* p = m.poly(f, {7.0376836292E-2, -1.1514610310E-1, 1.1676998740E-1, -1.2420140846E-1,
-                          1.4249322787E-1, -1.6668057665E-1, 2.0000714765E-1, -2.4999993993E-1,
-                          3.3333331174E-1});
+    Value* p = m.poly(
+        f, {7.0376836292E-2, -1.1514610310E-1, 1.1676998740E-1, -1.2420140846E-1, 1.4249322787E-1,
+            -1.6668057665E-1, 2.0000714765E-1, -2.4999993993E-1, 3.3333331174E-1});
     Value* y = m.mul(m.mul(f, z), p);
     // Cephes' two-part ln2 (0.693359375 has 9 bits, so k * hi is exact) with the -z/2 term last.
     y = m.fma(dk, m.f(-2.12194440e-4), y);
@@ -231,15 +231,15 @@ Value* tanhImpl(const Math& m, Value* x) {
   Value* e = expImpl(m, m.add(ax, ax));
   Value* res;
   if (m.dbl) {
-    Value* p = m.poly(z, {-9.64399179425052238628E-1, -9.92877231001918586564E1,
-                          -1.61468768441708447952E3});
-    Value* q = m.poly(z, {1.0, 1.12811678491632931402E2, 2.23548839060100448583E3,
-                          4.84406305325125486048E3});
+    Value* p = m.poly(
+        z, {-9.64399179425052238628E-1, -9.92877231001918586564E1, -1.61468768441708447952E3});
+    Value* q = m.poly(
+        z, {1.0, 1.12811678491632931402E2, 2.23548839060100448583E3, 4.84406305325125486048E3});
     Value* ratio = m.div(m.sel(small, p, m.f(2.0)), m.sel(small, q, m.add(e, m.f(1.0))));
     res = m.sel(small, m.fma(m.mul(ax, z), ratio, ax), m.sub(m.f(1.0), ratio));
   } else {
-    Value* p = m.poly(z, {-5.70498872745E-3, 2.06390887954E-2, -5.37397155531E-2,
-                          1.33314422036E-1, -3.33332819422E-1});
+    Value* p = m.poly(z, {-5.70498872745E-3, 2.06390887954E-2, -5.37397155531E-2, 1.33314422036E-1,
+                          -3.33332819422E-1});
     Value* lo = m.fma(m.mul(ax, z), p, ax);
     Value* hi = m.sub(m.f(1.0), m.div(m.f(2.0), m.add(e, m.f(1.0))));
     res = m.sel(small, lo, hi);
@@ -301,18 +301,18 @@ Value* sinCosImpl(llvm::IRBuilderBase& b, Value* x, bool cosine) {
     Value* z = d.mul(y0, y0);
     Value* v = d.mul(z, y0);
     // __kernel_sin: y0 - ((z (y1/2 - v R) - y1) - v S1).
-    Value* rs = d.poly(z, {1.58969099521155010221e-10, -2.50507602534068634195e-08,
-                           2.75573137070700676789e-06, -1.98412698298579493134e-04,
-                           8.33333333332248946124e-03});
+    Value* rs = d.poly(
+        z, {1.58969099521155010221e-10, -2.50507602534068634195e-08, 2.75573137070700676789e-06,
+            -1.98412698298579493134e-04, 8.33333333332248946124e-03});
     Value* inner = d.sub(d.mul(z, d.sub(d.mul(d.f(0.5), y1), d.mul(v, rs))), y1);
     sinR = d.sub(y0, d.sub(inner, d.mul(v, d.f(-1.66666666666666324348e-01))));
     // __kernel_cos (musl): w + (((1 - w) - z/2) + (z R - y0 y1)) with w = 1 - z/2.
     Value* w2 = d.mul(z, z);
-    Value* rc = d.add(d.mul(z, d.poly(z, {2.48015872894767294178e-05, -1.38888888888741095749e-03,
-                                          4.16666666666666019037e-02})),
-                      d.mul(d.mul(w2, w2), d.poly(z, {-1.13596475577881948265e-11,
-                                                      2.08757232129817482790e-09,
-                                                      -2.75573143513906633035e-07})));
+    Value* rc = d.add(
+        d.mul(z, d.poly(z, {2.48015872894767294178e-05, -1.38888888888741095749e-03,
+                            4.16666666666666019037e-02})),
+        d.mul(d.mul(w2, w2), d.poly(z, {-1.13596475577881948265e-11, 2.08757232129817482790e-09,
+                                        -2.75573143513906633035e-07})));
     Value* hz = d.mul(d.f(0.5), z);
     Value* wc = d.sub(d.f(1.0), hz);
     Value* corr = d.add(d.sub(d.sub(d.f(1.0), wc), hz), d.sub(d.mul(z, rc), d.mul(y0, y1)));
@@ -331,8 +331,8 @@ Value* sinCosImpl(llvm::IRBuilderBase& b, Value* x, bool cosine) {
     Value* ps = m.poly(z, {-1.9515295891E-4, 8.3321608736E-3, -1.6666654611E-1});
     // sin(rf + rlo) ~ rf + rlo + rf^3 P(rf^2) (rlo cos r ~ rlo to within rlo r^2/2).
     sinR = m.add(rf, m.fma(m.mul(z, rf), ps, rlo));
-    Value* pc = m.poly(z, {2.443315711809948E-005, -1.388731625493765E-003,
-                           4.166664568298827E-002});
+    Value* pc =
+        m.poly(z, {2.443315711809948E-005, -1.388731625493765E-003, 4.166664568298827E-002});
     // cos(rf + rlo) ~ 1 - rf^2/2 + rf^4 P(rf^2) - rf rlo.
     Value* small = m.fma(z, m.f(-0.5), m.mul(m.sub(m.f(-0.0), rf), rlo));
     cosR = m.add(m.fma(m.mul(z, z), pc, small), m.f(1.0));
@@ -359,8 +359,8 @@ Value* powCoreDouble(const Math& m, Value* ax, Value* y) {
   ax = m.sel(sub, m.mul(ax, m.f(0x1p53)), ax);
   Value* axBits = m.asInt(ax);
   Value* ix = b.CreateLShr(axBits, 32);  // high word
-  Value* n = b.CreateAdd(b.CreateSub(b.CreateLShr(ix, 20), m.i(0x3ff)),
-                         m.sel(sub, m.i(-53), m.i(0)));
+  Value* n =
+      b.CreateAdd(b.CreateSub(b.CreateLShr(ix, 20), m.i(0x3ff)), m.sel(sub, m.i(-53), m.i(0)));
   Value* j = b.CreateAnd(ix, m.i(0x000fffff));
   // Interval of the mantissa: [1, sqrt(3/2)] -> k = 0, (sqrt(3/2), sqrt(3)) -> k = 1 (bp = 1.5),
   // [sqrt(3), 2) -> k = 0 with the mantissa halved.
@@ -380,18 +380,18 @@ Value* powCoreDouble(const Math& m, Value* ax, Value* y) {
   Value* ss = m.mul(u, v);
   Value* sH = m.clearLow(ss);
   // t_h = a + bp rounded to its high word, built directly from the bits.
-  Value* tHbits = b.CreateAdd(
-      b.CreateAdd(b.CreateOr(b.CreateLShr(ixn, 1), m.i(0x20000000)), m.i(0x00080000)),
-      b.CreateShl(k, 18));
+  Value* tHbits =
+      b.CreateAdd(b.CreateAdd(b.CreateOr(b.CreateLShr(ixn, 1), m.i(0x20000000)), m.i(0x00080000)),
+                  b.CreateShl(k, 18));
   Value* tH = m.asFp(b.CreateShl(tHbits, 32));
   Value* tL = m.sub(a, m.sub(tH, bp));
   Value* sL = m.mul(v, m.sub(m.sub(u, m.mul(sH, tH)), m.mul(sH, tL)));
   // log(a) = 2s + 2/3 s^3 + s^5 L(s^2) ... scaled by 3/2 as in fdlibm.
   Value* s2 = m.mul(ss, ss);
-  Value* r = m.mul(m.mul(s2, s2),
-                   m.poly(s2, {2.06975017800338417784e-01, 2.30660745775561754067e-01,
-                               2.72728123808534006489e-01, 3.33333329818377432918e-01,
-                               4.28571428578550184252e-01, 5.99999999999994648725e-01}));
+  Value* r =
+      m.mul(m.mul(s2, s2), m.poly(s2, {2.06975017800338417784e-01, 2.30660745775561754067e-01,
+                                       2.72728123808534006489e-01, 3.33333329818377432918e-01,
+                                       4.28571428578550184252e-01, 5.99999999999994648725e-01}));
   r = m.add(r, m.mul(sL, m.add(sH, ss)));
   s2 = m.mul(sH, sH);
   tH = m.clearLow(m.add(m.add(m.f(3.0), s2), r));
@@ -449,7 +449,8 @@ Value* powImpl(llvm::IRBuilderBase& b, Value* x, Value* y) {
   // The core only sees 0 < ax < inf and finite y; other lanes get harmless stand-ins.
   Value* axOk = b.CreateAnd(m.ogt(ax, zero), m.olt(ax, inf));
   Value* axs = m.sel(axOk, ax, one);
-  // |y| > 2^64 over/underflows unless ax == 1 (handled below), and clamping keeps y*log2(ax) finite.
+  // |y| > 2^64 over/underflows unless ax == 1 (handled below), and clamping keeps y*log2(ax)
+  // finite.
   Value* ys = m.clamp(m.sel(m.olt(ay, inf), y, zero), -0x1p64, 0x1p64);
   Value* res;
   if (m.dbl) {
@@ -482,7 +483,8 @@ Value* powImpl(llvm::IRBuilderBase& b, Value* x, Value* y) {
   res = m.asFp(b.CreateXor(m.asInt(res), flip));
   // NaN operands, and finite negative x to a non-integer power.
   Value* negFinite = b.CreateAnd(m.olt(x, zero), m.ogt(x, m.f(-kInf)));
-  Value* nan = b.CreateOr(b.CreateOr(m.isNaN(x), m.isNaN(y)), b.CreateAnd(negFinite, b.CreateNot(yInt)));
+  Value* nan =
+      b.CreateOr(b.CreateOr(m.isNaN(x), m.isNaN(y)), b.CreateAnd(negFinite, b.CreateNot(yInt)));
   res = m.sel(nan, m.f(kNaN), res);
   // pow(x, +-0) = 1 and pow(1, y) = 1, even for NaN.
   return m.sel(b.CreateOr(m.oeq(y, zero), m.oeq(x, one)), one, res);

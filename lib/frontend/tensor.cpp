@@ -3,7 +3,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <unordered_map>
 
 #include "kiln/ops.h"
 #include "kiln/runtime.h"
@@ -146,41 +145,7 @@ bool Tensor::equal(const Tensor& o) const { return kiln::equal(*this, o); }
 ScalarType result_type(const Tensor& a, const Tensor& b) { return detail::resultType({a, b}); }
 ScalarType result_type(const Tensor& a, const Scalar& b) { return detail::resultType({a, b}); }
 
-std::string Tensor::graph_text() const {
-  // Iterative post-order over the pending nodes, for display only.
-  ir::Graph g;
-  ir::NodeRef root = detail::readNode(*this);
-  std::vector<std::pair<const ir::Node*, size_t>> stack{{root.get(), 0}};
-  std::unordered_map<const ir::Node*, int32_t> id;
-  int32_t params = 0;
-  while (!stack.empty()) {
-    auto& [n, next] = stack.back();
-    if (id.count(n)) {
-      stack.pop_back();
-      continue;
-    }
-    if (!n->realized() && next < n->inputs().size()) {
-      const ir::Node* c = n->inputs()[next++].get();
-      if (!id.count(c)) stack.push_back({c, 0});
-      continue;
-    }
-    ir::NodeDesc d = n->desc();
-    std::vector<int32_t> ops;
-    if (n->realized()) {
-      d = ir::NodeDesc();
-      d.op = ir::Op::Param;
-      d.dtype = n->dtype();
-      d.shape = n->shape();
-      d.ivalue = params++;
-    } else {
-      for (const auto& in : n->inputs()) ops.push_back(id.at(in.get()));
-    }
-    id[n] = g.add(std::move(d), std::move(ops));
-    stack.pop_back();
-  }
-  g.outputs.push_back({id.at(root.get()), -1});
-  return g.text();
-}
+std::string Tensor::graph_text() const { return detail::pendingGraphText(*this); }
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   if (!t.defined()) return os << "[ Tensor (undefined) ]";

@@ -66,3 +66,11 @@ std::vector<double> toDoubles(const Tensor& t);
 void afterRecord(const Tensor& t);
 
 }  // namespace kiln::detail
+
+namespace kiln::detail {
+/// The elements of `t` computed by the reference interpreter (lib/interp) from its pending
+/// graph, in double precision, without compiling or materialising anything. For tests.
+std::vector<double> referenceValues(const Tensor& t);
+/// The pending graph behind `t`, as the materialiser would extract it.
+std::string pendingGraphText(const Tensor& t);
+}  // namespace kiln::detail
