@@ -86,20 +86,20 @@ int32_t KernelBuilder::load(int32_t buffer, const Lin& index) {
   return expr(e);
 }
 
-int32_t KernelBuilder::randUniform(ScalarType type, const Lin& counter, int32_t key) {
+int32_t KernelBuilder::randUniform(ScalarType type, int32_t counter, int32_t key) {
   Expr e;
   e.kind = ExprKind::RandUniform;
   e.type = type;
-  e.a = materialize(counter);
+  e.a = counter;
   e.b = key;
   return expr(e);
 }
 
-int32_t KernelBuilder::randNormal(ScalarType type, const Lin& counter, int32_t key) {
+int32_t KernelBuilder::randNormal(ScalarType type, int32_t counter, int32_t key) {
   Expr e;
   e.kind = ExprKind::RandNormal;
   e.type = type;
-  e.a = materialize(counter);
+  e.a = counter;
   e.b = key;
   return expr(e);
 }

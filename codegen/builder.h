@@ -37,8 +37,8 @@ class KernelBuilder {
   int32_t floatConst(double v, ScalarType type);
   int32_t arg(int32_t index);
   int32_t load(int32_t buffer, const Lin& index);
-  int32_t randUniform(ScalarType type, const Lin& counter, int32_t key);
-  int32_t randNormal(ScalarType type, const Lin& counter, int32_t key);
+  int32_t randUniform(ScalarType type, int32_t counter, int32_t key);
+  int32_t randNormal(ScalarType type, int32_t counter, int32_t key);
   void store(Store s) { kernel_.stores.push_back(s); }
 
   // Index algebra (all values non-negative).

@@ -20,6 +20,8 @@ class NodeRef {
  public:
   NodeRef() = default;
   explicit NodeRef(Node* n);  // adopts one reference already counted
+  /// A new reference to a node that is known to be alive.
+  static NodeRef share(Node* n);
   NodeRef(const NodeRef& o);
   NodeRef(NodeRef&& o) noexcept : n_(std::exchange(o.n_, nullptr)) {}
   NodeRef& operator=(NodeRef o) noexcept {
@@ -88,6 +90,10 @@ class Node {
 };
 
 inline NodeRef::NodeRef(Node* n) : n_(n) {}
+inline NodeRef NodeRef::share(Node* n) {
+  n->retain();
+  return NodeRef(n);
+}
 inline NodeRef::NodeRef(const NodeRef& o) : n_(o.n_) {
   if (n_) n_->retain();
 }

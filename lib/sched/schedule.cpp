@@ -20,12 +20,21 @@ using ir::Graph;
 using ir::Instr;
 using ir::Op;
 
-uint64_t rawArg(const ir::NodeDesc& d) {
+}  // namespace
+
+uint64_t argValue(const ir::NodeDesc& d, ArgSource::Field field) {
+  switch (field) {
+    case ArgSource::Field::Seed: return d.seed;
+    case ArgSource::Field::Offset: return static_cast<uint64_t>(d.offset);
+    case ArgSource::Field::Value: break;
+  }
   if (!isFloatingType(d.dtype)) return static_cast<uint64_t>(d.ivalue);
   uint64_t bits;
   std::memcpy(&bits, &d.fvalue, sizeof bits);
   return bits;
 }
+
+namespace {
 
 codegen::ReduceKind reduceKind(const ir::NodeDesc& d) {
   using codegen::ReduceKind;
@@ -101,6 +110,7 @@ class Lowering {
     step.kernel = b_.take();
     step.slots = kernel_slots_;
     step.args = args_;
+    step.arg_sources = sources_;
     return step;
   }
 
@@ -125,13 +135,16 @@ class Lowering {
     return b_.addBuffer(slots_[slot].dtype, written);
   }
 
-  int32_t argFor(int32_t instr) {
-    auto it = arg_of_.find(instr);
+  int32_t argFor(int32_t instr, ArgSource::Field field) {
+    int64_t key = int64_t{instr} * 4 + static_cast<int>(field);
+    auto it = arg_of_.find(key);
     if (it != arg_of_.end()) return it->second;
     const Instr& in = g_.instrs[instr];
-    int32_t a = b_.addArg(in.d.op == Op::Const ? in.d.dtype : ScalarType::Long);
-    args_.push_back(in.d.op == Op::Const ? rawArg(in.d) : in.d.seed);
-    arg_of_.emplace(instr, a);
+    ScalarType type = field == ArgSource::Field::Value ? in.d.dtype : ScalarType::Long;
+    int32_t a = b_.addArg(type);
+    args_.push_back(argValue(in.d, field));
+    sources_.push_back({field, instr});
+    arg_of_.emplace(key, a);
     return a;
   }
 
@@ -174,13 +187,15 @@ class Lowering {
         int32_t buf = bufferFor(read_slot_[t.instr], false);
         result = b_.load(buf, b_.linear(idx, ir::contiguousStrides(in.d.shape), 0));
       } else if (in.d.op == Op::Const) {
-        result = b_.arg(argFor(t.instr));
+        result = b_.arg(argFor(t.instr, ArgSource::Field::Value));
       } else if (in.d.op == Op::Iota) {
         int32_t i = b_.materialize(idx[in.d.ivalue]);
         result = in.d.dtype == ScalarType::Long ? i : b_.op(codegen::ScalarOp::Cast, in.d.dtype, i);
       } else if (in.d.op == Op::Rand || in.d.op == Op::Randn) {
-        Lin counter = b_.linear(idx, ir::contiguousStrides(in.d.shape), in.d.offset);
-        int32_t key_arg = b_.arg(argFor(t.instr));
+        int32_t flat = b_.materialize(b_.linear(idx, ir::contiguousStrides(in.d.shape), 0));
+        int32_t counter = b_.op(codegen::ScalarOp::Add, ScalarType::Long, flat,
+                                b_.arg(argFor(t.instr, ArgSource::Field::Offset)));
+        int32_t key_arg = b_.arg(argFor(t.instr, ArgSource::Field::Seed));
         result = in.d.op == Op::Rand ? b_.randUniform(in.d.dtype, counter, key_arg)
                                      : b_.randNormal(in.d.dtype, counter, key_arg);
       } else {
@@ -245,7 +260,8 @@ class Lowering {
   KernelBuilder b_;
   std::vector<int32_t> kernel_slots_;
   std::vector<uint64_t> args_;
-  absl::flat_hash_map<int32_t, int32_t> arg_of_;
+  std::vector<ArgSource> sources_;
+  absl::flat_hash_map<int64_t, int32_t> arg_of_;
   std::vector<std::vector<Lin>> indices_;
   absl::flat_hash_map<int64_t, int32_t> memo_;
   Lin store_lin_;

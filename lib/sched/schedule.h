@@ -18,11 +18,19 @@ struct Slot {
   int32_t param = -1;  // the graph param whose buffer this is, or -1 for a new buffer
 };
 
+/// Where a kernel's scalar argument comes from, so that a cached schedule can be run again
+/// with the constants and random seeds of a new graph of the same structure.
+struct ArgSource {
+  enum class Field : uint8_t { Value, Seed, Offset } field;
+  int32_t instr;  // the graph instruction holding it
+};
+
 struct Step {
   enum class Kind { Kernel, Copy } kind = Kind::Kernel;
   codegen::Kernel kernel;       // Kernel steps
   std::vector<int32_t> slots;   // Kernel: the slot of each kernel buffer; Copy: {src, dst}
   std::vector<uint64_t> args;   // Kernel: raw scalar arguments
+  std::vector<ArgSource> arg_sources;  // Kernel: where each argument came from
   int32_t instr = -1;           // the graph instruction this step computes (-1 for snapshots)
   std::string reason;           // why this is a separate step
 };
@@ -38,5 +46,8 @@ struct Schedule {
 };
 
 Schedule schedule(const ir::Graph& g);
+
+/// The raw 64 bits a kernel receives for an argument taken from `d`.
+uint64_t argValue(const ir::NodeDesc& d, ArgSource::Field field);
 
 }  // namespace kiln::sched
