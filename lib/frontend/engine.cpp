@@ -298,6 +298,7 @@ void materialize(const std::vector<Storage*>& requested, const char* why) {
       r->bind();
       s->buffer = r;
       s->owner = s->value;
+      s->owner->forget();
       continue;
     }
     work.push_back(s);
@@ -412,6 +413,7 @@ void materialize(const std::vector<Storage*>& requested, const char* why) {
       s->value = Node::makeParam(s->buffer, s->dtype, s->numel);
     }
     s->owner = s->value;
+    s->owner->forget();
   }
 }
 

@@ -95,7 +95,15 @@ void assignNode(const Tensor& t, ir::NodeRef value) {
 
 void* dataPointer(const Tensor& t) {
   const TensorImpl& impl = *t.impl();
-  materialize({impl.storage.get()}, "data_ptr()");
+  Storage& s = *impl.storage;
+  materialize({&s}, "data_ptr()");
+  // The caller may write through the pointer: a node that other tensors share (through
+  // hash-consing) keeps its value in a copy, and the storage gets a node of its own.
+  if (s.value->refs() > 2) {
+    s.value->rebind(s.buffer->clone());
+    s.value = ir::Node::makeParam(s.buffer, s.dtype, s.numel);
+    s.owner = s.value;
+  }
   return static_cast<char*>(impl.storage->buffer->data()) + impl.offset * elementSize(impl.dtype());
 }
 

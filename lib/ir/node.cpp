@@ -80,6 +80,15 @@ NodeRef Node::makeParam(runtime::BufferPtr buffer, ScalarType dtype, int64_t num
   return NodeRef(n);
 }
 
+void Node::forget() {
+  if (!interned_.load()) return;
+  NodeTable& table = NodeTable::get();
+  std::lock_guard<std::mutex> lock(table.mu);
+  auto it = table.set.find(this);
+  if (it != table.set.end() && *it == this) table.set.erase(it);
+  interned_.store(false);
+}
+
 void Node::realize(runtime::BufferPtr buffer) {
   realized_ = std::move(buffer);
   depth_.store(0);

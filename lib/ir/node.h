@@ -64,6 +64,10 @@ class Node {
   /// overwritten in place while this node keeps its value.
   void rebind(runtime::BufferPtr copy) { realized_ = std::move(copy); }
 
+  /// Takes the node out of hash-consing: later identical ops get a node of their own. For nodes
+  /// whose buffer a storage owns, since that memory can change (in place, or through data_ptr).
+  void forget();
+
   /// Records a node, or returns the existing identical one (hash-consing).
   static NodeRef make(NodeDesc desc, std::vector<NodeRef> inputs);
   /// A param leaf for a buffer (never shared: every param is its own node).

@@ -476,7 +476,8 @@ Schedule schedule(const Graph& g) {
       copy.slots = {slot[v], dst};
       copy.instr = v;
       copy.reason = "requested output is an input buffer";
-      s.steps.push_back(std::move(copy));
+      // The param's old contents: copy them before anything overwrites that buffer.
+      s.steps.insert(s.steps.begin(), std::move(copy));
       s.output_slots.push_back(dst);
     } else {
       s.output_slots.push_back(slot[v]);
