@@ -52,9 +52,11 @@ codegen::ReduceKind reduceKind(const ir::NodeDesc& d) {
 // stack (graphs can be deep); realized ones become loads from their slots.
 class Lowering {
  public:
+  /// `merge` says, per dimension of the index space, whether to fold it into the next one
+  /// (one loop over both), as found by mergeableDims() of an earlier lowering.
   Lowering(const Graph& g, const std::vector<bool>& realized, std::vector<int32_t> read_slot,
-           const std::vector<Slot>& slots)
-      : g_(g), realized_(realized), read_slot_(std::move(read_slot)), slots_(slots) {}
+           const std::vector<Slot>& slots, std::vector<bool> merge = {})
+      : g_(g), realized_(realized), read_slot_(std::move(read_slot)), slots_(slots), merge_(std::move(merge)) {}
 
   Step lower(int32_t root, int32_t out_slot, int32_t best_slot) {
     const Instr& in = g_.instrs[root];
@@ -69,9 +71,7 @@ class Lowering {
       } else {
         for (int64_t a : in.d.ints) reduced[a] = true;
       }
-      for (size_t d = 0; d < src.d.shape.size(); ++d) {
-        idx.push_back(b_.var(b_.addLoop(src.d.shape[d], reduced[d])));
-      }
+      idx = indexSpace(src.d.shape, reduced);
       std::vector<Lin> out_idx = idx;
       for (size_t d = 0; d < idx.size(); ++d) {
         if (reduced[d]) out_idx[d] = Lin{};
@@ -89,7 +89,7 @@ class Lowering {
       b_.store(st);
     } else if (in.d.op == Op::Write) {
       const Instr& val = g_.instrs[in.operands[1]];
-      for (int64_t e : val.d.shape) idx.push_back(b_.var(b_.addLoop(e, false)));
+      idx = indexSpace(val.d.shape, std::vector<bool>(val.d.shape.size(), false));
       codegen::Store st;
       st.buffer = bufferFor(out_slot, true);
       store_lin_ = b_.linear(idx, in.d.ints, in.d.offset);
@@ -97,7 +97,7 @@ class Lowering {
       st.value = value(in.operands[1], idx);
       b_.store(st);
     } else {
-      for (int64_t e : in.d.shape) idx.push_back(b_.var(b_.addLoop(e, false)));
+      idx = indexSpace(in.d.shape, std::vector<bool>(in.d.shape.size(), false));
       codegen::Store st;
       st.buffer = bufferFor(out_slot, true);
       store_lin_ = b_.linear(idx, ir::contiguousStrides(in.d.shape), 0);
@@ -114,6 +114,35 @@ class Lowering {
     return step;
   }
 
+  /// Adjacent dimensions that can run as one loop: every index into memory is affine in the
+  /// loop variables, with dimension d's stride equal to d+1's stride times d+1's extent (as for
+  /// contiguous and broadcast operands). Valid for a lowering made without merges.
+  std::vector<bool> mergeableDims() const {
+    const codegen::Kernel& k = b_.kernel();
+    const size_t n = k.loops.size();
+    std::vector<bool> merge(n, n > 1);
+    if (n < 2) return merge;
+    merge[n - 1] = false;
+    std::vector<Lin> lins = index_lins_;
+    for (const auto& [buffer, lin] : b_.loads()) lins.push_back(lin);
+    lins.push_back(store_lin_);
+    for (const Lin& lin : lins) {
+      std::vector<int64_t> coef(n, 0);
+      for (auto [atom, c] : lin.terms) {
+        const codegen::Expr& e = k.exprs[atom];
+        if (e.kind != codegen::ExprKind::LoopVar) return std::vector<bool>(n, false);
+        coef[e.i] = c;
+      }
+      for (size_t d = 0; d + 1 < n; ++d) {
+        if (coef[d] != coef[d + 1] * k.loops[d + 1].extent) merge[d] = false;
+      }
+    }
+    for (size_t d = 0; d + 1 < n; ++d) {
+      if (k.loops[d].reduce != k.loops[d + 1].reduce) merge[d] = false;
+    }
+    return merge;
+  }
+
   /// Whether the kernel reads its output slot at a position other than the one it writes
   /// (then the old contents must be copied first).
   bool readsOutputElsewhere() const {
@@ -124,6 +153,21 @@ class Lowering {
   }
 
  private:
+  // One loop per group of merged dimensions; each dimension's index is recovered from its
+  // group's variable (the index algebra folds it back to affine form where addresses use it).
+  std::vector<Lin> indexSpace(const ir::Shape& shape, const std::vector<bool>& reduced) {
+    std::vector<Lin> idx;
+    for (size_t d = 0; d < shape.size();) {
+      size_t end = d;
+      while (end < merge_.size() && merge_[end] && end + 1 < shape.size()) ++end;
+      std::vector<int64_t> extents(shape.begin() + d, shape.begin() + end + 1);
+      Lin v = b_.var(b_.addLoop(ir::numelOf(extents), reduced[d]));
+      for (Lin& part : b_.unravel(v, extents)) idx.push_back(std::move(part));
+      d = end + 1;
+    }
+    return idx;
+  }
+
   int32_t bufferFor(int32_t slot, bool written) {
     for (size_t i = 0; i < kernel_slots_.size(); ++i) {
       if (kernel_slots_[i] == slot) {
@@ -192,7 +236,9 @@ class Lowering {
         int32_t i = b_.materialize(idx[in.d.ivalue]);
         result = in.d.dtype == ScalarType::Long ? i : b_.op(codegen::ScalarOp::Cast, in.d.dtype, i);
       } else if (in.d.op == Op::Rand || in.d.op == Op::Randn) {
-        int32_t flat = b_.materialize(b_.linear(idx, ir::contiguousStrides(in.d.shape), 0));
+        Lin flat_lin = b_.linear(idx, ir::contiguousStrides(in.d.shape), 0);
+        index_lins_.push_back(flat_lin);
+        int32_t flat = b_.materialize(flat_lin);
         int32_t counter = b_.op(codegen::ScalarOp::Add, ScalarType::Long, flat,
                                 b_.arg(argFor(t.instr, ArgSource::Field::Offset)));
         int32_t key_arg = b_.arg(argFor(t.instr, ArgSource::Field::Seed));
@@ -265,6 +311,8 @@ class Lowering {
   std::vector<std::vector<Lin>> indices_;
   absl::flat_hash_map<int64_t, int32_t> memo_;
   Lin store_lin_;
+  std::vector<Lin> index_lins_;  // random-number counters
+  std::vector<bool> merge_;
   int32_t out_slot_ = -1;
 };
 
@@ -430,24 +478,30 @@ Schedule schedule(const Graph& g) {
       }
       read_slot[j] = snapshot[p];
     }
-    Step step;
-    {
-      Lowering low(g, realized, read_slot, s.slots);
-      step = low.lower(i, out, best);
-      if (low.readsOutputElsewhere()) {
-        int32_t tmp = newSlotLike(out);
-        Step copy;
-        copy.kind = Step::Kind::Copy;
-        copy.slots = {out, tmp};
-        copy.instr = i;
-        copy.reason = "the kernel reads the memory it overwrites at other positions";
-        steps.push_back(std::move(copy));
-        for (int32_t j = 0; j < n; ++j) {
-          if (read_slot[j] == out) read_slot[j] = tmp;
-        }
-        Lowering again(g, realized, read_slot, s.slots);
-        step = again.lower(i, out, best);
+    // Lower once plainly (to find aliasing hazards and mergeable loops), then again with the
+    // loops merged.
+    auto lowerStep = [&](const std::vector<int32_t>& reads, bool* hazard) {
+      Lowering first(g, realized, reads, s.slots);
+      Step st = first.lower(i, out, best);
+      *hazard = first.readsOutputElsewhere();
+      std::vector<bool> merge = first.mergeableDims();
+      if (std::find(merge.begin(), merge.end(), true) == merge.end()) return st;
+      return Lowering(g, realized, reads, s.slots, merge).lower(i, out, best);
+    };
+    bool hazard = false;
+    Step step = lowerStep(read_slot, &hazard);
+    if (hazard) {
+      int32_t tmp = newSlotLike(out);
+      Step copy;
+      copy.kind = Step::Kind::Copy;
+      copy.slots = {out, tmp};
+      copy.instr = i;
+      copy.reason = "the kernel reads the memory it overwrites at other positions";
+      steps.push_back(std::move(copy));
+      for (int32_t j = 0; j < n; ++j) {
+        if (read_slot[j] == out) read_slot[j] = tmp;
       }
+      step = lowerStep(read_slot, &hazard);
     }
     step.reason = reason[i];
     steps.push_back(std::move(step));
