@@ -273,20 +273,23 @@ class Lowering {
     return memo_.at(key(root, internIndex(root_idx)));
   }
 
-  // Put innermost the loop that the most accesses walk with unit stride (the store counts
-  // double), so that matmul's and column reductions' inner loops are contiguous.
+  // Put innermost the loop along which memory accesses are cheapest: unit stride best, then
+  // invariant (a register), strided worst. This makes matmul's inner loop run along the columns
+  // of both its right operand and its output, and keeps row reductions contiguous.
   void chooseInnermost() {
     const codegen::Kernel& k = b_.kernel();
     if (k.loops.size() < 2) return;
     std::vector<int> score(k.loops.size(), 0);
-    auto count = [&](const Lin& lin, int weight) {
-      for (auto [atom, coef] : lin.terms) {
+    auto count = [&](const Lin& lin) {
+      std::vector<int64_t> coef(k.loops.size(), 0);
+      for (auto [atom, c] : lin.terms) {
         const codegen::Expr& e = k.exprs[atom];
-        if (e.kind == codegen::ExprKind::LoopVar && coef == 1) score[e.i] += weight;
+        if (e.kind == codegen::ExprKind::LoopVar) coef[e.i] = c;
       }
+      for (size_t l = 0; l < coef.size(); ++l) score[l] += coef[l] == 1 ? 2 : coef[l] == 0 ? 1 : 0;
     };
-    for (const auto& [buffer, lin] : b_.loads()) count(lin, 1);
-    count(store_lin_, 2);
+    for (const auto& [buffer, lin] : b_.loads()) count(lin);
+    count(store_lin_);
     std::vector<int32_t> order = k.order;
     int32_t inner = order.back();
     int32_t best = inner;
