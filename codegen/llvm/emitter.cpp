@@ -148,6 +148,7 @@ class Emitter {
     }
     int32_t l = order[from];
     int64_t extent = k_.loops[l].extent;
+    if (extent == 0) return;  // an empty index space runs nothing (the loops below run >= once)
     llvm::BasicBlock* pre = b_.GetInsertBlock();
     auto* header = llvm::BasicBlock::Create(ctx_, "loop" + std::to_string(l), fn_);
     auto* exit = llvm::BasicBlock::Create(ctx_, "after" + std::to_string(l), fn_);

@@ -6,12 +6,33 @@
 
 namespace kiln::indexing {
 
+struct NoneIndexType {};
+struct EllipsisIndexType {};
+/// Inserts a new dimension of size 1, as Python's None.
+inline constexpr NoneIndexType None{};
+/// Stands for as many full slices as needed, as Python's `...`.
+inline constexpr EllipsisIndexType Ellipsis{};
+
+/// A slice bound: an integer, or absent (std::nullopt or None), as libtorch's optional bounds.
+class SliceBound {
+ public:
+  SliceBound(int64_t v) : value_(v) {}
+  SliceBound(int v) : value_(v) {}
+  SliceBound(std::nullopt_t) {}
+  SliceBound(NoneIndexType) {}
+  SliceBound(std::optional<int64_t> v) : value_(v) {}
+  std::optional<int64_t> value() const { return value_; }
+
+ private:
+  std::optional<int64_t> value_;
+};
+
 /// A Python-style slice; omitted bounds cover the whole dimension.
 class Slice {
  public:
-  Slice(std::optional<int64_t> start = std::nullopt, std::optional<int64_t> stop = std::nullopt,
-        std::optional<int64_t> step = std::nullopt)
-      : start_(start), stop_(stop), step_(step) {}
+  Slice(SliceBound start = std::nullopt, SliceBound stop = std::nullopt,
+        SliceBound step = std::nullopt)
+      : start_(start.value()), stop_(stop.value()), step_(step.value()) {}
   std::optional<int64_t> start() const { return start_; }
   std::optional<int64_t> stop() const { return stop_; }
   std::optional<int64_t> step() const { return step_; }
@@ -19,13 +40,6 @@ class Slice {
  private:
   std::optional<int64_t> start_, stop_, step_;
 };
-
-struct NoneIndexType {};
-struct EllipsisIndexType {};
-/// Inserts a new dimension of size 1, as Python's None.
-inline constexpr NoneIndexType None{};
-/// Stands for as many full slices as needed, as Python's `...`.
-inline constexpr EllipsisIndexType Ellipsis{};
 
 /// One entry of an index list: an integer, a Slice, None, Ellipsis or a bool.
 class TensorIndex {

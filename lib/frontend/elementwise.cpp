@@ -287,7 +287,12 @@ Tensor& Tensor::fill_(const Tensor& value) {
 Tensor& Tensor::zero_() { return fill_(0); }
 Tensor& Tensor::copy_(const Tensor& src, bool) {
   std::vector<int64_t> shape = sizes().vec();
-  Tensor expanded = src.expand(shape);  // PyTorch's expand error when src cannot broadcast
+  std::vector<int64_t> common = detail::broadcastShapes(shape, src.sizes().vec());
+  if (common != shape) {
+    throw Error(absl::StrCat("output with shape ", detail::shapeText(shape), " doesn't match the broadcast shape ",
+                             detail::shapeText(common)));
+  }
+  Tensor expanded = src.expand(shape);
   detail::assignNode(*this, castNode(readNode(expanded), dtype()));
   detail::afterRecord(*this);
   return *this;

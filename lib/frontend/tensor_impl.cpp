@@ -80,6 +80,7 @@ ir::NodeRef readNode(const Tensor& t) {
 void assignNode(const Tensor& t, ir::NodeRef value) {
   const TensorImpl& impl = *t.impl();
   Storage& s = *impl.storage;
+  if (impl.numel() == 0) return;  // an empty view names no element
   if (impl.coversStorage()) {
     s.value = std::move(value);
     return;
