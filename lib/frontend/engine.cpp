@@ -23,15 +23,16 @@
 #include "runtime/stats.h"
 
 namespace kiln::detail {
-namespace {
-
-using ir::Node;
-using ir::NodeRef;
 
 std::mutex& engineMutex() {
   static std::mutex mu;
   return mu;
 }
+
+namespace {
+
+using ir::Node;
+using ir::NodeRef;
 
 bool envFlag(const char* name) {
   const char* v = std::getenv(name);

@@ -100,6 +100,7 @@ void* dataPointer(const Tensor& t) {
   materialize({&s}, "data_ptr()");
   // The caller may write through the pointer: a node that other tensors share (through
   // hash-consing) keeps its value in a copy, and the storage gets a node of its own.
+  std::lock_guard<std::mutex> lock(engineMutex());
   if (s.value->refs() > 2) {
     s.value->rebind(s.buffer->clone());
     s.value = ir::Node::makeParam(s.buffer, s.dtype, s.numel);

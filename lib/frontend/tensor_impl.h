@@ -4,6 +4,7 @@
 // PyTorch. Views share the storage, so an in-place op through any view replaces the storage's
 // node and every other view sees it.
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "kiln/device.h"
@@ -54,6 +55,8 @@ void assignNode(const Tensor& t, ir::NodeRef value);
 Tensor fromBuffer(runtime::BufferPtr buffer, ScalarType dtype, std::vector<int64_t> sizes,
                   std::vector<int64_t> strides, int64_t storage_numel);
 
+/// Held while materialising and while changing realized nodes.
+std::mutex& engineMutex();
 /// Computes the given storages' contents into their buffers (one compilation for all).
 void materialize(const std::vector<Storage*>& storages, const char* why);
 /// Materialises `t`'s storage and returns a pointer to its first element.
