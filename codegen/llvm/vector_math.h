@@ -5,11 +5,12 @@
 //
 // Every function accepts a float or double scalar, or a fixed-width vector of either, and returns
 // a value of the same type. The emitted code is branch-free and contains no calls other than
-// intrinsics that lower to single instructions on x86-64 with SSE4.1 (fabs, rint, floor, fmuladd);
-// it reads no memory and needs no symbol from the JIT. It ignores the builder's fast-math flags
-// (they would license rewrites that break the range reductions and special-case handling), so
-// callers must not run the result under "unsafe-fp-math"/"no-nans-fp-math" function attributes.
-// fmuladd fuses where the target has FMA; the algorithms are accurate with or without fusion.
+// intrinsics that lower to instructions on x86-64 with SSE4.1 (fabs, rint, floor, fmuladd,
+// copysign); it reads no memory and needs no symbol from the JIT. It ignores the builder's
+// fast-math flags (they would license rewrites that break the range reductions and special-case
+// handling), so callers must not run the result under "unsafe-fp-math"/"no-nans-fp-math" function
+// attributes. fmuladd fuses where the target has FMA; the algorithms are accurate with or without
+// fusion.
 
 namespace llvm {
 class IRBuilderBase;
@@ -20,7 +21,8 @@ namespace kiln::codegen {
 
 /// e^x. Overflows to +inf, underflows through the subnormals to +0.
 llvm::Value* emitExp(llvm::IRBuilderBase& b, llvm::Value* x);
-/// Natural log: log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf, subnormals exact-range.
+/// Natural log: log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf; subnormal inputs at full
+/// accuracy.
 llvm::Value* emitLog(llvm::IRBuilderBase& b, llvm::Value* x);
 /// tanh(x), odd (keeps the sign of zero), +-1 for large |x|.
 llvm::Value* emitTanh(llvm::IRBuilderBase& b, llvm::Value* x);
