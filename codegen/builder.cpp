@@ -186,8 +186,7 @@ Lin KernelBuilder::scale(const Lin& a, int64_t k) {
 
 int32_t KernelBuilder::divModAtom(const Lin& src, int64_t d, bool is_mod) {
   int32_t x = materialize(src);
-  int32_t id = op(is_mod ? ScalarOp::Mod : ScalarOp::FloorDiv, ScalarType::Long, x,
-                  intConst(d));
+  int32_t id = op(is_mod ? ScalarOp::Mod : ScalarOp::FloorDiv, ScalarType::Long, x, intConst(d));
   atoms_.try_emplace(id, Atom{src, d, is_mod});
   return id;
 }

@@ -18,13 +18,20 @@ bool Expr::operator==(const Expr& o) const {
 namespace {
 std::string_view reduceText(ReduceKind k) {
   switch (k) {
-    case ReduceKind::None: return "";
-    case ReduceKind::Sum: return "sum";
-    case ReduceKind::Prod: return "prod";
-    case ReduceKind::Max: return "max";
-    case ReduceKind::Min: return "min";
-    case ReduceKind::ArgMax: return "argmax";
-    case ReduceKind::ArgMin: return "argmin";
+    case ReduceKind::None:
+      return "";
+    case ReduceKind::Sum:
+      return "sum";
+    case ReduceKind::Prod:
+      return "prod";
+    case ReduceKind::Max:
+      return "max";
+    case ReduceKind::Min:
+      return "min";
+    case ReduceKind::ArgMax:
+      return "argmax";
+    case ReduceKind::ArgMin:
+      return "argmin";
   }
   return "?";
 }
@@ -38,11 +45,16 @@ std::string exprText(const Expr& e) {
       if (e.c >= 0) absl::StrAppend(&s, ", $", e.c);
       return s;
     }
-    case ExprKind::LoopVar: return absl::StrCat("loop ", e.i);
-    case ExprKind::IntConst: return absl::StrCat("int.", t, " ", e.i);
-    case ExprKind::FloatConst: return absl::StrFormat("float.%s %.17g", t, e.f);
-    case ExprKind::Arg: return absl::StrCat("arg.", t, " ", e.i);
-    case ExprKind::Load: return absl::StrCat("load.", t, " buf", e.i, "[$", e.a, "]");
+    case ExprKind::LoopVar:
+      return absl::StrCat("loop ", e.i);
+    case ExprKind::IntConst:
+      return absl::StrCat("int.", t, " ", e.i);
+    case ExprKind::FloatConst:
+      return absl::StrFormat("float.%s %.17g", t, e.f);
+    case ExprKind::Arg:
+      return absl::StrCat("arg.", t, " ", e.i);
+    case ExprKind::Load:
+      return absl::StrCat("load.", t, " buf", e.i, "[$", e.a, "]");
     case ExprKind::RandUniform:
       return absl::StrCat("rand.uniform.", t, " counter=$", e.a, " key=$", e.b);
     case ExprKind::RandNormal:
@@ -71,7 +83,8 @@ std::string Kernel::text() const {
   }
   for (const Store& st : stores) {
     absl::StrAppend(&s, "  store", st.reduce == ReduceKind::None ? "" : ".",
-                    std::string(reduceText(st.reduce)), " buf", st.buffer, "[$", st.index, "] = $", st.value);
+                    std::string(reduceText(st.reduce)), " buf", st.buffer, "[$", st.index, "] = $",
+                    st.value);
     if (st.best_buffer >= 0) {
       absl::StrAppend(&s, " best=buf", st.best_buffer, " position=$", st.position);
     }
@@ -95,8 +108,10 @@ bool Kernel::reductionInnermost() const {
 double reduceIdentity(ReduceKind k, ScalarType t) {
   const bool fp = isFloatingType(t);
   switch (k) {
-    case ReduceKind::Sum: return 0;
-    case ReduceKind::Prod: return 1;
+    case ReduceKind::Sum:
+      return 0;
+    case ReduceKind::Prod:
+      return 1;
     case ReduceKind::Max:
     case ReduceKind::ArgMax:
       if (fp) return -std::numeric_limits<double>::infinity();
@@ -109,7 +124,8 @@ double reduceIdentity(ReduceKind k, ScalarType t) {
       if (t == ScalarType::Bool) return 1;
       return t == ScalarType::Int ? std::numeric_limits<int32_t>::max()
                                   : static_cast<double>(std::numeric_limits<int64_t>::max());
-    case ReduceKind::None: return 0;
+    case ReduceKind::None:
+      return 0;
   }
   return 0;
 }

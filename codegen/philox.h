@@ -34,7 +34,9 @@ inline std::array<uint32_t, 4> block(uint64_t counter, uint64_t key) {
 }
 
 /// 24 random bits scaled to [0, 1): exactly representable in float.
-inline double uniformFloatBits(uint32_t x) { return (x >> 8) * 0x1p-24; }
+inline double uniformFloatBits(uint32_t x) {
+  return (x >> 8) * 0x1p-24;
+}
 /// 53 random bits scaled to [0, 1): exactly representable in double.
 inline double uniformDoubleBits(uint32_t hi, uint32_t lo) {
   return static_cast<double>(((uint64_t{hi} << 32) | lo) >> 11) * 0x1p-53;

@@ -11,7 +11,9 @@ constexpr ScalarOpInfo kInfo[] = {
 };
 }  // namespace
 
-const ScalarOpInfo& info(ScalarOp op) { return kInfo[static_cast<int>(op)]; }
+const ScalarOpInfo& info(ScalarOp op) {
+  return kInfo[static_cast<int>(op)];
+}
 
 bool scalarOpFromName(std::string_view name, ScalarOp* out) {
   for (size_t i = 0; i < std::size(kInfo); ++i) {

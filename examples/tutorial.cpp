@@ -8,7 +8,9 @@
 #include <string>
 
 namespace {
-void cell(const char* title) { std::cout << "\n# " << title << "\n"; }
+void cell(const char* title) {
+  std::cout << "\n# " << title << "\n";
+}
 
 // The shortest text that reads back as the same double, as Python prints floats.
 std::string shortest(double v) {
@@ -35,11 +37,11 @@ int main() {
   cell("Operations");
   x = kiln::rand({5, 3});
   auto y = kiln::rand({5, 3});
-  auto z = x + y;                  // one
-  z = kiln::add(x, y);             // two
-  z = kiln::empty({5, 3});         // three: into an existing tensor
+  auto z = x + y;           // one
+  z = kiln::add(x, y);      // two
+  z = kiln::empty({5, 3});  // three: into an existing tensor
   kiln::add_out(z, x, y);
-  y.add_(x);                       // four: in place, y = x + y
+  y.add_(x);  // four: in place, y = x + y
   std::cout << y << "\n";
   std::cout << x.index({kiln::indexing::Slice(), 1}) << "\n";
 
@@ -60,7 +62,7 @@ int main() {
   std::cout << a << "\n";
   double array[5] = {1, 1, 1, 1, 1};
   auto from = kiln::from_blob(array, {5}, kiln::kDouble);  // no copy
-  for (double& v : array) v += 1;                         // np.add(a, 1, out=a)
+  for (double& v : array) v += 1;                          // np.add(a, 1, out=a)
   std::cout << "[" << array[0] << ". " << array[1] << ". " << array[2] << ". " << array[3] << ". "
             << array[4] << ".]\n";
   std::cout << from << "\n";

@@ -28,7 +28,8 @@ class Buffer {
   void bind() { bound_ = true; }
 
  private:
-  Buffer(void* data, size_t bytes, bool external) : data_(data), bytes_(bytes), external_(external) {}
+  Buffer(void* data, size_t bytes, bool external)
+      : data_(data), bytes_(bytes), external_(external) {}
   void* data_;
   size_t bytes_;
   bool external_;

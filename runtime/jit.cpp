@@ -33,7 +33,8 @@ Jit::Jit() : state_(std::make_unique<State>()) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
-  if (!jtmb) throw std::runtime_error("kiln: cannot detect the host CPU: " + errorText(jtmb.takeError()));
+  if (!jtmb)
+    throw std::runtime_error("kiln: cannot detect the host CPU: " + errorText(jtmb.takeError()));
   jtmb->setCodeGenOptLevel(llvm::CodeGenOpt::Aggressive);
   state_->cpu = jtmb->getCPU();
   auto tm = jtmb->createTargetMachine();
@@ -56,18 +57,24 @@ Jit& Jit::instance() {
   return *jit;
 }
 
-llvm::TargetMachine& Jit::target() { return *state_->target; }
-std::string Jit::cpuName() const { return state_->cpu; }
+llvm::TargetMachine& Jit::target() {
+  return *state_->target;
+}
+std::string Jit::cpuName() const {
+  return state_->cpu;
+}
 
 KernelFn Jit::add(std::unique_ptr<llvm::LLVMContext> context, std::unique_ptr<llvm::Module> module,
                   const std::string& name) {
   std::lock_guard<std::mutex> lock(state_->mu);
   llvm::orc::ThreadSafeModule tsm(std::move(module), std::move(context));
   if (auto err = state_->jit->addIRModule(std::move(tsm))) {
-    throw std::runtime_error("kiln: JIT rejected kernel " + name + ": " + errorText(std::move(err)));
+    throw std::runtime_error("kiln: JIT rejected kernel " + name + ": " +
+                             errorText(std::move(err)));
   }
   auto sym = state_->jit->lookup(name);
-  if (!sym) throw std::runtime_error("kiln: JIT lookup of " + name + ": " + errorText(sym.takeError()));
+  if (!sym)
+    throw std::runtime_error("kiln: JIT lookup of " + name + ": " + errorText(sym.takeError()));
   return sym->toPtr<KernelFn>();
 }
 

@@ -36,7 +36,8 @@ KernelFn cachedKernel(const std::string& key, const std::function<KernelFn()>& c
   counters().cache_misses.fetch_add(1);
   auto start = std::chrono::steady_clock::now();
   KernelFn fn = compile();
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                                 start);
   counters().compile_ns.fetch_add(ns.count());
   counters().kernels_compiled.fetch_add(1);
   c.kernels.emplace(key, fn);

@@ -40,7 +40,8 @@ class Emitter {
     // distinct kernel buffers never overlap, and telling LLVM so is what lets it vectorise.
     std::vector<llvm::Type*> bodyParams(k_.buffers.size() + 1, ptr);
     auto* bodyTy = llvm::FunctionType::get(voidTy, bodyParams, false);
-    auto* body = llvm::Function::Create(bodyTy, llvm::Function::InternalLinkage, name + ".body", m_);
+    auto* body =
+        llvm::Function::Create(bodyTy, llvm::Function::InternalLinkage, name + ".body", m_);
     for (size_t i = 0; i < bodyParams.size(); ++i) body->addParamAttr(i, llvm::Attribute::NoAlias);
     body->addFnAttr(llvm::Attribute::AlwaysInline);
     body->addFnAttr(llvm::Attribute::NoUnwind);
@@ -68,7 +69,8 @@ class Emitter {
     for (size_t i = 0; i < k_.buffers.size(); ++i) buffers_.push_back(body->getArg(i));
     Value* argsPtr = body->getArg(k_.buffers.size());
     for (size_t i = 0; i < k_.args.size(); ++i) {
-      Value* raw = b_.CreateLoad(b_.getInt64Ty(), b_.CreateConstGEP1_64(b_.getInt64Ty(), argsPtr, i));
+      Value* raw =
+          b_.CreateLoad(b_.getInt64Ty(), b_.CreateConstGEP1_64(b_.getInt64Ty(), argsPtr, i));
       args_.push_back(fromRawArg(raw, k_.args[i]));
     }
     loopVars_.assign(k_.loops.size(), nullptr);
@@ -91,11 +93,16 @@ class Emitter {
   // ---- types and constants ----
   llvm::Type* valueType(ScalarType t) {
     switch (t) {
-      case ScalarType::Bool: return b_.getInt1Ty();
-      case ScalarType::Int: return b_.getInt32Ty();
-      case ScalarType::Long: return b_.getInt64Ty();
-      case ScalarType::Float: return b_.getFloatTy();
-      case ScalarType::Double: return b_.getDoubleTy();
+      case ScalarType::Bool:
+        return b_.getInt1Ty();
+      case ScalarType::Int:
+        return b_.getInt32Ty();
+      case ScalarType::Long:
+        return b_.getInt64Ty();
+      case ScalarType::Float:
+        return b_.getFloatTy();
+      case ScalarType::Double:
+        return b_.getDoubleTy();
     }
     return nullptr;
   }
@@ -104,11 +111,16 @@ class Emitter {
   }
   Value* fromRawArg(Value* raw, ScalarType t) {
     switch (t) {
-      case ScalarType::Float: return b_.CreateFPTrunc(b_.CreateBitCast(raw, b_.getDoubleTy()), b_.getFloatTy());
-      case ScalarType::Double: return b_.CreateBitCast(raw, b_.getDoubleTy());
-      case ScalarType::Bool: return b_.CreateICmpNE(raw, b_.getInt64(0));
-      case ScalarType::Int: return b_.CreateTrunc(raw, b_.getInt32Ty());
-      case ScalarType::Long: return raw;
+      case ScalarType::Float:
+        return b_.CreateFPTrunc(b_.CreateBitCast(raw, b_.getDoubleTy()), b_.getFloatTy());
+      case ScalarType::Double:
+        return b_.CreateBitCast(raw, b_.getDoubleTy());
+      case ScalarType::Bool:
+        return b_.CreateICmpNE(raw, b_.getInt64(0));
+      case ScalarType::Int:
+        return b_.CreateTrunc(raw, b_.getInt32Ty());
+      case ScalarType::Long:
+        return raw;
     }
     return raw;
   }
@@ -122,15 +134,20 @@ class Emitter {
     if (isFloatingType(t)) return llvm::ConstantFP::get(ty, reduceIdentity(k, t));
     unsigned bits = ty->getIntegerBitWidth();
     switch (k) {
-      case ReduceKind::Sum: return llvm::ConstantInt::get(ty, 0);
-      case ReduceKind::Prod: return llvm::ConstantInt::get(ty, 1);
+      case ReduceKind::Sum:
+        return llvm::ConstantInt::get(ty, 0);
+      case ReduceKind::Prod:
+        return llvm::ConstantInt::get(ty, 1);
       case ReduceKind::Max:
       case ReduceKind::ArgMax:
-        return llvm::ConstantInt::get(ctx_, bits == 1 ? llvm::APInt(1, 0) : llvm::APInt::getSignedMinValue(bits));
+        return llvm::ConstantInt::get(
+            ctx_, bits == 1 ? llvm::APInt(1, 0) : llvm::APInt::getSignedMinValue(bits));
       case ReduceKind::Min:
       case ReduceKind::ArgMin:
-        return llvm::ConstantInt::get(ctx_, bits == 1 ? llvm::APInt(1, 1) : llvm::APInt::getSignedMaxValue(bits));
-      case ReduceKind::None: break;
+        return llvm::ConstantInt::get(
+            ctx_, bits == 1 ? llvm::APInt(1, 1) : llvm::APInt::getSignedMaxValue(bits));
+      case ReduceKind::None:
+        break;
     }
     return llvm::ConstantInt::get(ty, 0);
   }
@@ -202,9 +219,12 @@ class Emitter {
         llvm::cast<llvm::Instruction>(r)->setFastMathFlags(reassoc);
         return r;
       }
-      case ReduceKind::Max: return maximum(t, acc, v);
-      case ReduceKind::Min: return minimum(t, acc, v);
-      default: throw std::logic_error("combine: arg reductions are handled separately");
+      case ReduceKind::Max:
+        return maximum(t, acc, v);
+      case ReduceKind::Min:
+        return minimum(t, acc, v);
+      default:
+        throw std::logic_error("combine: arg reductions are handled separately");
     }
   }
 
@@ -212,11 +232,13 @@ class Emitter {
   // ties), or NaN where the best is not NaN (PyTorch's argmax points at the first NaN).
   Value* argBetter(ReduceKind k, ScalarType t, Value* best, Value* v) {
     if (isFloatingType(t)) {
-      Value* better = k == ReduceKind::ArgMax ? b_.CreateFCmpOGT(v, best) : b_.CreateFCmpOLT(v, best);
+      Value* better =
+          k == ReduceKind::ArgMax ? b_.CreateFCmpOGT(v, best) : b_.CreateFCmpOLT(v, best);
       Value* newNan = b_.CreateAnd(b_.CreateFCmpUNO(v, v), b_.CreateFCmpORD(best, best));
       return b_.CreateOr(better, newNan);
     }
-    if (t == ScalarType::Bool) return k == ReduceKind::ArgMax ? b_.CreateICmpUGT(v, best) : b_.CreateICmpULT(v, best);
+    if (t == ScalarType::Bool)
+      return k == ReduceKind::ArgMax ? b_.CreateICmpUGT(v, best) : b_.CreateICmpULT(v, best);
     return k == ReduceKind::ArgMax ? b_.CreateICmpSGT(v, best) : b_.CreateICmpSLT(v, best);
   }
 
@@ -319,12 +341,18 @@ class Emitter {
   // NaN-propagating max/min as compare-and-select: LLVM 16's x86 backend cannot select
   // llvm.maximum, and selects vectorise everywhere. a + b is the NaN when either is one.
   Value* maximum(ScalarType t, Value* a, Value* b) {
-    if (isFloatingType(t)) return b_.CreateSelect(b_.CreateFCmpUNO(a, b), b_.CreateFAdd(a, b), b_.CreateSelect(b_.CreateFCmpOGT(a, b), a, b));
-    return b_.CreateSelect(t == ScalarType::Bool ? b_.CreateICmpUGT(a, b) : b_.CreateICmpSGT(a, b), a, b);
+    if (isFloatingType(t))
+      return b_.CreateSelect(b_.CreateFCmpUNO(a, b), b_.CreateFAdd(a, b),
+                             b_.CreateSelect(b_.CreateFCmpOGT(a, b), a, b));
+    return b_.CreateSelect(t == ScalarType::Bool ? b_.CreateICmpUGT(a, b) : b_.CreateICmpSGT(a, b),
+                           a, b);
   }
   Value* minimum(ScalarType t, Value* a, Value* b) {
-    if (isFloatingType(t)) return b_.CreateSelect(b_.CreateFCmpUNO(a, b), b_.CreateFAdd(a, b), b_.CreateSelect(b_.CreateFCmpOLT(a, b), a, b));
-    return b_.CreateSelect(t == ScalarType::Bool ? b_.CreateICmpULT(a, b) : b_.CreateICmpSLT(a, b), a, b);
+    if (isFloatingType(t))
+      return b_.CreateSelect(b_.CreateFCmpUNO(a, b), b_.CreateFAdd(a, b),
+                             b_.CreateSelect(b_.CreateFCmpOLT(a, b), a, b));
+    return b_.CreateSelect(t == ScalarType::Bool ? b_.CreateICmpULT(a, b) : b_.CreateICmpSLT(a, b),
+                           a, b);
   }
 
   Value* toBool(Value* v, ScalarType t) {
@@ -341,22 +369,29 @@ class Emitter {
       if (isFloatingType(to)) return b_.CreateFPCast(v, ty);
       return b_.CreateFPToSI(v, ty);
     }
-    if (isFloatingType(to)) return from == ScalarType::Bool ? b_.CreateUIToFP(v, ty) : b_.CreateSIToFP(v, ty);
+    if (isFloatingType(to))
+      return from == ScalarType::Bool ? b_.CreateUIToFP(v, ty) : b_.CreateSIToFP(v, ty);
     return from == ScalarType::Bool ? b_.CreateZExt(v, ty) : b_.CreateSExtOrTrunc(v, ty);
   }
 
   Value* compare(ScalarOp op, ScalarType t, Value* a, Value* b) {
     using P = llvm::CmpInst::Predicate;
     if (isFloatingType(t)) {
-      P p = op == ScalarOp::Eq ? P::FCMP_OEQ : op == ScalarOp::Ne ? P::FCMP_UNE
-          : op == ScalarOp::Lt ? P::FCMP_OLT : op == ScalarOp::Le ? P::FCMP_OLE
-          : op == ScalarOp::Gt ? P::FCMP_OGT : P::FCMP_OGE;
+      P p = op == ScalarOp::Eq   ? P::FCMP_OEQ
+            : op == ScalarOp::Ne ? P::FCMP_UNE
+            : op == ScalarOp::Lt ? P::FCMP_OLT
+            : op == ScalarOp::Le ? P::FCMP_OLE
+            : op == ScalarOp::Gt ? P::FCMP_OGT
+                                 : P::FCMP_OGE;
       return b_.CreateFCmp(p, a, b);
     }
     bool u = t == ScalarType::Bool;
-    P p = op == ScalarOp::Eq ? P::ICMP_EQ : op == ScalarOp::Ne ? P::ICMP_NE
-        : op == ScalarOp::Lt ? (u ? P::ICMP_ULT : P::ICMP_SLT) : op == ScalarOp::Le ? (u ? P::ICMP_ULE : P::ICMP_SLE)
-        : op == ScalarOp::Gt ? (u ? P::ICMP_UGT : P::ICMP_SGT) : (u ? P::ICMP_UGE : P::ICMP_SGE);
+    P p = op == ScalarOp::Eq   ? P::ICMP_EQ
+          : op == ScalarOp::Ne ? P::ICMP_NE
+          : op == ScalarOp::Lt ? (u ? P::ICMP_ULT : P::ICMP_SLT)
+          : op == ScalarOp::Le ? (u ? P::ICMP_ULE : P::ICMP_SLE)
+          : op == ScalarOp::Gt ? (u ? P::ICMP_UGT : P::ICMP_SGT)
+                               : (u ? P::ICMP_UGE : P::ICMP_SGE);
     return b_.CreateICmp(p, a, b);
   }
 
@@ -369,7 +404,8 @@ class Emitter {
     Value* e = exp;
     Value* sq = base;
     for (unsigned i = 0; i < bits; ++i) {
-      Value* bit = b_.CreateICmpNE(b_.CreateAnd(e, llvm::ConstantInt::get(ty, 1)), llvm::ConstantInt::get(ty, 0));
+      Value* bit = b_.CreateICmpNE(b_.CreateAnd(e, llvm::ConstantInt::get(ty, 1)),
+                                   llvm::ConstantInt::get(ty, 0));
       result = b_.CreateSelect(bit, b_.CreateMul(result, sq), result);
       sq = b_.CreateMul(sq, sq);
       e = b_.CreateLShr(e, llvm::ConstantInt::get(ty, 1));
@@ -379,7 +415,10 @@ class Emitter {
     Value* isOne = b_.CreateICmpEQ(base, one);
     Value* isMinusOne = b_.CreateICmpEQ(base, llvm::ConstantInt::get(ty, -1, true));
     Value* odd = b_.CreateICmpNE(b_.CreateAnd(exp, one), llvm::ConstantInt::get(ty, 0));
-    Value* negResult = b_.CreateSelect(isOne, one, b_.CreateSelect(isMinusOne, b_.CreateSelect(odd, llvm::ConstantInt::get(ty, -1, true), one), llvm::ConstantInt::get(ty, 0)));
+    Value* negResult = b_.CreateSelect(
+        isOne, one,
+        b_.CreateSelect(isMinusOne, b_.CreateSelect(odd, llvm::ConstantInt::get(ty, -1, true), one),
+                        llvm::ConstantInt::get(ty, 0)));
     return b_.CreateSelect(negExp, negResult, result);
   }
 
@@ -416,11 +455,14 @@ class Emitter {
   Value* uniformFrom(Value* hi, Value* lo, ScalarType t) {
     auto* i64 = b_.getInt64Ty();
     if (t == ScalarType::Double) {
-      Value* bits = b_.CreateLShr(b_.CreateOr(b_.CreateShl(b_.CreateZExt(hi, i64), 32), b_.CreateZExt(lo, i64)), 11);
-      return b_.CreateFMul(b_.CreateUIToFP(bits, b_.getDoubleTy()), llvm::ConstantFP::get(b_.getDoubleTy(), 0x1p-53));
+      Value* bits = b_.CreateLShr(
+          b_.CreateOr(b_.CreateShl(b_.CreateZExt(hi, i64), 32), b_.CreateZExt(lo, i64)), 11);
+      return b_.CreateFMul(b_.CreateUIToFP(bits, b_.getDoubleTy()),
+                           llvm::ConstantFP::get(b_.getDoubleTy(), 0x1p-53));
     }
     Value* bits = b_.CreateLShr(hi, 8);
-    return b_.CreateFMul(b_.CreateUIToFP(bits, b_.getFloatTy()), llvm::ConstantFP::get(b_.getFloatTy(), 0x1p-24));
+    return b_.CreateFMul(b_.CreateUIToFP(bits, b_.getFloatTy()),
+                         llvm::ConstantFP::get(b_.getFloatTy(), 0x1p-24));
   }
 
   Value* eval(int32_t id) {
@@ -428,11 +470,21 @@ class Emitter {
     const Expr& e = k_.exprs[id];
     Value* v = nullptr;
     switch (e.kind) {
-      case ExprKind::LoopVar: v = loopVars_[e.i]; break;
-      case ExprKind::IntConst: v = constant(e.type, 0, e.i, false); break;
-      case ExprKind::FloatConst: v = constant(e.type, e.f, 0, true); break;
-      case ExprKind::Arg: v = args_[e.i]; break;
-      case ExprKind::Load: v = loadBuffer(static_cast<int32_t>(e.i), eval(e.a)); break;
+      case ExprKind::LoopVar:
+        v = loopVars_[e.i];
+        break;
+      case ExprKind::IntConst:
+        v = constant(e.type, 0, e.i, false);
+        break;
+      case ExprKind::FloatConst:
+        v = constant(e.type, e.f, 0, true);
+        break;
+      case ExprKind::Arg:
+        v = args_[e.i];
+        break;
+      case ExprKind::Load:
+        v = loadBuffer(static_cast<int32_t>(e.i), eval(e.a));
+        break;
       case ExprKind::RandUniform:
       case ExprKind::RandNormal: {
         Value* lanes[4];
@@ -441,14 +493,20 @@ class Emitter {
           v = uniformFrom(lanes[0], lanes[1], e.type);
         } else {
           llvm::Type* ty = valueType(e.type);
-          Value* u1 = b_.CreateFSub(llvm::ConstantFP::get(ty, 1.0), uniformFrom(lanes[0], lanes[1], e.type));
+          Value* u1 = b_.CreateFSub(llvm::ConstantFP::get(ty, 1.0),
+                                    uniformFrom(lanes[0], lanes[1], e.type));
           Value* u2 = uniformFrom(lanes[2], lanes[3], e.type);
-          Value* radius = b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, b_.CreateFMul(llvm::ConstantFP::get(ty, -2.0), emitLog(b_, u1)));
-          v = b_.CreateFMul(radius, emitCos(b_, b_.CreateFMul(llvm::ConstantFP::get(ty, 6.283185307179586), u2)));
+          Value* radius = b_.CreateUnaryIntrinsic(
+              llvm::Intrinsic::sqrt,
+              b_.CreateFMul(llvm::ConstantFP::get(ty, -2.0), emitLog(b_, u1)));
+          v = b_.CreateFMul(
+              radius, emitCos(b_, b_.CreateFMul(llvm::ConstantFP::get(ty, 6.283185307179586), u2)));
         }
         break;
       }
-      case ExprKind::Op: v = evalOp(e); break;
+      case ExprKind::Op:
+        v = evalOp(e);
+        break;
     }
     memo_[id] = v;
     return v;
@@ -460,50 +518,73 @@ class Emitter {
     Value* b = e.b >= 0 ? eval(e.b) : nullptr;
     bool fp = isFloatingType(at);
     switch (e.sop) {
-      case ScalarOp::Neg: return fp ? b_.CreateFNeg(a) : b_.CreateNeg(a);
+      case ScalarOp::Neg:
+        return fp ? b_.CreateFNeg(a) : b_.CreateNeg(a);
       case ScalarOp::Abs:
         if (fp) return b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, a);
         if (at == ScalarType::Bool) return a;
-        return b_.CreateSelect(b_.CreateICmpSLT(a, llvm::ConstantInt::get(a->getType(), 0)), b_.CreateNeg(a), a);
-      case ScalarOp::Exp: return emitExp(b_, a);
-      case ScalarOp::Log: return emitLog(b_, a);
-      case ScalarOp::Sqrt: return b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, a);
+        return b_.CreateSelect(b_.CreateICmpSLT(a, llvm::ConstantInt::get(a->getType(), 0)),
+                               b_.CreateNeg(a), a);
+      case ScalarOp::Exp:
+        return emitExp(b_, a);
+      case ScalarOp::Log:
+        return emitLog(b_, a);
+      case ScalarOp::Sqrt:
+        return b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, a);
       case ScalarOp::Rsqrt:
-        return b_.CreateFDiv(llvm::ConstantFP::get(a->getType(), 1.0), b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, a));
-      case ScalarOp::Sin: return emitSin(b_, a);
-      case ScalarOp::Cos: return emitCos(b_, a);
-      case ScalarOp::Tanh: return emitTanh(b_, a);
-      case ScalarOp::Sigmoid: return emitSigmoid(b_, a);
+        return b_.CreateFDiv(llvm::ConstantFP::get(a->getType(), 1.0),
+                             b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, a));
+      case ScalarOp::Sin:
+        return emitSin(b_, a);
+      case ScalarOp::Cos:
+        return emitCos(b_, a);
+      case ScalarOp::Tanh:
+        return emitTanh(b_, a);
+      case ScalarOp::Sigmoid:
+        return emitSigmoid(b_, a);
       case ScalarOp::Relu: {
         Value* zero = llvm::Constant::getNullValue(a->getType());
         if (fp) return b_.CreateSelect(b_.CreateFCmpOLT(a, zero), zero, a);
         if (at == ScalarType::Bool) return a;
         return b_.CreateSelect(b_.CreateICmpSLT(a, zero), zero, a);
       }
-      case ScalarOp::Not: return b_.CreateNot(toBool(a, at));
-      case ScalarOp::Cast: return cast(a, at, e.type);
+      case ScalarOp::Not:
+        return b_.CreateNot(toBool(a, at));
+      case ScalarOp::Cast:
+        return cast(a, at, e.type);
       case ScalarOp::Add:
         if (fp) return b_.CreateFAdd(a, b);
         return at == ScalarType::Bool ? b_.CreateOr(a, b) : b_.CreateAdd(a, b);
-      case ScalarOp::Sub: return fp ? b_.CreateFSub(a, b) : b_.CreateSub(a, b);
+      case ScalarOp::Sub:
+        return fp ? b_.CreateFSub(a, b) : b_.CreateSub(a, b);
       case ScalarOp::Mul:
         if (fp) return b_.CreateFMul(a, b);
         return at == ScalarType::Bool ? b_.CreateAnd(a, b) : b_.CreateMul(a, b);
-      case ScalarOp::Div: return fp ? b_.CreateFDiv(a, b) : b_.CreateSDiv(a, b);
-      case ScalarOp::FloorDiv: return b_.CreateSDiv(a, b);
-      case ScalarOp::Mod: return b_.CreateSRem(a, b);
-      case ScalarOp::Pow: return fp ? emitPow(b_, a, b) : intPow(a, b);
-      case ScalarOp::Maximum: return maximum(at, a, b);
-      case ScalarOp::Minimum: return minimum(at, a, b);
+      case ScalarOp::Div:
+        return fp ? b_.CreateFDiv(a, b) : b_.CreateSDiv(a, b);
+      case ScalarOp::FloorDiv:
+        return b_.CreateSDiv(a, b);
+      case ScalarOp::Mod:
+        return b_.CreateSRem(a, b);
+      case ScalarOp::Pow:
+        return fp ? emitPow(b_, a, b) : intPow(a, b);
+      case ScalarOp::Maximum:
+        return maximum(at, a, b);
+      case ScalarOp::Minimum:
+        return minimum(at, a, b);
       case ScalarOp::Eq:
       case ScalarOp::Ne:
       case ScalarOp::Lt:
       case ScalarOp::Le:
       case ScalarOp::Gt:
-      case ScalarOp::Ge: return compare(e.sop, at, a, b);
-      case ScalarOp::And: return b_.CreateAnd(toBool(a, at), toBool(b, k_.exprs[e.b].type));
-      case ScalarOp::Or: return b_.CreateOr(toBool(a, at), toBool(b, k_.exprs[e.b].type));
-      case ScalarOp::Where: return b_.CreateSelect(a, b, eval(e.c));
+      case ScalarOp::Ge:
+        return compare(e.sop, at, a, b);
+      case ScalarOp::And:
+        return b_.CreateAnd(toBool(a, at), toBool(b, k_.exprs[e.b].type));
+      case ScalarOp::Or:
+        return b_.CreateOr(toBool(a, at), toBool(b, k_.exprs[e.b].type));
+      case ScalarOp::Where:
+        return b_.CreateSelect(a, b, eval(e.c));
     }
     throw std::logic_error("emitter: unknown scalar op");
   }
@@ -530,7 +611,8 @@ LlvmKernel emitLlvm(const Kernel& kernel, const std::string& name, llvm::TargetM
   Emitter(kernel, *out.context, *out.module).run(name, avx512);
   std::string err;
   llvm::raw_string_ostream os(err);
-  if (llvm::verifyModule(*out.module, &os)) throw std::logic_error("invalid kernel IR: " + os.str());
+  if (llvm::verifyModule(*out.module, &os))
+    throw std::logic_error("invalid kernel IR: " + os.str());
   return out;
 }
 

@@ -13,8 +13,8 @@ class TargetMachine;
 
 namespace kiln::codegen {
 
-/// The emitted function has the C signature `void name(void* const* buffers, const uint64_t* args)`:
-/// buffer i of the kernel is buffers[i]; scalar argument i is args[i] (a double's bits for
+/// The emitted function has the C signature `void name(void* const* buffers, const uint64_t*
+/// args)`: buffer i of the kernel is buffers[i]; scalar argument i is args[i] (a double's bits for
 /// floating arguments, an int64 otherwise).
 struct LlvmKernel {
   std::unique_ptr<llvm::LLVMContext> context;

@@ -24,15 +24,33 @@ class IntArrayRef {
 #endif
   IntArrayRef(const int64_t* data, size_t size) : data_(data), size_(size) {}
 
-  const int64_t* data() const { return data_; }
-  size_t size() const { return size_; }
-  bool empty() const { return size_ == 0; }
-  const int64_t* begin() const { return data_; }
-  const int64_t* end() const { return data_ + size_; }
-  int64_t operator[](size_t i) const { return data_[i]; }
-  int64_t front() const { return data_[0]; }
-  int64_t back() const { return data_[size_ - 1]; }
-  std::vector<int64_t> vec() const { return {begin(), end()}; }
+  const int64_t* data() const {
+    return data_;
+  }
+  size_t size() const {
+    return size_;
+  }
+  bool empty() const {
+    return size_ == 0;
+  }
+  const int64_t* begin() const {
+    return data_;
+  }
+  const int64_t* end() const {
+    return data_ + size_;
+  }
+  int64_t operator[](size_t i) const {
+    return data_[i];
+  }
+  int64_t front() const {
+    return data_[0];
+  }
+  int64_t back() const {
+    return data_[size_ - 1];
+  }
+  std::vector<int64_t> vec() const {
+    return {begin(), end()};
+  }
   bool equals(IntArrayRef o) const;
 
  private:
@@ -40,8 +58,12 @@ class IntArrayRef {
   size_t size_ = 0;
 };
 
-inline bool operator==(IntArrayRef a, IntArrayRef b) { return a.equals(b); }
-inline bool operator!=(IntArrayRef a, IntArrayRef b) { return !a.equals(b); }
+inline bool operator==(IntArrayRef a, IntArrayRef b) {
+  return a.equals(b);
+}
+inline bool operator!=(IntArrayRef a, IntArrayRef b) {
+  return !a.equals(b);
+}
 /// Prints as `[5, 3]`, as libtorch does.
 std::ostream& operator<<(std::ostream& os, IntArrayRef a);
 

@@ -43,8 +43,14 @@ class TensorOptions {
   std::optional<bool> requires_grad_;
 };
 
-inline TensorOptions dtype(ScalarType t) { return TensorOptions().dtype(t); }
-inline TensorOptions device(Device d) { return TensorOptions().device(d); }
-inline TensorOptions requires_grad(bool r = true) { return TensorOptions().requires_grad(r); }
+inline TensorOptions dtype(ScalarType t) {
+  return TensorOptions().dtype(t);
+}
+inline TensorOptions device(Device d) {
+  return TensorOptions().device(d);
+}
+inline TensorOptions requires_grad(bool r = true) {
+  return TensorOptions().requires_grad(r);
+}
 
 }  // namespace kiln

@@ -13,13 +13,13 @@ void eval(const std::vector<Tensor>& tensors);
 
 /// Counters since process start (or the last reset_stats()).
 struct Stats {
-  int64_t kernels_run = 0;        ///< kernels executed
-  int64_t kernels_compiled = 0;   ///< kernels compiled by the JIT (cache misses)
-  int64_t cache_hits = 0;         ///< kernel cache lookups that found compiled code
-  int64_t cache_misses = 0;       ///< kernel cache lookups that did not
-  int64_t materializations = 0;   ///< graphs scheduled and run
+  int64_t kernels_run = 0;              ///< kernels executed
+  int64_t kernels_compiled = 0;         ///< kernels compiled by the JIT (cache misses)
+  int64_t cache_hits = 0;               ///< kernel cache lookups that found compiled code
+  int64_t cache_misses = 0;             ///< kernel cache lookups that did not
+  int64_t materializations = 0;         ///< graphs scheduled and run
   int64_t budget_materializations = 0;  ///< of which forced by the pending-graph size budget
-  double compile_ms = 0;          ///< time spent compiling kernels
+  double compile_ms = 0;                ///< time spent compiling kernels
 };
 /// A snapshot of the counters.
 Stats stats();

@@ -22,11 +22,16 @@ inline constexpr ScalarType kFloat64 = ScalarType::Double;
 /// Bytes per element.
 constexpr int elementSize(ScalarType t) {
   switch (t) {
-    case ScalarType::Bool: return 1;
-    case ScalarType::Int: return 4;
-    case ScalarType::Long: return 8;
-    case ScalarType::Float: return 4;
-    case ScalarType::Double: return 8;
+    case ScalarType::Bool:
+      return 1;
+    case ScalarType::Int:
+      return 4;
+    case ScalarType::Long:
+      return 8;
+    case ScalarType::Float:
+      return 4;
+    case ScalarType::Double:
+      return 8;
   }
   return 0;
 }

@@ -24,7 +24,8 @@ Device::Device(const std::string& spec) : type_(DeviceType::CPU), index_(-1) {
   } else if (kind == "cuda") {
     type_ = DeviceType::CUDA;
   } else {
-    throw Error(absl::StrCat("Expected one of cpu, cuda device type at start of device string: ", spec));
+    throw Error(
+        absl::StrCat("Expected one of cpu, cuda device type at start of device string: ", spec));
   }
   size_t colon = spec.find(':');
   if (colon != std::string::npos) {
@@ -42,11 +43,17 @@ std::string Device::str() const {
   return s;
 }
 
-std::ostream& operator<<(std::ostream& os, const Device& d) { return os << d.str(); }
+std::ostream& operator<<(std::ostream& os, const Device& d) {
+  return os << d.str();
+}
 
 namespace cuda {
-bool is_available() { return false; }
-int64_t device_count() { return 0; }
+bool is_available() {
+  return false;
+}
+int64_t device_count() {
+  return 0;
+}
 }  // namespace cuda
 
 std::ostream& operator<<(std::ostream& os, const Scalar& s) {

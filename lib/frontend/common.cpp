@@ -5,13 +5,15 @@
 
 namespace kiln::detail {
 
-std::string shapeText(const std::vector<int64_t>& s) { return absl::StrCat("[", absl::StrJoin(s, ", "), "]"); }
+std::string shapeText(const std::vector<int64_t>& s) {
+  return absl::StrCat("[", absl::StrJoin(s, ", "), "]");
+}
 
 int64_t wrapDim(int64_t dim, int64_t ndim) {
   int64_t n = std::max<int64_t>(ndim, 1);
   if (dim < -n || dim >= n) {
-    throw Error(absl::StrCat("Dimension out of range (expected to be in range of [", -n, ", ", n - 1,
-                             "], but got ", dim, ")"));
+    throw Error(absl::StrCat("Dimension out of range (expected to be in range of [", -n, ", ",
+                             n - 1, "], but got ", dim, ")"));
   }
   return dim < 0 ? dim + n : dim;
 }
@@ -23,8 +25,8 @@ std::vector<int64_t> broadcastShapes(const std::vector<int64_t>& a, const std::v
     int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
     int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
     if (da != db && da != 1 && db != 1) {
-      throw Error(absl::StrCat("The size of tensor a (", da, ") must match the size of tensor b (", db,
-                               ") at non-singleton dimension ", i));
+      throw Error(absl::StrCat("The size of tensor a (", da, ") must match the size of tensor b (",
+                               db, ") at non-singleton dimension ", i));
     }
     out[i] = da == 1 ? db : da;
   }
@@ -39,7 +41,8 @@ ScalarType defaultTypeFor(const Scalar& s) {
 
 namespace {
 // PyTorch's combine_categories (c10/core/ScalarType.h, at::native::result_type).
-std::optional<ScalarType> combine(std::optional<ScalarType> higher, std::optional<ScalarType> lower) {
+std::optional<ScalarType> combine(std::optional<ScalarType> higher,
+                                  std::optional<ScalarType> lower) {
   if (!higher) return lower;
   if (!lower) return higher;
   if (isFloatingType(*higher)) return higher;
@@ -136,13 +139,15 @@ Tensor record(ir::NodeRef n, Device device) {
 
 void checkCastable(ScalarType from, ScalarType to) {
   if (!canCast(from, to)) {
-    throw Error(absl::StrCat("result type ", std::string(toString(from)), " can't be cast to the desired output type ",
+    throw Error(absl::StrCat("result type ", std::string(toString(from)),
+                             " can't be cast to the desired output type ",
                              std::string(toString(to))));
   }
 }
 
 void checkDevice(const Tensor& t, const char* op) {
-  if (!t.defined()) throw Error(absl::StrCat(op, ": expected a defined tensor, but got an undefined one"));
+  if (!t.defined())
+    throw Error(absl::StrCat(op, ": expected a defined tensor, but got an undefined one"));
 }
 
 }  // namespace kiln::detail

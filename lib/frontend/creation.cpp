@@ -18,14 +18,18 @@ namespace {
 
 std::vector<int64_t> checkedSize(IntArrayRef size) {
   for (int64_t s : size) {
-    if (s < 0) throw Error(absl::StrCat("Trying to create tensor with negative dimension ", s, ": ", detail::shapeText(size.vec())));
+    if (s < 0)
+      throw Error(absl::StrCat("Trying to create tensor with negative dimension ", s, ": ",
+                               detail::shapeText(size.vec())));
   }
   return size.vec();
 }
 
 void checkDeviceOption(const TensorOptions& o) {
   if (o.device().is_cuda()) {
-    throw Error("kiln: CUDA tensors are not supported yet (the CUDA backend has not landed; kiln::cuda::is_available() is false)");
+    throw Error(
+        "kiln: CUDA tensors are not supported yet (the CUDA backend has not landed; "
+        "kiln::cuda::is_available() is false)");
   }
 }
 
@@ -67,7 +71,8 @@ ir::NodeRef iotaNode(int64_t axis, ScalarType dtype, const std::vector<int64_t>&
 void walkData(const TensorDataContainer& c, size_t depth, std::vector<int64_t>& sizes,
               std::vector<Scalar>& flat) {
   if (c.is_scalar()) {
-    if (depth != sizes.size()) throw Error("Expected a sequence but got a scalar in kiln::tensor()");
+    if (depth != sizes.size())
+      throw Error("Expected a sequence but got a scalar in kiln::tensor()");
     flat.push_back(c.scalar());
     return;
   }
@@ -75,8 +80,8 @@ void walkData(const TensorDataContainer& c, size_t depth, std::vector<int64_t>& 
   if (depth == sizes.size()) {
     sizes.push_back(n);
   } else if (sizes[depth] != n) {
-    throw Error(absl::StrCat("Expected all sub-lists at depth ", depth, " to have length ", sizes[depth],
-                             " (got ", n, ")"));
+    throw Error(absl::StrCat("Expected all sub-lists at depth ", depth, " to have length ",
+                             sizes[depth], " (got ", n, ")"));
   }
   for (const auto& e : c.elements()) walkData(e, depth + 1, sizes, flat);
 }
@@ -99,7 +104,8 @@ Tensor empty(IntArrayRef size, TensorOptions options) {
   std::vector<int64_t> shape = checkedSize(size);
   int64_t n = ir::numelOf(shape);
   auto buffer = runtime::Buffer::allocate(n * elementSize(options.dtype()));
-  return withGrad(detail::fromBuffer(buffer, options.dtype(), shape, ir::contiguousStrides(shape), n), options);
+  return withGrad(
+      detail::fromBuffer(buffer, options.dtype(), shape, ir::contiguousStrides(shape), n), options);
 }
 
 Tensor full(IntArrayRef size, const Scalar& value, TensorOptions options) {
@@ -107,13 +113,18 @@ Tensor full(IntArrayRef size, const Scalar& value, TensorOptions options) {
   ScalarType t = options.has_dtype() ? options.dtype() : detail::defaultTypeFor(value);
   return withGrad(record(constantNode(value, t, checkedSize(size))), options);
 }
-Tensor zeros(IntArrayRef size, TensorOptions options) { return full(size, 0, options.dtype(options.dtype())); }
-Tensor ones(IntArrayRef size, TensorOptions options) { return full(size, 1, options.dtype(options.dtype())); }
+Tensor zeros(IntArrayRef size, TensorOptions options) {
+  return full(size, 0, options.dtype(options.dtype()));
+}
+Tensor ones(IntArrayRef size, TensorOptions options) {
+  return full(size, 1, options.dtype(options.dtype()));
+}
 
 Tensor rand(IntArrayRef size, TensorOptions options) {
   checkDeviceOption(options);
   if (!isFloatingType(options.dtype())) {
-    throw Error(absl::StrCat("\"check_uniform_bounds\" not implemented for '", std::string(toString(options.dtype())), "'"));
+    throw Error(absl::StrCat("\"check_uniform_bounds\" not implemented for '",
+                             std::string(toString(options.dtype())), "'"));
   }
   return withGrad(record(randomNode(ir::Op::Rand, options.dtype(), checkedSize(size))), options);
 }
@@ -121,7 +132,8 @@ Tensor rand(IntArrayRef size, TensorOptions options) {
 Tensor randn(IntArrayRef size, TensorOptions options) {
   checkDeviceOption(options);
   if (!isFloatingType(options.dtype())) {
-    throw Error(absl::StrCat("\"normal_kernel_cpu\" not implemented for '", std::string(toString(options.dtype())), "'"));
+    throw Error(absl::StrCat("\"normal_kernel_cpu\" not implemented for '",
+                             std::string(toString(options.dtype())), "'"));
   }
   return withGrad(record(randomNode(ir::Op::Randn, options.dtype(), checkedSize(size))), options);
 }
@@ -129,33 +141,46 @@ Tensor randn(IntArrayRef size, TensorOptions options) {
 Tensor randint(int64_t low, int64_t high, IntArrayRef size, TensorOptions options) {
   checkDeviceOption(options);
   if (low >= high) {
-    throw Error(absl::StrCat("random_ expects 'from' to be less than 'to', but got from=", low, " >= to=", high));
+    throw Error(absl::StrCat("random_ expects 'from' to be less than 'to', but got from=", low,
+                             " >= to=", high));
   }
   std::vector<int64_t> shape = checkedSize(size);
   // floor(u * (high - low)) + low with a double uniform u: exact for ranges below 2^53.
   ir::NodeRef u = randomNode(ir::Op::Rand, kDouble, shape);
-  ir::NodeRef scaled = detail::elementwiseNode(ScalarOp::Mul, kDouble, {u, constantNode(static_cast<double>(high - low), kDouble, shape)});
+  ir::NodeRef scaled = detail::elementwiseNode(
+      ScalarOp::Mul, kDouble, {u, constantNode(static_cast<double>(high - low), kDouble, shape)});
   ir::NodeRef ints = detail::castNode(scaled, kLong);
-  ir::NodeRef shifted = detail::elementwiseNode(ScalarOp::Add, kLong, {ints, constantNode(low, kLong, shape)});
+  ir::NodeRef shifted =
+      detail::elementwiseNode(ScalarOp::Add, kLong, {ints, constantNode(low, kLong, shape)});
   return record(detail::castNode(shifted, options.dtype()));
 }
-Tensor randint(int64_t high, IntArrayRef size, TensorOptions options) { return randint(0, high, size, options); }
+Tensor randint(int64_t high, IntArrayRef size, TensorOptions options) {
+  return randint(0, high, size, options);
+}
 
-Tensor arange(const Scalar& end, TensorOptions options) { return arange(0, end, 1, options); }
-Tensor arange(const Scalar& start, const Scalar& end, TensorOptions options) { return arange(start, end, 1, options); }
+Tensor arange(const Scalar& end, TensorOptions options) {
+  return arange(0, end, 1, options);
+}
+Tensor arange(const Scalar& start, const Scalar& end, TensorOptions options) {
+  return arange(start, end, 1, options);
+}
 Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, TensorOptions options) {
   checkDeviceOption(options);
   double s = start.toDouble(), e = end.toDouble(), st = step.toDouble();
   if (st == 0) throw Error("step must be nonzero");
-  if (!std::isfinite(s) || !std::isfinite(e)) throw Error(absl::StrCat("unsupported range: ", s, " -> ", e));
-  if ((st > 0 && e < s) || (st < 0 && e > s)) throw Error("upper bound and larger bound inconsistent with step sign");
+  if (!std::isfinite(s) || !std::isfinite(e))
+    throw Error(absl::StrCat("unsupported range: ", s, " -> ", e));
+  if ((st > 0 && e < s) || (st < 0 && e > s))
+    throw Error("upper bound and larger bound inconsistent with step sign");
   bool floating = start.isFloatingPoint() || end.isFloatingPoint() || step.isFloatingPoint();
   ScalarType t = options.has_dtype() ? options.dtype() : (floating ? kFloat : kLong);
   int64_t n = static_cast<int64_t>(std::ceil((e - s) / st));
   std::vector<int64_t> shape{n};
   ir::NodeRef i = iotaNode(0, kDouble, shape);
-  ir::NodeRef v = detail::elementwiseNode(ScalarOp::Add, kDouble,
-      {detail::elementwiseNode(ScalarOp::Mul, kDouble, {i, constantNode(st, kDouble, shape)}), constantNode(s, kDouble, shape)});
+  ir::NodeRef v = detail::elementwiseNode(
+      ScalarOp::Add, kDouble,
+      {detail::elementwiseNode(ScalarOp::Mul, kDouble, {i, constantNode(st, kDouble, shape)}),
+       constantNode(s, kDouble, shape)});
   return withGrad(record(detail::castNode(v, t)), options);
 }
 
@@ -171,21 +196,30 @@ Tensor linspace(const Scalar& start, const Scalar& end, int64_t steps, TensorOpt
   // so both ends are exact.
   ir::NodeRef i = iotaNode(0, kDouble, shape);
   auto c = [&](double v) { return constantNode(v, kDouble, shape); };
-  ir::NodeRef up = detail::elementwiseNode(ScalarOp::Add, kDouble, {c(s), detail::elementwiseNode(ScalarOp::Mul, kDouble, {i, c(step)})});
-  ir::NodeRef back = detail::elementwiseNode(ScalarOp::Sub, kDouble, {c(static_cast<double>(steps - 1)), i});
-  ir::NodeRef down = detail::elementwiseNode(ScalarOp::Sub, kDouble, {c(e), detail::elementwiseNode(ScalarOp::Mul, kDouble, {back, c(step)})});
-  ir::NodeRef first = detail::elementwiseNode(ScalarOp::Lt, kDouble, {i, c(static_cast<double>(steps / 2))});
+  ir::NodeRef up = detail::elementwiseNode(
+      ScalarOp::Add, kDouble,
+      {c(s), detail::elementwiseNode(ScalarOp::Mul, kDouble, {i, c(step)})});
+  ir::NodeRef back =
+      detail::elementwiseNode(ScalarOp::Sub, kDouble, {c(static_cast<double>(steps - 1)), i});
+  ir::NodeRef down = detail::elementwiseNode(
+      ScalarOp::Sub, kDouble,
+      {c(e), detail::elementwiseNode(ScalarOp::Mul, kDouble, {back, c(step)})});
+  ir::NodeRef first =
+      detail::elementwiseNode(ScalarOp::Lt, kDouble, {i, c(static_cast<double>(steps / 2))});
   ir::NodeRef v = detail::elementwiseNode(ScalarOp::Where, kDouble, {first, up, down});
   return withGrad(record(detail::castNode(v, t)), options);
 }
 
-Tensor eye(int64_t n, TensorOptions options) { return eye(n, n, options); }
+Tensor eye(int64_t n, TensorOptions options) {
+  return eye(n, n, options);
+}
 Tensor eye(int64_t n, int64_t m, TensorOptions options) {
   checkDeviceOption(options);
   if (n < 0) throw Error(absl::StrCat("n must be greater or equal to 0, got ", n));
   if (m < 0) throw Error(absl::StrCat("m must be greater or equal to 0, got ", m));
   std::vector<int64_t> shape{n, m};
-  ir::NodeRef diag = detail::elementwiseNode(ScalarOp::Eq, kLong, {iotaNode(0, kLong, shape), iotaNode(1, kLong, shape)});
+  ir::NodeRef diag = detail::elementwiseNode(
+      ScalarOp::Eq, kLong, {iotaNode(0, kLong, shape), iotaNode(1, kLong, shape)});
   return withGrad(record(detail::castNode(diag, options.dtype())), options);
 }
 
@@ -198,12 +232,24 @@ TensorOptions likeOptions(const Tensor& t, TensorOptions o) {
 }
 }  // namespace
 
-Tensor empty_like(const Tensor& t, TensorOptions o) { return empty(t.sizes(), likeOptions(t, o)); }
-Tensor zeros_like(const Tensor& t, TensorOptions o) { return zeros(t.sizes(), likeOptions(t, o)); }
-Tensor ones_like(const Tensor& t, TensorOptions o) { return ones(t.sizes(), likeOptions(t, o)); }
-Tensor full_like(const Tensor& t, const Scalar& v, TensorOptions o) { return full(t.sizes(), v, likeOptions(t, o)); }
-Tensor rand_like(const Tensor& t, TensorOptions o) { return rand(t.sizes(), likeOptions(t, o)); }
-Tensor randn_like(const Tensor& t, TensorOptions o) { return randn(t.sizes(), likeOptions(t, o)); }
+Tensor empty_like(const Tensor& t, TensorOptions o) {
+  return empty(t.sizes(), likeOptions(t, o));
+}
+Tensor zeros_like(const Tensor& t, TensorOptions o) {
+  return zeros(t.sizes(), likeOptions(t, o));
+}
+Tensor ones_like(const Tensor& t, TensorOptions o) {
+  return ones(t.sizes(), likeOptions(t, o));
+}
+Tensor full_like(const Tensor& t, const Scalar& v, TensorOptions o) {
+  return full(t.sizes(), v, likeOptions(t, o));
+}
+Tensor rand_like(const Tensor& t, TensorOptions o) {
+  return rand(t.sizes(), likeOptions(t, o));
+}
+Tensor randn_like(const Tensor& t, TensorOptions o) {
+  return randn(t.sizes(), likeOptions(t, o));
+}
 
 Tensor tensor(const TensorDataContainer& data, TensorOptions options) {
   checkDeviceOption(options);
@@ -227,10 +273,18 @@ Tensor tensor(const TensorDataContainer& data, TensorOptions options) {
       for (int64_t i = 0; i < n; ++i) p[i] = flat[i].toBool();
       break;
     }
-    case ScalarType::Int: fillBuffer<int32_t>(buffer->data(), flat); break;
-    case ScalarType::Long: fillBuffer<int64_t>(buffer->data(), flat); break;
-    case ScalarType::Float: fillBuffer<float>(buffer->data(), flat); break;
-    case ScalarType::Double: fillBuffer<double>(buffer->data(), flat); break;
+    case ScalarType::Int:
+      fillBuffer<int32_t>(buffer->data(), flat);
+      break;
+    case ScalarType::Long:
+      fillBuffer<int64_t>(buffer->data(), flat);
+      break;
+    case ScalarType::Float:
+      fillBuffer<float>(buffer->data(), flat);
+      break;
+    case ScalarType::Double:
+      fillBuffer<double>(buffer->data(), flat);
+      break;
   }
   return withGrad(detail::fromBuffer(buffer, t, sizes, ir::contiguousStrides(sizes), n), options);
 }
@@ -244,12 +298,14 @@ Tensor from_blob(void* data, IntArrayRef sizes, IntArrayRef strides, TensorOptio
   checkDeviceOption(options);
   std::vector<int64_t> shape = checkedSize(sizes);
   if (strides.size() != shape.size()) {
-    throw Error(absl::StrCat("from_blob: expected ", shape.size(), " strides, got ", strides.size()));
+    throw Error(
+        absl::StrCat("from_blob: expected ", shape.size(), " strides, got ", strides.size()));
   }
   int64_t extent = ir::numelOf(shape) == 0 ? 0 : 1;
   for (size_t i = 0; i < shape.size() && extent > 0; ++i) extent += (shape[i] - 1) * strides[i];
   auto buffer = runtime::Buffer::wrap(data, extent * elementSize(options.dtype()));
-  return withGrad(detail::fromBuffer(buffer, options.dtype(), shape, strides.vec(), extent), options);
+  return withGrad(detail::fromBuffer(buffer, options.dtype(), shape, strides.vec(), extent),
+                  options);
 }
 
 }  // namespace kiln

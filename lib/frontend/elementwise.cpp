@@ -65,14 +65,17 @@ void checkAlpha(const Tensor& a, const Operand& b, const Scalar& alpha) {
   }
 }
 
-bool isOne(const Scalar& s) { return s.toDouble() == 1.0; }
+bool isOne(const Scalar& s) {
+  return s.toDouble() == 1.0;
+}
 
 ir::NodeRef addNode(ScalarOp op, const Tensor& a, const Operand& b, const Scalar& alpha) {
   checkAlpha(a, b, alpha);
   if (isOne(alpha)) return binaryNode(op, Rule::Arith, a, b);
   ScalarType t = resultType({a, b});
   std::vector<int64_t> shape = detail::broadcastShapes(a.sizes().vec(), shapeOf(b));
-  ir::NodeRef scaled = elementwiseNode(ScalarOp::Mul, t, {operandNode(b, t, shape), detail::constantNode(alpha, t, shape)});
+  ir::NodeRef scaled = elementwiseNode(
+      ScalarOp::Mul, t, {operandNode(b, t, shape), detail::constantNode(alpha, t, shape)});
   return elementwiseNode(op, t, {operandNode(a, t, shape), scaled});
 }
 
@@ -81,7 +84,8 @@ ir::NodeRef addNode(ScalarOp op, const Tensor& a, const Operand& b, const Scalar
 Tensor& assignInPlace(Tensor& self, ir::NodeRef value) {
   if (value->shape() != self.sizes().vec()) {
     throw Error(absl::StrCat("output with shape ", detail::shapeText(self.sizes().vec()),
-                             " doesn't match the broadcast shape ", detail::shapeText(value->shape())));
+                             " doesn't match the broadcast shape ",
+                             detail::shapeText(value->shape())));
   }
   detail::checkCastable(value->dtype(), self.dtype());
   detail::assignNode(self, castNode(std::move(value), self.dtype()));
@@ -92,64 +96,126 @@ Tensor& assignInPlace(Tensor& self, ir::NodeRef value) {
 }  // namespace
 
 // ---- binary arithmetic ----
-Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha) { return record(addNode(ScalarOp::Add, a, b, alpha), a.device()); }
-Tensor add(const Tensor& a, const Scalar& b, const Scalar& alpha) { return record(addNode(ScalarOp::Add, a, b, alpha), a.device()); }
+Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha) {
+  return record(addNode(ScalarOp::Add, a, b, alpha), a.device());
+}
+Tensor add(const Tensor& a, const Scalar& b, const Scalar& alpha) {
+  return record(addNode(ScalarOp::Add, a, b, alpha), a.device());
+}
 Tensor sub(const Tensor& a, const Tensor& b, const Scalar& alpha) {
   if (a.dtype() == kBool || b.dtype() == kBool) {
-    throw Error("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.");
+    throw Error(
+        "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+        "`logical_xor()` operator instead.");
   }
   return record(addNode(ScalarOp::Sub, a, b, alpha), a.device());
 }
 Tensor sub(const Tensor& a, const Scalar& b, const Scalar& alpha) {
   if (a.dtype() == kBool) {
-    throw Error("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.");
+    throw Error(
+        "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+        "invert a mask, use the `~` or `logical_not()` operator instead.");
   }
   return record(addNode(ScalarOp::Sub, a, b, alpha), a.device());
 }
-Tensor mul(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Mul, Rule::Arith, a, b); }
-Tensor mul(const Tensor& a, const Scalar& b) { return binary(ScalarOp::Mul, Rule::Arith, a, b); }
-Tensor div(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Div, Rule::Float, a, b); }
-Tensor div(const Tensor& a, const Scalar& b) { return binary(ScalarOp::Div, Rule::Float, a, b); }
-Tensor pow(const Tensor& a, const Tensor& e) { return binary(ScalarOp::Pow, Rule::Arith, a, e); }
+Tensor mul(const Tensor& a, const Tensor& b) {
+  return binary(ScalarOp::Mul, Rule::Arith, a, b);
+}
+Tensor mul(const Tensor& a, const Scalar& b) {
+  return binary(ScalarOp::Mul, Rule::Arith, a, b);
+}
+Tensor div(const Tensor& a, const Tensor& b) {
+  return binary(ScalarOp::Div, Rule::Float, a, b);
+}
+Tensor div(const Tensor& a, const Scalar& b) {
+  return binary(ScalarOp::Div, Rule::Float, a, b);
+}
+Tensor pow(const Tensor& a, const Tensor& e) {
+  return binary(ScalarOp::Pow, Rule::Arith, a, e);
+}
 Tensor pow(const Tensor& a, const Scalar& e) {
   if (!isFloatingType(a.dtype()) && !e.isFloatingPoint() && e.toLong() < 0) {
     throw Error("Integers to negative integer powers are not allowed.");
   }
   return binary(ScalarOp::Pow, Rule::Arith, a, e);
 }
-Tensor pow(const Scalar& a, const Tensor& e) { return binary(ScalarOp::Pow, Rule::Arith, a, e); }
-Tensor maximum(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Maximum, Rule::Arith, a, b); }
-Tensor minimum(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Minimum, Rule::Arith, a, b); }
-Tensor eq(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Eq, Rule::Compare, a, b); }
-Tensor ne(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Ne, Rule::Compare, a, b); }
-Tensor lt(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Lt, Rule::Compare, a, b); }
-Tensor le(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Le, Rule::Compare, a, b); }
-Tensor gt(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Gt, Rule::Compare, a, b); }
-Tensor ge(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Ge, Rule::Compare, a, b); }
-Tensor logical_and(const Tensor& a, const Tensor& b) { return binary(ScalarOp::And, Rule::Logical, a, b); }
-Tensor logical_or(const Tensor& a, const Tensor& b) { return binary(ScalarOp::Or, Rule::Logical, a, b); }
+Tensor pow(const Scalar& a, const Tensor& e) {
+  return binary(ScalarOp::Pow, Rule::Arith, a, e);
+}
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  return binary(ScalarOp::Maximum, Rule::Arith, a, b);
+}
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  return binary(ScalarOp::Minimum, Rule::Arith, a, b);
+}
+Tensor eq(const Tensor& a, const Tensor& b) {
+  return binary(ScalarOp::Eq, Rule::Compare, a, b);
+}
+Tensor ne(const Tensor& a, const Tensor& b) {
+  return binary(ScalarOp::Ne, Rule::Compare, a, b);
+}
+Tensor lt(const Tensor& a, const Tensor& b) {
+  return binary(ScalarOp::Lt, Rule::Compare, a, b);
+}
+Tensor le(const Tensor& a, const Tensor& b) {
+  return binary(ScalarOp::Le, Rule::Compare, a, b);
+}
+Tensor gt(const Tensor& a, const Tensor& b) {
+  return binary(ScalarOp::Gt, Rule::Compare, a, b);
+}
+Tensor ge(const Tensor& a, const Tensor& b) {
+  return binary(ScalarOp::Ge, Rule::Compare, a, b);
+}
+Tensor logical_and(const Tensor& a, const Tensor& b) {
+  return binary(ScalarOp::And, Rule::Logical, a, b);
+}
+Tensor logical_or(const Tensor& a, const Tensor& b) {
+  return binary(ScalarOp::Or, Rule::Logical, a, b);
+}
 
 // ---- unary ----
 Tensor neg(const Tensor& a) {
   if (a.dtype() == kBool) {
-    throw Error("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.");
+    throw Error(
+        "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+        "invert a mask, use the `~` or `logical_not()` operator instead.");
   }
   return unary(ScalarOp::Neg, Rule::Arith, a);
 }
-Tensor abs(const Tensor& a) { return unary(ScalarOp::Abs, Rule::Arith, a); }
-Tensor exp(const Tensor& a) { return unary(ScalarOp::Exp, Rule::Float, a); }
-Tensor log(const Tensor& a) { return unary(ScalarOp::Log, Rule::Float, a); }
-Tensor sqrt(const Tensor& a) { return unary(ScalarOp::Sqrt, Rule::Float, a); }
-Tensor rsqrt(const Tensor& a) { return unary(ScalarOp::Rsqrt, Rule::Float, a); }
-Tensor sin(const Tensor& a) { return unary(ScalarOp::Sin, Rule::Float, a); }
-Tensor cos(const Tensor& a) { return unary(ScalarOp::Cos, Rule::Float, a); }
-Tensor tanh(const Tensor& a) { return unary(ScalarOp::Tanh, Rule::Float, a); }
-Tensor sigmoid(const Tensor& a) { return unary(ScalarOp::Sigmoid, Rule::Float, a); }
+Tensor abs(const Tensor& a) {
+  return unary(ScalarOp::Abs, Rule::Arith, a);
+}
+Tensor exp(const Tensor& a) {
+  return unary(ScalarOp::Exp, Rule::Float, a);
+}
+Tensor log(const Tensor& a) {
+  return unary(ScalarOp::Log, Rule::Float, a);
+}
+Tensor sqrt(const Tensor& a) {
+  return unary(ScalarOp::Sqrt, Rule::Float, a);
+}
+Tensor rsqrt(const Tensor& a) {
+  return unary(ScalarOp::Rsqrt, Rule::Float, a);
+}
+Tensor sin(const Tensor& a) {
+  return unary(ScalarOp::Sin, Rule::Float, a);
+}
+Tensor cos(const Tensor& a) {
+  return unary(ScalarOp::Cos, Rule::Float, a);
+}
+Tensor tanh(const Tensor& a) {
+  return unary(ScalarOp::Tanh, Rule::Float, a);
+}
+Tensor sigmoid(const Tensor& a) {
+  return unary(ScalarOp::Sigmoid, Rule::Float, a);
+}
 Tensor relu(const Tensor& a) {
   if (a.dtype() == kBool) throw Error("\"clamp_min_scalar_cpu\" not implemented for 'Bool'");
   return unary(ScalarOp::Relu, Rule::Arith, a);
 }
-Tensor logical_not(const Tensor& a) { return unary(ScalarOp::Not, Rule::Logical, a); }
+Tensor logical_not(const Tensor& a) {
+  return unary(ScalarOp::Not, Rule::Logical, a);
+}
 
 Tensor clamp(const Tensor& a, std::optional<Scalar> min, std::optional<Scalar> max) {
   if (!min && !max) throw Error("torch.clamp: At least one of 'min' or 'max' must not be None");
@@ -166,16 +232,27 @@ Tensor clamp(const Tensor& a, std::optional<Scalar> min, std::optional<Scalar> m
 namespace {
 Tensor whereImpl(const Tensor& cond, const Operand& a, const Operand& b) {
   ScalarType t = resultType({a, b});
-  std::vector<int64_t> shape = detail::broadcastShapes(cond.sizes().vec(), detail::broadcastShapes(shapeOf(a), shapeOf(b)));
+  std::vector<int64_t> shape =
+      detail::broadcastShapes(cond.sizes().vec(), detail::broadcastShapes(shapeOf(a), shapeOf(b)));
   ir::NodeRef c = operandNode(cond, kBool, shape);
-  return record(elementwiseNode(ScalarOp::Where, t, {c, operandNode(a, t, shape), operandNode(b, t, shape)}), cond.device());
+  return record(
+      elementwiseNode(ScalarOp::Where, t, {c, operandNode(a, t, shape), operandNode(b, t, shape)}),
+      cond.device());
 }
 }  // namespace
 
-Tensor where(const Tensor& c, const Tensor& a, const Tensor& b) { return whereImpl(c, a, b); }
-Tensor where(const Tensor& c, const Scalar& a, const Tensor& b) { return whereImpl(c, a, b); }
-Tensor where(const Tensor& c, const Tensor& a, const Scalar& b) { return whereImpl(c, a, b); }
-Tensor where(const Tensor& c, const Scalar& a, const Scalar& b) { return whereImpl(c, a, b); }
+Tensor where(const Tensor& c, const Tensor& a, const Tensor& b) {
+  return whereImpl(c, a, b);
+}
+Tensor where(const Tensor& c, const Scalar& a, const Tensor& b) {
+  return whereImpl(c, a, b);
+}
+Tensor where(const Tensor& c, const Tensor& a, const Scalar& b) {
+  return whereImpl(c, a, b);
+}
+Tensor where(const Tensor& c, const Scalar& a, const Scalar& b) {
+  return whereImpl(c, a, b);
+}
 
 // ---- out= ----
 Tensor& add_out(Tensor& out, const Tensor& a, const Tensor& b, const Scalar& alpha) {
@@ -204,45 +281,123 @@ Tensor& div_out(Tensor& out, const Tensor& a, const Tensor& b) {
 }
 
 // ---- Tensor methods ----
-Tensor Tensor::add(const Tensor& o, const Scalar& alpha) const { return kiln::add(*this, o, alpha); }
-Tensor Tensor::add(const Scalar& o, const Scalar& alpha) const { return kiln::add(*this, o, alpha); }
-Tensor Tensor::sub(const Tensor& o, const Scalar& alpha) const { return kiln::sub(*this, o, alpha); }
-Tensor Tensor::sub(const Scalar& o, const Scalar& alpha) const { return kiln::sub(*this, o, alpha); }
-Tensor Tensor::mul(const Tensor& o) const { return kiln::mul(*this, o); }
-Tensor Tensor::mul(const Scalar& o) const { return kiln::mul(*this, o); }
-Tensor Tensor::div(const Tensor& o) const { return kiln::div(*this, o); }
-Tensor Tensor::div(const Scalar& o) const { return kiln::div(*this, o); }
-Tensor Tensor::pow(const Tensor& e) const { return kiln::pow(*this, e); }
-Tensor Tensor::pow(const Scalar& e) const { return kiln::pow(*this, e); }
-Tensor Tensor::neg() const { return kiln::neg(*this); }
-Tensor Tensor::abs() const { return kiln::abs(*this); }
-Tensor Tensor::exp() const { return kiln::exp(*this); }
-Tensor Tensor::log() const { return kiln::log(*this); }
-Tensor Tensor::sqrt() const { return kiln::sqrt(*this); }
-Tensor Tensor::rsqrt() const { return kiln::rsqrt(*this); }
-Tensor Tensor::sin() const { return kiln::sin(*this); }
-Tensor Tensor::cos() const { return kiln::cos(*this); }
-Tensor Tensor::tanh() const { return kiln::tanh(*this); }
-Tensor Tensor::sigmoid() const { return kiln::sigmoid(*this); }
-Tensor Tensor::relu() const { return kiln::relu(*this); }
-Tensor Tensor::clamp(std::optional<Scalar> min, std::optional<Scalar> max) const { return kiln::clamp(*this, min, max); }
-Tensor Tensor::maximum(const Tensor& o) const { return kiln::maximum(*this, o); }
-Tensor Tensor::minimum(const Tensor& o) const { return kiln::minimum(*this, o); }
-Tensor Tensor::eq(const Tensor& o) const { return kiln::eq(*this, o); }
-Tensor Tensor::eq(const Scalar& o) const { return binary(ScalarOp::Eq, Rule::Compare, *this, o); }
-Tensor Tensor::ne(const Tensor& o) const { return kiln::ne(*this, o); }
-Tensor Tensor::ne(const Scalar& o) const { return binary(ScalarOp::Ne, Rule::Compare, *this, o); }
-Tensor Tensor::lt(const Tensor& o) const { return kiln::lt(*this, o); }
-Tensor Tensor::lt(const Scalar& o) const { return binary(ScalarOp::Lt, Rule::Compare, *this, o); }
-Tensor Tensor::le(const Tensor& o) const { return kiln::le(*this, o); }
-Tensor Tensor::le(const Scalar& o) const { return binary(ScalarOp::Le, Rule::Compare, *this, o); }
-Tensor Tensor::gt(const Tensor& o) const { return kiln::gt(*this, o); }
-Tensor Tensor::gt(const Scalar& o) const { return binary(ScalarOp::Gt, Rule::Compare, *this, o); }
-Tensor Tensor::ge(const Tensor& o) const { return kiln::ge(*this, o); }
-Tensor Tensor::ge(const Scalar& o) const { return binary(ScalarOp::Ge, Rule::Compare, *this, o); }
-Tensor Tensor::logical_and(const Tensor& o) const { return kiln::logical_and(*this, o); }
-Tensor Tensor::logical_or(const Tensor& o) const { return kiln::logical_or(*this, o); }
-Tensor Tensor::logical_not() const { return kiln::logical_not(*this); }
+Tensor Tensor::add(const Tensor& o, const Scalar& alpha) const {
+  return kiln::add(*this, o, alpha);
+}
+Tensor Tensor::add(const Scalar& o, const Scalar& alpha) const {
+  return kiln::add(*this, o, alpha);
+}
+Tensor Tensor::sub(const Tensor& o, const Scalar& alpha) const {
+  return kiln::sub(*this, o, alpha);
+}
+Tensor Tensor::sub(const Scalar& o, const Scalar& alpha) const {
+  return kiln::sub(*this, o, alpha);
+}
+Tensor Tensor::mul(const Tensor& o) const {
+  return kiln::mul(*this, o);
+}
+Tensor Tensor::mul(const Scalar& o) const {
+  return kiln::mul(*this, o);
+}
+Tensor Tensor::div(const Tensor& o) const {
+  return kiln::div(*this, o);
+}
+Tensor Tensor::div(const Scalar& o) const {
+  return kiln::div(*this, o);
+}
+Tensor Tensor::pow(const Tensor& e) const {
+  return kiln::pow(*this, e);
+}
+Tensor Tensor::pow(const Scalar& e) const {
+  return kiln::pow(*this, e);
+}
+Tensor Tensor::neg() const {
+  return kiln::neg(*this);
+}
+Tensor Tensor::abs() const {
+  return kiln::abs(*this);
+}
+Tensor Tensor::exp() const {
+  return kiln::exp(*this);
+}
+Tensor Tensor::log() const {
+  return kiln::log(*this);
+}
+Tensor Tensor::sqrt() const {
+  return kiln::sqrt(*this);
+}
+Tensor Tensor::rsqrt() const {
+  return kiln::rsqrt(*this);
+}
+Tensor Tensor::sin() const {
+  return kiln::sin(*this);
+}
+Tensor Tensor::cos() const {
+  return kiln::cos(*this);
+}
+Tensor Tensor::tanh() const {
+  return kiln::tanh(*this);
+}
+Tensor Tensor::sigmoid() const {
+  return kiln::sigmoid(*this);
+}
+Tensor Tensor::relu() const {
+  return kiln::relu(*this);
+}
+Tensor Tensor::clamp(std::optional<Scalar> min, std::optional<Scalar> max) const {
+  return kiln::clamp(*this, min, max);
+}
+Tensor Tensor::maximum(const Tensor& o) const {
+  return kiln::maximum(*this, o);
+}
+Tensor Tensor::minimum(const Tensor& o) const {
+  return kiln::minimum(*this, o);
+}
+Tensor Tensor::eq(const Tensor& o) const {
+  return kiln::eq(*this, o);
+}
+Tensor Tensor::eq(const Scalar& o) const {
+  return binary(ScalarOp::Eq, Rule::Compare, *this, o);
+}
+Tensor Tensor::ne(const Tensor& o) const {
+  return kiln::ne(*this, o);
+}
+Tensor Tensor::ne(const Scalar& o) const {
+  return binary(ScalarOp::Ne, Rule::Compare, *this, o);
+}
+Tensor Tensor::lt(const Tensor& o) const {
+  return kiln::lt(*this, o);
+}
+Tensor Tensor::lt(const Scalar& o) const {
+  return binary(ScalarOp::Lt, Rule::Compare, *this, o);
+}
+Tensor Tensor::le(const Tensor& o) const {
+  return kiln::le(*this, o);
+}
+Tensor Tensor::le(const Scalar& o) const {
+  return binary(ScalarOp::Le, Rule::Compare, *this, o);
+}
+Tensor Tensor::gt(const Tensor& o) const {
+  return kiln::gt(*this, o);
+}
+Tensor Tensor::gt(const Scalar& o) const {
+  return binary(ScalarOp::Gt, Rule::Compare, *this, o);
+}
+Tensor Tensor::ge(const Tensor& o) const {
+  return kiln::ge(*this, o);
+}
+Tensor Tensor::ge(const Scalar& o) const {
+  return binary(ScalarOp::Ge, Rule::Compare, *this, o);
+}
+Tensor Tensor::logical_and(const Tensor& o) const {
+  return kiln::logical_and(*this, o);
+}
+Tensor Tensor::logical_or(const Tensor& o) const {
+  return kiln::logical_or(*this, o);
+}
+Tensor Tensor::logical_not() const {
+  return kiln::logical_not(*this);
+}
 
 Tensor& Tensor::add_(const Tensor& o, const Scalar& alpha) {
   return assignInPlace(*this, addNode(ScalarOp::Add, *this, o, alpha));
@@ -256,15 +411,25 @@ Tensor& Tensor::sub_(const Tensor& o, const Scalar& alpha) {
 Tensor& Tensor::sub_(const Scalar& o, const Scalar& alpha) {
   return assignInPlace(*this, addNode(ScalarOp::Sub, *this, o, alpha));
 }
-Tensor& Tensor::mul_(const Tensor& o) { return assignInPlace(*this, binaryNode(ScalarOp::Mul, Rule::Arith, *this, o)); }
-Tensor& Tensor::mul_(const Scalar& o) { return assignInPlace(*this, binaryNode(ScalarOp::Mul, Rule::Arith, *this, o)); }
-Tensor& Tensor::div_(const Tensor& o) { return assignInPlace(*this, binaryNode(ScalarOp::Div, Rule::Float, *this, o)); }
-Tensor& Tensor::div_(const Scalar& o) { return assignInPlace(*this, binaryNode(ScalarOp::Div, Rule::Float, *this, o)); }
+Tensor& Tensor::mul_(const Tensor& o) {
+  return assignInPlace(*this, binaryNode(ScalarOp::Mul, Rule::Arith, *this, o));
+}
+Tensor& Tensor::mul_(const Scalar& o) {
+  return assignInPlace(*this, binaryNode(ScalarOp::Mul, Rule::Arith, *this, o));
+}
+Tensor& Tensor::div_(const Tensor& o) {
+  return assignInPlace(*this, binaryNode(ScalarOp::Div, Rule::Float, *this, o));
+}
+Tensor& Tensor::div_(const Scalar& o) {
+  return assignInPlace(*this, binaryNode(ScalarOp::Div, Rule::Float, *this, o));
+}
 Tensor& Tensor::neg_() {
   if (dtype() == kBool) kiln::neg(*this);  // throws PyTorch's message
   return assignInPlace(*this, unaryNode(ScalarOp::Neg, Rule::Arith, *this));
 }
-Tensor& Tensor::exp_() { return assignInPlace(*this, unaryNode(ScalarOp::Exp, Rule::Float, *this)); }
+Tensor& Tensor::exp_() {
+  return assignInPlace(*this, unaryNode(ScalarOp::Exp, Rule::Float, *this));
+}
 Tensor& Tensor::relu_() {
   if (dtype() == kBool) kiln::relu(*this);
   return assignInPlace(*this, unaryNode(ScalarOp::Relu, Rule::Arith, *this));
@@ -280,17 +445,20 @@ Tensor& Tensor::fill_(const Scalar& value) {
 }
 Tensor& Tensor::fill_(const Tensor& value) {
   if (value.dim() != 0) {
-    throw Error(absl::StrCat("fill_ only supports 0-dimension value tensor but got tensor with ", value.dim(), " dimensions."));
+    throw Error(absl::StrCat("fill_ only supports 0-dimension value tensor but got tensor with ",
+                             value.dim(), " dimensions."));
   }
   return copy_(value);
 }
-Tensor& Tensor::zero_() { return fill_(0); }
+Tensor& Tensor::zero_() {
+  return fill_(0);
+}
 Tensor& Tensor::copy_(const Tensor& src, bool) {
   std::vector<int64_t> shape = sizes().vec();
   std::vector<int64_t> common = detail::broadcastShapes(shape, src.sizes().vec());
   if (common != shape) {
-    throw Error(absl::StrCat("output with shape ", detail::shapeText(shape), " doesn't match the broadcast shape ",
-                             detail::shapeText(common)));
+    throw Error(absl::StrCat("output with shape ", detail::shapeText(shape),
+                             " doesn't match the broadcast shape ", detail::shapeText(common)));
   }
   Tensor expanded = src.expand(shape);
   detail::assignNode(*this, castNode(readNode(expanded), dtype()));
@@ -299,44 +467,114 @@ Tensor& Tensor::copy_(const Tensor& src, bool) {
 }
 
 // ---- operators ----
-Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
-Tensor operator+(const Tensor& a, const Scalar& b) { return add(a, b); }
-Tensor operator+(const Scalar& a, const Tensor& b) { return add(b, a); }
-Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
-Tensor operator-(const Tensor& a, const Scalar& b) { return sub(a, b); }
+Tensor operator+(const Tensor& a, const Tensor& b) {
+  return add(a, b);
+}
+Tensor operator+(const Tensor& a, const Scalar& b) {
+  return add(a, b);
+}
+Tensor operator+(const Scalar& a, const Tensor& b) {
+  return add(b, a);
+}
+Tensor operator-(const Tensor& a, const Tensor& b) {
+  return sub(a, b);
+}
+Tensor operator-(const Tensor& a, const Scalar& b) {
+  return sub(a, b);
+}
 Tensor operator-(const Scalar& a, const Tensor& b) {
   if (b.dtype() == kBool) sub(b, a);
   return binary(ScalarOp::Sub, Rule::Arith, a, b);
 }
-Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
-Tensor operator*(const Tensor& a, const Scalar& b) { return mul(a, b); }
-Tensor operator*(const Scalar& a, const Tensor& b) { return mul(b, a); }
-Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
-Tensor operator/(const Tensor& a, const Scalar& b) { return div(a, b); }
-Tensor operator/(const Scalar& a, const Tensor& b) { return binary(ScalarOp::Div, Rule::Float, a, b); }
-Tensor operator-(const Tensor& a) { return neg(a); }
-Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
-Tensor operator==(const Tensor& a, const Scalar& b) { return a.eq(b); }
-Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }
-Tensor operator!=(const Tensor& a, const Scalar& b) { return a.ne(b); }
-Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
-Tensor operator<(const Tensor& a, const Scalar& b) { return a.lt(b); }
-Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
-Tensor operator<=(const Tensor& a, const Scalar& b) { return a.le(b); }
-Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
-Tensor operator>(const Tensor& a, const Scalar& b) { return a.gt(b); }
-Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
-Tensor operator>=(const Tensor& a, const Scalar& b) { return a.ge(b); }
-Tensor operator&&(const Tensor& a, const Tensor& b) { return logical_and(a, b); }
-Tensor operator||(const Tensor& a, const Tensor& b) { return logical_or(a, b); }
-Tensor operator!(const Tensor& a) { return logical_not(a); }
-Tensor& operator+=(Tensor& a, const Tensor& b) { return a.add_(b); }
-Tensor& operator+=(Tensor& a, const Scalar& b) { return a.add_(b); }
-Tensor& operator-=(Tensor& a, const Tensor& b) { return a.sub_(b); }
-Tensor& operator-=(Tensor& a, const Scalar& b) { return a.sub_(b); }
-Tensor& operator*=(Tensor& a, const Tensor& b) { return a.mul_(b); }
-Tensor& operator*=(Tensor& a, const Scalar& b) { return a.mul_(b); }
-Tensor& operator/=(Tensor& a, const Tensor& b) { return a.div_(b); }
-Tensor& operator/=(Tensor& a, const Scalar& b) { return a.div_(b); }
+Tensor operator*(const Tensor& a, const Tensor& b) {
+  return mul(a, b);
+}
+Tensor operator*(const Tensor& a, const Scalar& b) {
+  return mul(a, b);
+}
+Tensor operator*(const Scalar& a, const Tensor& b) {
+  return mul(b, a);
+}
+Tensor operator/(const Tensor& a, const Tensor& b) {
+  return div(a, b);
+}
+Tensor operator/(const Tensor& a, const Scalar& b) {
+  return div(a, b);
+}
+Tensor operator/(const Scalar& a, const Tensor& b) {
+  return binary(ScalarOp::Div, Rule::Float, a, b);
+}
+Tensor operator-(const Tensor& a) {
+  return neg(a);
+}
+Tensor operator==(const Tensor& a, const Tensor& b) {
+  return eq(a, b);
+}
+Tensor operator==(const Tensor& a, const Scalar& b) {
+  return a.eq(b);
+}
+Tensor operator!=(const Tensor& a, const Tensor& b) {
+  return ne(a, b);
+}
+Tensor operator!=(const Tensor& a, const Scalar& b) {
+  return a.ne(b);
+}
+Tensor operator<(const Tensor& a, const Tensor& b) {
+  return lt(a, b);
+}
+Tensor operator<(const Tensor& a, const Scalar& b) {
+  return a.lt(b);
+}
+Tensor operator<=(const Tensor& a, const Tensor& b) {
+  return le(a, b);
+}
+Tensor operator<=(const Tensor& a, const Scalar& b) {
+  return a.le(b);
+}
+Tensor operator>(const Tensor& a, const Tensor& b) {
+  return gt(a, b);
+}
+Tensor operator>(const Tensor& a, const Scalar& b) {
+  return a.gt(b);
+}
+Tensor operator>=(const Tensor& a, const Tensor& b) {
+  return ge(a, b);
+}
+Tensor operator>=(const Tensor& a, const Scalar& b) {
+  return a.ge(b);
+}
+Tensor operator&&(const Tensor& a, const Tensor& b) {
+  return logical_and(a, b);
+}
+Tensor operator||(const Tensor& a, const Tensor& b) {
+  return logical_or(a, b);
+}
+Tensor operator!(const Tensor& a) {
+  return logical_not(a);
+}
+Tensor& operator+=(Tensor& a, const Tensor& b) {
+  return a.add_(b);
+}
+Tensor& operator+=(Tensor& a, const Scalar& b) {
+  return a.add_(b);
+}
+Tensor& operator-=(Tensor& a, const Tensor& b) {
+  return a.sub_(b);
+}
+Tensor& operator-=(Tensor& a, const Scalar& b) {
+  return a.sub_(b);
+}
+Tensor& operator*=(Tensor& a, const Tensor& b) {
+  return a.mul_(b);
+}
+Tensor& operator*=(Tensor& a, const Scalar& b) {
+  return a.mul_(b);
+}
+Tensor& operator/=(Tensor& a, const Tensor& b) {
+  return a.div_(b);
+}
+Tensor& operator/=(Tensor& a, const Scalar& b) {
+  return a.div_(b);
+}
 
 }  // namespace kiln

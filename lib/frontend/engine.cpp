@@ -50,9 +50,9 @@ constexpr int32_t kDepthBudget = 400;
 
 struct Extracted {
   ir::Graph graph;
-  std::vector<Node*> node_of;                 // per instruction
-  std::vector<runtime::BufferPtr> params;     // per param index
-  std::vector<Node*> param_node;              // per param index (null for destinations)
+  std::vector<Node*> node_of;              // per instruction
+  std::vector<runtime::BufferPtr> params;  // per param index
+  std::vector<Node*> param_node;           // per param index (null for destinations)
   absl::flat_hash_map<Node*, int32_t> instr_of;
 };
 
@@ -158,8 +158,8 @@ void writeFile(const std::string& path, const std::string& text) {
 // random seeds share it: their values reach the kernels as arguments.
 struct Plan {
   sched::Schedule schedule;
-  std::vector<runtime::KernelFn> fns;                // per step
-  std::vector<std::vector<int32_t>> arg_instr;       // per step and argument: graph instr, or -1
+  std::vector<runtime::KernelFn> fns;           // per step
+  std::vector<std::vector<int32_t>> arg_instr;  // per step and argument: graph instr, or -1
   std::vector<std::pair<int32_t, int32_t>> intermediates;  // (graph instr, slot) to realize
 };
 
@@ -208,7 +208,8 @@ std::string structuralKey(const ir::Graph& g) {
         break;
       }
       case ir::Op::Rand:
-      case ir::Op::Randn: break;
+      case ir::Op::Randn:
+        break;
       default:
         appendRaw(key, d.ivalue);
         appendRaw(key, d.offset);
@@ -273,7 +274,8 @@ const Plan& planFor(const ir::Graph& graph, const std::string& dump_prefix) {
   auto it = plans.find(key);
   if (it != plans.end() && dump_prefix.empty()) {
     int64_t kernels = 0;
-    for (const sched::Step& st : it->second->schedule.steps) kernels += st.kind == sched::Step::Kind::Kernel;
+    for (const sched::Step& st : it->second->schedule.steps)
+      kernels += st.kind == sched::Step::Kind::Kernel;
     runtime::counters().cache_hits.fetch_add(kernels);
     return *it->second;
   }
@@ -358,7 +360,8 @@ void materialize(const std::vector<Storage*>& requested, const char* why) {
     static std::atomic<int64_t> dump_seq{0};
     std::filesystem::create_directories(dump);
     dump_prefix = absl::StrCat(dump, "/kiln-", dump_seq.fetch_add(1));
-    writeFile(dump_prefix + ".recorded.kir", absl::StrCat("# materialised for: ", why, "\n", ex.graph.text()));
+    writeFile(dump_prefix + ".recorded.kir",
+              absl::StrCat("# materialised for: ", why, "\n", ex.graph.text()));
   }
   const Plan& plan = planFor(ex.graph, dump_prefix);
   const sched::Schedule& sch = plan.schedule;
@@ -394,7 +397,8 @@ void materialize(const std::vector<Storage*>& requested, const char* why) {
   // inputs, so every node to update is held until all are done.
   std::vector<std::pair<NodeRef, int32_t>> intermediates;
   for (auto [instr, slot] : plan.intermediates) {
-    if (Node* n = ex.node_of[instr]; n && !n->realized()) intermediates.emplace_back(NodeRef::share(n), slot);
+    if (Node* n = ex.node_of[instr]; n && !n->realized())
+      intermediates.emplace_back(NodeRef::share(n), slot);
   }
   for (auto& [n, slot] : intermediates) n->realize(slots[slot]);
   for (size_t k = 0; k < work.size(); ++k) {
@@ -408,7 +412,8 @@ void materialize(const std::vector<Storage*>& requested, const char* why) {
       result->bind();
       s->buffer = result;
     }
-    if (!s->value->realized() || s->value->realized() == s->buffer || !s->value->realized()->bound()) {
+    if (!s->value->realized() || s->value->realized() == s->buffer ||
+        !s->value->realized()->bound()) {
       s->value->realize(s->buffer);
     } else {
       s->value = Node::makeParam(s->buffer, s->dtype, s->numel);
@@ -464,8 +469,14 @@ void reset_stats() {
   c.compile_ns = 0;
 }
 
-void set_eager(bool eager) { detail::eagerFlag().store(eager); }
-bool is_eager() { return detail::eagerFlag().load(); }
-void clear_kernel_cache() { runtime::clearKernelCache(); }
+void set_eager(bool eager) {
+  detail::eagerFlag().store(eager);
+}
+bool is_eager() {
+  return detail::eagerFlag().load();
+}
+void clear_kernel_cache() {
+  runtime::clearKernelCache();
+}
 
 }  // namespace kiln

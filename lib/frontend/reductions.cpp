@@ -53,7 +53,8 @@ Tensor finish(ir::NodeRef n, const std::vector<int64_t>& dims, bool keepdim, Dev
   if (keepdim) return t;
   std::vector<int64_t> squeezed;
   for (size_t k = 0; k < shape.size(); ++k) {
-    if (std::find(dims.begin(), dims.end(), static_cast<int64_t>(k)) == dims.end()) squeezed.push_back(shape[k]);
+    if (std::find(dims.begin(), dims.end(), static_cast<int64_t>(k)) == dims.end())
+      squeezed.push_back(shape[k]);
   }
   return detail::makeView(t, squeezed, ir::contiguousStrides(squeezed), 0);
 }
@@ -71,7 +72,9 @@ int64_t countOf(const Tensor& a, const std::vector<int64_t>& dims) {
 
 Tensor minmaxAll(const Tensor& a, ir::ReduceOp op, const char* name) {
   if (a.numel() == 0) {
-    throw Error(absl::StrCat(name, "(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."));
+    throw Error(absl::StrCat(name,
+                             "(): Expected reduction dim to be specified for input.numel() == 0. "
+                             "Specify the reduction dim with the 'dim' argument."));
   }
   std::vector<int64_t> dims = reduceDims(a, {});
   return finish(reduceNode(op, readNode(a), dims, a.dtype()), dims, false, a.device());
@@ -87,7 +90,8 @@ Tensor amaxmin(const Tensor& a, IntArrayRef dim, bool keepdim, ir::ReduceOp op, 
   return finish(reduceNode(op, readNode(a), dims, a.dtype()), dims, keepdim, a.device());
 }
 
-Tensor argReduce(const Tensor& a, std::optional<int64_t> dim, bool keepdim, ir::ReduceOp op, const char* name) {
+Tensor argReduce(const Tensor& a, std::optional<int64_t> dim, bool keepdim, ir::ReduceOp op,
+                 const char* name) {
   Tensor src = dim ? a : a.reshape({-1});
   int64_t d = dim ? wrapDim(*dim, a.dim()) : 0;
   if (src.dim() == 0) src = src.reshape({1});
@@ -106,7 +110,8 @@ Tensor argReduce(const Tensor& a, std::optional<int64_t> dim, bool keepdim, ir::
     Tensor t = record(std::move(n), a.device());
     return keepdim ? t.reshape(std::vector<int64_t>(a.dim(), 1)) : t.reshape({});
   }
-  return finish(std::move(n), a.dim() == 0 ? std::vector<int64_t>{} : std::vector<int64_t>{d}, keepdim || a.dim() == 0, a.device());
+  return finish(std::move(n), a.dim() == 0 ? std::vector<int64_t>{} : std::vector<int64_t>{d},
+                keepdim || a.dim() == 0, a.device());
 }
 
 Tensor varImpl(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
@@ -118,58 +123,94 @@ Tensor varImpl(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
   ScalarType t = a.dtype();
   ir::NodeRef x = readNode(a);
   ir::NodeRef sum = reduceNode(ir::ReduceOp::Sum, x, dims, t);
-  ir::NodeRef mean = detail::elementwiseNode(ScalarOp::Div, t, {sum, detail::constantNode(static_cast<double>(n), t, sum->shape())});
-  ir::NodeRef dev = detail::elementwiseNode(ScalarOp::Sub, t, {x, detail::expandNode(mean, x->shape())});
+  ir::NodeRef mean = detail::elementwiseNode(
+      ScalarOp::Div, t, {sum, detail::constantNode(static_cast<double>(n), t, sum->shape())});
+  ir::NodeRef dev =
+      detail::elementwiseNode(ScalarOp::Sub, t, {x, detail::expandNode(mean, x->shape())});
   ir::NodeRef sq = detail::elementwiseNode(ScalarOp::Mul, t, {dev, dev});
   ir::NodeRef ss = reduceNode(ir::ReduceOp::Sum, sq, dims, t);
   double denom = static_cast<double>(std::max<int64_t>(n - (unbiased ? 1 : 0), 0));
-  ir::NodeRef v = detail::elementwiseNode(ScalarOp::Div, t, {ss, detail::constantNode(denom, t, ss->shape())});
+  ir::NodeRef v =
+      detail::elementwiseNode(ScalarOp::Div, t, {ss, detail::constantNode(denom, t, ss->shape())});
   return finish(v, dims, keepdim, a.device());
 }
 
 }  // namespace
 
-Tensor sum(const Tensor& a, std::optional<ScalarType> dtype) { return sum(a, {}, false, dtype); }
+Tensor sum(const Tensor& a, std::optional<ScalarType> dtype) {
+  return sum(a, {}, false, dtype);
+}
 Tensor sum(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype) {
   std::vector<int64_t> dims = reduceDims(a, dim);
-  return finish(reduceNode(ir::ReduceOp::Sum, readNode(a), dims, sumType(a, dtype)), dims, keepdim, a.device());
+  return finish(reduceNode(ir::ReduceOp::Sum, readNode(a), dims, sumType(a, dtype)), dims, keepdim,
+                a.device());
 }
-Tensor mean(const Tensor& a, std::optional<ScalarType> dtype) { return mean(a, {}, false, dtype); }
+Tensor mean(const Tensor& a, std::optional<ScalarType> dtype) {
+  return mean(a, {}, false, dtype);
+}
 Tensor mean(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype) {
   ScalarType t = dtype.value_or(a.dtype());
   if (!isFloatingType(t)) {
-    throw Error(absl::StrCat("mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: ",
-                             std::string(toString(t))));
+    throw Error(
+        absl::StrCat("mean(): could not infer output dtype. Input dtype must be either a floating "
+                     "point or complex dtype. Got: ",
+                     std::string(toString(t))));
   }
   std::vector<int64_t> dims = reduceDims(a, dim);
   ir::NodeRef s = reduceNode(ir::ReduceOp::Sum, readNode(a), dims, t);
-  ir::NodeRef m = detail::elementwiseNode(ScalarOp::Div, t, {s, detail::constantNode(static_cast<double>(countOf(a, dims)), t, s->shape())});
+  ir::NodeRef m = detail::elementwiseNode(
+      ScalarOp::Div, t,
+      {s, detail::constantNode(static_cast<double>(countOf(a, dims)), t, s->shape())});
   return finish(m, dims, keepdim, a.device());
 }
 Tensor prod(const Tensor& a, std::optional<ScalarType> dtype) {
   std::vector<int64_t> dims = reduceDims(a, {});
-  return finish(reduceNode(ir::ReduceOp::Prod, readNode(a), dims, sumType(a, dtype)), dims, false, a.device());
+  return finish(reduceNode(ir::ReduceOp::Prod, readNode(a), dims, sumType(a, dtype)), dims, false,
+                a.device());
 }
 Tensor prod(const Tensor& a, int64_t dim, bool keepdim, std::optional<ScalarType> dtype) {
   std::vector<int64_t> dims = reduceDims(a, {dim});
-  return finish(reduceNode(ir::ReduceOp::Prod, readNode(a), dims, sumType(a, dtype)), dims, keepdim, a.device());
+  return finish(reduceNode(ir::ReduceOp::Prod, readNode(a), dims, sumType(a, dtype)), dims, keepdim,
+                a.device());
 }
-Tensor amax(const Tensor& a, IntArrayRef dim, bool keepdim) { return amaxmin(a, dim, keepdim, ir::ReduceOp::Max, "amax"); }
-Tensor amin(const Tensor& a, IntArrayRef dim, bool keepdim) { return amaxmin(a, dim, keepdim, ir::ReduceOp::Min, "amin"); }
-Tensor max(const Tensor& a) { return minmaxAll(a, ir::ReduceOp::Max, "max"); }
-Tensor min(const Tensor& a) { return minmaxAll(a, ir::ReduceOp::Min, "min"); }
+Tensor amax(const Tensor& a, IntArrayRef dim, bool keepdim) {
+  return amaxmin(a, dim, keepdim, ir::ReduceOp::Max, "amax");
+}
+Tensor amin(const Tensor& a, IntArrayRef dim, bool keepdim) {
+  return amaxmin(a, dim, keepdim, ir::ReduceOp::Min, "amin");
+}
+Tensor max(const Tensor& a) {
+  return minmaxAll(a, ir::ReduceOp::Max, "max");
+}
+Tensor min(const Tensor& a) {
+  return minmaxAll(a, ir::ReduceOp::Min, "min");
+}
 std::tuple<Tensor, Tensor> max(const Tensor& a, int64_t dim, bool keepdim) {
-  return {amaxmin(a, {dim}, keepdim, ir::ReduceOp::Max, "max"), argReduce(a, dim, keepdim, ir::ReduceOp::Max, "max")};
+  return {amaxmin(a, {dim}, keepdim, ir::ReduceOp::Max, "max"),
+          argReduce(a, dim, keepdim, ir::ReduceOp::Max, "max")};
 }
 std::tuple<Tensor, Tensor> min(const Tensor& a, int64_t dim, bool keepdim) {
-  return {amaxmin(a, {dim}, keepdim, ir::ReduceOp::Min, "min"), argReduce(a, dim, keepdim, ir::ReduceOp::Min, "min")};
+  return {amaxmin(a, {dim}, keepdim, ir::ReduceOp::Min, "min"),
+          argReduce(a, dim, keepdim, ir::ReduceOp::Min, "min")};
 }
-Tensor argmax(const Tensor& a, std::optional<int64_t> dim, bool keepdim) { return argReduce(a, dim, keepdim, ir::ReduceOp::Max, "argmax"); }
-Tensor argmin(const Tensor& a, std::optional<int64_t> dim, bool keepdim) { return argReduce(a, dim, keepdim, ir::ReduceOp::Min, "argmin"); }
-Tensor var(const Tensor& a, bool unbiased) { return varImpl(a, {}, unbiased, false); }
-Tensor var(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) { return varImpl(a, dim, unbiased, keepdim); }
-Tensor std(const Tensor& a, bool unbiased) { return sqrt(varImpl(a, {}, unbiased, false)); }
-Tensor std(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) { return sqrt(varImpl(a, dim, unbiased, keepdim)); }
+Tensor argmax(const Tensor& a, std::optional<int64_t> dim, bool keepdim) {
+  return argReduce(a, dim, keepdim, ir::ReduceOp::Max, "argmax");
+}
+Tensor argmin(const Tensor& a, std::optional<int64_t> dim, bool keepdim) {
+  return argReduce(a, dim, keepdim, ir::ReduceOp::Min, "argmin");
+}
+Tensor var(const Tensor& a, bool unbiased) {
+  return varImpl(a, {}, unbiased, false);
+}
+Tensor var(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
+  return varImpl(a, dim, unbiased, keepdim);
+}
+Tensor std(const Tensor& a, bool unbiased) {
+  return sqrt(varImpl(a, {}, unbiased, false));
+}
+Tensor std(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
+  return sqrt(varImpl(a, dim, unbiased, keepdim));
+}
 
 Tensor softmax(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype) {
   Tensor x = dtype ? a.to(*dtype) : (isFloatingType(a.dtype()) ? a : a.to(kFloat));
@@ -195,11 +236,12 @@ Tensor log_softmax(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype
 namespace {
 Tensor batchedMatmul(const Tensor& a, const Tensor& b) {
   // a [..., m, k], b [..., k, n] -> [..., m, n]
-  Tensor lhs = a.unsqueeze(-2);                  // [..., m, 1, k]
+  Tensor lhs = a.unsqueeze(-2);                    // [..., m, 1, k]
   Tensor rhs = b.transpose(-1, -2).unsqueeze(-3);  // [..., 1, n, k]
   ScalarType t = promoteTypes(a.dtype(), b.dtype());
   std::vector<int64_t> shape = detail::broadcastShapes(lhs.sizes().vec(), rhs.sizes().vec());
-  ir::NodeRef prod = detail::elementwiseNode(ScalarOp::Mul, t, {detail::operandNode(lhs, t, shape), detail::operandNode(rhs, t, shape)});
+  ir::NodeRef prod = detail::elementwiseNode(
+      ScalarOp::Mul, t, {detail::operandNode(lhs, t, shape), detail::operandNode(rhs, t, shape)});
   int64_t last = static_cast<int64_t>(shape.size()) - 1;
   return finish(reduceNode(ir::ReduceOp::Sum, prod, {last}, t), {last}, false, a.device());
 }
@@ -211,19 +253,24 @@ std::string matText(const Tensor& t) {
 // The C++ type names PyTorch's messages print for a dtype (caffe2::TypeMeta::name()).
 std::string typeMetaName(ScalarType t) {
   switch (t) {
-    case ScalarType::Bool: return "bool";
-    case ScalarType::Int: return "int";
-    case ScalarType::Long: return "long int";
-    case ScalarType::Float: return "float";
-    case ScalarType::Double: return "double";
+    case ScalarType::Bool:
+      return "bool";
+    case ScalarType::Int:
+      return "int";
+    case ScalarType::Long:
+      return "long int";
+    case ScalarType::Float:
+      return "float";
+    case ScalarType::Double:
+      return "double";
   }
   return "?";
 }
 
 void checkMatmulTypes(const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype()) {
-    throw Error(absl::StrCat("expected m1 and m2 to have the same dtype, but got: ", typeMetaName(a.dtype()), " != ",
-                             typeMetaName(b.dtype())));
+    throw Error(absl::StrCat("expected m1 and m2 to have the same dtype, but got: ",
+                             typeMetaName(a.dtype()), " != ", typeMetaName(b.dtype())));
   }
 }
 }  // namespace
@@ -232,7 +279,8 @@ Tensor mm(const Tensor& a, const Tensor& b) {
   if (a.dim() != 2) throw Error(absl::StrCat("self must be a matrix"));
   if (b.dim() != 2) throw Error(absl::StrCat("mat2 must be a matrix"));
   if (a.size(1) != b.size(0)) {
-    throw Error(absl::StrCat("mat1 and mat2 shapes cannot be multiplied (", matText(a), " and ", matText(b), ")"));
+    throw Error(absl::StrCat("mat1 and mat2 shapes cannot be multiplied (", matText(a), " and ",
+                             matText(b), ")"));
   }
   checkMatmulTypes(a, b);
   return batchedMatmul(a, b);
@@ -242,8 +290,9 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
   if (a.dim() != 3) throw Error(absl::StrCat("batch1 must be a 3D tensor"));
   if (b.dim() != 3) throw Error(absl::StrCat("batch2 must be a 3D tensor"));
   if (b.size(0) != a.size(0) || b.size(1) != a.size(2)) {
-    throw Error(absl::StrCat("Expected size for first two dimensions of batch2 tensor to be: [", a.size(0), ", ", a.size(2),
-                             "] but got: [", b.size(0), ", ", b.size(1), "]."));
+    throw Error(absl::StrCat("Expected size for first two dimensions of batch2 tensor to be: [",
+                             a.size(0), ", ", a.size(2), "] but got: [", b.size(0), ", ", b.size(1),
+                             "]."));
   }
   checkMatmulTypes(a, b);
   return batchedMatmul(a, b);
@@ -252,13 +301,16 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
 Tensor matmul(const Tensor& a, const Tensor& b) {
   int64_t da = a.dim(), db = b.dim();
   if (da == 0 || db == 0) {
-    throw Error(absl::StrCat("both arguments to matmul need to be at least 1D, but they are ", da, "D and ", db, "D"));
+    throw Error(absl::StrCat("both arguments to matmul need to be at least 1D, but they are ", da,
+                             "D and ", db, "D"));
   }
   checkMatmulTypes(a, b);
   if (da == 1 && db == 1) {
     if (a.size(0) != b.size(0)) {
-      throw Error(absl::StrCat("inconsistent tensor size, expected tensor [", a.size(0), "] and src [", b.size(0),
-                               "] to have the same number of elements, but got ", a.size(0), " and ", b.size(0), " elements respectively"));
+      throw Error(absl::StrCat("inconsistent tensor size, expected tensor [", a.size(0),
+                               "] and src [", b.size(0),
+                               "] to have the same number of elements, but got ", a.size(0),
+                               " and ", b.size(0), " elements respectively"));
     }
     return (a * b).sum();
   }
@@ -266,8 +318,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   Tensor rhs = db == 1 ? b.unsqueeze(1) : b;
   if (lhs.size(-1) != rhs.size(-2)) {
     if (da == 2 && db == 2) return mm(a, b);
-    throw Error(absl::StrCat("mat1 and mat2 shapes cannot be multiplied (", lhs.numel() / lhs.size(-1), "x", lhs.size(-1),
-                             " and ", rhs.size(-2), "x", rhs.size(-1), ")"));
+    throw Error(absl::StrCat("mat1 and mat2 shapes cannot be multiplied (",
+                             lhs.numel() / lhs.size(-1), "x", lhs.size(-1), " and ", rhs.size(-2),
+                             "x", rhs.size(-1), ")"));
   }
   Tensor out = batchedMatmul(lhs, rhs);
   if (da == 1) out = out.squeeze(-2);
@@ -275,28 +328,74 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor Tensor::sum(std::optional<ScalarType> dtype) const { return kiln::sum(*this, dtype); }
-Tensor Tensor::sum(IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype) const { return kiln::sum(*this, dim, keepdim, dtype); }
-Tensor Tensor::mean(std::optional<ScalarType> dtype) const { return kiln::mean(*this, dtype); }
-Tensor Tensor::mean(IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype) const { return kiln::mean(*this, dim, keepdim, dtype); }
-Tensor Tensor::prod(std::optional<ScalarType> dtype) const { return kiln::prod(*this, dtype); }
-Tensor Tensor::prod(int64_t dim, bool keepdim, std::optional<ScalarType> dtype) const { return kiln::prod(*this, dim, keepdim, dtype); }
-Tensor Tensor::amax(IntArrayRef dim, bool keepdim) const { return kiln::amax(*this, dim, keepdim); }
-Tensor Tensor::amin(IntArrayRef dim, bool keepdim) const { return kiln::amin(*this, dim, keepdim); }
-Tensor Tensor::max() const { return kiln::max(*this); }
-Tensor Tensor::min() const { return kiln::min(*this); }
-std::tuple<Tensor, Tensor> Tensor::max(int64_t dim, bool keepdim) const { return kiln::max(*this, dim, keepdim); }
-std::tuple<Tensor, Tensor> Tensor::min(int64_t dim, bool keepdim) const { return kiln::min(*this, dim, keepdim); }
-Tensor Tensor::argmax(std::optional<int64_t> dim, bool keepdim) const { return kiln::argmax(*this, dim, keepdim); }
-Tensor Tensor::argmin(std::optional<int64_t> dim, bool keepdim) const { return kiln::argmin(*this, dim, keepdim); }
-Tensor Tensor::var(bool unbiased) const { return kiln::var(*this, unbiased); }
-Tensor Tensor::var(IntArrayRef dim, bool unbiased, bool keepdim) const { return kiln::var(*this, dim, unbiased, keepdim); }
-Tensor Tensor::std(bool unbiased) const { return kiln::std(*this, unbiased); }
-Tensor Tensor::std(IntArrayRef dim, bool unbiased, bool keepdim) const { return kiln::std(*this, dim, unbiased, keepdim); }
-Tensor Tensor::softmax(int64_t dim, std::optional<ScalarType> dtype) const { return kiln::softmax(*this, dim, dtype); }
-Tensor Tensor::log_softmax(int64_t dim, std::optional<ScalarType> dtype) const { return kiln::log_softmax(*this, dim, dtype); }
-Tensor Tensor::matmul(const Tensor& o) const { return kiln::matmul(*this, o); }
-Tensor Tensor::mm(const Tensor& o) const { return kiln::mm(*this, o); }
-Tensor Tensor::bmm(const Tensor& o) const { return kiln::bmm(*this, o); }
+Tensor Tensor::sum(std::optional<ScalarType> dtype) const {
+  return kiln::sum(*this, dtype);
+}
+Tensor Tensor::sum(IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype) const {
+  return kiln::sum(*this, dim, keepdim, dtype);
+}
+Tensor Tensor::mean(std::optional<ScalarType> dtype) const {
+  return kiln::mean(*this, dtype);
+}
+Tensor Tensor::mean(IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype) const {
+  return kiln::mean(*this, dim, keepdim, dtype);
+}
+Tensor Tensor::prod(std::optional<ScalarType> dtype) const {
+  return kiln::prod(*this, dtype);
+}
+Tensor Tensor::prod(int64_t dim, bool keepdim, std::optional<ScalarType> dtype) const {
+  return kiln::prod(*this, dim, keepdim, dtype);
+}
+Tensor Tensor::amax(IntArrayRef dim, bool keepdim) const {
+  return kiln::amax(*this, dim, keepdim);
+}
+Tensor Tensor::amin(IntArrayRef dim, bool keepdim) const {
+  return kiln::amin(*this, dim, keepdim);
+}
+Tensor Tensor::max() const {
+  return kiln::max(*this);
+}
+Tensor Tensor::min() const {
+  return kiln::min(*this);
+}
+std::tuple<Tensor, Tensor> Tensor::max(int64_t dim, bool keepdim) const {
+  return kiln::max(*this, dim, keepdim);
+}
+std::tuple<Tensor, Tensor> Tensor::min(int64_t dim, bool keepdim) const {
+  return kiln::min(*this, dim, keepdim);
+}
+Tensor Tensor::argmax(std::optional<int64_t> dim, bool keepdim) const {
+  return kiln::argmax(*this, dim, keepdim);
+}
+Tensor Tensor::argmin(std::optional<int64_t> dim, bool keepdim) const {
+  return kiln::argmin(*this, dim, keepdim);
+}
+Tensor Tensor::var(bool unbiased) const {
+  return kiln::var(*this, unbiased);
+}
+Tensor Tensor::var(IntArrayRef dim, bool unbiased, bool keepdim) const {
+  return kiln::var(*this, dim, unbiased, keepdim);
+}
+Tensor Tensor::std(bool unbiased) const {
+  return kiln::std(*this, unbiased);
+}
+Tensor Tensor::std(IntArrayRef dim, bool unbiased, bool keepdim) const {
+  return kiln::std(*this, dim, unbiased, keepdim);
+}
+Tensor Tensor::softmax(int64_t dim, std::optional<ScalarType> dtype) const {
+  return kiln::softmax(*this, dim, dtype);
+}
+Tensor Tensor::log_softmax(int64_t dim, std::optional<ScalarType> dtype) const {
+  return kiln::log_softmax(*this, dim, dtype);
+}
+Tensor Tensor::matmul(const Tensor& o) const {
+  return kiln::matmul(*this, o);
+}
+Tensor Tensor::mm(const Tensor& o) const {
+  return kiln::mm(*this, o);
+}
+Tensor Tensor::bmm(const Tensor& o) const {
+  return kiln::bmm(*this, o);
+}
 
 }  // namespace kiln

@@ -64,11 +64,16 @@ Pending extractPending(const ir::NodeRef& root) {
 double readElement(const void* base, ScalarType t, int64_t i) {
   const char* p = static_cast<const char*>(base) + i * elementSize(t);
   switch (t) {
-    case ScalarType::Bool: return *reinterpret_cast<const uint8_t*>(p) != 0;
-    case ScalarType::Int: return *reinterpret_cast<const int32_t*>(p);
-    case ScalarType::Long: return static_cast<double>(*reinterpret_cast<const int64_t*>(p));
-    case ScalarType::Float: return *reinterpret_cast<const float*>(p);
-    case ScalarType::Double: return *reinterpret_cast<const double*>(p);
+    case ScalarType::Bool:
+      return *reinterpret_cast<const uint8_t*>(p) != 0;
+    case ScalarType::Int:
+      return *reinterpret_cast<const int32_t*>(p);
+    case ScalarType::Long:
+      return static_cast<double>(*reinterpret_cast<const int64_t*>(p));
+    case ScalarType::Float:
+      return *reinterpret_cast<const float*>(p);
+    case ScalarType::Double:
+      return *reinterpret_cast<const double*>(p);
   }
   return 0;
 }
@@ -87,6 +92,8 @@ std::vector<double> referenceValues(const Tensor& t) {
   return interp::interpret(p.graph, params)[p.graph.outputs[0].value];
 }
 
-std::string pendingGraphText(const Tensor& t) { return extractPending(readNode(t)).graph.text(); }
+std::string pendingGraphText(const Tensor& t) {
+  return extractPending(readNode(t)).graph.text();
+}
 
 }  // namespace kiln::detail

@@ -23,25 +23,53 @@ const TensorImpl& implOf(const Tensor& t) {
 }
 }  // namespace
 
-IntArrayRef Tensor::sizes() const { return implOf(*this).sizes; }
-IntArrayRef Tensor::strides() const { return implOf(*this).strides; }
-int64_t Tensor::size(int64_t d) const { return implOf(*this).sizes[detail::wrapDim(d, dim())]; }
-int64_t Tensor::stride(int64_t d) const { return implOf(*this).strides[detail::wrapDim(d, dim())]; }
-int64_t Tensor::dim() const { return static_cast<int64_t>(implOf(*this).sizes.size()); }
-int64_t Tensor::numel() const { return implOf(*this).numel(); }
-int64_t Tensor::storage_offset() const { return implOf(*this).offset; }
-ScalarType Tensor::dtype() const { return implOf(*this).dtype(); }
-Device Tensor::device() const { return implOf(*this).device; }
-TensorOptions Tensor::options() const { return TensorOptions(dtype()).device(device()).requires_grad(requires_grad()); }
-bool Tensor::is_contiguous() const { return implOf(*this).isContiguous(); }
-bool Tensor::is_floating_point() const { return isFloatingType(dtype()); }
-int64_t Tensor::element_size() const { return elementSize(dtype()); }
+IntArrayRef Tensor::sizes() const {
+  return implOf(*this).sizes;
+}
+IntArrayRef Tensor::strides() const {
+  return implOf(*this).strides;
+}
+int64_t Tensor::size(int64_t d) const {
+  return implOf(*this).sizes[detail::wrapDim(d, dim())];
+}
+int64_t Tensor::stride(int64_t d) const {
+  return implOf(*this).strides[detail::wrapDim(d, dim())];
+}
+int64_t Tensor::dim() const {
+  return static_cast<int64_t>(implOf(*this).sizes.size());
+}
+int64_t Tensor::numel() const {
+  return implOf(*this).numel();
+}
+int64_t Tensor::storage_offset() const {
+  return implOf(*this).offset;
+}
+ScalarType Tensor::dtype() const {
+  return implOf(*this).dtype();
+}
+Device Tensor::device() const {
+  return implOf(*this).device;
+}
+TensorOptions Tensor::options() const {
+  return TensorOptions(dtype()).device(device()).requires_grad(requires_grad());
+}
+bool Tensor::is_contiguous() const {
+  return implOf(*this).isContiguous();
+}
+bool Tensor::is_floating_point() const {
+  return isFloatingType(dtype());
+}
+int64_t Tensor::element_size() const {
+  return elementSize(dtype());
+}
 bool Tensor::is_lazy() const {
   const auto& s = *implOf(*this).storage;
   return !s.value->realized() || s.value->realized() != s.buffer;
 }
 
-bool Tensor::requires_grad() const { return implOf(*this).requires_grad; }
+bool Tensor::requires_grad() const {
+  return implOf(*this).requires_grad;
+}
 Tensor& Tensor::requires_grad_(bool r) {
   if (r && !isFloatingType(dtype())) {
     throw Error("only Tensors of floating point and complex dtype can require gradients");
@@ -49,14 +77,18 @@ Tensor& Tensor::requires_grad_(bool r) {
   impl_->requires_grad = r;
   return *this;
 }
-bool Tensor::is_leaf() const { return true; }
+bool Tensor::is_leaf() const {
+  return true;
+}
 
 const Tensor& Tensor::eval() const {
   detail::materialize({implOf(*this).storage.get()}, "Tensor::eval()");
   return *this;
 }
 
-void* Tensor::data_ptr() const { return detail::dataPointer(*this); }
+void* Tensor::data_ptr() const {
+  return detail::dataPointer(*this);
+}
 
 template <typename T>
 T* Tensor::data_ptr() const {
@@ -66,7 +98,8 @@ T* Tensor::data_ptr() const {
                                   : std::is_same_v<T, int64_t> ? kLong
                                                                : kBool;
   if (dtype() != expected) {
-    throw Error(absl::StrCat("expected scalar type ", std::string(toString(expected)), " but found ", std::string(toString(dtype()))));
+    throw Error(absl::StrCat("expected scalar type ", std::string(toString(expected)),
+                             " but found ", std::string(toString(dtype()))));
   }
   return static_cast<T*>(detail::dataPointer(*this));
 }
@@ -82,11 +115,16 @@ Scalar Tensor::item() const {
   }
   const void* p = detail::dataPointer(*this);
   switch (dtype()) {
-    case ScalarType::Bool: return Scalar(*static_cast<const uint8_t*>(p) != 0);
-    case ScalarType::Int: return Scalar(*static_cast<const int32_t*>(p));
-    case ScalarType::Long: return Scalar(*static_cast<const int64_t*>(p));
-    case ScalarType::Float: return Scalar(*static_cast<const float*>(p));
-    case ScalarType::Double: return Scalar(*static_cast<const double*>(p));
+    case ScalarType::Bool:
+      return Scalar(*static_cast<const uint8_t*>(p) != 0);
+    case ScalarType::Int:
+      return Scalar(*static_cast<const int32_t*>(p));
+    case ScalarType::Long:
+      return Scalar(*static_cast<const int64_t*>(p));
+    case ScalarType::Float:
+      return Scalar(*static_cast<const float*>(p));
+    case ScalarType::Double:
+      return Scalar(*static_cast<const double*>(p));
   }
   return Scalar();
 }
@@ -107,19 +145,26 @@ Tensor Tensor::to(ScalarType t, bool, bool copy) const {
 }
 Tensor Tensor::to(Device d, ScalarType t, bool nb, bool copy) const {
   if (d.is_cuda()) {
-    throw Error("kiln: moving a tensor to CUDA is not supported yet (the CUDA backend has not landed; kiln::cuda::is_available() is false)");
+    throw Error(
+        "kiln: moving a tensor to CUDA is not supported yet (the CUDA backend has not landed; "
+        "kiln::cuda::is_available() is false)");
   }
   return to(t, nb, copy);
 }
-Tensor Tensor::to(Device d, bool nb, bool copy) const { return to(d, dtype(), nb, copy); }
+Tensor Tensor::to(Device d, bool nb, bool copy) const {
+  return to(d, dtype(), nb, copy);
+}
 Tensor Tensor::to(TensorOptions o, bool nb, bool copy) const {
   return to(o.has_device() ? o.device() : device(), o.has_dtype() ? o.dtype() : dtype(), nb, copy);
 }
-Tensor Tensor::cpu() const { return to(Device(kCPU)); }
+Tensor Tensor::cpu() const {
+  return to(Device(kCPU));
+}
 
 bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol, bool equal_nan) {
   std::vector<int64_t> shape = detail::broadcastShapes(a.sizes().vec(), b.sizes().vec());
-  std::vector<double> x = detail::toDoubles(a.expand(shape)), y = detail::toDoubles(b.expand(shape));
+  std::vector<double> x = detail::toDoubles(a.expand(shape)),
+                      y = detail::toDoubles(b.expand(shape));
   for (size_t i = 0; i < x.size(); ++i) {
     if (std::isnan(x[i]) || std::isnan(y[i])) {
       if (!(equal_nan && std::isnan(x[i]) && std::isnan(y[i]))) return false;
@@ -140,12 +185,20 @@ bool equal(const Tensor& a, const Tensor& b) {
 bool Tensor::allclose(const Tensor& o, double rtol, double atol, bool equal_nan) const {
   return kiln::allclose(*this, o, rtol, atol, equal_nan);
 }
-bool Tensor::equal(const Tensor& o) const { return kiln::equal(*this, o); }
+bool Tensor::equal(const Tensor& o) const {
+  return kiln::equal(*this, o);
+}
 
-ScalarType result_type(const Tensor& a, const Tensor& b) { return detail::resultType({a, b}); }
-ScalarType result_type(const Tensor& a, const Scalar& b) { return detail::resultType({a, b}); }
+ScalarType result_type(const Tensor& a, const Tensor& b) {
+  return detail::resultType({a, b});
+}
+ScalarType result_type(const Tensor& a, const Scalar& b) {
+  return detail::resultType({a, b});
+}
 
-std::string Tensor::graph_text() const { return detail::pendingGraphText(*this); }
+std::string Tensor::graph_text() const {
+  return detail::pendingGraphText(*this);
+}
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   if (!t.defined()) return os << "[ Tensor (undefined) ]";
@@ -157,11 +210,21 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   for (size_t i = 0; i < values.size(); ++i) {
     char* p = bytes.data() + i * elementSize(t.dtype());
     switch (t.dtype()) {
-      case ScalarType::Bool: *reinterpret_cast<uint8_t*>(p) = values[i] != 0; break;
-      case ScalarType::Int: *reinterpret_cast<int32_t*>(p) = static_cast<int32_t>(values[i]); break;
-      case ScalarType::Long: *reinterpret_cast<int64_t*>(p) = static_cast<int64_t>(values[i]); break;
-      case ScalarType::Float: *reinterpret_cast<float*>(p) = static_cast<float>(values[i]); break;
-      case ScalarType::Double: *reinterpret_cast<double*>(p) = values[i]; break;
+      case ScalarType::Bool:
+        *reinterpret_cast<uint8_t*>(p) = values[i] != 0;
+        break;
+      case ScalarType::Int:
+        *reinterpret_cast<int32_t*>(p) = static_cast<int32_t>(values[i]);
+        break;
+      case ScalarType::Long:
+        *reinterpret_cast<int64_t*>(p) = static_cast<int64_t>(values[i]);
+        break;
+      case ScalarType::Float:
+        *reinterpret_cast<float*>(p) = static_cast<float>(values[i]);
+        break;
+      case ScalarType::Double:
+        *reinterpret_cast<double*>(p) = values[i];
+        break;
     }
   }
   r.data = bytes.data();

@@ -6,7 +6,9 @@
 
 namespace kiln::detail {
 
-int64_t TensorImpl::numel() const { return ir::numelOf(sizes); }
+int64_t TensorImpl::numel() const {
+  return ir::numelOf(sizes);
+}
 
 bool TensorImpl::isContiguous() const {
   int64_t expected = 1;
@@ -121,11 +123,21 @@ std::vector<double> toDoubles(const Tensor& t) {
     for (size_t d = 0; d < idx.size(); ++d) pos += idx[d] * impl.strides[d];
     const char* p = base + pos * elementSize(impl.dtype());
     switch (impl.dtype()) {
-      case ScalarType::Bool: out[f] = *reinterpret_cast<const uint8_t*>(p) != 0; break;
-      case ScalarType::Int: out[f] = *reinterpret_cast<const int32_t*>(p); break;
-      case ScalarType::Long: out[f] = static_cast<double>(*reinterpret_cast<const int64_t*>(p)); break;
-      case ScalarType::Float: out[f] = *reinterpret_cast<const float*>(p); break;
-      case ScalarType::Double: out[f] = *reinterpret_cast<const double*>(p); break;
+      case ScalarType::Bool:
+        out[f] = *reinterpret_cast<const uint8_t*>(p) != 0;
+        break;
+      case ScalarType::Int:
+        out[f] = *reinterpret_cast<const int32_t*>(p);
+        break;
+      case ScalarType::Long:
+        out[f] = static_cast<double>(*reinterpret_cast<const int64_t*>(p));
+        break;
+      case ScalarType::Float:
+        out[f] = *reinterpret_cast<const float*>(p);
+        break;
+      case ScalarType::Double:
+        out[f] = *reinterpret_cast<const double*>(p);
+        break;
     }
     for (size_t d = idx.size(); d-- > 0;) {
       if (++idx[d] < impl.sizes[d]) break;

@@ -34,7 +34,8 @@ std::vector<int64_t> inferSize(IntArrayRef shape, int64_t numel) {
     return out;
   }
   if (infer < 0 && known == numel) return out;
-  throw Error(absl::StrCat("shape '", shapeText(shape.vec()), "' is invalid for input of size ", numel));
+  throw Error(
+      absl::StrCat("shape '", shapeText(shape.vec()), "' is invalid for input of size ", numel));
 }
 
 // PyTorch's computeStride: strides for viewing (sizes, strides) as `shape` without a copy, if
@@ -79,7 +80,9 @@ Tensor Tensor::view(IntArrayRef size) const {
   std::vector<int64_t> shape = inferSize(size, numel());
   auto st = viewStrides(sizes().vec(), strides().vec(), shape);
   if (!st) {
-    throw Error("view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces). Use .reshape(...) instead.");
+    throw Error(
+        "view size is not compatible with input tensor's size and stride (at least one dimension "
+        "spans across two contiguous subspaces). Use .reshape(...) instead.");
   }
   return makeView(*this, shape, *st, storage_offset());
 }
@@ -92,7 +95,9 @@ Tensor Tensor::reshape(IntArrayRef size) const {
   return clone().view(shape);
 }
 
-Tensor Tensor::view_as(const Tensor& other) const { return view(other.sizes()); }
+Tensor Tensor::view_as(const Tensor& other) const {
+  return view(other.sizes());
+}
 
 Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
   int64_t n = dim();
@@ -122,7 +127,8 @@ Tensor Tensor::squeeze() const {
 
 Tensor Tensor::squeeze(int64_t d) const {
   int64_t w = wrapDim(d, dim());
-  if (dim() == 0 || size(w) != 1) return makeView(*this, sizes().vec(), strides().vec(), storage_offset());
+  if (dim() == 0 || size(w) != 1)
+    return makeView(*this, sizes().vec(), strides().vec(), storage_offset());
   std::vector<int64_t> sz = sizes().vec(), st = strides().vec();
   sz.erase(sz.begin() + w);
   st.erase(st.begin() + w);
@@ -141,8 +147,10 @@ Tensor Tensor::unsqueeze(int64_t d) const {
 Tensor Tensor::permute(IntArrayRef dims) const {
   int64_t n = dim();
   if (static_cast<int64_t>(dims.size()) != n) {
-    throw Error(absl::StrCat("permute(sparse_coo): number of dimensions in the tensor input does not match the length of the desired ordering of dimensions i.e. input.dim() = ",
-                             n, " is not equal to len(dims) = ", dims.size()));
+    throw Error(
+        absl::StrCat("permute(sparse_coo): number of dimensions in the tensor input does not match "
+                     "the length of the desired ordering of dimensions i.e. input.dim() = ",
+                     n, " is not equal to len(dims) = ", dims.size()));
   }
   std::vector<int64_t> sz(n), st(n);
   std::vector<bool> seen(n, false);
@@ -171,17 +179,21 @@ Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
 }
 
 Tensor Tensor::t() const {
-  if (dim() > 2) throw Error(absl::StrCat("t() expects a tensor with <= 2 dimensions, but self is ", dim(), "D"));
-  return dim() < 2 ? makeView(*this, sizes().vec(), strides().vec(), storage_offset()) : transpose(0, 1);
+  if (dim() > 2)
+    throw Error(
+        absl::StrCat("t() expects a tensor with <= 2 dimensions, but self is ", dim(), "D"));
+  return dim() < 2 ? makeView(*this, sizes().vec(), strides().vec(), storage_offset())
+                   : transpose(0, 1);
 }
 
 Tensor Tensor::expand(IntArrayRef size) const {
   std::vector<int64_t> target = size.vec();
   int64_t n = static_cast<int64_t>(target.size());
   if (n < dim()) {
-    throw Error(absl::StrCat("expand(torch.FloatTensor{", absl::StrJoin(sizes().vec(), ","),
-                             "}, size=", shapeText(target), "): the number of sizes provided (", n,
-                             ") must be greater or equal to the number of dimensions in the tensor (", dim(), ")"));
+    throw Error(absl::StrCat(
+        "expand(torch.FloatTensor{", absl::StrJoin(sizes().vec(), ","),
+        "}, size=", shapeText(target), "): the number of sizes provided (", n,
+        ") must be greater or equal to the number of dimensions in the tensor (", dim(), ")"));
   }
   std::vector<int64_t> st(n);
   for (int64_t i = n - 1; i >= 0; --i) {
@@ -189,7 +201,11 @@ Tensor Tensor::expand(IntArrayRef size) const {
     int64_t osz = od >= 0 ? this->size(od) : 1;
     int64_t ost = od >= 0 ? stride(od) : 0;
     if (target[i] == -1) {
-      if (od < 0) throw Error(absl::StrCat("The expanded size of the tensor (-1) isn't allowed in a leading, non-existing dimension ", i));
+      if (od < 0)
+        throw Error(
+            absl::StrCat("The expanded size of the tensor (-1) isn't allowed in a leading, "
+                         "non-existing dimension ",
+                         i));
       target[i] = osz;
     }
     if (osz == target[i]) {
@@ -197,15 +213,18 @@ Tensor Tensor::expand(IntArrayRef size) const {
     } else if (osz == 1) {
       st[i] = 0;
     } else {
-      throw Error(absl::StrCat("The expanded size of the tensor (", target[i], ") must match the existing size (", osz,
-                               ") at non-singleton dimension ", i, ".  Target sizes: ", shapeText(size.vec()),
-                               ".  Tensor sizes: ", shapeText(sizes().vec())));
+      throw Error(absl::StrCat(
+          "The expanded size of the tensor (", target[i], ") must match the existing size (", osz,
+          ") at non-singleton dimension ", i, ".  Target sizes: ", shapeText(size.vec()),
+          ".  Tensor sizes: ", shapeText(sizes().vec())));
     }
   }
   return makeView(*this, target, st, storage_offset());
 }
 
-Tensor Tensor::expand_as(const Tensor& other) const { return expand(other.sizes()); }
+Tensor Tensor::expand_as(const Tensor& other) const {
+  return expand(other.sizes());
+}
 
 Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
   if (dim() == 0) throw Error("narrow() cannot be applied to a 0-dim tensor.");
@@ -213,11 +232,13 @@ Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
   int64_t w = wrapDim(d, dim());
   int64_t cur = size(w);
   if (start < -cur || start > cur) {
-    throw Error(absl::StrCat("start out of range (expected to be in range of [", -cur, ", ", cur, "], but got ", start, ")"));
+    throw Error(absl::StrCat("start out of range (expected to be in range of [", -cur, ", ", cur,
+                             "], but got ", start, ")"));
   }
   if (start < 0) start += cur;
   if (start + length > cur) {
-    throw Error(absl::StrCat("start (", start, ") + length (", length, ") exceeds dimension size (", cur, ")."));
+    throw Error(absl::StrCat("start (", start, ") + length (", length, ") exceeds dimension size (",
+                             cur, ")."));
   }
   std::vector<int64_t> sz = sizes().vec();
   sz[w] = length;
@@ -267,7 +288,8 @@ Tensor Tensor::index(const std::vector<indexing::TensorIndex>& indices) const {
       case Kind::Integer: {
         int64_t cur = size(d), i = ix.integer();
         if (i < -cur || i >= cur) {
-          throw Error(absl::StrCat("index ", i, " is out of bounds for dimension ", d, " with size ", cur));
+          throw Error(
+              absl::StrCat("index ", i, " is out of bounds for dimension ", d, " with size ", cur));
         }
         off += (i < 0 ? i + cur : i) * stride(d);
         ++d;
@@ -298,7 +320,8 @@ Tensor Tensor::index(const std::vector<indexing::TensorIndex>& indices) const {
           st.push_back(stride(d));
         }
         break;
-      case Kind::Boolean: break;
+      case Kind::Boolean:
+        break;
     }
   }
   for (; d < dim(); ++d) {
@@ -308,10 +331,12 @@ Tensor Tensor::index(const std::vector<indexing::TensorIndex>& indices) const {
   return makeView(*this, sz, st, off);
 }
 
-Tensor& Tensor::index_put_(std::initializer_list<indexing::TensorIndex> indices, const Tensor& value) {
+Tensor& Tensor::index_put_(std::initializer_list<indexing::TensorIndex> indices,
+                           const Tensor& value) {
   return index_put_(std::vector<indexing::TensorIndex>(indices), value);
 }
-Tensor& Tensor::index_put_(std::initializer_list<indexing::TensorIndex> indices, const Scalar& value) {
+Tensor& Tensor::index_put_(std::initializer_list<indexing::TensorIndex> indices,
+                           const Scalar& value) {
   return index_put_(std::vector<indexing::TensorIndex>(indices), value);
 }
 Tensor& Tensor::index_put_(const std::vector<indexing::TensorIndex>& indices, const Tensor& value) {
@@ -325,8 +350,12 @@ Tensor& Tensor::index_put_(const std::vector<indexing::TensorIndex>& indices, co
   return *this;
 }
 
-Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
-Tensor Tensor::clone() const { return detail::record(detail::readNode(*this), device()); }
+Tensor Tensor::contiguous() const {
+  return is_contiguous() ? *this : clone();
+}
+Tensor Tensor::clone() const {
+  return detail::record(detail::readNode(*this), device());
+}
 Tensor Tensor::detach() const {
   Tensor v = makeView(*this, sizes().vec(), strides().vec(), storage_offset());
   v.impl()->requires_grad = false;
@@ -334,16 +363,36 @@ Tensor Tensor::detach() const {
 }
 
 // ---- free-function forms ----
-Tensor reshape(const Tensor& a, IntArrayRef shape) { return a.reshape(shape); }
-Tensor flatten(const Tensor& a, int64_t s, int64_t e) { return a.flatten(s, e); }
-Tensor squeeze(const Tensor& a) { return a.squeeze(); }
-Tensor squeeze(const Tensor& a, int64_t d) { return a.squeeze(d); }
-Tensor unsqueeze(const Tensor& a, int64_t d) { return a.unsqueeze(d); }
-Tensor permute(const Tensor& a, IntArrayRef dims) { return a.permute(dims); }
-Tensor transpose(const Tensor& a, int64_t d0, int64_t d1) { return a.transpose(d0, d1); }
-Tensor t(const Tensor& a) { return a.t(); }
-Tensor narrow(const Tensor& a, int64_t d, int64_t s, int64_t l) { return a.narrow(d, s, l); }
-Tensor select(const Tensor& a, int64_t d, int64_t i) { return a.select(d, i); }
+Tensor reshape(const Tensor& a, IntArrayRef shape) {
+  return a.reshape(shape);
+}
+Tensor flatten(const Tensor& a, int64_t s, int64_t e) {
+  return a.flatten(s, e);
+}
+Tensor squeeze(const Tensor& a) {
+  return a.squeeze();
+}
+Tensor squeeze(const Tensor& a, int64_t d) {
+  return a.squeeze(d);
+}
+Tensor unsqueeze(const Tensor& a, int64_t d) {
+  return a.unsqueeze(d);
+}
+Tensor permute(const Tensor& a, IntArrayRef dims) {
+  return a.permute(dims);
+}
+Tensor transpose(const Tensor& a, int64_t d0, int64_t d1) {
+  return a.transpose(d0, d1);
+}
+Tensor t(const Tensor& a) {
+  return a.t();
+}
+Tensor narrow(const Tensor& a, int64_t d, int64_t s, int64_t l) {
+  return a.narrow(d, s, l);
+}
+Tensor select(const Tensor& a, int64_t d, int64_t i) {
+  return a.select(d, i);
+}
 
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   if (tensors.empty()) throw Error("torch.cat(): expected a non-empty list of Tensors");
@@ -365,12 +414,14 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
     const Tensor& x = tensors[i];
     if (x.dim() == 1 && x.numel() == 0) continue;
     if (x.dim() != ref->dim()) {
-      throw Error(absl::StrCat("Tensors must have same number of dimensions: got ", ref->dim(), " and ", x.dim()));
+      throw Error(absl::StrCat("Tensors must have same number of dimensions: got ", ref->dim(),
+                               " and ", x.dim()));
     }
     for (int64_t k = 0; k < x.dim(); ++k) {
       if (k != d && x.size(k) != shape[k]) {
-        throw Error(absl::StrCat("Sizes of tensors must match except in dimension ", d, ". Expected size ", shape[k],
-                                 " but got size ", x.size(k), " for tensor number ", i, " in the list."));
+        throw Error(absl::StrCat("Sizes of tensors must match except in dimension ", d,
+                                 ". Expected size ", shape[k], " but got size ", x.size(k),
+                                 " for tensor number ", i, " in the list."));
       }
     }
     total += x.size(d);
@@ -390,8 +441,9 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
   if (tensors.empty()) throw Error("stack expects a non-empty TensorList");
   for (size_t i = 1; i < tensors.size(); ++i) {
     if (tensors[i].sizes() != tensors[0].sizes()) {
-      throw Error(absl::StrCat("stack expects each tensor to be equal size, but got ", shapeText(tensors[0].sizes().vec()),
-                               " at entry 0 and ", shapeText(tensors[i].sizes().vec()), " at entry ", i));
+      throw Error(absl::StrCat("stack expects each tensor to be equal size, but got ",
+                               shapeText(tensors[0].sizes().vec()), " at entry 0 and ",
+                               shapeText(tensors[i].sizes().vec()), " at entry ", i));
     }
   }
   int64_t d = wrapDim(dim, tensors[0].dim() + 1);

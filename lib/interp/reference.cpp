@@ -13,12 +13,16 @@ using ir::Op;
 
 double roundTo(ScalarType t, double v) {
   switch (t) {
-    case ScalarType::Float: return static_cast<double>(static_cast<float>(v));
-    case ScalarType::Double: return v;
-    case ScalarType::Bool: return v != 0 ? 1 : 0;
+    case ScalarType::Float:
+      return static_cast<double>(static_cast<float>(v));
+    case ScalarType::Double:
+      return v;
+    case ScalarType::Bool:
+      return v != 0 ? 1 : 0;
     case ScalarType::Int:
       if (std::isnan(v) || std::abs(v) >= 9.3e18) return 0;
-      return static_cast<double>(static_cast<int32_t>(static_cast<uint32_t>(static_cast<int64_t>(v))));
+      return static_cast<double>(
+          static_cast<int32_t>(static_cast<uint32_t>(static_cast<int64_t>(v))));
     case ScalarType::Long:
       if (std::isnan(v) || std::abs(v) >= 9.3e18) return 0;
       return static_cast<double>(static_cast<int64_t>(v));
@@ -40,44 +44,105 @@ double intPow(double base, double exp) {
 }
 }  // namespace
 
-double evalScalar(ScalarOp op, ScalarType result, ScalarType operand, double a, double b, double c) {
+double evalScalar(ScalarOp op, ScalarType result, ScalarType operand, double a, double b,
+                  double c) {
   const bool fp = isFloatingType(operand);
   double r = 0;
   switch (op) {
-    case ScalarOp::Neg: r = -a; break;
-    case ScalarOp::Abs: r = std::fabs(a); break;
-    case ScalarOp::Exp: r = std::exp(a); break;
-    case ScalarOp::Log: r = std::log(a); break;
-    case ScalarOp::Sqrt: r = std::sqrt(a); break;
-    case ScalarOp::Rsqrt: r = 1.0 / std::sqrt(a); break;
-    case ScalarOp::Sin: r = std::sin(a); break;
-    case ScalarOp::Cos: r = std::cos(a); break;
-    case ScalarOp::Tanh: r = std::tanh(a); break;
-    case ScalarOp::Sigmoid: r = 1.0 / (1.0 + std::exp(-a)); break;
-    case ScalarOp::Relu: r = a < 0 ? 0 : a; break;
-    case ScalarOp::Not: r = a == 0; break;
-    case ScalarOp::Cast: r = a; break;
-    case ScalarOp::Add: r = operand == ScalarType::Bool ? (a != 0 || b != 0) : a + b; break;
-    case ScalarOp::Sub: r = a - b; break;
-    case ScalarOp::Mul: r = a * b; break;
+    case ScalarOp::Neg:
+      r = -a;
+      break;
+    case ScalarOp::Abs:
+      r = std::fabs(a);
+      break;
+    case ScalarOp::Exp:
+      r = std::exp(a);
+      break;
+    case ScalarOp::Log:
+      r = std::log(a);
+      break;
+    case ScalarOp::Sqrt:
+      r = std::sqrt(a);
+      break;
+    case ScalarOp::Rsqrt:
+      r = 1.0 / std::sqrt(a);
+      break;
+    case ScalarOp::Sin:
+      r = std::sin(a);
+      break;
+    case ScalarOp::Cos:
+      r = std::cos(a);
+      break;
+    case ScalarOp::Tanh:
+      r = std::tanh(a);
+      break;
+    case ScalarOp::Sigmoid:
+      r = 1.0 / (1.0 + std::exp(-a));
+      break;
+    case ScalarOp::Relu:
+      r = a < 0 ? 0 : a;
+      break;
+    case ScalarOp::Not:
+      r = a == 0;
+      break;
+    case ScalarOp::Cast:
+      r = a;
+      break;
+    case ScalarOp::Add:
+      r = operand == ScalarType::Bool ? (a != 0 || b != 0) : a + b;
+      break;
+    case ScalarOp::Sub:
+      r = a - b;
+      break;
+    case ScalarOp::Mul:
+      r = a * b;
+      break;
     case ScalarOp::Div:
       if (!fp && b == 0) throw std::domain_error("integer division by zero");
       r = fp ? a / b : std::trunc(a / b);
       break;
-    case ScalarOp::FloorDiv: r = std::floor(a / b); break;
-    case ScalarOp::Mod: r = std::fmod(a, b); break;
-    case ScalarOp::Pow: r = fp ? std::pow(a, b) : intPow(a, b); break;
-    case ScalarOp::Maximum: r = (std::isnan(a) || std::isnan(b)) ? NAN : std::max(a, b); break;
-    case ScalarOp::Minimum: r = (std::isnan(a) || std::isnan(b)) ? NAN : std::min(a, b); break;
-    case ScalarOp::Eq: r = a == b; break;
-    case ScalarOp::Ne: r = a != b; break;
-    case ScalarOp::Lt: r = a < b; break;
-    case ScalarOp::Le: r = a <= b; break;
-    case ScalarOp::Gt: r = a > b; break;
-    case ScalarOp::Ge: r = a >= b; break;
-    case ScalarOp::And: r = (a != 0) && (b != 0); break;
-    case ScalarOp::Or: r = (a != 0) || (b != 0); break;
-    case ScalarOp::Where: r = a != 0 ? b : c; break;
+    case ScalarOp::FloorDiv:
+      r = std::floor(a / b);
+      break;
+    case ScalarOp::Mod:
+      r = std::fmod(a, b);
+      break;
+    case ScalarOp::Pow:
+      r = fp ? std::pow(a, b) : intPow(a, b);
+      break;
+    case ScalarOp::Maximum:
+      r = (std::isnan(a) || std::isnan(b)) ? NAN : std::max(a, b);
+      break;
+    case ScalarOp::Minimum:
+      r = (std::isnan(a) || std::isnan(b)) ? NAN : std::min(a, b);
+      break;
+    case ScalarOp::Eq:
+      r = a == b;
+      break;
+    case ScalarOp::Ne:
+      r = a != b;
+      break;
+    case ScalarOp::Lt:
+      r = a < b;
+      break;
+    case ScalarOp::Le:
+      r = a <= b;
+      break;
+    case ScalarOp::Gt:
+      r = a > b;
+      break;
+    case ScalarOp::Ge:
+      r = a >= b;
+      break;
+    case ScalarOp::And:
+      r = (a != 0) && (b != 0);
+      break;
+    case ScalarOp::Or:
+      r = (a != 0) || (b != 0);
+      break;
+    case ScalarOp::Where:
+      r = a != 0 ? b : c;
+      break;
   }
   return roundTo(result, r);
 }
@@ -101,12 +166,15 @@ std::vector<std::vector<double>> interpret(const ir::Graph& g,
     switch (d.op) {
       case Op::Param: {
         const auto& p = params.at(d.ivalue);
-        if (static_cast<int64_t>(p.size()) != n) throw std::invalid_argument("interpret: param size mismatch");
+        if (static_cast<int64_t>(p.size()) != n)
+          throw std::invalid_argument("interpret: param size mismatch");
         out = p;
         break;
       }
       case Op::Const:
-        for (double& v : out) v = isFloatingType(d.dtype) ? roundTo(d.dtype, d.fvalue) : roundTo(d.dtype, double(d.ivalue));
+        for (double& v : out)
+          v = isFloatingType(d.dtype) ? roundTo(d.dtype, d.fvalue)
+                                      : roundTo(d.dtype, double(d.ivalue));
         break;
       case Op::Iota:
         for (int64_t f = 0; f < n; ++f) {
@@ -131,7 +199,9 @@ std::vector<std::vector<double>> interpret(const ir::Graph& g,
           double a = values[in.operands[0]][f];
           double b = in.operands.size() > 1 ? values[in.operands[1]][f] : 0;
           double c = in.operands.size() > 2 ? values[in.operands[2]][f] : 0;
-          ScalarType result = codegen::info(d.sop).result == codegen::ScalarResult::Bool ? ScalarType::Bool : d.dtype;
+          ScalarType result = codegen::info(d.sop).result == codegen::ScalarResult::Bool
+                                  ? ScalarType::Bool
+                                  : d.dtype;
           out[f] = evalScalar(d.sop, result, operand, a, b, c);
         }
         break;
@@ -161,10 +231,18 @@ std::vector<std::vector<double>> interpret(const ir::Graph& g,
         std::vector<double> best(n), pos(n, 0);
         for (int64_t f = 0; f < n; ++f) {
           switch (d.rop) {
-            case ir::ReduceOp::Sum: best[f] = 0; break;
-            case ir::ReduceOp::Prod: best[f] = 1; break;
-            case ir::ReduceOp::Max: best[f] = -INFINITY; break;
-            case ir::ReduceOp::Min: best[f] = INFINITY; break;
+            case ir::ReduceOp::Sum:
+              best[f] = 0;
+              break;
+            case ir::ReduceOp::Prod:
+              best[f] = 1;
+              break;
+            case ir::ReduceOp::Max:
+              best[f] = -INFINITY;
+              break;
+            case ir::ReduceOp::Min:
+              best[f] = INFINITY;
+              break;
           }
         }
         std::vector<int64_t> sidx(src.d.shape.size());
@@ -186,13 +264,22 @@ std::vector<std::vector<double>> interpret(const ir::Graph& g,
             continue;
           }
           switch (d.rop) {
-            case ir::ReduceOp::Sum: best[o] += v; break;
-            case ir::ReduceOp::Prod: best[o] *= v; break;
-            case ir::ReduceOp::Max: best[o] = (std::isnan(v) || v > best[o]) && !std::isnan(best[o]) ? v : best[o]; break;
-            case ir::ReduceOp::Min: best[o] = (std::isnan(v) || v < best[o]) && !std::isnan(best[o]) ? v : best[o]; break;
+            case ir::ReduceOp::Sum:
+              best[o] += v;
+              break;
+            case ir::ReduceOp::Prod:
+              best[o] *= v;
+              break;
+            case ir::ReduceOp::Max:
+              best[o] = (std::isnan(v) || v > best[o]) && !std::isnan(best[o]) ? v : best[o];
+              break;
+            case ir::ReduceOp::Min:
+              best[o] = (std::isnan(v) || v < best[o]) && !std::isnan(best[o]) ? v : best[o];
+              break;
           }
         }
-        for (int64_t f = 0; f < n; ++f) out[f] = d.op == Op::ArgReduce ? pos[f] : roundTo(d.dtype, best[f]);
+        for (int64_t f = 0; f < n; ++f)
+          out[f] = d.op == Op::ArgReduce ? pos[f] : roundTo(d.dtype, best[f]);
         break;
       }
       case Op::Write: {
@@ -203,7 +290,8 @@ std::vector<std::vector<double>> interpret(const ir::Graph& g,
         std::vector<int64_t> vidx(val.d.shape.size());
         for (int64_t f = 0; f < val.d.numel(); ++f) {
           int64_t p = d.offset;
-          for (size_t k = 0; k < vidx.size(); ++k) p += ((f / vstrides[k]) % val.d.shape[k]) * d.ints[k];
+          for (size_t k = 0; k < vidx.size(); ++k)
+            p += ((f / vstrides[k]) % val.d.shape[k]) * d.ints[k];
           out.at(p) = vv[f];
         }
         break;

@@ -10,26 +10,40 @@ namespace kiln::ir {
 
 std::string_view opName(Op op) {
   switch (op) {
-    case Op::Param: return "param";
-    case Op::Const: return "const";
-    case Op::Iota: return "iota";
-    case Op::Rand: return "rand";
-    case Op::Randn: return "randn";
-    case Op::Elementwise: return "elementwise";
-    case Op::Strided: return "strided";
-    case Op::Reduce: return "reduce";
-    case Op::ArgReduce: return "argreduce";
-    case Op::Write: return "write";
+    case Op::Param:
+      return "param";
+    case Op::Const:
+      return "const";
+    case Op::Iota:
+      return "iota";
+    case Op::Rand:
+      return "rand";
+    case Op::Randn:
+      return "randn";
+    case Op::Elementwise:
+      return "elementwise";
+    case Op::Strided:
+      return "strided";
+    case Op::Reduce:
+      return "reduce";
+    case Op::ArgReduce:
+      return "argreduce";
+    case Op::Write:
+      return "write";
   }
   return "?";
 }
 
 std::string_view reduceName(ReduceOp op) {
   switch (op) {
-    case ReduceOp::Sum: return "sum";
-    case ReduceOp::Prod: return "prod";
-    case ReduceOp::Max: return "max";
-    case ReduceOp::Min: return "min";
+    case ReduceOp::Sum:
+      return "sum";
+    case ReduceOp::Prod:
+      return "prod";
+    case ReduceOp::Max:
+      return "max";
+    case ReduceOp::Min:
+      return "min";
   }
   return "?";
 }
@@ -65,7 +79,9 @@ std::vector<int64_t> contiguousStrides(const Shape& s) {
   return st;
 }
 
-int64_t NodeDesc::numel() const { return numelOf(shape); }
+int64_t NodeDesc::numel() const {
+  return numelOf(shape);
+}
 
 int NodeDesc::arity() const {
   switch (op) {
@@ -73,12 +89,16 @@ int NodeDesc::arity() const {
     case Op::Const:
     case Op::Iota:
     case Op::Rand:
-    case Op::Randn: return 0;
-    case Op::Elementwise: return codegen::info(sop).arity;
+    case Op::Randn:
+      return 0;
+    case Op::Elementwise:
+      return codegen::info(sop).arity;
     case Op::Strided:
     case Op::Reduce:
-    case Op::ArgReduce: return 1;
-    case Op::Write: return 2;
+    case Op::ArgReduce:
+      return 1;
+    case Op::Write:
+      return 2;
   }
   return 0;
 }
@@ -89,24 +109,31 @@ std::string typeText(ScalarType t, const Shape& s) {
 
 std::string mnemonic(const NodeDesc& d) {
   switch (d.op) {
-    case Op::Elementwise: return std::string(codegen::info(d.sop).name);
+    case Op::Elementwise:
+      return std::string(codegen::info(d.sop).name);
     case Op::Reduce:
-    case Op::ArgReduce: return absl::StrCat(std::string(opName(d.op)), ".", std::string(reduceName(d.rop)));
-    default: return std::string(opName(d.op));
+    case Op::ArgReduce:
+      return absl::StrCat(std::string(opName(d.op)), ".", std::string(reduceName(d.rop)));
+    default:
+      return std::string(opName(d.op));
   }
 }
 
 std::string attrText(const NodeDesc& d) {
   switch (d.op) {
     case Op::Iota:
-    case Op::ArgReduce: return absl::StrCat(" {axis=", d.ivalue, "}");
+    case Op::ArgReduce:
+      return absl::StrCat(" {axis=", d.ivalue, "}");
     case Op::Rand:
-    case Op::Randn: return absl::StrCat(" {seed=", d.seed, ", offset=", d.offset, "}");
+    case Op::Randn:
+      return absl::StrCat(" {seed=", d.seed, ", offset=", d.offset, "}");
     case Op::Strided:
     case Op::Write:
       return absl::StrCat(" {strides=[", absl::StrJoin(d.ints, ","), "], offset=", d.offset, "}");
-    case Op::Reduce: return absl::StrCat(" {axes=[", absl::StrJoin(d.ints, ","), "]}");
-    default: return "";
+    case Op::Reduce:
+      return absl::StrCat(" {axes=[", absl::StrJoin(d.ints, ","), "]}");
+    default:
+      return "";
   }
 }
 

@@ -17,12 +17,23 @@ using codegen::ScalarOp;
 ///   param        a realized buffer, read as a flat [numel] array (graph input)
 ///   const        a number broadcast to the node's shape (passed to kernels as an argument)
 ///   iota         the index along `axis`, converted to the node's type
-///   rand/randn   uniform [0,1) / standard normal numbers, Philox4x32-10 at counter offset + flat index
-///   strided      reads its input as a flat array through sizes (the node's shape), strides, offset
-///   reduce       sum/prod/max/min over `axes`, keeping them as size 1
-///   argreduce    index of the max/min along `axis` (kept as size 1), i64
-///   write        the base (a flat array) with `value` stored at the strided positions
-enum class Op : uint8_t { Param, Const, Iota, Rand, Randn, Elementwise, Strided, Reduce, ArgReduce, Write };
+///   rand/randn   uniform [0,1) / standard normal numbers, Philox4x32-10 at counter offset + flat
+///   index strided      reads its input as a flat array through sizes (the node's shape), strides,
+///   offset reduce       sum/prod/max/min over `axes`, keeping them as size 1 argreduce    index of
+///   the max/min along `axis` (kept as size 1), i64 write        the base (a flat array) with
+///   `value` stored at the strided positions
+enum class Op : uint8_t {
+  Param,
+  Const,
+  Iota,
+  Rand,
+  Randn,
+  Elementwise,
+  Strided,
+  Reduce,
+  ArgReduce,
+  Write
+};
 enum class ReduceOp : uint8_t { Sum, Prod, Max, Min };
 
 std::string_view opName(Op op);
@@ -30,14 +41,14 @@ std::string_view reduceName(ReduceOp op);
 
 struct NodeDesc {
   Op op = Op::Const;
-  ScalarOp sop = ScalarOp::Add;   // elementwise only
-  ReduceOp rop = ReduceOp::Sum;   // reduce / argreduce only
+  ScalarOp sop = ScalarOp::Add;  // elementwise only
+  ReduceOp rop = ReduceOp::Sum;  // reduce / argreduce only
   ScalarType dtype = ScalarType::Float;
   Shape shape;
-  double fvalue = 0;     // const of a floating type
-  int64_t ivalue = 0;    // const of an integral/bool type; param: its index; iota/argreduce: axis
-  int64_t offset = 0;    // strided/write: element offset; rand/randn: counter offset
-  uint64_t seed = 0;     // rand/randn
+  double fvalue = 0;   // const of a floating type
+  int64_t ivalue = 0;  // const of an integral/bool type; param: its index; iota/argreduce: axis
+  int64_t offset = 0;  // strided/write: element offset; rand/randn: counter offset
+  uint64_t seed = 0;   // rand/randn
   std::vector<int64_t> ints;  // strided/write: strides; reduce: axes
 
   bool operator==(const NodeDesc& o) const;

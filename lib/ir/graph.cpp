@@ -33,8 +33,8 @@ std::string instrText(const Graph& g, int32_t index) {
   if (in.d.op == Op::Param) {
     absl::StrAppend(&s, " ", in.d.ivalue);
   } else if (in.d.op == Op::Const) {
-    absl::StrAppend(&s, " ", isFloatingType(in.d.dtype) ? floatText(in.d.fvalue)
-                                                        : absl::StrCat(in.d.ivalue));
+    absl::StrAppend(
+        &s, " ", isFloatingType(in.d.dtype) ? floatText(in.d.fvalue) : absl::StrCat(in.d.ivalue));
   }
   for (size_t k = 0; k < in.operands.size(); ++k) {
     absl::StrAppend(&s, k == 0 ? " %" : ", %", in.operands[k]);

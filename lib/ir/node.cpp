@@ -27,7 +27,9 @@ struct NodeTable {
   }
 };
 
-int64_t Node::liveCount() { return NodeTable::get().live.load(); }
+int64_t Node::liveCount() {
+  return NodeTable::get().live.load();
+}
 
 NodeRef Node::make(NodeDesc desc, std::vector<NodeRef> inputs) {
   NodeTable& table = NodeTable::get();

@@ -35,7 +35,8 @@ struct Rewriter {
     size_t h = absl::HashOf(ir::hashDesc(instr.d), instr.operands);
     if (instr.d.op != Op::Param) {
       for (int32_t cand : cse[h]) {
-        if (out.instrs[cand].d == instr.d && out.instrs[cand].operands == instr.operands) return cand;
+        if (out.instrs[cand].d == instr.d && out.instrs[cand].operands == instr.operands)
+          return cand;
       }
     }
     int32_t id = out.add(std::move(instr.d), std::move(instr.operands));
@@ -80,7 +81,8 @@ struct Rewriter {
         if (x.d.op == Op::Elementwise && x.d.sop == ScalarOp::Neg) return x.operands[0];
         break;
       }
-      default: break;
+      default:
+        break;
     }
     return -1;
   }
@@ -155,7 +157,8 @@ Simplified simplify(const Graph& g) {
     renumber[i] = result.graph.add(std::move(instr.d), std::move(instr.operands));
     result.origin.push_back(rw.origin[i]);
   }
-  for (const ir::Output& o : g.outputs) result.graph.outputs.push_back({renumber[map[o.value]], o.dest_param});
+  for (const ir::Output& o : g.outputs)
+    result.graph.outputs.push_back({renumber[map[o.value]], o.dest_param});
   return result;
 }
 

@@ -24,9 +24,12 @@ using ir::Op;
 
 uint64_t argValue(const ir::NodeDesc& d, ArgSource::Field field) {
   switch (field) {
-    case ArgSource::Field::Seed: return d.seed;
-    case ArgSource::Field::Offset: return static_cast<uint64_t>(d.offset);
-    case ArgSource::Field::Value: break;
+    case ArgSource::Field::Seed:
+      return d.seed;
+    case ArgSource::Field::Offset:
+      return static_cast<uint64_t>(d.offset);
+    case ArgSource::Field::Value:
+      break;
   }
   if (!isFloatingType(d.dtype)) return static_cast<uint64_t>(d.ivalue);
   uint64_t bits;
@@ -38,12 +41,17 @@ namespace {
 
 codegen::ReduceKind reduceKind(const ir::NodeDesc& d) {
   using codegen::ReduceKind;
-  if (d.op == Op::ArgReduce) return d.rop == ir::ReduceOp::Max ? ReduceKind::ArgMax : ReduceKind::ArgMin;
+  if (d.op == Op::ArgReduce)
+    return d.rop == ir::ReduceOp::Max ? ReduceKind::ArgMax : ReduceKind::ArgMin;
   switch (d.rop) {
-    case ir::ReduceOp::Sum: return ReduceKind::Sum;
-    case ir::ReduceOp::Prod: return ReduceKind::Prod;
-    case ir::ReduceOp::Max: return ReduceKind::Max;
-    case ir::ReduceOp::Min: return ReduceKind::Min;
+    case ir::ReduceOp::Sum:
+      return ReduceKind::Sum;
+    case ir::ReduceOp::Prod:
+      return ReduceKind::Prod;
+    case ir::ReduceOp::Max:
+      return ReduceKind::Max;
+    case ir::ReduceOp::Min:
+      return ReduceKind::Min;
   }
   return ReduceKind::Sum;
 }
@@ -56,7 +64,11 @@ class Lowering {
   /// (one loop over both), as found by mergeableDims() of an earlier lowering.
   Lowering(const Graph& g, const std::vector<bool>& realized, std::vector<int32_t> read_slot,
            const std::vector<Slot>& slots, std::vector<bool> merge = {})
-      : g_(g), realized_(realized), read_slot_(std::move(read_slot)), slots_(slots), merge_(std::move(merge)) {}
+      : g_(g),
+        realized_(realized),
+        read_slot_(std::move(read_slot)),
+        slots_(slots),
+        merge_(std::move(merge)) {}
 
   Step lower(int32_t root, int32_t out_slot, int32_t best_slot) {
     const Instr& in = g_.instrs[root];
@@ -214,7 +226,9 @@ class Lowering {
       int32_t index;
     };
     std::vector<Task> stack{{root, internIndex(root_idx)}};
-    auto key = [](int32_t instr, int32_t index) { return (int64_t{instr} << 32) | uint32_t(index); };
+    auto key = [](int32_t instr, int32_t index) {
+      return (int64_t{instr} << 32) | uint32_t(index);
+    };
     auto isLeaf = [&](int32_t instr) {
       return realized_[instr] && !(inline_root && instr == root);
     };
@@ -262,7 +276,8 @@ class Lowering {
         } else if (in.d.op == Op::Elementwise) {
           const auto& info = codegen::info(in.d.sop);
           ScalarType t = info.result == codegen::ScalarResult::Bool ? ScalarType::Bool : in.d.dtype;
-          result = b_.op(in.d.sop, t, ops[0], ops.size() > 1 ? ops[1] : -1, ops.size() > 2 ? ops[2] : -1);
+          result = b_.op(in.d.sop, t, ops[0], ops.size() > 1 ? ops[1] : -1,
+                         ops.size() > 2 ? ops[2] : -1);
         } else {
           throw std::logic_error(absl::StrCat("scheduler: cannot inline ", ir::mnemonic(in.d)));
         }
@@ -356,7 +371,8 @@ Schedule schedule(const Graph& g) {
   }
   std::vector<int32_t> desired(n, -1);
   for (const ir::Output& o : g.outputs) {
-    if (o.dest_param >= 0 && g.instrs[o.value].d.op != Op::Param) desired[o.value] = param_slot[o.dest_param];
+    if (o.dest_param >= 0 && g.instrs[o.value].d.op != Op::Param)
+      desired[o.value] = param_slot[o.dest_param];
   }
   for (int32_t i = n - 1; i >= 0; --i) {
     const Instr& in = g.instrs[i];
@@ -518,7 +534,8 @@ Schedule schedule(const Graph& g) {
   std::vector<int32_t> last_writer(s.slots.size(), -1);
   for (int32_t i : order) last_writer[slot[i]] = i;
   for (int32_t i = 0; i < n; ++i) {
-    if (slot[i] >= 0 && g.instrs[i].d.op != Op::Param && last_writer[slot[i]] == i) s.value_slot[i] = slot[i];
+    if (slot[i] >= 0 && g.instrs[i].d.op != Op::Param && last_writer[slot[i]] == i)
+      s.value_slot[i] = slot[i];
   }
   for (const ir::Output& o : g.outputs) {
     int32_t v = o.value;
@@ -546,7 +563,8 @@ Schedule schedule(const Graph& g) {
 std::string Schedule::text() const {
   std::string out;
   for (size_t i = 0; i < slots.size(); ++i) {
-    absl::StrAppend(&out, "slot ", i, ": ", std::string(irName(slots[i].dtype)), "[", slots[i].numel, "]",
+    absl::StrAppend(&out, "slot ", i, ": ", std::string(irName(slots[i].dtype)), "[",
+                    slots[i].numel, "]",
                     slots[i].param >= 0 ? absl::StrCat(" = param ", slots[i].param) : "", "\n");
   }
   for (size_t i = 0; i < steps.size(); ++i) {

@@ -27,12 +27,12 @@ struct ArgSource {
 
 struct Step {
   enum class Kind { Kernel, Copy } kind = Kind::Kernel;
-  codegen::Kernel kernel;       // Kernel steps
-  std::vector<int32_t> slots;   // Kernel: the slot of each kernel buffer; Copy: {src, dst}
-  std::vector<uint64_t> args;   // Kernel: raw scalar arguments
+  codegen::Kernel kernel;              // Kernel steps
+  std::vector<int32_t> slots;          // Kernel: the slot of each kernel buffer; Copy: {src, dst}
+  std::vector<uint64_t> args;          // Kernel: raw scalar arguments
   std::vector<ArgSource> arg_sources;  // Kernel: where each argument came from
-  int32_t instr = -1;           // the graph instruction this step computes (-1 for snapshots)
-  std::string reason;           // why this is a separate step
+  int32_t instr = -1;  // the graph instruction this step computes (-1 for snapshots)
+  std::string reason;  // why this is a separate step
 };
 
 struct Schedule {
