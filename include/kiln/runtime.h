@@ -42,7 +42,7 @@ class EagerGuard {
   bool previous_;
 };
 
-/// Drops every compiled kernel (the next use compiles again).
+/// Drops every compiled kernel and cached schedule (the next use compiles again).
 void clear_kernel_cache();
 
 }  // namespace kiln

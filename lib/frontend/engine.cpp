@@ -29,6 +29,11 @@ std::mutex& engineMutex() {
   return mu;
 }
 
+struct Plan;
+// Plans by structural key (used under the engine lock). Bounded: a program that keeps
+// producing new structures does not grow it without limit (kernels stay cached separately).
+absl::flat_hash_map<std::string, std::unique_ptr<Plan>>& planCache();
+
 namespace {
 
 using ir::Node;
@@ -154,6 +159,8 @@ void writeFile(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;
 }
 
+}  // namespace
+
 // A compiled schedule for one graph structure. Graphs that differ only in constant values and
 // random seeds share it: their values reach the kernels as arguments.
 struct Plan {
@@ -162,6 +169,13 @@ struct Plan {
   std::vector<std::vector<int32_t>> arg_instr;  // per step and argument: graph instr, or -1
   std::vector<std::pair<int32_t, int32_t>> intermediates;  // (graph instr, slot) to realize
 };
+
+absl::flat_hash_map<std::string, std::unique_ptr<Plan>>& planCache() {
+  static auto* plans = new absl::flat_hash_map<std::string, std::unique_ptr<Plan>>;
+  return *plans;
+}
+
+namespace {
 
 template <typename T>
 void appendRaw(std::string& key, const T& v) {
@@ -265,10 +279,8 @@ Plan buildPlan(const ir::Graph& graph, const std::string& dump_prefix) {
   return plan;
 }
 
-// Plans by structural key. Bounded: a program that keeps producing new structures does not
-// grow it without limit (kernels stay cached separately).
 const Plan& planFor(const ir::Graph& graph, const std::string& dump_prefix) {
-  static absl::flat_hash_map<std::string, std::unique_ptr<Plan>> plans;
+  auto& plans = planCache();
   constexpr size_t kMaxPlans = 4096;
   std::string key = structuralKey(graph);
   auto it = plans.find(key);
@@ -476,6 +488,8 @@ bool is_eager() {
   return detail::eagerFlag().load();
 }
 void clear_kernel_cache() {
+  std::lock_guard<std::mutex> lock(detail::engineMutex());
+  detail::planCache().clear();
   runtime::clearKernelCache();
 }
 

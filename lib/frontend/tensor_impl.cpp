@@ -83,6 +83,13 @@ void assignNode(const Tensor& t, ir::NodeRef value) {
   const TensorImpl& impl = *t.impl();
   Storage& s = *impl.storage;
   if (impl.numel() == 0) return;  // an empty view names no element
+  for (size_t d = 0; d < impl.sizes.size(); ++d) {
+    if (impl.sizes[d] > 1 && impl.strides[d] == 0) {
+      throw Error(
+          "unsupported operation: more than one element of the written-to tensor refers to a single "
+          "memory location. Please clone() the tensor before performing the operation.");
+    }
+  }
   if (impl.coversStorage()) {
     s.value = std::move(value);
     return;

@@ -1,0 +1,239 @@
+// kiln's benchmarks: every engine row runs lazily (graph fused and compiled) and eagerly (one
+// kernel per op, kiln::EagerGuard) in the same run, beside hand-written C++ baselines.
+//
+//   BM_Chain/*       tanh((x + y) * 0.5) + exp(-(x * x)) * 0.25 on 2^24 float32 (x, y already
+//                    computed). bytes/s counts the 3 arrays moved (x, y, result: 2^24*4*3 bytes).
+//                    handwritten: the same loop in C++ (-O3 -march=native, libm's tanhf/expf);
+//                    handwritten_fast_math: the same with -ffast-math (glibc's vector libmvec);
+//                    triad: a[i] = b[i] + s*c[i] on the same bytes, the memory-bandwidth bound.
+//   BM_Compile/*     the chain on about 4096 elements: cold (kiln::clear_kernel_cache() first,
+//                    and a new size, so every kernel is compiled; compile_ms from kiln::stats()
+//                    is the compile part of the time) and hit (everything cached).
+//   BM_SmallLoop/*   z = x * 0.5 + y; s = z.sum().item<float>() on [5, 3] tensors: per-op overhead.
+// Counters: kernels = kernels run per iteration; compiled = kernels compiled per iteration;
+// max_abs_err = largest difference from the hand-written loop (libm), checked before timing.
+// Times are CPU times (single-threaded: the engine runs kernels on the calling thread), which are
+// less disturbed than wall times by other work on a shared machine.
+#include <benchmark/benchmark.h>
+#include <kiln/kiln.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "handwritten.h"
+
+namespace {
+
+constexpr int64_t kChainElements = int64_t{1} << 24;
+constexpr int64_t kChainBytes = kChainElements * int64_t{sizeof(float)} * 3;
+constexpr int64_t kCompileElements = 4096;
+
+kiln::Tensor chain(const kiln::Tensor& x, const kiln::Tensor& y) {
+  return kiln::tanh((x + y) * 0.5) + kiln::exp(-(x * x)) * 0.25;
+}
+
+// Inputs shared by every BM_Chain row: computed once, in lazy mode.
+struct ChainInputs {
+  kiln::Tensor x, y;
+  std::vector<float> reference;  // the hand-written (libm) result
+};
+const ChainInputs& chainInputs() {
+  static const ChainInputs* in = [] {
+    kiln::EagerGuard lazy(false);
+    kiln::manual_seed(0);
+    auto* p = new ChainInputs;
+    p->x = kiln::randn({kChainElements});
+    p->y = kiln::randn({kChainElements});
+    kiln::eval({p->x, p->y});
+    p->reference.resize(kChainElements);
+    kiln_bench::chain(p->x.data_ptr<float>(), p->y.data_ptr<float>(), p->reference.data(),
+                      kChainElements);
+    return p;
+  }();
+  return *in;
+}
+
+double maxAbsError(const kiln::Tensor& result, const std::vector<float>& reference) {
+  const float* r = result.data_ptr<float>();
+  double err = 0;
+  for (size_t i = 0; i < reference.size(); ++i) {
+    err = std::max(err, static_cast<double>(std::fabs(r[i] - reference[i])));
+  }
+  return err;
+}
+
+void setChainCounters(benchmark::State& state) {
+  state.SetBytesProcessed(state.iterations() * kChainBytes);
+  state.SetItemsProcessed(state.iterations() * kChainElements);
+}
+
+void setKernelCounters(benchmark::State& state, const kiln::Stats& before) {
+  kiln::Stats after = kiln::stats();
+  state.counters["kernels"] =
+      benchmark::Counter(static_cast<double>(after.kernels_run - before.kernels_run),
+                         benchmark::Counter::kAvgIterations);
+  state.counters["compiled"] =
+      benchmark::Counter(static_cast<double>(after.kernels_compiled - before.kernels_compiled),
+                         benchmark::Counter::kAvgIterations);
+}
+
+void chainEngine(benchmark::State& state, bool eager) {
+  const ChainInputs& in = chainInputs();
+  kiln::EagerGuard mode(eager);
+  {
+    // Compiles the kernels (not timed) and checks the value.
+    kiln::Tensor r = chain(in.x, in.y);
+    r.eval();
+    double err = maxAbsError(r, in.reference);
+    state.counters["max_abs_err"] = err;
+    if (!(err <= 1e-5)) state.SkipWithError("result differs from the hand-written loop");
+  }
+  kiln::Stats before = kiln::stats();
+  for (auto _ : state) {
+    kiln::Tensor r = chain(in.x, in.y);
+    r.eval();
+    benchmark::DoNotOptimize(r.data_ptr());
+  }
+  setChainCounters(state);
+  setKernelCounters(state, before);
+}
+
+void chainHandwritten(benchmark::State& state, bool fast_math) {
+  const ChainInputs& in = chainInputs();
+  const float* x = in.x.data_ptr<float>();
+  const float* y = in.y.data_ptr<float>();
+  std::vector<float> out(kChainElements);  // touched: no page faults in the timed loop
+  auto run = fast_math ? kiln_bench::chain_fast_math : kiln_bench::chain;
+  run(x, y, out.data(), kChainElements);
+  double err = 0;
+  for (int64_t i = 0; i < kChainElements; ++i) {
+    err = std::max(err, static_cast<double>(std::fabs(out[i] - in.reference[i])));
+  }
+  state.counters["max_abs_err"] = err;
+  for (auto _ : state) {
+    run(x, y, out.data(), kChainElements);
+    benchmark::ClobberMemory();
+  }
+  setChainCounters(state);
+}
+
+void chainTriad(benchmark::State& state) {
+  const ChainInputs& in = chainInputs();
+  std::vector<float> out(kChainElements);
+  for (auto _ : state) {
+    kiln_bench::triad(out.data(), in.x.data_ptr<float>(), in.y.data_ptr<float>(), 0.25f,
+                      kChainElements);
+    benchmark::ClobberMemory();
+  }
+  setChainCounters(state);
+}
+
+// Inputs of the compile rows: wrapped C++ arrays (kiln::from_blob), so making them compiles
+// nothing.
+std::pair<kiln::Tensor, kiln::Tensor> compileInputs(int64_t n) {
+  static std::vector<float> data = [] {
+    std::vector<float> d(2 * kCompileElements + 100000);
+    for (size_t i = 0; i < d.size(); ++i) d[i] = static_cast<float>(i % 97) / 97.0f - 0.5f;
+    return d;
+  }();
+  if (2 * n > static_cast<int64_t>(data.size())) n = kCompileElements;
+  return {kiln::from_blob(data.data(), {n}), kiln::from_blob(data.data() + n, {n})};
+}
+
+void compile(benchmark::State& state, bool eager, bool cold) {
+  // Cold: every iteration drops the compiled kernels (kiln::clear_kernel_cache()) and also takes
+  // a size never seen before (4096 + k elements), so that neither the kernel cache nor the
+  // engine's plan cache (keyed by graph structure) can serve it: every kernel is compiled.
+  static int64_t fresh = 0;
+  auto [x, y] = compileInputs(kCompileElements);
+  kiln::EagerGuard mode(eager);
+  if (!cold) chain(x, y).eval();  // compiled once, before timing
+  kiln::Stats before = kiln::stats();
+  for (auto _ : state) {
+    if (cold) {
+      state.PauseTiming();
+      kiln::clear_kernel_cache();
+      std::tie(x, y) = compileInputs(kCompileElements + ++fresh);
+      state.ResumeTiming();
+    }
+    kiln::Tensor r = chain(x, y);
+    r.eval();
+    benchmark::DoNotOptimize(r.data_ptr());
+  }
+  state.counters["compile_ms"] = benchmark::Counter(kiln::stats().compile_ms - before.compile_ms,
+                                                    benchmark::Counter::kAvgIterations);
+  setKernelCounters(state, before);
+}
+
+void smallLoop(benchmark::State& state, bool eager) {
+  kiln::Tensor x, y;
+  {
+    kiln::EagerGuard lazy(false);
+    x = kiln::randn({5, 3});
+    y = kiln::randn({5, 3});
+    kiln::eval({x, y});
+  }
+  kiln::EagerGuard mode(eager);
+  float expected = (x * 0.5 + y).sum().item<float>();  // compiles, before timing
+  kiln::Stats before = kiln::stats();
+  for (auto _ : state) {
+    kiln::Tensor z = x * 0.5 + y;
+    float s = z.sum().item<float>();
+    benchmark::DoNotOptimize(s);
+    if (s != expected) {
+      state.SkipWithError("the sum changed between iterations");
+      break;
+    }
+  }
+  setKernelCounters(state, before);
+}
+
+void registerAll() {
+  using benchmark::RegisterBenchmark;
+  for (bool eager : {false, true}) {
+    std::string mode = eager ? "eager" : "lazy";
+    RegisterBenchmark(("BM_Chain/" + mode).c_str(), [eager](benchmark::State& s) {
+      chainEngine(s, eager);
+    })->Unit(benchmark::kMillisecond);
+  }
+  RegisterBenchmark("BM_Chain/handwritten", [](benchmark::State& s) {
+    chainHandwritten(s, false);
+  })->Unit(benchmark::kMillisecond);
+  RegisterBenchmark("BM_Chain/handwritten_fast_math", [](benchmark::State& s) {
+    chainHandwritten(s, true);
+  })->Unit(benchmark::kMillisecond);
+  RegisterBenchmark("BM_Chain/triad_bandwidth", chainTriad)->Unit(benchmark::kMillisecond);
+  for (bool cold : {true, false}) {
+    for (bool eager : {false, true}) {
+      std::string name =
+          std::string("BM_Compile/") + (cold ? "cold/" : "hit/") + (eager ? "eager" : "lazy");
+      // Every cold iteration leaves its code mapped (clear_kernel_cache() forgets, never unmaps):
+      // bounded by the default 0.5 s of compiling.
+      RegisterBenchmark(name.c_str(), [eager, cold](benchmark::State& s) {
+        compile(s, eager, cold);
+      })->Unit(cold ? benchmark::kMillisecond : benchmark::kMicrosecond);
+    }
+  }
+  for (bool eager : {false, true}) {
+    std::string name = std::string("BM_SmallLoop/") + (eager ? "eager" : "lazy");
+    RegisterBenchmark(name.c_str(), [eager](benchmark::State& s) {
+      smallLoop(s, eager);
+    })->Unit(benchmark::kMicrosecond);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  registerAll();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
