@@ -48,17 +48,22 @@ TEST(IrParse, ParsedGraphComputesTheSameValues) {
 
 TEST(IrParse, ErrorsNameTheFileLineAndColumn) {
   auto error = [](const std::string& text) { return kiln::ir::parseGraph(text, "g.kir").error; };
-  EXPECT_EQ(error("graph {\n  %0 = param 0 : f32[4\n  return %0\n}\n"), "g.kir:2:23: expected ']' after shape");
-  EXPECT_EQ(error("graph {\n  %0 = frob : f32[4]\n  return %0\n}\n"), "g.kir:2:8: unknown op 'frob'");
+  EXPECT_EQ(error("graph {\n  %0 = param 0 : f32[4\n  return %0\n}\n"),
+            "g.kir:2:23: expected ']' after shape");
+  EXPECT_EQ(error("graph {\n  %0 = frob : f32[4]\n  return %0\n}\n"),
+            "g.kir:2:8: unknown op 'frob'");
   EXPECT_EQ(error("graph {\n  %1 = param 0 : f32[4]\n  return %1\n}\n"),
             "g.kir:2:4: expected %0 (values are numbered in order)");
   EXPECT_EQ(error("graph {\n  %0 = param 0 : f32[4]\n  %1 = add %0, %2 : f32[4]\n  return %1\n}\n"),
             "g.kir:3:17: operand %2 is not defined before this instruction");
-  EXPECT_EQ(error("graph {\n  %0 = param 0 : f32[4]\n  %1 = strided %0 {strides=[2], offset=1} : f32[2]\n  return %1\n}\n"),
+  EXPECT_EQ(error("graph {\n  %0 = param 0 : f32[4]\n  %1 = strided %0 {strides=[2], offset=1} : "
+                  "f32[2]\n  return %1\n}\n"),
             "");
-  EXPECT_EQ(error("graph {\n  %0 = param 0 : f32[4]\n  %1 = strided %0 {strides=[2], offset=2} : f32[2]\n  return %1\n}\n"),
+  EXPECT_EQ(error("graph {\n  %0 = param 0 : f32[4]\n  %1 = strided %0 {strides=[2], offset=2} : "
+                  "f32[2]\n  return %1\n}\n"),
             "g.kir:3:1: %1: strided reads outside its operand's 4 elements");
-  EXPECT_EQ(error("graph {\n  %0 = param 0 : f32[4]\n"), "g.kir:3:1: expected 'return' before the end of the input");
+  EXPECT_EQ(error("graph {\n  %0 = param 0 : f32[4]\n"),
+            "g.kir:3:1: expected 'return' before the end of the input");
   EXPECT_EQ(error(""), "g.kir:1:1: expected 'graph'");
 }
 
@@ -69,7 +74,9 @@ TEST(Errors, WritingThroughAnExpandedViewIsRefused) {
     e.add_(1);
     FAIL() << "expected kiln::Error";
   } catch (const kiln::Error& err) {
-    EXPECT_NE(std::string(err.what()).find("more than one element of the written-to tensor refers to a single memory location"),
+    EXPECT_NE(std::string(err.what())
+                  .find("more than one element of the written-to tensor refers to a single memory "
+                        "location"),
               std::string::npos);
   }
   EXPECT_EQ(x.sum().item<float>(), 0.0f);

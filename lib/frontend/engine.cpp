@@ -6,19 +6,15 @@
 #include <absl/strings/str_cat.h>
 
 #include <atomic>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
 
-#include "codegen/llvm/emitter.h"
 #include "kiln/error.h"
 #include "kiln/runtime.h"
+#include "lib/exec/plan.h"
 #include "lib/frontend/tensor_impl.h"
-#include "lib/passes/passes.h"
-#include "lib/sched/schedule.h"
 #include "runtime/kernel_cache.h"
 #include "runtime/stats.h"
 
@@ -28,11 +24,6 @@ std::mutex& engineMutex() {
   static std::mutex mu;
   return mu;
 }
-
-struct Plan;
-// Plans by structural key (used under the engine lock). Bounded: a program that keeps
-// producing new structures does not grow it without limit (kernels stay cached separately).
-absl::flat_hash_map<std::string, std::unique_ptr<Plan>>& planCache();
 
 namespace {
 
@@ -150,154 +141,6 @@ void protectOldContents(Storage& s, const Extracted& ex,
   if (needs_copy) old->rebind(old->realized()->clone());
 }
 
-std::string dumpDir() {
-  const char* d = std::getenv("KILN_DUMP");
-  return d ? std::string(d) : std::string();
-}
-
-void writeFile(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
-
-}  // namespace
-
-// A compiled schedule for one graph structure. Graphs that differ only in constant values and
-// random seeds share it: their values reach the kernels as arguments.
-struct Plan {
-  sched::Schedule schedule;
-  std::vector<runtime::KernelFn> fns;           // per step
-  std::vector<std::vector<int32_t>> arg_instr;  // per step and argument: graph instr, or -1
-  std::vector<std::pair<int32_t, int32_t>> intermediates;  // (graph instr, slot) to realize
-};
-
-absl::flat_hash_map<std::string, std::unique_ptr<Plan>>& planCache() {
-  static auto* plans = new absl::flat_hash_map<std::string, std::unique_ptr<Plan>>;
-  return *plans;
-}
-
-namespace {
-
-template <typename T>
-void appendRaw(std::string& key, const T& v) {
-  key.append(reinterpret_cast<const char*>(&v), sizeof v);
-}
-
-// Everything that decides the schedule and the code: the structure, and the constants that
-// simplification looks at (whether a constant is 0 or 1, and the exact value of constants
-// that get folded).
-std::string structuralKey(const ir::Graph& g) {
-  const size_t n = g.instrs.size();
-  std::vector<bool> foldable(n, false), exact(n, false);
-  for (size_t i = 0; i < n; ++i) {
-    const ir::Instr& in = g.instrs[i];
-    if (in.d.op == ir::Op::Const) {
-      foldable[i] = true;
-    } else if (in.d.op == ir::Op::Elementwise || in.d.op == ir::Op::Strided) {
-      bool all = true;
-      for (int32_t o : in.operands) all = all && foldable[o];
-      foldable[i] = all;
-      if (all) {
-        for (int32_t o : in.operands) exact[o] = true;
-      }
-    }
-  }
-  std::string key;
-  key.reserve(n * 48);
-  for (size_t i = 0; i < n; ++i) {
-    const ir::NodeDesc& d = g.instrs[i].d;
-    uint8_t head[4] = {static_cast<uint8_t>(d.op), static_cast<uint8_t>(d.sop),
-                       static_cast<uint8_t>(d.rop), static_cast<uint8_t>(d.dtype)};
-    appendRaw(key, head);
-    appendRaw(key, static_cast<uint32_t>(d.shape.size()));
-    for (int64_t x : d.shape) appendRaw(key, x);
-    switch (d.op) {
-      case ir::Op::Const: {
-        double v = isFloatingType(d.dtype) ? d.fvalue : static_cast<double>(d.ivalue);
-        uint8_t cls = exact[i] ? 3 : v == 0 ? 0 : v == 1 ? 1 : 2;
-        appendRaw(key, cls);
-        if (exact[i]) {
-          appendRaw(key, d.fvalue);
-          appendRaw(key, d.ivalue);
-        }
-        break;
-      }
-      case ir::Op::Rand:
-      case ir::Op::Randn:
-        break;
-      default:
-        appendRaw(key, d.ivalue);
-        appendRaw(key, d.offset);
-        appendRaw(key, static_cast<uint32_t>(d.ints.size()));
-        for (int64_t x : d.ints) appendRaw(key, x);
-    }
-    appendRaw(key, static_cast<uint32_t>(g.instrs[i].operands.size()));
-    for (int32_t o : g.instrs[i].operands) appendRaw(key, o);
-  }
-  for (const ir::Output& o : g.outputs) {
-    appendRaw(key, o.value);
-    appendRaw(key, o.dest_param);
-  }
-  return key;
-}
-
-Plan buildPlan(const ir::Graph& graph, const std::string& dump_prefix) {
-  passes::Simplified simple = passes::simplify(graph);
-  Plan plan;
-  plan.schedule = sched::schedule(simple.graph);
-  const std::string dump = dumpDir();
-  if (!dump_prefix.empty()) {
-    writeFile(dump_prefix + ".simplified.kir", simple.graph.text());
-    writeFile(dump_prefix + ".schedule.txt", plan.schedule.text());
-  }
-  const auto& steps = plan.schedule.steps;
-  plan.fns.assign(steps.size(), nullptr);
-  plan.arg_instr.resize(steps.size());
-  for (size_t i = 0; i < steps.size(); ++i) {
-    const sched::Step& st = steps[i];
-    if (st.kind != sched::Step::Kind::Kernel) continue;
-    for (const sched::ArgSource& src : st.arg_sources) {
-      int32_t from = simple.origin[src.instr];
-      bool same_kind = from >= 0 && graph.instrs[from].d.op == simple.graph.instrs[src.instr].d.op;
-      plan.arg_instr[i].push_back(same_kind ? from : -1);
-    }
-    plan.fns[i] = runtime::cachedKernel(st.kernel.text(), [&] {
-      static std::atomic<int64_t> kernel_seq{0};
-      std::string name = absl::StrCat("kiln_kernel_", kernel_seq.fetch_add(1));
-      std::string ir_text;
-      auto fn = codegen::compileLlvm(st.kernel, name, dump.empty() ? nullptr : &ir_text);
-      if (!dump.empty()) writeFile(absl::StrCat(dump, "/", name, ".ll"), ir_text);
-      return fn;
-    });
-  }
-  for (size_t i = 0; i < simple.graph.instrs.size(); ++i) {
-    int32_t sl = plan.schedule.value_slot[i];
-    int32_t from = simple.origin[i];
-    if (sl < 0 || from < 0 || plan.schedule.slots[sl].param >= 0) continue;
-    if (graph.instrs[from].d.shape != simple.graph.instrs[i].d.shape) continue;
-    plan.intermediates.emplace_back(from, sl);
-  }
-  return plan;
-}
-
-const Plan& planFor(const ir::Graph& graph, const std::string& dump_prefix) {
-  auto& plans = planCache();
-  constexpr size_t kMaxPlans = 4096;
-  std::string key = structuralKey(graph);
-  auto it = plans.find(key);
-  if (it != plans.end() && dump_prefix.empty()) {
-    int64_t kernels = 0;
-    for (const sched::Step& st : it->second->schedule.steps)
-      kernels += st.kind == sched::Step::Kind::Kernel;
-    runtime::counters().cache_hits.fetch_add(kernels);
-    return *it->second;
-  }
-  auto plan = std::make_unique<Plan>(buildPlan(graph, dump_prefix));
-  if (plans.size() >= kMaxPlans) plans.clear();
-  auto& slot = plans[key];
-  slot = std::move(plan);
-  return *slot;
-}
-
 }  // namespace
 
 void materialize(const std::vector<Storage*>& requested, const char* why) {
@@ -319,8 +162,7 @@ void materialize(const std::vector<Storage*>& requested, const char* why) {
     work.push_back(s);
   }
   if (work.empty()) return;
-  runtime::Counters& counters = runtime::counters();
-  counters.materializations.fetch_add(1);
+  runtime::counters().materializations.fetch_add(1);
 
   // Every storage's old owner goes into the graph as the destination param.
   std::vector<Node*> roots;
@@ -366,49 +208,24 @@ void materialize(const std::vector<Storage*>& requested, const char* why) {
     ex.graph.outputs.push_back(o);
   }
 
-  const std::string dump = dumpDir();
+  const std::string dump = exec::dumpDir();
   std::string dump_prefix;
   if (!dump.empty()) {
     static std::atomic<int64_t> dump_seq{0};
     std::filesystem::create_directories(dump);
     dump_prefix = absl::StrCat(dump, "/kiln-", dump_seq.fetch_add(1));
-    writeFile(dump_prefix + ".recorded.kir",
-              absl::StrCat("# materialised for: ", why, "\n", ex.graph.text()));
+    exec::writeFile(dump_prefix + ".recorded.kir",
+                    absl::StrCat("# materialised for: ", why, "\n", ex.graph.text()));
   }
-  const Plan& plan = planFor(ex.graph, dump_prefix);
-  const sched::Schedule& sch = plan.schedule;
-
-  std::vector<runtime::BufferPtr> slots(sch.slots.size());
-  for (size_t i = 0; i < sch.slots.size(); ++i) {
-    const sched::Slot& sl = sch.slots[i];
-    slots[i] = sl.param >= 0 ? ex.params[sl.param]
-                             : runtime::Buffer::allocate(sl.numel * elementSize(sl.dtype));
-  }
-  std::vector<void*> ptrs;
-  std::vector<uint64_t> args;
-  for (size_t i = 0; i < sch.steps.size(); ++i) {
-    const sched::Step& st = sch.steps[i];
-    if (st.kind == sched::Step::Kind::Copy) {
-      const auto& src = slots[st.slots[0]];
-      std::memcpy(slots[st.slots[1]]->data(), src->data(), src->bytes());
-      continue;
-    }
-    ptrs.clear();
-    for (int32_t sl : st.slots) ptrs.push_back(slots[sl]->data());
-    args = st.args;
-    for (size_t k = 0; k < args.size(); ++k) {
-      int32_t from = plan.arg_instr[i][k];
-      if (from >= 0) args[k] = sched::argValue(ex.graph.instrs[from].d, st.arg_sources[k].field);
-    }
-    plan.fns[i](ptrs.data(), args.data());
-    counters.kernels_run.fetch_add(1);
-  }
+  std::shared_ptr<const exec::Plan> plan = exec::cachedPlan(ex.graph, dump_prefix);
+  std::vector<runtime::BufferPtr> slots = exec::runPlan(*plan, ex.graph, ex.params);
+  const sched::Schedule& sch = plan->schedule;
 
   // Record results on the live nodes: intermediate results (so that other pending work reuses
   // them instead of recomputing), then the storages' values. Realizing a node lets go of its
   // inputs, so every node to update is held until all are done.
   std::vector<std::pair<NodeRef, int32_t>> intermediates;
-  for (auto [instr, slot] : plan.intermediates) {
+  for (auto [instr, slot] : plan->intermediates) {
     if (Node* n = ex.node_of[instr]; n && !n->realized())
       intermediates.emplace_back(NodeRef::share(n), slot);
   }
@@ -489,7 +306,7 @@ bool is_eager() {
 }
 void clear_kernel_cache() {
   std::lock_guard<std::mutex> lock(detail::engineMutex());
-  detail::planCache().clear();
+  exec::clearPlans();
   runtime::clearKernelCache();
 }
 

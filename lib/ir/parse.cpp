@@ -28,7 +28,9 @@ class Lexer {
   Lexer(std::string_view text, std::string_view file) : text_(text), file_(file) {}
 
   void skipSpaces() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\r')) advance();
+    while (pos_ < text_.size() &&
+           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\r'))
+      advance();
   }
   // Skips blank lines and `#` comments.
   void skipBlankLines() {
@@ -68,8 +70,8 @@ class Lexer {
     skipSpaces();
     markToken();
     size_t start = pos_;
-    while (pos_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '_' ||
-                                   text_[pos_] == '.')) {
+    while (pos_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[pos_])) ||
+                                   text_[pos_] == '_' || text_[pos_] == '.')) {
       advance();
     }
     return std::string(text_.substr(start, pos_ - start));
@@ -97,8 +99,9 @@ class Lexer {
     skipSpaces();
     markToken();
     size_t start = pos_;
-    while (pos_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '.' ||
-                                   text_[pos_] == '-' || text_[pos_] == '+')) {
+    while (pos_ < text_.size() &&
+           (std::isalnum(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '.' ||
+            text_[pos_] == '-' || text_[pos_] == '+')) {
       advance();
     }
     return std::string(text_.substr(start, pos_ - start));
@@ -116,7 +119,9 @@ class Lexer {
     return v;
   }
   /// An error at the current position.
-  [[noreturn]] void fail(const std::string& msg) { throw ParseError{absl::StrCat(file_, ":", line_, ":", col_, ": ", msg)}; }
+  [[noreturn]] void fail(const std::string& msg) {
+    throw ParseError{absl::StrCat(file_, ":", line_, ":", col_, ": ", msg)};
+  }
   /// An error at the start of the last token read.
   [[noreturn]] void failToken(const std::string& msg) {
     throw ParseError{absl::StrCat(file_, ":", token_line_, ":", token_col_, ": ", msg)};
@@ -153,7 +158,7 @@ constexpr int64_t kMaxDim = int64_t{1} << 40;
 // The op part of a mnemonic: sets op/sop/rop, or fails.
 void decodeMnemonic(Lexer& lx, const std::string& m, NodeDesc& d) {
   static const std::pair<std::string_view, Op> kPlain[] = {
-      {"param", Op::Param}, {"const", Op::Const},   {"iota", Op::Iota},   {"rand", Op::Rand},
+      {"param", Op::Param}, {"const", Op::Const},     {"iota", Op::Iota},  {"rand", Op::Rand},
       {"randn", Op::Randn}, {"strided", Op::Strided}, {"write", Op::Write}};
   for (auto [name, op] : kPlain) {
     if (m == name) {
@@ -223,7 +228,8 @@ ParseResult parseGraph(std::string_view text, std::string_view filename) {
       lx.expect('%', "at the start of an instruction");
       int64_t id = lx.integer("after '%'");
       if (id != static_cast<int64_t>(g.instrs.size())) {
-        lx.failToken(absl::StrCat("expected %", g.instrs.size(), " (values are numbered in order)"));
+        lx.failToken(
+            absl::StrCat("expected %", g.instrs.size(), " (values are numbered in order)"));
       }
       lx.expect('=', "after the value name");
       std::string m = lx.word();
@@ -264,7 +270,9 @@ ParseResult parseGraph(std::string_view text, std::string_view filename) {
         } else {
           in.d.ivalue = std::strtoll(begin, &end, 10);
         }
-        if (end != begin + literal.size()) lx.failToken(absl::StrCat("bad constant '", literal, "' for ", std::string(irName(in.d.dtype))));
+        if (end != begin + literal.size())
+          lx.failToken(
+              absl::StrCat("bad constant '", literal, "' for ", std::string(irName(in.d.dtype))));
       }
       lx.expectLineEnd("after the type");
       g.instrs.push_back(std::move(in));
@@ -274,7 +282,8 @@ ParseResult parseGraph(std::string_view text, std::string_view filename) {
     do {
       lx.expect('%', "for a returned value");
       int64_t v = lx.integer("after '%'");
-      if (v < 0 || v >= static_cast<int64_t>(g.instrs.size())) lx.failToken(absl::StrCat("returned value %", v, " is not defined"));
+      if (v < 0 || v >= static_cast<int64_t>(g.instrs.size()))
+        lx.failToken(absl::StrCat("returned value %", v, " is not defined"));
       Output o{static_cast<int32_t>(v), -1};
       if (lx.peekWord("into")) {
         lx.word();
@@ -301,7 +310,8 @@ ParseResult parseGraph(std::string_view text, std::string_view filename) {
       size_t k = static_cast<size_t>(std::atoll(problem.c_str() + 1));
       if (k < line_of.size()) line = line_of[k];
     }
-    return {std::nullopt, absl::StrCat(std::string(filename), ":", line ? line : lx.line(), ":1: ", problem)};
+    return {std::nullopt,
+            absl::StrCat(std::string(filename), ":", line ? line : lx.line(), ":1: ", problem)};
   }
   return {std::move(g), ""};
 }
@@ -313,7 +323,8 @@ std::string verifyGraph(const Graph& g) {
     const NodeDesc& d = in.d;
     auto bad = [&](const std::string& msg) { return absl::StrCat("%", i, ": ", msg); };
     if (static_cast<int>(in.operands.size()) != d.arity()) {
-      return bad(absl::StrCat(mnemonic(d), " takes ", d.arity(), " operands, got ", in.operands.size()));
+      return bad(
+          absl::StrCat(mnemonic(d), " takes ", d.arity(), " operands, got ", in.operands.size()));
     }
     for (int32_t o : in.operands) {
       if (o < 0 || static_cast<size_t>(o) >= i) return bad("operands must be defined before use");
@@ -328,16 +339,19 @@ std::string verifyGraph(const Graph& g) {
     auto operand = [&](int k) -> const NodeDesc& { return g.instrs[in.operands[k]].d; };
     switch (d.op) {
       case Op::Param:
-        if (d.shape.size() != 1) return bad("a param is a flat array: its type must have one dimension");
+        if (d.shape.size() != 1)
+          return bad("a param is a flat array: its type must have one dimension");
         if (d.ivalue < 0 || d.ivalue > (1 << 20)) return bad("bad param index");
-        if (param_seen.size() <= static_cast<size_t>(d.ivalue)) param_seen.resize(d.ivalue + 1, false);
+        if (param_seen.size() <= static_cast<size_t>(d.ivalue))
+          param_seen.resize(d.ivalue + 1, false);
         if (param_seen[d.ivalue]) return bad(absl::StrCat("param ", d.ivalue, " is defined twice"));
         param_seen[d.ivalue] = true;
         break;
       case Op::Const:
         break;
       case Op::Iota:
-        if (d.ivalue < 0 || d.ivalue >= static_cast<int64_t>(d.shape.size())) return bad("iota axis out of range");
+        if (d.ivalue < 0 || d.ivalue >= static_cast<int64_t>(d.shape.size()))
+          return bad("iota axis out of range");
         break;
       case Op::Rand:
       case Op::Randn:
@@ -347,22 +361,32 @@ std::string verifyGraph(const Graph& g) {
       case Op::Elementwise: {
         const auto& info = codegen::info(d.sop);
         for (size_t k = 0; k < in.operands.size(); ++k) {
-          if (operand(k).shape != d.shape) return bad("elementwise operands must have the result's shape");
+          if (operand(k).shape != d.shape)
+            return bad("elementwise operands must have the result's shape");
         }
         if (d.sop == ScalarOp::Where) {
           if (operand(0).dtype != ScalarType::Bool) return bad("where's condition must be i1");
-          if (operand(1).dtype != d.dtype || operand(2).dtype != d.dtype) return bad("where's values must have the result's type");
-        } else if (d.sop != ScalarOp::Cast && d.sop != ScalarOp::Not && d.sop != ScalarOp::And && d.sop != ScalarOp::Or) {
+          if (operand(1).dtype != d.dtype || operand(2).dtype != d.dtype)
+            return bad("where's values must have the result's type");
+        } else if (d.sop != ScalarOp::Cast && d.sop != ScalarOp::Not && d.sop != ScalarOp::And &&
+                   d.sop != ScalarOp::Or) {
           for (size_t k = 1; k < in.operands.size(); ++k) {
-            if (operand(k).dtype != operand(0).dtype) return bad("operands must have the same type");
+            if (operand(k).dtype != operand(0).dtype)
+              return bad("operands must have the same type");
           }
-          if (info.result == codegen::ScalarResult::Same && operand(0).dtype != d.dtype) return bad("the result must have the operands' type");
+          if (info.result == codegen::ScalarResult::Same && operand(0).dtype != d.dtype)
+            return bad("the result must have the operands' type");
         }
-        if (info.result == codegen::ScalarResult::Bool && d.dtype != ScalarType::Bool) return bad("a comparison's result is i1");
-        bool fp_only = d.sop == ScalarOp::Exp || d.sop == ScalarOp::Log || d.sop == ScalarOp::Sqrt || d.sop == ScalarOp::Rsqrt ||
-                       d.sop == ScalarOp::Sin || d.sop == ScalarOp::Cos || d.sop == ScalarOp::Tanh || d.sop == ScalarOp::Sigmoid;
-        if (fp_only && !isFloatingType(d.dtype)) return bad(absl::StrCat(std::string(info.name), " needs f32 or f64"));
-        if ((d.sop == ScalarOp::Div || d.sop == ScalarOp::FloorDiv || d.sop == ScalarOp::Mod) && !isFloatingType(d.dtype)) {
+        if (info.result == codegen::ScalarResult::Bool && d.dtype != ScalarType::Bool)
+          return bad("a comparison's result is i1");
+        bool fp_only = d.sop == ScalarOp::Exp || d.sop == ScalarOp::Log ||
+                       d.sop == ScalarOp::Sqrt || d.sop == ScalarOp::Rsqrt ||
+                       d.sop == ScalarOp::Sin || d.sop == ScalarOp::Cos ||
+                       d.sop == ScalarOp::Tanh || d.sop == ScalarOp::Sigmoid;
+        if (fp_only && !isFloatingType(d.dtype))
+          return bad(absl::StrCat(std::string(info.name), " needs f32 or f64"));
+        if ((d.sop == ScalarOp::Div || d.sop == ScalarOp::FloorDiv || d.sop == ScalarOp::Mod) &&
+            !isFloatingType(d.dtype)) {
           return bad("integer division is not supported (true division works on floats)");
         }
         break;
@@ -380,32 +404,38 @@ std::string verifyGraph(const Graph& g) {
             (span < 0 ? lo : hi) += span;
           }
           int64_t src = operand(0).numel();
-          if (lo < 0 || hi >= src) return bad(absl::StrCat("strided reads outside its operand's ", src, " elements"));
+          if (lo < 0 || hi >= src)
+            return bad(absl::StrCat("strided reads outside its operand's ", src, " elements"));
         }
         break;
       }
       case Op::Reduce: {
         const NodeDesc& s = operand(0);
         if (s.dtype != d.dtype) return bad("reduce keeps its operand's type");
-        if (s.shape.size() != d.shape.size()) return bad("reduce keeps the rank (reduced dims have size 1)");
+        if (s.shape.size() != d.shape.size())
+          return bad("reduce keeps the rank (reduced dims have size 1)");
         std::vector<bool> red(s.shape.size(), false);
         for (int64_t a : d.ints) {
-          if (a < 0 || a >= static_cast<int64_t>(s.shape.size()) || red[a]) return bad("bad reduce axes");
+          if (a < 0 || a >= static_cast<int64_t>(s.shape.size()) || red[a])
+            return bad("bad reduce axes");
           red[a] = true;
         }
         for (size_t k = 0; k < s.shape.size(); ++k) {
-          if (d.shape[k] != (red[k] ? 1 : s.shape[k])) return bad("reduce's shape must be its operand's with the axes set to 1");
+          if (d.shape[k] != (red[k] ? 1 : s.shape[k]))
+            return bad("reduce's shape must be its operand's with the axes set to 1");
         }
         break;
       }
       case Op::ArgReduce: {
         const NodeDesc& s = operand(0);
         if (d.dtype != ScalarType::Long) return bad("argreduce gives i64");
-        if (s.shape.size() != d.shape.size() || d.ivalue < 0 || d.ivalue >= static_cast<int64_t>(s.shape.size())) {
+        if (s.shape.size() != d.shape.size() || d.ivalue < 0 ||
+            d.ivalue >= static_cast<int64_t>(s.shape.size())) {
           return bad("bad argreduce axis or rank");
         }
         for (size_t k = 0; k < s.shape.size(); ++k) {
-          if (d.shape[k] != (static_cast<int64_t>(k) == d.ivalue ? 1 : s.shape[k])) return bad("argreduce's shape must be its operand's with the axis set to 1");
+          if (d.shape[k] != (static_cast<int64_t>(k) == d.ivalue ? 1 : s.shape[k]))
+            return bad("argreduce's shape must be its operand's with the axis set to 1");
         }
         if (s.shape[d.ivalue] == 0) return bad("argreduce over an empty axis");
         break;
@@ -413,9 +443,11 @@ std::string verifyGraph(const Graph& g) {
       case Op::Write: {
         const NodeDesc& base = operand(0);
         const NodeDesc& val = operand(1);
-        if (base.dtype != d.dtype || val.dtype != d.dtype) return bad("write's base and value must have its type");
+        if (base.dtype != d.dtype || val.dtype != d.dtype)
+          return bad("write's base and value must have its type");
         if (base.shape != d.shape) return bad("write has its base's shape");
-        if (d.ints.size() != val.shape.size()) return bad("write needs one stride per dimension of the value");
+        if (d.ints.size() != val.shape.size())
+          return bad("write needs one stride per dimension of the value");
         for (int64_t st : d.ints) {
           if (st < 0) return bad("strides must be non-negative");
         }
@@ -432,16 +464,19 @@ std::string verifyGraph(const Graph& g) {
     }
   }
   for (size_t p = 0; p < param_seen.size(); ++p) {
-    if (!param_seen[p]) return absl::StrCat("params must be numbered 0..n-1: param ", p, " is missing");
+    if (!param_seen[p])
+      return absl::StrCat("params must be numbered 0..n-1: param ", p, " is missing");
   }
   if (g.outputs.empty()) return "a graph returns at least one value";
   for (const Output& o : g.outputs) {
     if (o.dest_param < 0) continue;
-    if (static_cast<size_t>(o.dest_param) >= param_seen.size()) return absl::StrCat("'into param ", o.dest_param, "' names no param");
+    if (static_cast<size_t>(o.dest_param) >= param_seen.size())
+      return absl::StrCat("'into param ", o.dest_param, "' names no param");
     int32_t p = g.paramInstr(o.dest_param);
     const NodeDesc& pd = g.instrs[p].d;
     const NodeDesc& vd = g.instrs[o.value].d;
-    if (pd.dtype != vd.dtype || pd.numel() != vd.numel()) return absl::StrCat("%", o.value, " does not fit into param ", o.dest_param);
+    if (pd.dtype != vd.dtype || pd.numel() != vd.numel())
+      return absl::StrCat("%", o.value, " does not fit into param ", o.dest_param);
   }
   return "";
 }

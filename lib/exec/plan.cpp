@@ -1,0 +1,201 @@
+#include "lib/exec/plan.h"
+
+#include <absl/container/flat_hash_map.h>
+#include <absl/strings/str_cat.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+
+#include "codegen/llvm/emitter.h"
+#include "lib/passes/passes.h"
+#include "runtime/kernel_cache.h"
+#include "runtime/stats.h"
+
+namespace kiln::exec {
+namespace {
+
+template <typename T>
+void appendRaw(std::string& key, const T& v) {
+  key.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+struct PlanCache {
+  std::mutex mu;
+  absl::flat_hash_map<std::string, std::shared_ptr<const Plan>> plans;
+};
+PlanCache& planCache() {
+  static auto* cache = new PlanCache;
+  return *cache;
+}
+
+}  // namespace
+
+std::string dumpDir() {
+  const char* d = std::getenv("KILN_DUMP");
+  return d ? std::string(d) : std::string();
+}
+
+void writeFile(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+std::string structuralKey(const ir::Graph& g) {
+  const size_t n = g.instrs.size();
+  std::vector<bool> foldable(n, false), exact(n, false);
+  for (size_t i = 0; i < n; ++i) {
+    const ir::Instr& in = g.instrs[i];
+    if (in.d.op == ir::Op::Const) {
+      foldable[i] = true;
+    } else if (in.d.op == ir::Op::Elementwise || in.d.op == ir::Op::Strided) {
+      bool all = true;
+      for (int32_t o : in.operands) all = all && foldable[o];
+      foldable[i] = all;
+      if (all) {
+        for (int32_t o : in.operands) exact[o] = true;
+      }
+    }
+  }
+  std::string key;
+  key.reserve(n * 48);
+  for (size_t i = 0; i < n; ++i) {
+    const ir::NodeDesc& d = g.instrs[i].d;
+    uint8_t head[4] = {static_cast<uint8_t>(d.op), static_cast<uint8_t>(d.sop),
+                       static_cast<uint8_t>(d.rop), static_cast<uint8_t>(d.dtype)};
+    appendRaw(key, head);
+    appendRaw(key, static_cast<uint32_t>(d.shape.size()));
+    for (int64_t x : d.shape) appendRaw(key, x);
+    switch (d.op) {
+      case ir::Op::Const: {
+        double v = isFloatingType(d.dtype) ? d.fvalue : static_cast<double>(d.ivalue);
+        uint8_t cls = exact[i] ? 3 : v == 0 ? 0 : v == 1 ? 1 : 2;
+        appendRaw(key, cls);
+        if (exact[i]) {
+          appendRaw(key, d.fvalue);
+          appendRaw(key, d.ivalue);
+        }
+        break;
+      }
+      case ir::Op::Rand:
+      case ir::Op::Randn:
+        break;
+      default:
+        appendRaw(key, d.ivalue);
+        appendRaw(key, d.offset);
+        appendRaw(key, static_cast<uint32_t>(d.ints.size()));
+        for (int64_t x : d.ints) appendRaw(key, x);
+    }
+    appendRaw(key, static_cast<uint32_t>(g.instrs[i].operands.size()));
+    for (int32_t o : g.instrs[i].operands) appendRaw(key, o);
+  }
+  for (const ir::Output& o : g.outputs) {
+    appendRaw(key, o.value);
+    appendRaw(key, o.dest_param);
+  }
+  return key;
+}
+
+std::shared_ptr<const Plan> buildPlan(const ir::Graph& graph, const std::string& dump_prefix) {
+  passes::Simplified simple = passes::simplify(graph);
+  auto plan = std::make_shared<Plan>();
+  plan->schedule = sched::schedule(simple.graph);
+  const std::string dump = dump_prefix.empty() ? std::string() : dumpDir();
+  if (!dump_prefix.empty()) {
+    writeFile(dump_prefix + ".simplified.kir", simple.graph.text());
+    writeFile(dump_prefix + ".schedule.txt", plan->schedule.text());
+  }
+  const auto& steps = plan->schedule.steps;
+  plan->fns.assign(steps.size(), nullptr);
+  plan->arg_instr.resize(steps.size());
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const sched::Step& st = steps[i];
+    if (st.kind != sched::Step::Kind::Kernel) continue;
+    for (const sched::ArgSource& src : st.arg_sources) {
+      int32_t from = simple.origin[src.instr];
+      bool same_kind = from >= 0 && graph.instrs[from].d.op == simple.graph.instrs[src.instr].d.op;
+      plan->arg_instr[i].push_back(same_kind ? from : -1);
+    }
+    plan->fns[i] = runtime::cachedKernel(st.kernel.text(), [&] {
+      static std::atomic<int64_t> kernel_seq{0};
+      std::string name = absl::StrCat("kiln_kernel_", kernel_seq.fetch_add(1));
+      std::string ir_text;
+      auto fn = codegen::compileLlvm(st.kernel, name, dump.empty() ? nullptr : &ir_text);
+      if (!dump.empty()) writeFile(absl::StrCat(dump, "/", name, ".ll"), ir_text);
+      return fn;
+    });
+  }
+  for (size_t i = 0; i < simple.graph.instrs.size(); ++i) {
+    int32_t sl = plan->schedule.value_slot[i];
+    int32_t from = simple.origin[i];
+    if (sl < 0 || from < 0 || plan->schedule.slots[sl].param >= 0) continue;
+    if (graph.instrs[from].d.shape != simple.graph.instrs[i].d.shape) continue;
+    plan->intermediates.emplace_back(from, sl);
+  }
+  plan->simplified = std::move(simple.graph);
+  return plan;
+}
+
+std::shared_ptr<const Plan> cachedPlan(const ir::Graph& graph, const std::string& dump_prefix) {
+  // Bounded: a program that keeps producing new structures does not grow it without limit
+  // (kernels stay cached separately).
+  constexpr size_t kMaxPlans = 4096;
+  PlanCache& cache = planCache();
+  std::string key = structuralKey(graph);
+  {
+    std::lock_guard<std::mutex> lock(cache.mu);
+    auto it = cache.plans.find(key);
+    if (it != cache.plans.end() && dump_prefix.empty()) {
+      int64_t kernels = 0;
+      for (const sched::Step& st : it->second->schedule.steps)
+        kernels += st.kind == sched::Step::Kind::Kernel;
+      runtime::counters().cache_hits.fetch_add(kernels);
+      return it->second;
+    }
+  }
+  std::shared_ptr<const Plan> plan = buildPlan(graph, dump_prefix);
+  std::lock_guard<std::mutex> lock(cache.mu);
+  if (cache.plans.size() >= kMaxPlans) cache.plans.clear();
+  cache.plans[key] = plan;
+  return plan;
+}
+
+void clearPlans() {
+  PlanCache& cache = planCache();
+  std::lock_guard<std::mutex> lock(cache.mu);
+  cache.plans.clear();
+}
+
+std::vector<runtime::BufferPtr> runPlan(const Plan& plan, const ir::Graph& g,
+                                        const std::vector<runtime::BufferPtr>& params) {
+  const sched::Schedule& sch = plan.schedule;
+  std::vector<runtime::BufferPtr> slots(sch.slots.size());
+  for (size_t i = 0; i < sch.slots.size(); ++i) {
+    const sched::Slot& sl = sch.slots[i];
+    slots[i] = sl.param >= 0 ? params[sl.param]
+                             : runtime::Buffer::allocate(sl.numel * elementSize(sl.dtype));
+  }
+  std::vector<void*> ptrs;
+  std::vector<uint64_t> args;
+  for (size_t i = 0; i < sch.steps.size(); ++i) {
+    const sched::Step& st = sch.steps[i];
+    if (st.kind == sched::Step::Kind::Copy) {
+      const auto& src = slots[st.slots[0]];
+      std::memcpy(slots[st.slots[1]]->data(), src->data(), src->bytes());
+      continue;
+    }
+    ptrs.clear();
+    for (int32_t sl : st.slots) ptrs.push_back(slots[sl]->data());
+    args = st.args;
+    for (size_t k = 0; k < args.size(); ++k) {
+      int32_t from = plan.arg_instr[i][k];
+      if (from >= 0) args[k] = sched::argValue(g.instrs[from].d, st.arg_sources[k].field);
+    }
+    plan.fns[i](ptrs.data(), args.data());
+    runtime::counters().kernels_run.fetch_add(1);
+  }
+  return slots;
+}
+
+}  // namespace kiln::exec
