@@ -1,6 +1,7 @@
 #pragma once
 // The one header of kiln: a lazy, graph-compiling tensor engine with libtorch's C++ API.
 #include "kiln/array_ref.h"
+#include "kiln/autograd.h"
 #include "kiln/device.h"
 #include "kiln/error.h"
 #include "kiln/indexing.h"

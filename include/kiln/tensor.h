@@ -21,6 +21,9 @@ namespace kiln {
 namespace detail {
 struct TensorImpl;
 }
+namespace autograd {
+class Node;
+}
 
 /// A handle to a tensor; copies share the same tensor (as in libtorch).
 class Tensor {
@@ -52,10 +55,27 @@ class Tensor {
   /// Whether the value is pending in the graph (not yet computed).
   bool is_lazy() const;
 
-  // --- autograd flags (stored; gradients come with the autograd issue) ---
+  // --- autograd (see kiln/autograd.h) ---
   bool requires_grad() const;
   Tensor& requires_grad_(bool requires_grad = true);
+  Tensor& set_requires_grad(bool requires_grad) { return requires_grad_(requires_grad); }
+  /// True for tensors not produced by a recorded op (created by the user, or not requiring grad).
   bool is_leaf() const;
+  /// The backward function that produced this tensor, or null for leaves.
+  std::shared_ptr<autograd::Node> grad_fn() const;
+  /// The accumulated gradient (undefined until a backward pass reaches this tensor).
+  Tensor grad() const;
+  /// The gradient slot itself, for assignment (`t.mutable_grad() = ...`).
+  Tensor& mutable_grad() const;
+  /// Makes a non-leaf tensor keep its gradient in grad() during backward.
+  void retain_grad() const;
+  bool retains_grad() const;
+  /// Computes gradients of this tensor with respect to the leaves that require grad and adds
+  /// them to their grad(). `gradient` is required unless this tensor has one element.
+  void backward(const Tensor& gradient = {}, std::optional<bool> retain_graph = std::nullopt,
+                bool create_graph = false) const;
+  /// The number of in-place modifications of this tensor's storage.
+  uint32_t _version() const;
 
   // --- values out (these materialise) ---
   template <typename T>

@@ -43,6 +43,14 @@ Tensor record(ir::NodeRef n, Device device = Device(DeviceType::CPU));
 
 /// Throws PyTorch's error unless `from` can be written into a tensor of type `to`.
 void checkCastable(ScalarType from, ScalarType to);
+/// Refuses in-place ops that autograd cannot follow (PyTorch's leaf error; views with grad).
+void checkInPlaceAllowed(const Tensor& self, std::initializer_list<const Tensor*> others);
+/// What an in-place op reads as self: self's value and history, apart from its storage.
+Tensor inPlaceSource(const Tensor& self);
+/// Writes an op's result into self in place (shape and dtype checked first); self takes over
+/// the result's autograd history.
+Tensor& assignResult(Tensor& self, const Tensor& result);
+
 /// Checks that all tensors are on the same (CPU) device.
 void checkDevice(const Tensor& t, const char* op);
 

@@ -1,7 +1,10 @@
 // Elementwise ops: each is a dtype rule plus one ScalarOp node (codegen/scalar_ops.def).
 #include <absl/strings/str_cat.h>
 
+#include "kiln/autograd.h"
 #include "kiln/ops.h"
+#include "lib/autograd/function.h"
+#include "lib/autograd/rules.h"
 #include "lib/frontend/common.h"
 
 namespace kiln {
@@ -42,7 +45,9 @@ ir::NodeRef binaryNode(ScalarOp op, Rule rule, const Operand& a, const Operand& 
 Tensor binary(ScalarOp op, Rule rule, const Operand& a, const Operand& b) {
   const Tensor& t = a.tensor ? *a.tensor : *b.tensor;
   detail::checkDevice(t, info(op).name.data());
-  return record(binaryNode(op, rule, a, b), t.device());
+  Tensor out = record(binaryNode(op, rule, a, b), t.device());
+  if (rule == Rule::Arith || rule == Rule::Float) autograd::recordBinary(op, out, a, b);
+  return out;
 }
 
 ir::NodeRef unaryNode(ScalarOp op, Rule rule, const Tensor& a) {
@@ -52,7 +57,9 @@ ir::NodeRef unaryNode(ScalarOp op, Rule rule, const Tensor& a) {
 
 Tensor unary(ScalarOp op, Rule rule, const Tensor& a) {
   detail::checkDevice(a, info(op).name.data());
-  return record(unaryNode(op, rule, a), a.device());
+  Tensor out = record(unaryNode(op, rule, a), a.device());
+  if (rule == Rule::Arith || rule == Rule::Float) autograd::recordUnary(op, out, a);
+  return out;
 }
 
 void checkAlpha(const Tensor& a, const Operand& b, const Scalar& alpha) {
@@ -79,28 +86,85 @@ ir::NodeRef addNode(ScalarOp op, const Tensor& a, const Operand& b, const Scalar
   return elementwiseNode(op, t, {operandNode(a, t, shape), scaled});
 }
 
-// Applies `value` (computed in its own type) to `self` in place: the result must keep self's
-// shape and be castable to self's dtype; otherwise nothing changes.
-Tensor& assignInPlace(Tensor& self, ir::NodeRef value) {
-  if (value->shape() != self.sizes().vec()) {
-    throw Error(absl::StrCat("output with shape ", detail::shapeText(self.sizes().vec()),
-                             " doesn't match the broadcast shape ",
-                             detail::shapeText(value->shape())));
-  }
-  detail::checkCastable(value->dtype(), self.dtype());
-  detail::assignNode(self, castNode(std::move(value), self.dtype()));
-  detail::afterRecord(self);
-  return self;
+Tensor addTensor(ScalarOp op, const Tensor& a, const Operand& b, const Scalar& alpha) {
+  Tensor out = record(addNode(op, a, b, alpha), a.device());
+  autograd::recordBinary(op, out, a, b, alpha);
+  return out;
 }
 
 }  // namespace
 
+namespace detail {
+
+// The tensor an in-place op reads as `self`: the current value and autograd history of self,
+// held apart from self's storage, which the op is about to replace.
+Tensor inPlaceSource(const Tensor& self) {
+  checkInPlaceAllowed(self, {});
+  if (!autograd::needsGrad({&self})) return self;
+  Tensor old = fromNode(readNode(self), self.device());
+  old.impl()->grad_fn = self.impl()->grad_fn;
+  old.impl()->output_nr = self.impl()->output_nr;
+  return old;
+}
+
+void checkInPlaceAllowed(const Tensor& self, std::initializer_list<const Tensor*> others) {
+  if (!is_grad_enabled()) return;
+  if (self.is_leaf() && self.requires_grad()) {
+    throw Error("a leaf Variable that requires grad is being used in an in-place operation.");
+  }
+  bool grads = self.requires_grad();
+  for (const Tensor* o : others) grads = grads || (o && o->defined() && o->requires_grad());
+  if (grads && self.impl()->is_view) {
+    throw Error(
+        "kiln: in-place operations on views that take part in autograd are not supported yet");
+  }
+}
+
+// Writes `result` into `self` in place: the result must keep self's shape and be castable to
+// self's dtype, else nothing changes. Self takes over the result's autograd history.
+Tensor& assignResult(Tensor& self, const Tensor& result) {
+  if (result.sizes() != self.sizes()) {
+    throw Error(absl::StrCat("output with shape ", detail::shapeText(self.sizes().vec()),
+                             " doesn't match the broadcast shape ",
+                             detail::shapeText(result.sizes().vec())));
+  }
+  detail::checkCastable(result.dtype(), self.dtype());
+  checkInPlaceAllowed(self, {&result});
+  detail::assignNode(self, castNode(readNode(result), self.dtype()));
+  if (result.impl()->grad_fn && is_grad_enabled()) {
+    Tensor cast = result.dtype() == self.dtype() ? result : result.to(self.dtype());
+    self.impl()->grad_fn = cast.impl()->grad_fn;
+    self.impl()->output_nr = cast.impl()->output_nr;
+  }
+  detail::afterRecord(self);
+  return self;
+}
+
+}  // namespace detail
+
+namespace {
+using detail::assignResult;
+using detail::inPlaceSource;
+
+// An in-place op: `op` computes the new value from self's old one (recorded as one graph, not
+// materialised on its own even in eager mode), then it replaces self's elements.
+template <typename Op>
+Tensor& inPlace(Tensor& self, Op op) {
+  Tensor result;
+  {
+    detail::DeferEager defer;
+    result = op(inPlaceSource(self));
+  }
+  return assignResult(self, result);
+}
+}  // namespace
+
 // ---- binary arithmetic ----
 Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha) {
-  return record(addNode(ScalarOp::Add, a, b, alpha), a.device());
+  return addTensor(ScalarOp::Add, a, b, alpha);
 }
 Tensor add(const Tensor& a, const Scalar& b, const Scalar& alpha) {
-  return record(addNode(ScalarOp::Add, a, b, alpha), a.device());
+  return addTensor(ScalarOp::Add, a, b, alpha);
 }
 Tensor sub(const Tensor& a, const Tensor& b, const Scalar& alpha) {
   if (a.dtype() == kBool || b.dtype() == kBool) {
@@ -108,7 +172,7 @@ Tensor sub(const Tensor& a, const Tensor& b, const Scalar& alpha) {
         "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
         "`logical_xor()` operator instead.");
   }
-  return record(addNode(ScalarOp::Sub, a, b, alpha), a.device());
+  return addTensor(ScalarOp::Sub, a, b, alpha);
 }
 Tensor sub(const Tensor& a, const Scalar& b, const Scalar& alpha) {
   if (a.dtype() == kBool) {
@@ -116,7 +180,7 @@ Tensor sub(const Tensor& a, const Scalar& b, const Scalar& alpha) {
         "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
         "invert a mask, use the `~` or `logical_not()` operator instead.");
   }
-  return record(addNode(ScalarOp::Sub, a, b, alpha), a.device());
+  return addTensor(ScalarOp::Sub, a, b, alpha);
 }
 Tensor mul(const Tensor& a, const Tensor& b) {
   return binary(ScalarOp::Mul, Rule::Arith, a, b);
@@ -226,7 +290,9 @@ Tensor clamp(const Tensor& a, std::optional<Scalar> min, std::optional<Scalar> m
   ir::NodeRef v = castNode(readNode(a), t);
   if (min) v = elementwiseNode(ScalarOp::Maximum, t, {v, detail::constantNode(*min, t, shape)});
   if (max) v = elementwiseNode(ScalarOp::Minimum, t, {v, detail::constantNode(*max, t, shape)});
-  return record(std::move(v), a.device());
+  Tensor out = record(std::move(v), a.device());
+  autograd::recordClamp(out, a, min, max);
+  return out;
 }
 
 namespace {
@@ -235,9 +301,11 @@ Tensor whereImpl(const Tensor& cond, const Operand& a, const Operand& b) {
   std::vector<int64_t> shape =
       detail::broadcastShapes(cond.sizes().vec(), detail::broadcastShapes(shapeOf(a), shapeOf(b)));
   ir::NodeRef c = operandNode(cond, kBool, shape);
-  return record(
+  Tensor out = record(
       elementwiseNode(ScalarOp::Where, t, {c, operandNode(a, t, shape), operandNode(b, t, shape)}),
       cond.device());
+  autograd::recordWhere(out, cond, a, b);
+  return out;
 }
 }  // namespace
 
@@ -256,28 +324,44 @@ Tensor where(const Tensor& c, const Scalar& a, const Scalar& b) {
 
 // ---- out= ----
 Tensor& add_out(Tensor& out, const Tensor& a, const Tensor& b, const Scalar& alpha) {
-  ir::NodeRef v = addNode(ScalarOp::Add, a, b, alpha);
-  detail::checkCastable(v->dtype(), out.dtype());
-  if (v->shape() != out.sizes().vec()) out = empty(v->shape(), out.options());
-  return assignInPlace(out, std::move(v));
+  Tensor r;
+  {
+    detail::DeferEager defer;
+    r = kiln::add(a, b, alpha);
+  }
+  detail::checkCastable(r.dtype(), out.dtype());
+  if (r.sizes() != out.sizes()) out = empty(r.sizes(), out.options());
+  return assignResult(out, r);
 }
 Tensor& sub_out(Tensor& out, const Tensor& a, const Tensor& b, const Scalar& alpha) {
-  ir::NodeRef v = addNode(ScalarOp::Sub, a, b, alpha);
-  detail::checkCastable(v->dtype(), out.dtype());
-  if (v->shape() != out.sizes().vec()) out = empty(v->shape(), out.options());
-  return assignInPlace(out, std::move(v));
+  Tensor r;
+  {
+    detail::DeferEager defer;
+    r = kiln::sub(a, b, alpha);
+  }
+  detail::checkCastable(r.dtype(), out.dtype());
+  if (r.sizes() != out.sizes()) out = empty(r.sizes(), out.options());
+  return assignResult(out, r);
 }
 Tensor& mul_out(Tensor& out, const Tensor& a, const Tensor& b) {
-  ir::NodeRef v = binaryNode(ScalarOp::Mul, Rule::Arith, a, b);
-  detail::checkCastable(v->dtype(), out.dtype());
-  if (v->shape() != out.sizes().vec()) out = empty(v->shape(), out.options());
-  return assignInPlace(out, std::move(v));
+  Tensor r;
+  {
+    detail::DeferEager defer;
+    r = kiln::mul(a, b);
+  }
+  detail::checkCastable(r.dtype(), out.dtype());
+  if (r.sizes() != out.sizes()) out = empty(r.sizes(), out.options());
+  return assignResult(out, r);
 }
 Tensor& div_out(Tensor& out, const Tensor& a, const Tensor& b) {
-  ir::NodeRef v = binaryNode(ScalarOp::Div, Rule::Float, a, b);
-  detail::checkCastable(v->dtype(), out.dtype());
-  if (v->shape() != out.sizes().vec()) out = empty(v->shape(), out.options());
-  return assignInPlace(out, std::move(v));
+  Tensor r;
+  {
+    detail::DeferEager defer;
+    r = kiln::div(a, b);
+  }
+  detail::checkCastable(r.dtype(), out.dtype());
+  if (r.sizes() != out.sizes()) out = empty(r.sizes(), out.options());
+  return assignResult(out, r);
 }
 
 // ---- Tensor methods ----
@@ -400,46 +484,46 @@ Tensor Tensor::logical_not() const {
 }
 
 Tensor& Tensor::add_(const Tensor& o, const Scalar& alpha) {
-  return assignInPlace(*this, addNode(ScalarOp::Add, *this, o, alpha));
+  return inPlace(*this, [&](const Tensor& self) { return kiln::add(self, o, alpha); });
 }
 Tensor& Tensor::add_(const Scalar& o, const Scalar& alpha) {
-  return assignInPlace(*this, addNode(ScalarOp::Add, *this, o, alpha));
+  return inPlace(*this, [&](const Tensor& self) { return kiln::add(self, o, alpha); });
 }
 Tensor& Tensor::sub_(const Tensor& o, const Scalar& alpha) {
-  return assignInPlace(*this, addNode(ScalarOp::Sub, *this, o, alpha));
+  return inPlace(*this, [&](const Tensor& self) { return kiln::sub(self, o, alpha); });
 }
 Tensor& Tensor::sub_(const Scalar& o, const Scalar& alpha) {
-  return assignInPlace(*this, addNode(ScalarOp::Sub, *this, o, alpha));
+  return inPlace(*this, [&](const Tensor& self) { return kiln::sub(self, o, alpha); });
 }
 Tensor& Tensor::mul_(const Tensor& o) {
-  return assignInPlace(*this, binaryNode(ScalarOp::Mul, Rule::Arith, *this, o));
+  return inPlace(*this, [&](const Tensor& self) { return kiln::mul(self, o); });
 }
 Tensor& Tensor::mul_(const Scalar& o) {
-  return assignInPlace(*this, binaryNode(ScalarOp::Mul, Rule::Arith, *this, o));
+  return inPlace(*this, [&](const Tensor& self) { return kiln::mul(self, o); });
 }
 Tensor& Tensor::div_(const Tensor& o) {
-  return assignInPlace(*this, binaryNode(ScalarOp::Div, Rule::Float, *this, o));
+  return inPlace(*this, [&](const Tensor& self) { return kiln::div(self, o); });
 }
 Tensor& Tensor::div_(const Scalar& o) {
-  return assignInPlace(*this, binaryNode(ScalarOp::Div, Rule::Float, *this, o));
+  return inPlace(*this, [&](const Tensor& self) { return kiln::div(self, o); });
 }
 Tensor& Tensor::neg_() {
-  if (dtype() == kBool) kiln::neg(*this);  // throws PyTorch's message
-  return assignInPlace(*this, unaryNode(ScalarOp::Neg, Rule::Arith, *this));
+  return inPlace(*this, [&](const Tensor& self) { return kiln::neg(self); });
 }
 Tensor& Tensor::exp_() {
-  return assignInPlace(*this, unaryNode(ScalarOp::Exp, Rule::Float, *this));
+  return inPlace(*this, [&](const Tensor& self) { return kiln::exp(self); });
 }
 Tensor& Tensor::relu_() {
-  if (dtype() == kBool) kiln::relu(*this);
-  return assignInPlace(*this, unaryNode(ScalarOp::Relu, Rule::Arith, *this));
+  return inPlace(*this, [&](const Tensor& self) { return kiln::relu(self); });
 }
 Tensor& Tensor::clamp_(std::optional<Scalar> min, std::optional<Scalar> max) {
-  Tensor r = kiln::clamp(*this, min, max);
-  return assignInPlace(*this, readNode(r));
+  return inPlace(*this, [&](const Tensor& self) { return kiln::clamp(self, min, max); });
 }
 Tensor& Tensor::fill_(const Scalar& value) {
+  detail::checkInPlaceAllowed(*this, {});
   detail::assignNode(*this, detail::constantNode(value, dtype(), sizes().vec()));
+  // A constant has no history: gradients stop here.
+  impl()->grad_fn = nullptr;
   detail::afterRecord(*this);
   return *this;
 }
@@ -460,8 +544,13 @@ Tensor& Tensor::copy_(const Tensor& src, bool) {
     throw Error(absl::StrCat("output with shape ", detail::shapeText(shape),
                              " doesn't match the broadcast shape ", detail::shapeText(common)));
   }
+  detail::checkInPlaceAllowed(*this, {&src});
   Tensor expanded = src.expand(shape);
+  if (autograd::needsGrad({&src})) {
+    return assignResult(*this, expanded.to(dtype(), false, true));
+  }
   detail::assignNode(*this, castNode(readNode(expanded), dtype()));
+  impl()->grad_fn = nullptr;
   detail::afterRecord(*this);
   return *this;
 }

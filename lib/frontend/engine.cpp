@@ -252,9 +252,20 @@ void materialize(const std::vector<Storage*>& requested, const char* why) {
   }
 }
 
+namespace {
+thread_local int eager_deferred = 0;
+}  // namespace
+
+DeferEager::DeferEager() {
+  ++eager_deferred;
+}
+DeferEager::~DeferEager() {
+  --eager_deferred;
+}
+
 void afterRecord(const Tensor& t) {
   Storage* s = t.impl()->storage.get();
-  if (eagerFlag().load(std::memory_order_relaxed)) {
+  if (eagerFlag().load(std::memory_order_relaxed) && eager_deferred == 0) {
     materialize({s}, "eager mode");
   } else if (s->value->depth() > kDepthBudget) {
     runtime::counters().budget_materializations.fetch_add(1);

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 
+#include "kiln/autograd.h"
 #include "kiln/ops.h"
+#include "lib/autograd/rules.h"
 #include "lib/frontend/common.h"
 
 namespace kiln {
@@ -137,60 +139,124 @@ Tensor varImpl(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
 
 }  // namespace
 
-Tensor sum(const Tensor& a, std::optional<ScalarType> dtype) {
-  return sum(a, {}, false, dtype);
+namespace {
+// The output gradient of a reduction over `dims` spread back over the input's shape.
+Tensor spread(const Tensor& g, const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  Tensor r = g;
+  if (!keepdim) {
+    for (int64_t d : dims) r = r.unsqueeze(d);
+  }
+  r = r.expand(a.sizes());
+  return r.dtype() == a.dtype() ? r : r.to(a.dtype());
 }
-Tensor sum(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype) {
+
+Tensor sumImpl(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype,
+               const char* name) {
   std::vector<int64_t> dims = reduceDims(a, dim);
-  return finish(reduceNode(ir::ReduceOp::Sum, readNode(a), dims, sumType(a, dtype)), dims, keepdim,
-                a.device());
+  Tensor out = finish(reduceNode(ir::ReduceOp::Sum, readNode(a), dims, sumType(a, dtype)), dims,
+                      keepdim, a.device());
+  autograd::recordReduction(out, a, name,
+                            [dims, keepdim](const Tensor& g, const Tensor& x, const Tensor&) {
+                              return spread(g, x, dims, keepdim);
+                            });
+  return out;
 }
-Tensor mean(const Tensor& a, std::optional<ScalarType> dtype) {
-  return mean(a, {}, false, dtype);
-}
-Tensor mean(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype) {
+
+Tensor meanImpl(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype,
+                const char* name) {
   ScalarType t = dtype.value_or(a.dtype());
   if (!isFloatingType(t)) {
-    throw Error(
-        absl::StrCat("mean(): could not infer output dtype. Input dtype must be either a floating "
-                     "point or complex dtype. Got: ",
-                     std::string(toString(t))));
+    throw Error(absl::StrCat(
+        "mean(): could not infer output dtype. Input dtype must be either a floating point or "
+        "complex dtype. Got: ",
+        std::string(toString(t))));
   }
   std::vector<int64_t> dims = reduceDims(a, dim);
+  double n = static_cast<double>(countOf(a, dims));
   ir::NodeRef s = reduceNode(ir::ReduceOp::Sum, readNode(a), dims, t);
-  ir::NodeRef m = detail::elementwiseNode(
-      ScalarOp::Div, t,
-      {s, detail::constantNode(static_cast<double>(countOf(a, dims)), t, s->shape())});
-  return finish(m, dims, keepdim, a.device());
+  ir::NodeRef m =
+      detail::elementwiseNode(ScalarOp::Div, t, {s, detail::constantNode(n, t, s->shape())});
+  Tensor out = finish(m, dims, keepdim, a.device());
+  autograd::recordReduction(out, a, name,
+                            [dims, keepdim, n](const Tensor& g, const Tensor& x, const Tensor&) {
+                              return spread(g / n, x, dims, keepdim);
+                            });
+  return out;
 }
+
+// max/min-like reductions share the gradient equally among the elements equal to the result.
+void recordExtremum(Tensor& out, const Tensor& a, const std::vector<int64_t>& dims, bool keepdim,
+                    const char* name) {
+  autograd::recordReduction(out, a, name,
+                            [dims, keepdim](const Tensor& g, const Tensor& x, const Tensor& y) {
+                              Tensor hit = (x == spread(y, x, dims, keepdim)).to(x.dtype());
+                              Tensor count = dims.empty() ? hit.sum() : hit.sum(dims, true);
+                              Tensor share = dims.empty() ? hit / count : hit / count;
+                              return spread(g, x, dims, keepdim) * share;
+                            });
+}
+}  // namespace
+
+Tensor sum(const Tensor& a, std::optional<ScalarType> dtype) {
+  return sumImpl(a, {}, false, dtype, "SumBackward0");
+}
+Tensor sum(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype) {
+  return sumImpl(a, dim, keepdim, dtype, "SumBackward1");
+}
+Tensor mean(const Tensor& a, std::optional<ScalarType> dtype) {
+  return meanImpl(a, {}, false, dtype, "MeanBackward0");
+}
+Tensor mean(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype) {
+  return meanImpl(a, dim, keepdim, dtype, "MeanBackward1");
+}
+namespace {
+Tensor prodImpl(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim,
+                std::optional<ScalarType> dtype, const char* name) {
+  Tensor out = finish(reduceNode(ir::ReduceOp::Prod, readNode(a), dims, sumType(a, dtype)), dims,
+                      keepdim, a.device());
+  autograd::recordReduction(out, a, name,
+                            [dims, keepdim](const Tensor& g, const Tensor& x, const Tensor& y) {
+                              return spread(g * y, x, dims, keepdim) / x;
+                            });
+  return out;
+}
+
+Tensor extremum(const Tensor& a, IntArrayRef dim, bool keepdim, ir::ReduceOp op, const char* what,
+                const char* name) {
+  Tensor out = amaxmin(a, dim, keepdim, op, what);
+  recordExtremum(out, a, reduceDims(a, dim), keepdim, name);
+  return out;
+}
+}  // namespace
+
 Tensor prod(const Tensor& a, std::optional<ScalarType> dtype) {
-  std::vector<int64_t> dims = reduceDims(a, {});
-  return finish(reduceNode(ir::ReduceOp::Prod, readNode(a), dims, sumType(a, dtype)), dims, false,
-                a.device());
+  return prodImpl(a, reduceDims(a, {}), false, dtype, "ProdBackward0");
 }
 Tensor prod(const Tensor& a, int64_t dim, bool keepdim, std::optional<ScalarType> dtype) {
-  std::vector<int64_t> dims = reduceDims(a, {dim});
-  return finish(reduceNode(ir::ReduceOp::Prod, readNode(a), dims, sumType(a, dtype)), dims, keepdim,
-                a.device());
+  return prodImpl(a, reduceDims(a, {dim}), keepdim, dtype, "ProdBackward1");
 }
 Tensor amax(const Tensor& a, IntArrayRef dim, bool keepdim) {
-  return amaxmin(a, dim, keepdim, ir::ReduceOp::Max, "amax");
+  return extremum(a, dim, keepdim, ir::ReduceOp::Max, "amax", "AmaxBackward0");
 }
 Tensor amin(const Tensor& a, IntArrayRef dim, bool keepdim) {
-  return amaxmin(a, dim, keepdim, ir::ReduceOp::Min, "amin");
+  return extremum(a, dim, keepdim, ir::ReduceOp::Min, "amin", "AminBackward0");
 }
 Tensor max(const Tensor& a) {
-  return minmaxAll(a, ir::ReduceOp::Max, "max");
+  Tensor out = minmaxAll(a, ir::ReduceOp::Max, "max");
+  recordExtremum(out, a, reduceDims(a, {}), false, "MaxBackward1");
+  return out;
 }
 Tensor min(const Tensor& a) {
-  return minmaxAll(a, ir::ReduceOp::Min, "min");
+  Tensor out = minmaxAll(a, ir::ReduceOp::Min, "min");
+  recordExtremum(out, a, reduceDims(a, {}), false, "MinBackward1");
+  return out;
 }
 std::tuple<Tensor, Tensor> max(const Tensor& a, int64_t dim, bool keepdim) {
-  return {amaxmin(a, {dim}, keepdim, ir::ReduceOp::Max, "max"),
+  return {extremum(a, {dim}, keepdim, ir::ReduceOp::Max, "max", "MaxBackward0"),
           argReduce(a, dim, keepdim, ir::ReduceOp::Max, "max")};
 }
 std::tuple<Tensor, Tensor> min(const Tensor& a, int64_t dim, bool keepdim) {
-  return {amaxmin(a, {dim}, keepdim, ir::ReduceOp::Min, "min"),
+  return {extremum(a, {dim}, keepdim, ir::ReduceOp::Min, "min", "MinBackward0"),
           argReduce(a, dim, keepdim, ir::ReduceOp::Min, "min")};
 }
 Tensor argmax(const Tensor& a, std::optional<int64_t> dim, bool keepdim) {
@@ -199,42 +265,85 @@ Tensor argmax(const Tensor& a, std::optional<int64_t> dim, bool keepdim) {
 Tensor argmin(const Tensor& a, std::optional<int64_t> dim, bool keepdim) {
   return argReduce(a, dim, keepdim, ir::ReduceOp::Min, "argmin");
 }
+namespace {
+Tensor varWithGrad(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
+  Tensor out = varImpl(a, dim, unbiased, keepdim);
+  std::vector<int64_t> dims = reduceDims(a, dim);
+  double denom = static_cast<double>(std::max<int64_t>(countOf(a, dims) - (unbiased ? 1 : 0), 0));
+  autograd::recordReduction(
+      out, a, "VarBackward0",
+      [dims, keepdim, denom](const Tensor& g, const Tensor& x, const Tensor&) {
+        Tensor centered = x - (dims.empty() ? x.mean() : x.mean(dims, true));
+        return spread(g, x, dims, keepdim) * centered * (2.0 / denom);
+      });
+  return out;
+}
+}  // namespace
+
 Tensor var(const Tensor& a, bool unbiased) {
-  return varImpl(a, {}, unbiased, false);
+  return varWithGrad(a, {}, unbiased, false);
 }
 Tensor var(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
-  return varImpl(a, dim, unbiased, keepdim);
+  return varWithGrad(a, dim, unbiased, keepdim);
 }
 Tensor std(const Tensor& a, bool unbiased) {
-  return sqrt(varImpl(a, {}, unbiased, false));
+  return sqrt(varWithGrad(a, {}, unbiased, false));
 }
 Tensor std(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
-  return sqrt(varImpl(a, dim, unbiased, keepdim));
+  return sqrt(varWithGrad(a, dim, unbiased, keepdim));
 }
 
 Tensor softmax(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype) {
   Tensor x = dtype ? a.to(*dtype) : (isFloatingType(a.dtype()) ? a : a.to(kFloat));
   int64_t d = wrapDim(dim, x.dim());
-  if (x.dim() == 0) x = x.reshape({1});
-  Tensor shifted = x - amax(x, {d}, true);
-  Tensor e = shifted.exp();
-  Tensor out = e / e.sum({d}, true);
-  return a.dim() == 0 ? out.reshape({}) : out;
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    Tensor v = x.dim() == 0 ? x.reshape({1}) : x;
+    Tensor e = (v - amax(v, {d}, true)).exp();
+    out = e / e.sum({d}, true);
+    if (x.dim() == 0) out = out.reshape({});
+  }
+  autograd::recordReduction(out, x, "SoftmaxBackward0",
+                            [d](const Tensor& g, const Tensor&, const Tensor& y) {
+                              Tensor gy = g * y;
+                              return gy - y * (y.dim() == 0 ? gy : gy.sum({d}, true));
+                            });
+  return out;
 }
 
 Tensor log_softmax(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype) {
   Tensor x = dtype ? a.to(*dtype) : (isFloatingType(a.dtype()) ? a : a.to(kFloat));
   int64_t d = wrapDim(dim, x.dim());
-  if (x.dim() == 0) x = x.reshape({1});
-  Tensor shifted = x - amax(x, {d}, true);
-  Tensor out = shifted - shifted.exp().sum({d}, true).log();
-  return a.dim() == 0 ? out.reshape({}) : out;
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    Tensor v = x.dim() == 0 ? x.reshape({1}) : x;
+    Tensor shifted = v - amax(v, {d}, true);
+    out = shifted - shifted.exp().sum({d}, true).log();
+    if (x.dim() == 0) out = out.reshape({});
+  }
+  autograd::recordReduction(out, x, "LogSoftmaxBackward0",
+                            [d](const Tensor& g, const Tensor&, const Tensor& y) {
+                              return g - y.exp() * (y.dim() == 0 ? g : g.sum({d}, true));
+                            });
+  return out;
 }
 
 // ---- linear algebra: a broadcast product reduced over k; the scheduler orders its loops so
 // the innermost one runs along contiguous memory ----
 namespace {
-Tensor batchedMatmul(const Tensor& a, const Tensor& b) {
+Tensor batchedMatmulNoGrad(const Tensor& a, const Tensor& b);
+
+// a [..., m, k] @ b [..., k, n], recording `name` as its backward function.
+Tensor batchedMatmul(const Tensor& a, const Tensor& b, const char* name) {
+  Tensor out = batchedMatmulNoGrad(a, b);
+  autograd::recordMatmul(out, a, b, name);
+  return out;
+}
+
+Tensor batchedMatmulNoGrad(const Tensor& a, const Tensor& b) {
+  NoGradGuard no_grad;
   // a [..., m, k], b [..., k, n] -> [..., m, n]
   Tensor lhs = a.unsqueeze(-2);                    // [..., m, 1, k]
   Tensor rhs = b.transpose(-1, -2).unsqueeze(-3);  // [..., 1, n, k]
@@ -283,7 +392,7 @@ Tensor mm(const Tensor& a, const Tensor& b) {
                              matText(b), ")"));
   }
   checkMatmulTypes(a, b);
-  return batchedMatmul(a, b);
+  return batchedMatmul(a, b, "MmBackward0");
 }
 
 Tensor bmm(const Tensor& a, const Tensor& b) {
@@ -295,7 +404,7 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
                              "]."));
   }
   checkMatmulTypes(a, b);
-  return batchedMatmul(a, b);
+  return batchedMatmul(a, b, "BmmBackward0");
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
@@ -322,7 +431,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                              lhs.numel() / lhs.size(-1), "x", lhs.size(-1), " and ", rhs.size(-2),
                              "x", rhs.size(-1), ")"));
   }
-  Tensor out = batchedMatmul(lhs, rhs);
+  Tensor out = batchedMatmul(
+      lhs, rhs, lhs.dim() == 2 && rhs.dim() == 2 ? "MmBackward0" : "UnsafeViewBackward0");
   if (da == 1) out = out.squeeze(-2);
   if (db == 1) out = out.squeeze(-1);
   return out;

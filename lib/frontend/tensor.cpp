@@ -4,8 +4,11 @@
 #include <cmath>
 #include <cstring>
 
+#include "kiln/autograd.h"
 #include "kiln/ops.h"
 #include "kiln/runtime.h"
+#include "lib/autograd/function.h"
+#include "lib/autograd/rules.h"
 #include "lib/core/format.h"
 #include "lib/frontend/common.h"
 #include "lib/ir/graph.h"
@@ -68,9 +71,16 @@ bool Tensor::is_lazy() const {
 }
 
 bool Tensor::requires_grad() const {
-  return implOf(*this).requires_grad;
+  const TensorImpl& impl = implOf(*this);
+  return impl.requires_grad || impl.grad_fn != nullptr;
 }
 Tensor& Tensor::requires_grad_(bool r) {
+  if (!is_leaf()) {
+    throw Error(
+        "you can only change requires_grad flags of leaf variables. If you want to use a computed "
+        "variable in a subgraph that doesn't require differentiation use var_no_grad = "
+        "var.detach().");
+  }
   if (r && !isFloatingType(dtype())) {
     throw Error("only Tensors of floating point and complex dtype can require gradients");
   }
@@ -78,7 +88,43 @@ Tensor& Tensor::requires_grad_(bool r) {
   return *this;
 }
 bool Tensor::is_leaf() const {
-  return true;
+  return implOf(*this).grad_fn == nullptr;
+}
+std::shared_ptr<autograd::Node> Tensor::grad_fn() const {
+  return implOf(*this).grad_fn;
+}
+Tensor Tensor::grad() const {
+  return implOf(*this).grad;
+}
+Tensor& Tensor::mutable_grad() const {
+  return impl_->grad;
+}
+void Tensor::retain_grad() const {
+  if (!requires_grad()) throw Error("can't retain_grad on Tensor that has requires_grad=False");
+  if (!is_leaf()) impl_->retains_grad = true;
+}
+bool Tensor::retains_grad() const {
+  return implOf(*this).retains_grad;
+}
+uint32_t Tensor::_version() const {
+  return implOf(*this).storage->version;
+}
+
+void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph,
+                      bool create_graph) const {
+  if (!requires_grad()) {
+    throw Error("element 0 of tensors does not require grad and does not have a grad_fn");
+  }
+  Tensor g = gradient;
+  if (!g.defined()) {
+    if (numel() != 1) throw Error("grad can be implicitly created only for scalar outputs");
+    g = ones_like(*this);
+  } else if (g.sizes() != sizes()) {
+    throw Error(absl::StrCat("Mismatch in shape: grad_output[0] has a shape of ",
+                             detail::shapeText(g.sizes().vec()), " and output[0] has a shape of ",
+                             detail::shapeText(sizes().vec()), "."));
+  }
+  autograd::runBackward({*this}, {g}, retain_graph.value_or(create_graph), create_graph, {}, false);
 }
 
 const Tensor& Tensor::eval() const {
@@ -141,7 +187,9 @@ template bool Tensor::item<bool>() const;
 
 Tensor Tensor::to(ScalarType t, bool, bool copy) const {
   if (t == dtype() && !copy) return *this;
-  return detail::record(detail::castNode(detail::readNode(*this), t), device());
+  Tensor out = detail::record(detail::castNode(detail::readNode(*this), t), device());
+  autograd::recordCast(out, *this);
+  return out;
 }
 Tensor Tensor::to(Device d, ScalarType t, bool nb, bool copy) const {
   if (d.is_cuda()) {
@@ -233,7 +281,11 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   if (!default_kind || (t.numel() == 0 && t.dtype() != kFloat)) {
     r.suffixes.push_back(absl::StrCat("dtype=kiln.", std::string(pythonName(t.dtype()))));
   }
-  if (t.requires_grad()) r.suffixes.push_back("requires_grad=True");
+  if (t.grad_fn()) {
+    r.suffixes.push_back(absl::StrCat("grad_fn=<", t.grad_fn()->name(), ">"));
+  } else if (t.requires_grad()) {
+    r.suffixes.push_back("requires_grad=True");
+  }
   return os << detail::formatTensor(r);
 }
 

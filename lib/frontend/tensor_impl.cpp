@@ -45,7 +45,7 @@ Tensor makeView(const Tensor& base, std::vector<int64_t> sizes, std::vector<int6
   impl->strides = std::move(strides);
   impl->offset = offset;
   impl->device = base.impl()->device;
-  impl->requires_grad = base.impl()->requires_grad;
+  impl->is_view = true;
   return Tensor(std::move(impl));
 }
 
@@ -86,10 +86,12 @@ void assignNode(const Tensor& t, ir::NodeRef value) {
   for (size_t d = 0; d < impl.sizes.size(); ++d) {
     if (impl.sizes[d] > 1 && impl.strides[d] == 0) {
       throw Error(
-          "unsupported operation: more than one element of the written-to tensor refers to a single "
+          "unsupported operation: more than one element of the written-to tensor refers to a "
+          "single "
           "memory location. Please clone() the tensor before performing the operation.");
     }
   }
+  ++s.version;
   if (impl.coversStorage()) {
     s.value = std::move(value);
     return;

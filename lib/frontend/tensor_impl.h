@@ -13,6 +13,10 @@
 #include "lib/ir/node.h"
 #include "runtime/buffer.h"
 
+namespace kiln::autograd {
+class Function;
+}
+
 namespace kiln::detail {
 
 struct Storage {
@@ -25,6 +29,8 @@ struct Storage {
   /// The node whose realized buffer is `buffer` (the contents at the last materialisation);
   /// kept so that an in-place update can hand it a snapshot if something still reads it.
   ir::NodeRef owner;
+  /// Counts in-place updates, so that backward can refuse values changed after being saved.
+  uint32_t version = 0;
 };
 
 struct TensorImpl {
@@ -33,7 +39,18 @@ struct TensorImpl {
   std::vector<int64_t> strides;
   int64_t offset = 0;
   Device device{DeviceType::CPU};
+  /// A leaf's flag; non-leaf tensors require grad because they have a grad_fn.
   bool requires_grad = false;
+  /// The backward function that produced this tensor (null for leaves) and which of its
+  /// outputs this is.
+  std::shared_ptr<autograd::Function> grad_fn;
+  uint32_t output_nr = 0;
+  /// Where a leaf's gradients are accumulated (created on first use, shared by its uses).
+  std::weak_ptr<autograd::Function> grad_accumulator;
+  Tensor grad;
+  bool retains_grad = false;
+  /// Made by a view op (shares another tensor's storage).
+  bool is_view = false;
 
   ScalarType dtype() const { return storage->dtype; }
   int64_t numel() const;
@@ -67,6 +84,16 @@ std::vector<double> toDoubles(const Tensor& t);
 /// After recording an op: materialise now in eager mode, or when the pending graph is deeper
 /// than the size budget.
 void afterRecord(const Tensor& t);
+
+/// While alive, eager mode does not materialise the ops recorded on this thread (the parts of
+/// an in-place op, which materialises once as a whole).
+class DeferEager {
+ public:
+  DeferEager();
+  ~DeferEager();
+  DeferEager(const DeferEager&) = delete;
+  DeferEager& operator=(const DeferEager&) = delete;
+};
 
 }  // namespace kiln::detail
 

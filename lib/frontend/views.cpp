@@ -4,7 +4,10 @@
 
 #include <algorithm>
 
+#include "kiln/autograd.h"
 #include "kiln/ops.h"
+#include "lib/autograd/function.h"
+#include "lib/autograd/rules.h"
 #include "lib/frontend/common.h"
 
 namespace kiln {
@@ -84,13 +87,21 @@ Tensor Tensor::view(IntArrayRef size) const {
         "view size is not compatible with input tensor's size and stride (at least one dimension "
         "spans across two contiguous subspaces). Use .reshape(...) instead.");
   }
-  return makeView(*this, shape, *st, storage_offset());
+  Tensor out = makeView(*this, shape, *st, storage_offset());
+  std::vector<int64_t> in_sizes = sizes().vec();
+  autograd::recordView(out, *this, "ViewBackward0",
+                       [in_sizes](const Tensor& g) { return g.reshape(in_sizes); });
+  return out;
 }
 
 Tensor Tensor::reshape(IntArrayRef size) const {
   std::vector<int64_t> shape = inferSize(size, numel());
   if (auto st = viewStrides(sizes().vec(), strides().vec(), shape)) {
-    return makeView(*this, shape, *st, storage_offset());
+    Tensor out = makeView(*this, shape, *st, storage_offset());
+    std::vector<int64_t> in_sizes = sizes().vec();
+    autograd::recordView(out, *this, "ViewBackward0",
+                         [in_sizes](const Tensor& g) { return g.reshape(in_sizes); });
+    return out;
   }
   return clone().view(shape);
 }
@@ -122,7 +133,11 @@ Tensor Tensor::squeeze() const {
       st.push_back(stride(d));
     }
   }
-  return makeView(*this, sz, st, storage_offset());
+  Tensor out = makeView(*this, sz, st, storage_offset());
+  std::vector<int64_t> in_sizes = sizes().vec();
+  autograd::recordView(out, *this, "SqueezeBackward0",
+                       [in_sizes](const Tensor& g) { return g.reshape(in_sizes); });
+  return out;
 }
 
 Tensor Tensor::squeeze(int64_t d) const {
@@ -132,7 +147,11 @@ Tensor Tensor::squeeze(int64_t d) const {
   std::vector<int64_t> sz = sizes().vec(), st = strides().vec();
   sz.erase(sz.begin() + w);
   st.erase(st.begin() + w);
-  return makeView(*this, sz, st, storage_offset());
+  Tensor out = makeView(*this, sz, st, storage_offset());
+  std::vector<int64_t> in_sizes = sizes().vec();
+  autograd::recordView(out, *this, "SqueezeBackward1",
+                       [in_sizes](const Tensor& g) { return g.reshape(in_sizes); });
+  return out;
 }
 
 Tensor Tensor::unsqueeze(int64_t d) const {
@@ -141,7 +160,10 @@ Tensor Tensor::unsqueeze(int64_t d) const {
   int64_t new_stride = w >= dim() ? 1 : sz[w] * st[w];
   sz.insert(sz.begin() + w, 1);
   st.insert(st.begin() + w, new_stride);
-  return makeView(*this, sz, st, storage_offset());
+  Tensor out = makeView(*this, sz, st, storage_offset());
+  autograd::recordView(out, *this, "UnsqueezeBackward0",
+                       [w](const Tensor& g) { return g.squeeze(w); });
+  return out;
 }
 
 Tensor Tensor::permute(IntArrayRef dims) const {
@@ -161,7 +183,12 @@ Tensor Tensor::permute(IntArrayRef dims) const {
     sz[i] = size(d);
     st[i] = stride(d);
   }
-  return makeView(*this, sz, st, storage_offset());
+  Tensor out = makeView(*this, sz, st, storage_offset());
+  std::vector<int64_t> inverse(n);
+  for (int64_t i = 0; i < n; ++i) inverse[wrapDim(dims[i], n)] = i;
+  autograd::recordView(out, *this, "PermuteBackward0",
+                       [inverse](const Tensor& g) { return g.permute(inverse); });
+  return out;
 }
 
 Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
@@ -175,15 +202,25 @@ Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
   int64_t a = wrapDim(d0, n), b = wrapDim(d1, n);
   std::swap(sz[a], sz[b]);
   std::swap(st[a], st[b]);
-  return makeView(*this, sz, st, storage_offset());
+  Tensor out = makeView(*this, sz, st, storage_offset());
+  autograd::recordView(out, *this, "TransposeBackward0",
+                       [a, b](const Tensor& g) { return g.transpose(a, b); });
+  return out;
 }
 
 Tensor Tensor::t() const {
-  if (dim() > 2)
+  if (dim() > 2) {
     throw Error(
         absl::StrCat("t() expects a tensor with <= 2 dimensions, but self is ", dim(), "D"));
-  return dim() < 2 ? makeView(*this, sizes().vec(), strides().vec(), storage_offset())
-                   : transpose(0, 1);
+  }
+  std::vector<int64_t> sz = sizes().vec(), st = strides().vec();
+  if (dim() == 2) {
+    std::swap(sz[0], sz[1]);
+    std::swap(st[0], st[1]);
+  }
+  Tensor out = makeView(*this, sz, st, storage_offset());
+  autograd::recordView(out, *this, "TBackward0", [](const Tensor& g) { return g.t(); });
+  return out;
 }
 
 Tensor Tensor::expand(IntArrayRef size) const {
@@ -219,7 +256,11 @@ Tensor Tensor::expand(IntArrayRef size) const {
           ".  Tensor sizes: ", shapeText(sizes().vec())));
     }
   }
-  return makeView(*this, target, st, storage_offset());
+  Tensor out = makeView(*this, target, st, storage_offset());
+  std::vector<int64_t> in_sizes = sizes().vec();
+  autograd::recordView(out, *this, "ExpandBackward0",
+                       [in_sizes](const Tensor& g) { return autograd::sumTo(g, in_sizes); });
+  return out;
 }
 
 Tensor Tensor::expand_as(const Tensor& other) const {
@@ -242,7 +283,14 @@ Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
   }
   std::vector<int64_t> sz = sizes().vec();
   sz[w] = length;
-  return makeView(*this, sz, strides().vec(), storage_offset() + start * stride(w));
+  Tensor out = makeView(*this, sz, strides().vec(), storage_offset() + start * stride(w));
+  std::vector<int64_t> in_sizes = sizes().vec();
+  ScalarType t = dtype();
+  autograd::recordView(out, *this, "SliceBackward0", [=](const Tensor& g) {
+    return autograd::embedView(g, in_sizes, t,
+                               [=](const Tensor& z) { return z.narrow(w, start, length); });
+  });
+  return out;
 }
 
 Tensor Tensor::select(int64_t d, int64_t index) const {
@@ -258,7 +306,13 @@ Tensor Tensor::select(int64_t d, int64_t index) const {
   int64_t off = storage_offset() + index * st[w];
   sz.erase(sz.begin() + w);
   st.erase(st.begin() + w);
-  return makeView(*this, sz, st, off);
+  Tensor out = makeView(*this, sz, st, off);
+  std::vector<int64_t> in_sizes = sizes().vec();
+  ScalarType t = dtype();
+  autograd::recordView(out, *this, "SelectBackward0", [=](const Tensor& g) {
+    return autograd::embedView(g, in_sizes, t, [=](const Tensor& z) { return z.select(w, index); });
+  });
+  return out;
 }
 
 Tensor Tensor::index(std::initializer_list<indexing::TensorIndex> indices) const {
@@ -328,7 +382,17 @@ Tensor Tensor::index(const std::vector<indexing::TensorIndex>& indices) const {
     sz.push_back(size(d));
     st.push_back(stride(d));
   }
-  return makeView(*this, sz, st, off);
+  Tensor out = makeView(*this, sz, st, off);
+  std::vector<int64_t> in_sizes = sizes().vec();
+  ScalarType t = dtype();
+  bool slices = false;
+  for (const auto& ix : indices) slices = slices || ix.kind() == Kind::Slice;
+  autograd::recordView(out, *this, slices ? "SliceBackward0" : "SelectBackward0",
+                       [=](const Tensor& g) {
+                         return autograd::embedView(
+                             g, in_sizes, t, [=](const Tensor& z) { return z.index(indices); });
+                       });
+  return out;
 }
 
 Tensor& Tensor::index_put_(std::initializer_list<indexing::TensorIndex> indices,
@@ -354,12 +418,12 @@ Tensor Tensor::contiguous() const {
   return is_contiguous() ? *this : clone();
 }
 Tensor Tensor::clone() const {
-  return detail::record(detail::readNode(*this), device());
+  Tensor out = detail::record(detail::readNode(*this), device());
+  autograd::recordView(out, *this, "CloneBackward0", [](const Tensor& g) { return g; });
+  return out;
 }
 Tensor Tensor::detach() const {
-  Tensor v = makeView(*this, sizes().vec(), strides().vec(), storage_offset());
-  v.impl()->requires_grad = false;
-  return v;
+  return makeView(*this, sizes().vec(), strides().vec(), storage_offset());
 }
 
 // ---- free-function forms ----
@@ -427,13 +491,19 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
     total += x.size(d);
   }
   shape[d] = total;
-  Tensor out = zeros(shape, TensorOptions(t).device(ref->device()));
-  int64_t at = 0;
-  for (const Tensor& x : tensors) {
-    if (x.dim() == 1 && x.numel() == 0) continue;
-    out.narrow(d, at, x.size(d)).copy_(x);
-    at += x.size(d);
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    out = zeros(shape, TensorOptions(t).device(ref->device()));
+    int64_t at = 0;
+    for (const Tensor& x : tensors) {
+      if (x.dim() == 1 && x.numel() == 0) continue;
+      out.narrow(d, at, x.size(d)).copy_(x);
+      at += x.size(d);
+    }
   }
+  out.impl()->is_view = false;
+  autograd::recordCat(out, tensors, d);
   return out;
 }
 

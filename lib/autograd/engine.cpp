@@ -1,0 +1,261 @@
+// The backward pass: one iterative walk of the backward graph in dependency order, summing the
+// gradients that reach each function and applying its rule. The rules record lazy ops only:
+// nothing is computed here.
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
+#include <absl/strings/str_cat.h>
+#include <absl/strings/str_join.h>
+
+#include "kiln/ops.h"
+#include "lib/autograd/function.h"
+#include "lib/frontend/common.h"
+
+namespace kiln {
+namespace {
+thread_local bool grad_enabled = true;
+
+std::string tensorTypeName(const Tensor& t) {
+  switch (t.dtype()) {
+    case ScalarType::Bool:
+      return "torch.BoolTensor";
+    case ScalarType::Int:
+      return "torch.IntTensor";
+    case ScalarType::Long:
+      return "torch.LongTensor";
+    case ScalarType::Float:
+      return "torch.FloatTensor";
+    case ScalarType::Double:
+      return "torch.DoubleTensor";
+  }
+  return "torch.Tensor";
+}
+}  // namespace
+
+bool is_grad_enabled() {
+  return grad_enabled;
+}
+void set_grad_enabled(bool enabled) {
+  grad_enabled = enabled;
+}
+
+}  // namespace kiln
+
+namespace kiln::autograd {
+
+using detail::TensorImpl;
+
+namespace {
+const char* kSecondBackward =
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward.";
+
+// The edge through which gradients reach tensor `t`.
+Edge gradientEdge(const Tensor& t) {
+  const auto& impl = t.impl();
+  if (impl->grad_fn) return {impl->grad_fn, impl->output_nr};
+  if (!impl->requires_grad) return {};
+  std::shared_ptr<Function> acc = impl->grad_accumulator.lock();
+  if (!acc) {
+    acc = std::make_shared<AccumulateGrad>(impl);
+    impl->grad_accumulator = acc;
+  }
+  return {acc, 0};
+}
+}  // namespace
+
+bool needsGrad(std::initializer_list<const Tensor*> inputs) {
+  if (!is_grad_enabled()) return false;
+  for (const Tensor* t : inputs) {
+    if (t && t->defined() && t->requires_grad()) return true;
+  }
+  return false;
+}
+
+bool needsGrad(const std::vector<Tensor>& inputs) {
+  if (!is_grad_enabled()) return false;
+  for (const Tensor& t : inputs) {
+    if (t.defined() && t.requires_grad()) return true;
+  }
+  return false;
+}
+
+void record(Tensor& out, std::string name, const std::vector<Tensor>& inputs,
+            std::vector<Tensor> saved, Rule rule, int saved_output_index) {
+  if (!needsGrad(inputs)) return;
+  std::vector<SavedTensor> kept;
+  for (size_t i = 0; i < saved.size(); ++i) {
+    SavedTensor s;
+    s.is_output = static_cast<int>(i) == saved_output_index;
+    if (saved[i].defined()) {
+      s.version = saved[i].impl()->storage->version;
+      // An output is saved as a plain alias: keeping its grad_fn would be a reference cycle.
+      s.value = s.is_output ? saved[i].detach() : saved[i];
+    }
+    kept.push_back(std::move(s));
+  }
+  auto fn = std::make_shared<RuleFunction>(std::move(name), std::move(rule), std::move(kept));
+  for (const Tensor& in : inputs) fn->next.push_back(in.defined() ? gradientEdge(in) : Edge{});
+  out.impl()->grad_fn = fn;
+  out.impl()->output_nr = 0;
+  out.impl()->requires_grad = false;
+}
+
+std::vector<Tensor> AccumulateGrad::apply(const Tensor& grad_output) {
+  std::shared_ptr<TensorImpl> leaf = leaf_.lock();
+  if (!leaf) return {};
+  Tensor& g = leaf->grad;
+  Tensor incoming = is_grad_enabled() ? grad_output : grad_output.detach();
+  g = g.defined() ? g + incoming : incoming;
+  return {};
+}
+
+std::vector<Tensor> RuleFunction::apply(const Tensor& grad_output) {
+  if (released_ && !saved_.empty()) throw Error(kSecondBackward);
+  std::vector<Tensor> values;
+  for (const SavedTensor& s : saved_) {
+    if (!s.value.defined()) {
+      values.emplace_back();
+      continue;
+    }
+    uint32_t now = s.value.impl()->storage->version;
+    if (now != s.version) {
+      const Tensor& v = s.value;
+      std::string which =
+          s.is_output ? absl::StrCat(", which is output 0 of ", name_, ",") : std::string();
+      throw Error(absl::StrCat(
+          "one of the variables needed for gradient computation has been modified by an inplace "
+          "operation: [",
+          tensorTypeName(v), " [", absl::StrJoin(v.sizes().vec(), ", "), "]]", which,
+          " is at version ", now, "; expected version ", s.version,
+          " instead. Hint: the backtrace further above can point to the operation that failed to "
+          "compute its gradient. The variable in question was changed in there or anywhere later. "
+          "Good luck!"));
+    }
+    if (s.is_output && is_grad_enabled()) {
+      // For create_graph: the saved output is differentiable again, through this function.
+      Tensor alias = s.value.detach();
+      alias.impl()->grad_fn = shared_from_this();
+      values.push_back(alias);
+    } else {
+      values.push_back(s.value);
+    }
+  }
+  return rule_(grad_output, values);
+}
+
+void RuleFunction::release() {
+  released_ = true;
+  for (SavedTensor& s : saved_) s.value = Tensor();
+}
+
+Tensor sumTo(const Tensor& grad, IntArrayRef shape) {
+  if (grad.sizes() == shape) return grad;
+  int64_t lead = grad.dim() - static_cast<int64_t>(shape.size());
+  std::vector<int64_t> dims;
+  for (int64_t d = 0; d < grad.dim(); ++d) {
+    if (d < lead || (shape[d - lead] == 1 && grad.size(d) != 1)) dims.push_back(d);
+  }
+  Tensor r = dims.empty() ? grad : grad.sum(dims, true);
+  return r.reshape(shape);
+}
+
+std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads,
+                                bool retain_graph, bool create_graph,
+                                const std::vector<Tensor>& capture, bool allow_unused) {
+  AutoGradMode mode(create_graph);
+  // Dependencies: how many edges lead into each function from the part of the graph we run.
+  absl::flat_hash_map<Function*, int> deps;
+  absl::flat_hash_map<Function*, std::shared_ptr<Function>> keep;
+  std::vector<Function*> stack;
+  std::vector<Edge> root_edges;
+  for (const Tensor& r : roots) {
+    Edge e = gradientEdge(r);
+    if (!e.fn)
+      throw Error("element 0 of tensors does not require grad and does not have a grad_fn");
+    root_edges.push_back(e);
+    if (keep.emplace(e.fn.get(), e.fn).second) stack.push_back(e.fn.get());
+  }
+  while (!stack.empty()) {
+    Function* f = stack.back();
+    stack.pop_back();
+    for (const Edge& e : f->next) {
+      if (!e.fn) continue;
+      ++deps[e.fn.get()];
+      if (keep.emplace(e.fn.get(), e.fn).second) stack.push_back(e.fn.get());
+    }
+  }
+  // Where captured gradients arrive: at a leaf's accumulator, or at a function's output.
+  absl::flat_hash_map<Function*, size_t> capture_at;
+  for (size_t i = 0; i < capture.size(); ++i) {
+    Edge e = gradientEdge(capture[i]);
+    if (!e.fn) throw Error("One of the differentiated Tensors does not require grad");
+    capture_at[e.fn.get()] = i;
+  }
+  std::vector<Tensor> captured(capture.size());
+
+  absl::flat_hash_map<Function*, Tensor> pending;
+  auto add = [&](Function* f, const Tensor& g) {
+    Tensor& slot = pending[f];
+    slot = slot.defined() ? slot + g : g;
+  };
+  std::vector<Function*> ready;
+  for (size_t i = 0; i < root_edges.size(); ++i) add(root_edges[i].fn.get(), grads[i]);
+  for (const Edge& e : root_edges) {
+    if (deps[e.fn.get()] == 0 && std::find(ready.begin(), ready.end(), e.fn.get()) == ready.end()) {
+      ready.push_back(e.fn.get());
+    }
+  }
+  std::vector<Function*> ran;
+  while (!ready.empty()) {
+    Function* f = ready.back();
+    ready.pop_back();
+    ran.push_back(f);
+    Tensor g = pending[f];
+    pending.erase(f);
+    if (auto c = capture_at.find(f); c != capture_at.end()) captured[c->second] = g;
+    std::vector<Tensor> outs;
+    if (auto* acc = dynamic_cast<AccumulateGrad*>(f)) {
+      if (capture.empty() && g.defined()) acc->apply(g);
+    } else if (g.defined()) {
+      outs = f->apply(g);
+    }
+    for (size_t k = 0; k < f->next.size(); ++k) {
+      const Edge& e = f->next[k];
+      if (!e.fn) continue;
+      if (k < outs.size() && outs[k].defined()) add(e.fn.get(), outs[k]);
+      if (--deps[e.fn.get()] == 0) ready.push_back(e.fn.get());
+    }
+  }
+  if (!retain_graph) {
+    for (Function* f : ran) f->release();
+  }
+  for (size_t i = 0; i < captured.size(); ++i) {
+    if (!captured[i].defined() && !allow_unused) {
+      throw Error(
+          "One of the differentiated Tensors appears to not have been used in the graph. Set "
+          "allow_unused=True if this is the desired behavior.");
+    }
+  }
+  return captured;
+}
+
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs, std::optional<bool> retain_graph,
+                         bool create_graph, bool allow_unused) {
+  std::vector<Tensor> gs;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (i < grad_outputs.size() && grad_outputs[i].defined()) {
+      gs.push_back(grad_outputs[i]);
+    } else {
+      if (outputs[i].numel() != 1)
+        throw Error("grad can be implicitly created only for scalar outputs");
+      gs.push_back(ones_like(outputs[i]));
+    }
+  }
+  return runBackward(outputs, gs, retain_graph.value_or(create_graph), create_graph, inputs,
+                     allow_unused);
+}
+
+}  // namespace kiln::autograd

@@ -1,0 +1,92 @@
+#pragma once
+// The backward graph. Every op that gets an input requiring grad records a Function holding its
+// vector-Jacobian rule; rules are written with kiln's own (lazy, differentiable) ops, so running
+// them records the gradient graph as ordinary IR, and with create_graph it is differentiable too.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kiln/autograd.h"
+#include "kiln/tensor.h"
+
+namespace kiln::autograd {
+
+class Function;
+
+/// Where a gradient goes: input `input_nr` of `fn` (null when that input needs no gradient).
+struct Edge {
+  std::shared_ptr<Function> fn;
+  uint32_t input_nr = 0;
+};
+
+/// A value saved for backward: a reference into the lazy graph (nothing is copied), with the
+/// storage version at saving time so that later in-place changes are detected.
+struct SavedTensor {
+  Tensor value;
+  uint32_t version = 0;
+  bool is_output = false;  // saved without its grad_fn, to avoid a reference cycle
+};
+
+class Function : public Node, public std::enable_shared_from_this<Function> {
+ public:
+  /// Gradients for this function's inputs (one per edge, undefined where none), given the
+  /// gradient of its output.
+  virtual std::vector<Tensor> apply(const Tensor& grad_output) = 0;
+  /// Frees saved values after a backward pass without retain_graph.
+  virtual void release() {}
+
+  std::vector<Edge> next;
+};
+
+/// Sums a leaf's gradients into its grad().
+class AccumulateGrad : public Function {
+ public:
+  explicit AccumulateGrad(std::weak_ptr<detail::TensorImpl> leaf) : leaf_(std::move(leaf)) {}
+  std::string name() const override { return "torch::autograd::AccumulateGrad"; }
+  std::vector<Tensor> apply(const Tensor& grad_output) override;
+  std::shared_ptr<detail::TensorImpl> leaf() const { return leaf_.lock(); }
+
+ private:
+  std::weak_ptr<detail::TensorImpl> leaf_;
+};
+
+/// The gradients of a rule's inputs, given the output gradient and the saved values.
+using Rule =
+    std::function<std::vector<Tensor>(const Tensor& grad, const std::vector<Tensor>& saved)>;
+
+/// The common case: a named rule over saved values.
+class RuleFunction : public Function {
+ public:
+  RuleFunction(std::string name, Rule rule, std::vector<SavedTensor> saved)
+      : name_(std::move(name)), rule_(std::move(rule)), saved_(std::move(saved)) {}
+  std::string name() const override { return name_; }
+  std::vector<Tensor> apply(const Tensor& grad_output) override;
+  void release() override;
+
+ private:
+  std::string name_;
+  Rule rule_;
+  std::vector<SavedTensor> saved_;
+  bool released_ = false;
+};
+
+/// Whether any of `inputs` requires grad while recording is enabled.
+bool needsGrad(std::initializer_list<const Tensor*> inputs);
+bool needsGrad(const std::vector<Tensor>& inputs);
+
+/// Attaches a backward function to `out` when recording is enabled and an input requires grad.
+/// `saved` are captured for the rule; `saved_outputs_from` marks which of them is `out` itself.
+void record(Tensor& out, std::string name, const std::vector<Tensor>& inputs,
+            std::vector<Tensor> saved, Rule rule, int saved_output_index = -1);
+
+/// The gradient `grad` summed over broadcast dimensions down to `shape`.
+Tensor sumTo(const Tensor& grad, IntArrayRef shape);
+
+/// Runs backward from `roots` with their gradients. When `capture` is non-empty, the gradients
+/// reaching those tensors are returned instead of being accumulated into leaves.
+std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads,
+                                bool retain_graph, bool create_graph,
+                                const std::vector<Tensor>& capture, bool allow_unused);
+
+}  // namespace kiln::autograd
