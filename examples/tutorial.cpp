@@ -80,6 +80,24 @@ int main() {
     std::cout << (x + kiln::ones_like(x)).to(kiln::kCPU, kiln::kDouble) << "\n";
   }
 
+  cell("Autograd: tracking");
+  x = kiln::ones({2, 2}, kiln::requires_grad());
+  std::cout << x << "\n";
+  auto y3 = x + 2;  // broadcast
+  std::cout << y3 << "\n";
+  auto z3 = y3 * y3 * 3;
+  auto out = z3.mean();
+  std::cout << z3 << " " << out << "\n";
+
+  cell("Autograd: gradients");
+  out.backward();  // forward and backward fuse into the kernels that compute x.grad()
+  try {
+    out.backward();
+  } catch (const kiln::Error& e) {
+    std::cout << "RuntimeError: " << e.what() << "\n";
+  }
+  std::cout << x.grad() << "\n";
+
   cell("What the engine did");
   kiln::Stats s = kiln::stats();
   std::cout << s.materializations << " materialisations, " << s.kernels_run << " kernels run, "

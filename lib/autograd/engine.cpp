@@ -6,7 +6,11 @@
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_join.h>
 
+#include <atomic>
+#include <filesystem>
+
 #include "kiln/ops.h"
+#include "lib/exec/plan.h"
 #include "lib/autograd/function.h"
 #include "lib/frontend/common.h"
 
@@ -161,6 +165,26 @@ Tensor sumTo(const Tensor& grad, IntArrayRef shape) {
   return r.reshape(shape);
 }
 
+// With KILN_DUMP, writes the gradient graph: what each gradient produced by this pass is, as
+// pending IR, before anything is computed.
+void dumpGradients(const std::vector<Function*>& ran, const std::vector<Tensor>& captured) {
+  std::string dir = exec::dumpDir();
+  if (dir.empty()) return;
+  static std::atomic<int64_t> seq{0};
+  std::string text;
+  auto add = [&](const std::string& what, const Tensor& g) {
+    if (g.defined()) absl::StrAppend(&text, "# ", what, "\n", detail::pendingGraphText(g), "\n");
+  };
+  for (Function* f : ran) {
+    if (auto* acc = dynamic_cast<AccumulateGrad*>(f)) {
+      if (auto leaf = acc->leaf()) add("gradient of a leaf", leaf->grad);
+    }
+  }
+  for (size_t i = 0; i < captured.size(); ++i) add(absl::StrCat("gradient of input ", i), captured[i]);
+  std::filesystem::create_directories(dir);
+  exec::writeFile(absl::StrCat(dir, "/kiln-grad-", seq.fetch_add(1), ".kir"), text);
+}
+
 std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads,
                                 bool retain_graph, bool create_graph,
                                 const std::vector<Tensor>& capture, bool allow_unused) {
@@ -231,6 +255,7 @@ std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vec
   if (!retain_graph) {
     for (Function* f : ran) f->release();
   }
+  dumpGradients(ran, captured);
   for (size_t i = 0; i < captured.size(); ++i) {
     if (!captured[i].defined() && !allow_unused) {
       throw Error(
