@@ -1,8 +1,10 @@
 # Shared by the scripts in .ci/ (sourced, not run). Needs bash; callers use `set -euo pipefail`.
 
 # The Debian packages the build needs: compiler and build tools, LLVM 16 (the JIT; its shared
-# libLLVM-16), Abseil, GoogleTest/GoogleMock (test/), Google Benchmark (bench/).
-KILN_PACKAGES=(cmake ninja-build g++ llvm-16-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev)
+# libLLVM-16), Abseil, GoogleTest/GoogleMock (test/), Google Benchmark (bench/), clang and its
+# runtimes (libFuzzer, for the parser fuzzer in fuzz/).
+KILN_PACKAGES=(cmake ninja-build g++ llvm-16-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-dev)
 
 # Seconds since the epoch when the outermost script started (exported by .ci/run to .ci/test.sh).
 export KILN_CI_START=${KILN_CI_START:-$(date +%s)}

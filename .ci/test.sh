@@ -4,10 +4,13 @@
 #   2. install into a temporary prefix, then build and run examples/embed against that install
 #      (find_package(kiln CONFIG)), from its build folder and installed;
 #   3. a short run of every benchmark row (bench/kiln_bench), which must report no error;
-#   4. AddressSanitizer + UndefinedBehaviorSanitizer build (library and tests only) in build-asan/
-#      and the test suite again.
+#   4. the graph parser's libFuzzer target (clang) in build-fuzz/, run for KILN_FUZZ_SECONDS (60);
+#   5. AddressSanitizer + UndefinedBehaviorSanitizer build (library and tests only) in build-asan/
+#      and the test suite again (last, so that ctest's summary closes the run).
+# The kiln-ir golden tests (test/ir/*.kir) and its other tests run under ctest in 1. and 4.
 # Idempotent: reruns reuse build/ and build-asan/. Installs missing Debian packages first (root).
-# Environment: KILN_JOBS (default 2), KILN_BUILD_DIR (build), KILN_ASAN_BUILD_DIR (build-asan).
+# Environment: KILN_JOBS (default 2), KILN_BUILD_DIR (build), KILN_ASAN_BUILD_DIR (build-asan),
+# KILN_FUZZ_BUILD_DIR (build-fuzz), KILN_FUZZ_SECONDS (60; 0 skips the fuzzer run).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source .ci/lib.sh
@@ -15,6 +18,8 @@ source .ci/lib.sh
 jobs=${KILN_JOBS:-2}
 build=${KILN_BUILD_DIR:-build}
 asan_build=${KILN_ASAN_BUILD_DIR:-build-asan}
+fuzz_build=${KILN_FUZZ_BUILD_DIR:-build-fuzz}
+fuzz_seconds=${KILN_FUZZ_SECONDS:-60}
 
 ensure_packages
 
@@ -47,6 +52,16 @@ if grep -q "ERROR OCCURRED" "$tmp/bench.txt"; then
   exit 1
 fi
 
+if ((fuzz_seconds > 0)); then
+  section "Parser fuzzer ($fuzz_build, ${fuzz_seconds}s)"
+  # A crash fails the run; its input is in $fuzz_build/fuzz-artifacts/ (see fuzz/run.sh).
+  CC=clang CXX=clang++ configure "$fuzz_build" -DCMAKE_BUILD_TYPE=Release -DKILN_BUILD_FUZZERS=ON \
+    -DKILN_BUILD_TESTS=OFF -DKILN_BUILD_EXAMPLES=OFF -DKILN_BUILD_BENCHMARKS=OFF \
+    -DKILN_BUILD_TOOLS=OFF -DKILN_INSTALL=OFF -DKILN_SANITIZE=OFF
+  cmake --build "$fuzz_build" -j "$jobs" --target kiln_ir_parse_fuzzer
+  bash fuzz/run.sh "$fuzz_build" "$fuzz_seconds"
+fi
+
 section "AddressSanitizer + UndefinedBehaviorSanitizer build ($asan_build: library and tests)"
 # No ASAN_OPTIONS: LeakSanitizer stays on (the LLVM JIT leaks nothing it reports).
 configure "$asan_build" -DCMAKE_BUILD_TYPE=Release -DKILN_SANITIZE=ON \
@@ -55,5 +70,6 @@ cmake --build "$asan_build" -j "$jobs"
 
 section "Tests (ASan + UBSan)"
 ctest --test-dir "$asan_build" --output-on-failure -j "$jobs"
+
 
 section "All checks passed"

@@ -70,3 +70,10 @@ install(FILES
   ${PROJECT_BINARY_DIR}/kilnConfigVersion.cmake
   DESTINATION ${KILN_CMAKE_DIR}
   COMPONENT Development)
+
+# kiln-ir carries the engine statically; at run time it needs only LLVM's shared library (and
+# Abseil's, from the default library path).
+if(TARGET kiln-ir)
+  set_target_properties(kiln-ir PROPERTIES INSTALL_RPATH_USE_LINK_PATH ON)
+  install(TARGETS kiln-ir RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT Runtime)
+endif()

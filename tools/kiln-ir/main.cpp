@@ -1,0 +1,560 @@
+// kiln-ir: reads the graph text (docs/ir.md) that KILN_DUMP writes, shows every compiler stage,
+// runs graphs on .npy inputs, draws the fusion and explains it. See docs/kiln-ir.md.
+//
+// Exit status: 0 on success, 1 when the work fails (unreadable file, malformed graph, bad input
+// data), 2 for a usage error (unknown command or flag, missing argument). Only the requested
+// output goes to stdout; messages and run statistics go to stderr.
+#include <absl/strings/numbers.h>
+#include <absl/strings/str_cat.h>
+#include <absl/strings/str_format.h>
+#include <kiln/runtime.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "lib/core/format.h"
+#include "lib/exec/plan.h"
+#include "tools/kiln-ir/npy.h"
+#include "tools/kiln-ir/stages.h"
+
+namespace kiln::tools {
+namespace {
+
+constexpr int kFailure = 1;
+constexpr int kUsage = 2;
+
+constexpr char kToolHelp[] = R"(kiln-ir: look at what kiln's compiler does with a graph
+
+usage: kiln-ir COMMAND [options] FILE
+
+FILE is a graph in kiln's text IR (docs/ir.md), such as the kiln-N.recorded.kir files that
+KILN_DUMP=<dir> writes from a running program; '-' reads standard input.
+
+commands:
+  dump FILE --stage=STAGE   print one compiler stage (recorded, simplified, fusion, kernels,
+                            llvm, llvm-opt, asm, all)
+  run FILE                  compile and execute the graph on .npy or random inputs
+  dot FILE                  Graphviz DOT of the graph with each fused kernel as a cluster
+  explain FILE              why each kernel boundary and each materialisation is where it is
+  help [COMMAND]            this text, or a command's
+
+'kiln-ir COMMAND --help' describes a command. Exit status: 0 on success, 1 when the work
+fails (unreadable file, malformed graph, bad input), 2 for a usage error.
+)";
+
+constexpr char kDumpHelp[] = R"(usage: kiln-ir dump FILE --stage=STAGE
+
+Prints one stage of the compilation of the graph in FILE:
+  recorded     the graph as read, printed again (the parser and printer round trip)
+  simplified   after the passes: constant folding, algebraic identities, CSE, dead code
+  fusion       the fusion groups: for each kernel, the instruction it stores, the ones it
+               inlines and the values it reads; the buffer slots
+  kernels      the schedule: buffer slots, steps and each kernel's IR (codegen/kernel.h)
+  llvm         each kernel's LLVM IR before optimisation (function kiln_kernel_K)
+  llvm-opt     the same after the O3 pipeline for the host CPU
+  asm          the host machine assembly
+  all          every stage above, each after a '==== STAGE ====' line
+
+options:
+  --stage=STAGE   the stage (required; '--stage STAGE' works too)
+  --grad[=LOSS:INPUTS]
+                  the gradient graph of output LOSS with respect to the given params (not
+                  supported yet: it comes with autograd)
+  --help          this text
+)";
+
+constexpr char kRunHelp[] =
+    R"(usage: kiln-ir run FILE [--input K=x.npy]... [--output K=out.npy]... [--seed N]
+
+Compiles the graph in FILE for the host CPU and executes it.
+
+Inputs: param K of the graph (the 'param K' instruction, a flat buffer) is read from a NumPy
+.npy file with '--input K=x.npy' (or '--input %K=x.npy'). The array may have any shape with the
+param's number of elements, in C order; a different dtype is converted to the param's. Params
+not given are filled with seeded random values: floats uniform in [0, 1), integers in [0, 10),
+booleans 0 or 1.
+
+Outputs: output K (the K-th value after 'return') is written with '--output K=out.npy', in the
+output's shape and dtype. Outputs not written to a file are printed to stdout as PyTorch prints
+tensors, each after an 'output K: %V TYPE' line.
+
+.npy files: format version 1.0 or 2.0, C order, dtypes <f4 <f8 <i4 <i8 |b1.
+
+The number of kernels compiled and run and the compile and run times go to stderr.
+
+options:
+  --input K=PATH    param K's values (repeatable)
+  --output K=PATH   where to write output K (repeatable)
+  --seed N          seed for the random inputs (default 0)
+  --repeat N        run N times and report the mean run time (default 1)
+  --help            this text
+)";
+
+constexpr char kDotHelp[] = R"(usage: kiln-ir dot FILE
+
+Writes the simplified graph in FILE as Graphviz DOT: each fused kernel is a 'subgraph
+cluster_K' holding the instructions it evaluates (the one it stores in bold), params are
+cylinders, outputs ellipses. A value inlined into several kernels is drawn once in each.
+
+  kiln-ir dot graph.kir | dot -Tsvg > graph.svg
+
+options:
+  --help   this text
+)";
+
+constexpr char kExplainHelp[] = R"(usage: kiln-ir explain FILE
+
+Explains the schedule of the graph in FILE: why the graph was materialised (from the
+'# materialised for: ...' comment KILN_DUMP writes), and for each kernel why it ends where it
+does (a reduction, a partial write, a requested output), what it fuses, what it reads and
+recomputes, and why each copy is there (in-place updates).
+
+options:
+  --help   this text
+)";
+
+struct UsageError {
+  std::string message;
+};
+
+// The arguments after the command: options (`--name=value`, `--name value`) and one FILE.
+struct Args {
+  std::string file;
+  std::map<std::string, std::vector<std::string>> options;
+  bool help = false;
+
+  std::optional<std::string> last(const std::string& name) const {
+    auto it = options.find(name);
+    if (it == options.end() || it->second.empty()) return std::nullopt;
+    return it->second.back();
+  }
+  const std::vector<std::string>& all(const std::string& name) const {
+    static const std::vector<std::string> none;
+    auto it = options.find(name);
+    return it == options.end() ? none : it->second;
+  }
+};
+
+// `with_value`: options that take a value; `flags`: options that may take one only as `=value`.
+Args parseArgs(const std::string& command, int argc, char** argv,
+               const std::vector<std::string>& with_value, const std::vector<std::string>& flags) {
+  Args a;
+  bool options_done = false;
+  auto member = [](const std::vector<std::string>& v, const std::string& s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+  };
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (!options_done && arg == "--") {
+      options_done = true;
+      continue;
+    }
+    if (!options_done && (arg == "--help" || arg == "-h")) {
+      a.help = true;
+      continue;
+    }
+    if (!options_done && arg.size() > 1 && arg[0] == '-') {
+      std::string name = arg.substr(arg[1] == '-' ? 2 : 1), value;
+      size_t eq = name.find('=');
+      bool has_value = eq != std::string::npos;
+      if (has_value) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      }
+      if (member(with_value, name)) {
+        if (!has_value) {
+          if (i + 1 >= argc) throw UsageError{absl::StrCat("option --", name, " needs a value")};
+          value = argv[++i];
+        }
+      } else if (!member(flags, name)) {
+        throw UsageError{absl::StrCat("unknown option '", arg, "' for '", command, "'")};
+      }
+      a.options[name].push_back(value);
+      continue;
+    }
+    if (!a.file.empty())
+      throw UsageError{absl::StrCat("unexpected argument '", arg, "' (one FILE only)")};
+    a.file = arg;
+  }
+  return a;
+}
+
+void requireFile(const Args& a) {
+  if (a.file.empty()) throw UsageError{"missing FILE (a graph in kiln's text IR, or '-')"};
+}
+
+bool loadOrReport(const std::string& path, Source* src) {
+  std::string error;
+  if (loadSource(path, src, &error)) return true;
+  std::cerr << error << "\n";
+  return false;
+}
+
+int dumpCommand(int argc, char** argv) {
+  Args a = parseArgs("dump", argc, argv, {"stage"}, {"grad"});
+  if (a.help) {
+    std::cout << kDumpHelp;
+    return 0;
+  }
+  if (a.last("grad")) {
+    std::cerr << "kiln-ir: --grad is not supported yet: gradient graphs come with autograd\n";
+    return kFailure;
+  }
+  static const std::vector<std::string> kStages = {"recorded", "simplified", "fusion", "kernels",
+                                                   "llvm",     "llvm-opt",   "asm",    "all"};
+  std::optional<std::string> stage = a.last("stage");
+  if (!stage)
+    throw UsageError{
+        "dump needs --stage=STAGE (recorded, simplified, fusion, kernels, "
+        "llvm, llvm-opt, asm, all)"};
+  if (std::find(kStages.begin(), kStages.end(), *stage) == kStages.end()) {
+    throw UsageError{absl::StrCat("unknown stage '", *stage,
+                                  "' (recorded, simplified, fusion, kernels, llvm, llvm-opt, asm, "
+                                  "all)")};
+  }
+  requireFile(a);
+  Source src;
+  if (!loadOrReport(a.file, &src)) return kFailure;
+  if (*stage == "recorded") {
+    std::cout << src.graph.text();
+    return 0;
+  }
+  Pipeline p = runPipeline(src.graph);
+  auto text = [&](const std::string& s) -> std::string {
+    if (s == "recorded") return src.graph.text();
+    if (s == "simplified") return p.simple.graph.text();
+    if (s == "fusion") return fusionText(p);
+    if (s == "kernels") return kernelsText(p);
+    if (s == "llvm") return llvmStageText(p, LlvmStage::BeforeOpt);
+    if (s == "llvm-opt") return llvmStageText(p, LlvmStage::AfterOpt);
+    return llvmStageText(p, LlvmStage::Assembly);
+  };
+  if (*stage != "all") {
+    std::cout << text(*stage);
+    return 0;
+  }
+  for (const std::string& s : kStages) {
+    if (s == "all") continue;
+    std::cout << "==== " << s << " ====\n" << text(s);
+  }
+  return 0;
+}
+
+// `K=path` or `%K=path`.
+std::pair<int64_t, std::string> indexedPath(const std::string& option, const std::string& value) {
+  size_t eq = value.find('=');
+  std::string index = value.substr(0, eq == std::string::npos ? 0 : eq);
+  if (!index.empty() && index[0] == '%') index.erase(0, 1);
+  int64_t k = -1;
+  if (eq == std::string::npos || !absl::SimpleAtoi(index, &k) || k < 0 || eq + 1 == value.size())
+    throw UsageError{absl::StrCat("--", option, " takes K=PATH (K a number), got '", value, "'")};
+  return {k, value.substr(eq + 1)};
+}
+
+template <typename T>
+T loadAs(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// Integers go through int64 so that large i64 values survive; anything involving a float goes
+// through double.
+void convertElements(const NpyArray& from, ScalarType to, void* dst) {
+  const int64_t n = from.numel();
+  const size_t in_size = elementSize(from.dtype), out_size = elementSize(to);
+  const char* src = from.data.data();
+  char* out = static_cast<char*>(dst);
+  for (int64_t i = 0; i < n; ++i) {
+    const char* p = src + i * in_size;
+    double d = 0;
+    int64_t l = 0;
+    switch (from.dtype) {
+      case ScalarType::Float:
+        d = loadAs<float>(p);
+        l = static_cast<int64_t>(d);
+        break;
+      case ScalarType::Double:
+        d = loadAs<double>(p);
+        l = static_cast<int64_t>(d);
+        break;
+      case ScalarType::Int:
+        l = loadAs<int32_t>(p);
+        d = static_cast<double>(l);
+        break;
+      case ScalarType::Long:
+        l = loadAs<int64_t>(p);
+        d = static_cast<double>(l);
+        break;
+      case ScalarType::Bool:
+        l = *p != 0;
+        d = static_cast<double>(l);
+        break;
+    }
+    char* q = out + i * out_size;
+    switch (to) {
+      case ScalarType::Float: {
+        float f = static_cast<float>(d);
+        std::memcpy(q, &f, sizeof f);
+        break;
+      }
+      case ScalarType::Double:
+        std::memcpy(q, &d, sizeof d);
+        break;
+      case ScalarType::Int: {
+        auto v = static_cast<int32_t>(l);
+        std::memcpy(q, &v, sizeof v);
+        break;
+      }
+      case ScalarType::Long:
+        std::memcpy(q, &l, sizeof l);
+        break;
+      case ScalarType::Bool:
+        *q = from.dtype == ScalarType::Float || from.dtype == ScalarType::Double ? d != 0 : l != 0;
+        break;
+    }
+  }
+}
+
+void fillRandom(std::mt19937_64& rng, ScalarType t, int64_t n, void* dst) {
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  std::uniform_int_distribution<int64_t> small(0, 9);
+  for (int64_t i = 0; i < n; ++i) {
+    switch (t) {
+      case ScalarType::Float:
+        static_cast<float*>(dst)[i] = static_cast<float>(uniform(rng));
+        break;
+      case ScalarType::Double:
+        static_cast<double*>(dst)[i] = uniform(rng);
+        break;
+      case ScalarType::Int:
+        static_cast<int32_t*>(dst)[i] = static_cast<int32_t>(small(rng));
+        break;
+      case ScalarType::Long:
+        static_cast<int64_t*>(dst)[i] = small(rng);
+        break;
+      case ScalarType::Bool:
+        static_cast<uint8_t*>(dst)[i] = static_cast<uint8_t>(small(rng) & 1);
+        break;
+    }
+  }
+}
+
+std::string tensorText(ScalarType dtype, const std::vector<int64_t>& shape, const void* data) {
+  detail::FormatRequest r;
+  r.dtype = dtype;
+  r.sizes = shape;
+  r.data = data;
+  int64_t n = ir::numelOf(shape);
+  bool suffix =
+      n > 0 ? dtype != ScalarType::Float && dtype != ScalarType::Long && dtype != ScalarType::Bool
+            : dtype != ScalarType::Float;
+  if (suffix) r.suffixes.push_back(absl::StrCat("dtype=kiln.", std::string(pythonName(dtype))));
+  return detail::formatTensor(r);
+}
+
+double msSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
+int runCommand(int argc, char** argv) {
+  Args a = parseArgs("run", argc, argv, {"input", "output", "seed", "repeat"}, {});
+  if (a.help) {
+    std::cout << kRunHelp;
+    return 0;
+  }
+  uint64_t seed = 0;
+  if (auto s = a.last("seed"); s && !absl::SimpleAtoi(*s, &seed))
+    throw UsageError{absl::StrCat("--seed takes a non-negative integer, got '", *s, "'")};
+  int64_t repeat = 1;
+  if (auto s = a.last("repeat"); s && (!absl::SimpleAtoi(*s, &repeat) || repeat < 1))
+    throw UsageError{absl::StrCat("--repeat takes a positive integer, got '", *s, "'")};
+  std::map<int64_t, std::string> inputs, outputs;
+  for (const std::string& v : a.all("input"))
+    inputs[indexedPath("input", v).first] = indexedPath("input", v).second;
+  for (const std::string& v : a.all("output"))
+    outputs[indexedPath("output", v).first] = indexedPath("output", v).second;
+  requireFile(a);
+  Source src;
+  if (!loadOrReport(a.file, &src)) return kFailure;
+  const ir::Graph& g = src.graph;
+  const int32_t params = g.paramCount();
+  for (const auto& [k, path] : inputs) {
+    if (k >= params) {
+      std::cerr << "kiln-ir: --input " << k << "=" << path << ": the graph has "
+                << plural(params, "param", "params") << "\n";
+      return kFailure;
+    }
+  }
+  for (const auto& [k, path] : outputs) {
+    if (k >= static_cast<int64_t>(g.outputs.size())) {
+      std::cerr << "kiln-ir: --output " << k << "=" << path << ": the graph has "
+                << g.outputs.size() << (g.outputs.size() == 1 ? " output" : " outputs") << "\n";
+      return kFailure;
+    }
+  }
+
+  std::vector<runtime::BufferPtr> param_buffers;
+  std::mt19937_64 rng(seed);
+  for (int32_t k = 0; k < params; ++k) {
+    const ir::NodeDesc& d = g.instrs[g.paramInstr(k)].d;
+    const int64_t n = d.numel();
+    runtime::BufferPtr b = runtime::Buffer::allocate(static_cast<size_t>(n) * elementSize(d.dtype));
+    auto it = inputs.find(k);
+    if (it == inputs.end()) {
+      fillRandom(rng, d.dtype, n, b->data());
+    } else {
+      NpyArray arr;
+      std::string error;
+      if (!readNpy(it->second, &arr, &error)) {
+        std::cerr << error << "\n";
+        return kFailure;
+      }
+      if (arr.numel() != n) {
+        std::cerr << it->second << ": " << arr.numel() << " elements, but param " << k << " is "
+                  << ir::typeText(d.dtype, d.shape) << "\n";
+        return kFailure;
+      }
+      convertElements(arr, d.dtype, b->data());
+    }
+    param_buffers.push_back(std::move(b));
+  }
+
+  const Stats before = kiln::stats();
+  auto t0 = std::chrono::steady_clock::now();
+  std::shared_ptr<const exec::Plan> plan = exec::buildPlan(g);
+  const double build_ms = msSince(t0);
+  std::vector<runtime::BufferPtr> slots;
+  double run_ms = 0;
+  for (int64_t r = 0; r < repeat; ++r) {
+    // In-place outputs overwrite params: every run starts from the same inputs.
+    std::vector<runtime::BufferPtr> fresh = param_buffers;
+    if (r + 1 < repeat) {
+      for (auto& b : fresh) b = b->clone();
+    }
+    auto t1 = std::chrono::steady_clock::now();
+    slots = exec::runPlan(*plan, g, fresh);
+    run_ms += msSince(t1);
+  }
+  const Stats after = kiln::stats();
+  size_t copies = 0;
+  for (const sched::Step& st : plan->schedule.steps) copies += st.kind == sched::Step::Kind::Copy;
+
+  for (size_t k = 0; k < g.outputs.size(); ++k) {
+    const ir::NodeDesc& d = g.instrs[g.outputs[k].value].d;
+    const runtime::BufferPtr& b = slots[plan->schedule.output_slots[k]];
+    const size_t bytes = static_cast<size_t>(d.numel()) * elementSize(d.dtype);
+    auto it = outputs.find(static_cast<int64_t>(k));
+    if (it != outputs.end()) {
+      NpyArray arr;
+      arr.dtype = d.dtype;
+      arr.shape = d.shape;
+      arr.data.assign(static_cast<const char*>(b->data()), bytes);
+      std::string error;
+      if (!writeNpy(it->second, arr, &error)) {
+        std::cerr << error << "\n";
+        return kFailure;
+      }
+      continue;
+    }
+    std::cout << "output " << k << ": %" << g.outputs[k].value << " "
+              << ir::typeText(d.dtype, d.shape) << "\n"
+              << tensorText(d.dtype, d.shape, b->data()) << "\n";
+  }
+  std::cerr << absl::StrFormat(
+      "kiln-ir: %s compiled, %s run%s; compile %.3f ms (plan %.3f ms), run %.3f ms%s\n",
+      plural(after.kernels_compiled - before.kernels_compiled, "kernel", "kernels"),
+      plural((after.kernels_run - before.kernels_run) / repeat, "kernel", "kernels"),
+      copies ? absl::StrCat(" and ", plural(static_cast<int64_t>(copies), "copy", "copies")) : "",
+      after.compile_ms - before.compile_ms, build_ms, run_ms / static_cast<double>(repeat),
+      repeat > 1 ? absl::StrCat(" (mean of ", repeat, ")") : "");
+  return 0;
+}
+
+int dotCommand(int argc, char** argv) {
+  Args a = parseArgs("dot", argc, argv, {}, {});
+  if (a.help) {
+    std::cout << kDotHelp;
+    return 0;
+  }
+  requireFile(a);
+  Source src;
+  if (!loadOrReport(a.file, &src)) return kFailure;
+  std::cout << dotText(runPipeline(src.graph));
+  return 0;
+}
+
+int explainCommand(int argc, char** argv) {
+  Args a = parseArgs("explain", argc, argv, {}, {});
+  if (a.help) {
+    std::cout << kExplainHelp;
+    return 0;
+  }
+  requireFile(a);
+  Source src;
+  if (!loadOrReport(a.file, &src)) return kFailure;
+  std::cout << explainText(src, runPipeline(src.graph));
+  return 0;
+}
+
+int helpFor(const std::string& command) {
+  if (command == "dump")
+    std::cout << kDumpHelp;
+  else if (command == "run")
+    std::cout << kRunHelp;
+  else if (command == "dot")
+    std::cout << kDotHelp;
+  else if (command == "explain")
+    std::cout << kExplainHelp;
+  else
+    throw UsageError{absl::StrCat("unknown command '", command, "'")};
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    if (argc < 2) {
+      std::cerr << kToolHelp;
+      return kUsage;
+    }
+    std::string command = argv[1];
+    if (command == "--help" || command == "-h") {
+      std::cout << kToolHelp;
+      return 0;
+    }
+    if (command == "help") {
+      if (argc == 2) {
+        std::cout << kToolHelp;
+        return 0;
+      }
+      return helpFor(argv[2]);
+    }
+    if (command == "dump") return dumpCommand(argc - 2, argv + 2);
+    if (command == "run") return runCommand(argc - 2, argv + 2);
+    if (command == "dot") return dotCommand(argc - 2, argv + 2);
+    if (command == "explain") return explainCommand(argc - 2, argv + 2);
+    throw UsageError{
+        absl::StrCat("unknown command '", command, "' (dump, run, dot, explain, help)")};
+  } catch (const UsageError& e) {
+    std::cerr << "kiln-ir: " << e.message << "\nTry 'kiln-ir --help'.\n";
+    return kUsage;
+  } catch (const std::exception& e) {
+    std::cerr << "kiln-ir: error: " << e.what() << "\n";
+    return kFailure;
+  }
+}
+
+}  // namespace
+}  // namespace kiln::tools
+
+int main(int argc, char** argv) {
+  return kiln::tools::main(argc, argv);
+}
