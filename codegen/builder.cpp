@@ -104,6 +104,47 @@ int32_t KernelBuilder::randNormal(ScalarType type, int32_t counter, int32_t key)
   return expr(e);
 }
 
+Kernel KernelBuilder::take() {
+  std::vector<Expr>& exprs = kernel_.exprs;
+  std::vector<bool> used(exprs.size(), false);
+  std::vector<int32_t> stack;
+  for (const Store& st : kernel_.stores) {
+    for (int32_t e : {st.index, st.value, st.position}) {
+      if (e >= 0) stack.push_back(e);
+    }
+  }
+  while (!stack.empty()) {
+    int32_t e = stack.back();
+    stack.pop_back();
+    if (used[e]) continue;
+    used[e] = true;
+    for (int32_t o : {exprs[e].a, exprs[e].b, exprs[e].c}) {
+      if (o >= 0) stack.push_back(o);
+    }
+  }
+  // Operands always precede their users, so one forward pass renumbers.
+  std::vector<int32_t> renumber(exprs.size(), -1);
+  std::vector<Expr> kept;
+  for (size_t i = 0; i < exprs.size(); ++i) {
+    if (!used[i]) continue;
+    Expr e = exprs[i];
+    for (int32_t* o : {&e.a, &e.b, &e.c}) {
+      if (*o >= 0) *o = renumber[*o];
+    }
+    renumber[i] = static_cast<int32_t>(kept.size());
+    kept.push_back(e);
+  }
+  exprs = std::move(kept);
+  for (Store& st : kernel_.stores) {
+    for (int32_t* e : {&st.index, &st.value, &st.position}) {
+      if (*e >= 0) *e = renumber[*e];
+    }
+  }
+  memo_.clear();
+  atoms_.clear();
+  return std::move(kernel_);
+}
+
 Lin KernelBuilder::var(int32_t loop) {
   Expr e;
   e.kind = ExprKind::LoopVar;

@@ -57,7 +57,9 @@ class KernelBuilder {
   int32_t materialize(const Lin& a);
 
   const Kernel& kernel() const { return kernel_; }
-  Kernel take() { return std::move(kernel_); }
+  /// The finished kernel, without expressions that no store uses (index algebra leaves some
+  /// behind when it folds a div/mod pair back into a plain variable).
+  Kernel take();
   /// Loads of `buffer`, with their index forms (for aliasing checks by the scheduler).
   const std::vector<std::pair<int32_t, Lin>>& loads() const { return loads_; }
 

@@ -119,6 +119,7 @@ class Lowering {
     }
     out_slot_ = out_slot;
     chooseInnermost();
+    mergeable_ = computeMergeableDims();
     step.kernel = b_.take();
     step.slots = kernel_slots_;
     step.args = args_;
@@ -129,7 +130,9 @@ class Lowering {
   /// Adjacent dimensions that can run as one loop: every index into memory is affine in the
   /// loop variables, with dimension d's stride equal to d+1's stride times d+1's extent (as for
   /// contiguous and broadcast operands). Valid for a lowering made without merges.
-  std::vector<bool> mergeableDims() const {
+  std::vector<bool> mergeableDims() const { return mergeable_; }
+
+  std::vector<bool> computeMergeableDims() const {
     const codegen::Kernel& k = b_.kernel();
     const size_t n = k.loops.size();
     std::vector<bool> merge(n, n > 1);
@@ -331,6 +334,7 @@ class Lowering {
   Lin store_lin_;
   std::vector<Lin> index_lins_;  // random-number counters
   std::vector<bool> merge_;
+  std::vector<bool> mergeable_;
   int32_t out_slot_ = -1;
 };
 
