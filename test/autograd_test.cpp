@@ -289,6 +289,41 @@ TEST(Autograd, InPlaceOnNonLeafKeepsHistory) {
   EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{4 * 1 + 3, 4 * 2 + 3}));
 }
 
+TEST(Gradcheck, InPlaceThroughViews) {
+  Tensor a = randd({4, 3}, 15), w = randd({2, 3}, 16), r = randd({3}, 17);
+  gradcheck(
+      [](auto& v) {
+        Tensor b = v[0] * 1;
+        b.narrow(0, 1, 2).mul_(v[1]);
+        return b * 2;
+      },
+      {a, w});
+  gradcheck(
+      [](auto& v) {
+        Tensor b = v[0] * 2;  // (exp would save its output, and PyTorch refuses to change that)
+        b.select(0, 3).copy_(v[1] * 3);
+        b.index({kiln::indexing::Slice(), 0}).fill_(1.5);
+        return b.sin();
+      },
+      {a, r});
+  gradcheck(
+      [](auto& v) {
+        Tensor b = kiln::zeros({4, 3}, kiln::kDouble);
+        b.index_put_({kiln::indexing::Slice(1, 3)}, v[0]);
+        return b.t() * b.sum(0, true).t();
+      },
+      {w});
+  Tensor leaf = kiln::ones({3}, kiln::requires_grad());
+  try {
+    leaf.narrow(0, 0, 2).mul_(2);
+    FAIL();
+  } catch (const kiln::Error& e) {
+    EXPECT_STREQ(
+        e.what(),
+        "a view of a leaf Variable that requires grad is being used in an in-place operation.");
+  }
+}
+
 TEST(Autograd, BackwardFusesWithForward) {
   Tensor x = kiln::rand({64}, kiln::requires_grad());
   x.eval();

@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the front-end ops: argument checks with PyTorch's messages, broadcasting,
 // type promotion, and builders for common nodes.
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +51,10 @@ Tensor inPlaceSource(const Tensor& self);
 /// Writes an op's result into self in place (shape and dtype checked first); self takes over
 /// the result's autograd history.
 Tensor& assignResult(Tensor& self, const Tensor& result);
+/// Whether an in-place op on `self` giving `result` must rewrite a view base's history.
+bool throughView(const Tensor& self, const Tensor& result);
+/// The in-place op `op` (old value -> new value) on a view that takes part in autograd.
+Tensor& assignThroughView(Tensor& self, const std::function<Tensor(const Tensor&)>& op);
 
 /// Checks that all tensors are on the same (CPU) device.
 void checkDevice(const Tensor& t, const char* op);

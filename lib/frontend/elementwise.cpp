@@ -112,12 +112,92 @@ void checkInPlaceAllowed(const Tensor& self, std::initializer_list<const Tensor*
   if (self.is_leaf() && self.requires_grad()) {
     throw Error("a leaf Variable that requires grad is being used in an in-place operation.");
   }
-  bool grads = self.requires_grad();
+  const auto& base = self.impl()->view_base;
+  if (!base) return;
+  bool grads = self.requires_grad() || base->requires_grad || base->grad_fn;
   for (const Tensor* o : others) grads = grads || (o && o->defined() && o->requires_grad());
-  if (grads && self.impl()->is_view) {
+  if (!grads) return;
+  if (!base->grad_fn && base->requires_grad) {
     throw Error(
-        "kiln: in-place operations on views that take part in autograd are not supported yet");
+        "a view of a leaf Variable that requires grad is being used in an in-place operation.");
   }
+  if (!Tensor(base).is_contiguous()) {
+    throw Error(
+        "kiln: in-place operations on views of non-contiguous tensors that take part in autograd "
+        "are not supported yet");
+  }
+}
+
+// Where a view sits in its base, relative to the base's first element (values, so that
+// backward rules can keep it without keeping the tensors alive).
+struct ViewGeometry {
+  std::vector<int64_t> sizes, strides;
+  int64_t offset;
+  std::vector<int64_t> base_sizes;
+};
+
+ViewGeometry geometryOf(const TensorImpl& view) {
+  return {view.sizes, view.strides, view.offset - view.view_base->offset, view.view_base->sizes};
+}
+
+// `base_like` (a tensor of the view base's shape) read through the view's geometry, as a
+// differentiable op: its gradient is embedded back at the viewed positions.
+Tensor viewThrough(const Tensor& base_like, const ViewGeometry& geo) {
+  auto apply = [geo](const Tensor& t) {
+    Tensor c = t.contiguous();
+    return makeView(c, geo.sizes, geo.strides, c.storage_offset() + geo.offset);
+  };
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    out = apply(base_like);
+  }
+  ScalarType dtype = base_like.dtype();
+  autograd::recordView(out, base_like, "AsStridedBackward0", [=](const Tensor& g) {
+    return autograd::embedView(g, geo.base_sizes, dtype, apply);
+  });
+  return out;
+}
+
+// An in-place op on a view that takes part in autograd: the op reads the view of the base's
+// old value, and the base's new history is the old base with the view's positions replaced by
+// the op's result (PyTorch's CopySlices); the view's history is the new base viewed again.
+Tensor& assignThroughView(Tensor& self, const std::function<Tensor(const Tensor&)>& op) {
+  Tensor base(self.impl()->view_base);
+  const ViewGeometry geo = geometryOf(*self.impl());
+  Tensor base_old = inPlaceSource(base);
+  Tensor result;
+  {
+    DeferEager defer;
+    result = op(viewThrough(base_old, geo));
+  }
+  if (result.sizes() != self.sizes()) {
+    throw Error(absl::StrCat("output with shape ", detail::shapeText(self.sizes().vec()),
+                             " doesn't match the broadcast shape ",
+                             detail::shapeText(result.sizes().vec())));
+  }
+  detail::checkCastable(result.dtype(), self.dtype());
+  Tensor cast = result.dtype() == self.dtype() ? result : result.to(self.dtype());
+  detail::assignNode(self, readNode(cast));
+  auto apply = [geo](const Tensor& t) { return viewThrough(t, geo); };
+  Tensor placed = autograd::embedView(cast, base.sizes(), base.dtype(), apply);
+  Tensor mask;
+  {
+    NoGradGuard no_grad;
+    mask = autograd::embedView(ones_like(cast, kBool), base.sizes(), kBool, apply);
+  }
+  Tensor base_new = where(mask, placed, base_old);
+  base.impl()->grad_fn = base_new.impl()->grad_fn;
+  base.impl()->output_nr = base_new.impl()->output_nr;
+  Tensor view_new = viewThrough(base_new, geo);
+  self.impl()->grad_fn = view_new.impl()->grad_fn;
+  self.impl()->output_nr = view_new.impl()->output_nr;
+  detail::afterRecord(self);
+  return self;
+}
+
+bool throughView(const Tensor& self, const Tensor& result) {
+  return is_grad_enabled() && self.impl()->view_base && result.requires_grad();
 }
 
 // Writes `result` into `self` in place: the result must keep self's shape and be castable to
@@ -155,6 +235,7 @@ Tensor& inPlace(Tensor& self, Op op) {
     detail::DeferEager defer;
     result = op(inPlaceSource(self));
   }
+  if (detail::throughView(self, result)) return detail::assignThroughView(self, op);
   return assignResult(self, result);
 }
 }  // namespace
@@ -521,6 +602,10 @@ Tensor& Tensor::clamp_(std::optional<Scalar> min, std::optional<Scalar> max) {
 }
 Tensor& Tensor::fill_(const Scalar& value) {
   detail::checkInPlaceAllowed(*this, {});
+  if (is_grad_enabled() && impl()->view_base && Tensor(impl()->view_base).requires_grad()) {
+    return detail::assignThroughView(*this,
+                                     [&](const Tensor& old) { return full_like(old, value); });
+  }
   detail::assignNode(*this, detail::constantNode(value, dtype(), sizes().vec()));
   // A constant has no history: gradients stop here.
   impl()->grad_fn = nullptr;
@@ -546,8 +631,8 @@ Tensor& Tensor::copy_(const Tensor& src, bool) {
   }
   detail::checkInPlaceAllowed(*this, {&src});
   Tensor expanded = src.expand(shape);
-  if (autograd::needsGrad({&src})) {
-    return assignResult(*this, expanded.to(dtype(), false, true));
+  if (autograd::needsGrad({&src, this})) {
+    return inPlace(*this, [&](const Tensor&) { return expanded.to(dtype(), false, true); });
   }
   detail::assignNode(*this, castNode(readNode(expanded), dtype()));
   impl()->grad_fn = nullptr;

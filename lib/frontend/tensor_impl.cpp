@@ -46,6 +46,7 @@ Tensor makeView(const Tensor& base, std::vector<int64_t> sizes, std::vector<int6
   impl->offset = offset;
   impl->device = base.impl()->device;
   impl->is_view = true;
+  impl->view_base = base.impl()->view_base ? base.impl()->view_base : base.impl();
   return Tensor(std::move(impl));
 }
 

@@ -51,6 +51,9 @@ struct TensorImpl {
   bool retains_grad = false;
   /// Made by a view op (shares another tensor's storage).
   bool is_view = false;
+  /// For a view: the tensor it is ultimately a view of (in-place ops on the view rewrite the
+  /// base's autograd history).
+  std::shared_ptr<TensorImpl> view_base;
 
   ScalarType dtype() const { return storage->dtype; }
   int64_t numel() const;

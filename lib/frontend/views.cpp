@@ -142,8 +142,11 @@ Tensor Tensor::squeeze() const {
 
 Tensor Tensor::squeeze(int64_t d) const {
   int64_t w = wrapDim(d, dim());
-  if (dim() == 0 || size(w) != 1)
-    return makeView(*this, sizes().vec(), strides().vec(), storage_offset());
+  if (dim() == 0 || size(w) != 1) {
+    Tensor out = makeView(*this, sizes().vec(), strides().vec(), storage_offset());
+    autograd::recordView(out, *this, "SqueezeBackward1", [](const Tensor& g) { return g; });
+    return out;
+  }
   std::vector<int64_t> sz = sizes().vec(), st = strides().vec();
   sz.erase(sz.begin() + w);
   st.erase(st.begin() + w);
@@ -423,7 +426,9 @@ Tensor Tensor::clone() const {
   return out;
 }
 Tensor Tensor::detach() const {
-  return makeView(*this, sizes().vec(), strides().vec(), storage_offset());
+  Tensor out = makeView(*this, sizes().vec(), strides().vec(), storage_offset());
+  out.impl()->view_base = nullptr;  // shares memory, but autograd does not see through it
+  return out;
 }
 
 // ---- free-function forms ----
