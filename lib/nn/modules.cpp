@@ -1,0 +1,123 @@
+// The built-in modules: Linear, ReLU, Dropout, Flatten, Sequential.
+#include <cmath>
+#include <sstream>
+
+#include "kiln/nn.h"
+#include "kiln/runtime.h"
+
+namespace kiln::nn {
+
+LinearImpl::LinearImpl(const LinearOptions& options_)
+    : Module("kiln::nn::Linear"), options(options_) {
+  reset();
+}
+
+void LinearImpl::reset() {
+  weight = register_parameter("weight", empty({options.out_features(), options.in_features()}));
+  if (options.bias()) {
+    bias = register_parameter("bias", empty({options.out_features()}));
+  } else {
+    bias = register_parameter("bias", Tensor(), /*requires_grad=*/false);
+  }
+  reset_parameters();
+}
+
+void LinearImpl::reset_parameters() {
+  init::kaiming_uniform_(weight, std::sqrt(5.0));
+  if (bias.defined()) {
+    auto [fan_in, fan_out] = init::_calculate_fan_in_and_fan_out(weight);
+    const double bound = fan_in > 0 ? 1 / std::sqrt(static_cast<double>(fan_in)) : 0;
+    init::uniform_(bias, -bound, bound);
+  }
+  // Computed now, so that the first training step reads the parameters from memory like every
+  // later step does (one graph structure, compiled once).
+  kiln::eval({weight, bias});
+}
+
+Tensor LinearImpl::forward(const Tensor& input) {
+  return functional::linear(input, weight, bias);
+}
+
+void LinearImpl::pretty_print(std::ostream& stream) const {
+  stream << std::boolalpha << "kiln::nn::Linear(in_features=" << options.in_features()
+         << ", out_features=" << options.out_features() << ", bias=" << options.bias() << ")";
+}
+
+ReLUImpl::ReLUImpl(const ReLUOptions& options_) : Module("kiln::nn::ReLU"), options(options_) {}
+
+Tensor ReLUImpl::forward(Tensor input) {
+  return functional::relu(input, functional::ReLUFuncOptions(options.inplace()));
+}
+
+void ReLUImpl::pretty_print(std::ostream& stream) const {
+  stream << "kiln::nn::ReLU(" << (options.inplace() ? "inplace=true" : "") << ")";
+}
+
+DropoutImpl::DropoutImpl(const DropoutOptions& options_)
+    : Module("kiln::nn::Dropout"), options(options_) {
+  if (options.p() < 0 || options.p() > 1) {
+    std::ostringstream s;
+    s << "dropout probability has to be between 0 and 1, but got " << options.p();
+    throw Error(s.str());
+  }
+}
+
+Tensor DropoutImpl::forward(Tensor input) {
+  return functional::dropout(input, options.p(), is_training(), options.inplace());
+}
+
+void DropoutImpl::pretty_print(std::ostream& stream) const {
+  stream << std::boolalpha << "kiln::nn::Dropout(p=" << options.p()
+         << ", inplace=" << options.inplace() << ")";
+}
+
+FlattenImpl::FlattenImpl(const FlattenOptions& options_)
+    : Module("kiln::nn::Flatten"), options(options_) {}
+
+Tensor FlattenImpl::forward(const Tensor& input) {
+  return input.flatten(options.start_dim(), options.end_dim());
+}
+
+void FlattenImpl::pretty_print(std::ostream& stream) const {
+  stream << "kiln::nn::Flatten(start_dim=" << options.start_dim()
+         << ", end_dim=" << options.end_dim() << ")";
+}
+
+Tensor AnyModule::forward(const Tensor& input) const {
+  if (!forward_) throw Error("Cannot call forward() on an empty AnyModule");
+  return forward_(input);
+}
+
+SequentialImpl::SequentialImpl() : Module("kiln::nn::Sequential") {}
+
+SequentialImpl::SequentialImpl(std::initializer_list<NamedAnyModule> named_modules)
+    : SequentialImpl() {
+  for (const NamedAnyModule& m : named_modules) push_back(m.name, m.module);
+}
+
+void SequentialImpl::push_back(AnyModule module) {
+  push_back(std::to_string(modules_.size()), std::move(module));
+}
+
+void SequentialImpl::push_back(std::string name, AnyModule module) {
+  if (module.is_empty()) throw Error("Sequential: cannot add an empty module");
+  register_module(std::move(name), module.ptr());
+  modules_.push_back(std::move(module));
+}
+
+void SequentialImpl::extend(const SequentialImpl& other) {
+  for (const AnyModule& m : other) push_back(m);
+}
+
+Tensor SequentialImpl::forward(const Tensor& input) {
+  if (modules_.empty()) throw Error("Cannot call forward() on an empty Sequential");
+  Tensor x = input;
+  for (const AnyModule& m : modules_) x = m.forward(x);
+  return x;
+}
+
+void SequentialImpl::pretty_print(std::ostream& stream) const {
+  stream << "kiln::nn::Sequential";
+}
+
+}  // namespace kiln::nn
