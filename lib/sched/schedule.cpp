@@ -405,6 +405,7 @@ Schedule schedule(const Graph& g) {
 
   // Dependencies between realized instructions, through inlined ones.
   std::vector<std::vector<int32_t>> deps(n);
+  std::vector<std::vector<int32_t>> param_reads(n);  // params each kernel reads, through inlining
   for (int32_t i = 0; i < n; ++i) {
     if (!realized[i] || g.instrs[i].d.op == Op::Param) continue;
     std::vector<int32_t> stack(g.instrs[i].operands.begin(), g.instrs[i].operands.end());
@@ -415,7 +416,7 @@ Schedule schedule(const Graph& g) {
       if (seen[j]) continue;
       seen[j] = true;
       if (realized[j]) {
-        if (g.instrs[j].d.op != Op::Param) deps[i].push_back(j);
+        (g.instrs[j].d.op == Op::Param ? param_reads[i] : deps[i]).push_back(j);
         continue;
       }
       for (int32_t o : g.instrs[j].operands) stack.push_back(o);
@@ -488,8 +489,8 @@ Schedule schedule(const Graph& g) {
       snapshot.push_back(-1);
     }
     std::vector<int32_t> read_slot = slot;
-    for (int32_t j = 0; j < n; ++j) {
-      if (g.instrs[j].d.op != Op::Param || !slot_written[slot[j]]) continue;
+    for (int32_t j : param_reads[i]) {
+      if (!slot_written[slot[j]]) continue;
       int32_t p = slot[j];
       if (snapshot[p] < 0) {
         snapshot[p] = newSlotLike(p);
