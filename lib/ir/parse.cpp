@@ -94,6 +94,19 @@ class Lexer {
     }
     return v;
   }
+  uint64_t unsignedInteger(const std::string& what) {
+    skipSpaces();
+    markToken();
+    size_t start = pos_;
+    while (std::isdigit(static_cast<unsigned char>(peek()))) advance();
+    uint64_t v = 0;
+    auto r = std::from_chars(text_.data() + start, text_.data() + pos_, v);
+    if (start == pos_ || r.ec != std::errc() || r.ptr != text_.data() + pos_) {
+      pos_ = start;
+      fail(absl::StrCat("expected a non-negative integer ", what));
+    }
+    return v;
+  }
   // A number token: returns its text (validated by the caller for its dtype).
   std::string numberToken() {
     skipSpaces();
@@ -196,8 +209,7 @@ void parseAttrs(Lexer& lx, NodeDesc& d) {
     if (key == "axis") {
       d.ivalue = lx.integer("for axis");
     } else if (key == "seed") {
-      int64_t s = lx.integer("for seed");
-      d.seed = static_cast<uint64_t>(s);
+      d.seed = lx.unsignedInteger("for seed");
     } else if (key == "offset") {
       d.offset = lx.integer("for offset");
     } else if (key == "strides" || key == "axes") {

@@ -363,6 +363,36 @@ Schedule schedule(const Graph& g) {
     }
   }
   for (const ir::Output& o : g.outputs) realize(o.value, "requested output");
+  // Inside a reduction, a computed value read through a broadcast would be recomputed for
+  // every broadcast position (matmul's operands are read N times): compute it once instead.
+  constexpr int64_t kRecomputeLimit = 16;
+  for (int32_t i = 0; i < n; ++i) {
+    const Instr& in = g.instrs[i];
+    if (in.d.op != Op::Reduce && in.d.op != Op::ArgReduce) continue;
+    std::vector<int32_t> stack{in.operands[0]};
+    std::vector<bool> seen(n, false);
+    while (!stack.empty()) {
+      int32_t j = stack.back();
+      stack.pop_back();
+      if (seen[j] || realized[j]) continue;
+      seen[j] = true;
+      const Instr& x = g.instrs[j];
+      if (x.d.op == Op::Strided) {
+        // The computed value under this view, through any further views.
+        int32_t src = x.operands[0];
+        while (g.instrs[src].d.op == Op::Strided && !realized[src]) src = g.instrs[src].operands[0];
+        int64_t factor = 1;
+        for (size_t k = 0; k < x.d.shape.size(); ++k) {
+          if (x.d.ints[k] == 0) factor *= x.d.shape[k];
+        }
+        if (factor >= kRecomputeLimit && !realized[src] && g.instrs[src].d.op == Op::Elementwise) {
+          realize(src, "read many times through a broadcast by a reduction");
+          continue;
+        }
+      }
+      for (int32_t o : x.operands) stack.push_back(o);
+    }
+  }
 
   // Slots: params first, then where each realized value should land. A write chain ending in
   // an in-place output updates the param's buffer itself.
