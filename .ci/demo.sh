@@ -13,9 +13,12 @@ build=${KILN_BUILD_DIR:-build}
 section "Debian packages"
 ensure_packages
 
-section "Build the tutorial ($build/examples/tutorial)"
+section "Build the demos ($build/examples)"
 configure "$build" -DCMAKE_BUILD_TYPE=Release
-cmake --build "$build" -j "$jobs" --target tutorial
+cmake --build "$build" -j "$jobs" --target tutorial fashion_mnist
 
-section "Run $build/examples/tutorial"
+section "Run $build/examples/tutorial (the seed notebook)"
 "$build/examples/tutorial"
+
+section "Run $build/examples/fashion_mnist (an MLP trained on Fashion-MNIST, ${KILN_DEMO_EPOCHS:-2} epochs)"
+"$build/examples/fashion_mnist" --epochs "${KILN_DEMO_EPOCHS:-2}"
