@@ -113,24 +113,6 @@ Tensor reduceRows(const Tensor& per_row, const NllParts& parts, Reduction reduct
   return per_row;
 }
 
-// A kernel boundary that changes nothing, in the forward and in the backward pass: a product with
-// a 1x1 matrix of ones is a reduction over an axis of size 1 (and so is its gradient for t), and
-// the scheduler gives every reduction its own kernel and buffer.
-//
-// linear() puts one around x W^T + b to work around two engine problems (reported), both from
-// inlining elementwise producers into a matmul's reduction loop:
-// - a matmul whose left operand is a pending elementwise expression containing a broadcast row
-//   vector, and whose right operand is read along the reduction axis with a stride, compiles to a
-//   kernel ~50x slower than the plain matmul: (a * (h + b)).mm(w) on [256, 512] x [512, 512]
-//   takes 149 ms against 2.8 ms for (a * h).mm(w). Backward builds exactly that from a ReLU's
-//   mask over x W^T + b and the next layer's weight.
-// - the gradient of a ReLU layer, g * (out > 0), is recomputed inside the weight-gradient
-//   matmul for every column of the input (784 times per element in the first layer of the
-//   Fashion-MNIST MLP), which makes that matmul ~2x slower than on a buffer.
-Tensor kernelBoundary(const Tensor& t) {
-  return t.unsqueeze(-1).matmul(ones({1, 1}, TensorOptions(t.dtype()))).squeeze(-1);
-}
-
 }  // namespace
 
 Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
@@ -146,12 +128,7 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
     sizes.back() = weight.size(0);
     out = rows.reshape(sizes);
   }
-  if (!bias.defined()) return out;
-  out = out + bias;
-  // Only where a backward pass will read it (see kernelBoundary); inference stays fused.
-  bool backward = is_grad_enabled() &&
-                  (input.requires_grad() || weight.requires_grad() || bias.requires_grad());
-  return backward && !is_eager() ? kernelBoundary(out) : out;
+  return bias.defined() ? out + bias : out;
 }
 
 Tensor relu(const Tensor& input, const ReLUFuncOptions& options) {
