@@ -24,8 +24,8 @@ target_link_libraries(kiln_shared PRIVATE kiln)
 target_include_directories(kiln_shared PUBLIC
   $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
   $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
-# The public headers need C++17 (std::optional, std::string_view); the engine itself is C++20.
-target_compile_features(kiln_shared INTERFACE cxx_std_17)
+# The public headers use C++20 (kiln/nn.h constrains its templates with requires-clauses).
+target_compile_features(kiln_shared INTERFACE cxx_std_20)
 set(KILN_SYMBOL_MAP ${CMAKE_CURRENT_LIST_DIR}/kiln.map)
 target_link_options(kiln_shared PRIVATE "LINKER:--version-script=${KILN_SYMBOL_MAP}")
 if(NOT KILN_SANITIZE)
