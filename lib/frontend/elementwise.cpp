@@ -165,7 +165,12 @@ Tensor viewThrough(const Tensor& base_like, const ViewGeometry& geo) {
 Tensor& assignThroughView(Tensor& self, const std::function<Tensor(const Tensor&)>& op) {
   Tensor base(self.impl()->view_base);
   const ViewGeometry geo = geometryOf(*self.impl());
-  Tensor base_old = inPlaceSource(base);
+  // Always a tensor of its own (even when the base has no history yet): the base's new history
+  // saves it, and saving the base itself would be a reference cycle.
+  checkInPlaceAllowed(base, {});
+  Tensor base_old = fromNode(readNode(base), base.device());
+  base_old.impl()->grad_fn = base.impl()->grad_fn;
+  base_old.impl()->output_nr = base.impl()->output_nr;
   Tensor result;
   {
     DeferEager defer;
