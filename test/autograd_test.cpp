@@ -133,6 +133,38 @@ TEST(Gradcheck, ViewsAndShapes) {
   gradcheck([](auto& v) { return v[0].clone() * v[0]; }, {a});
 }
 
+TEST(Gradcheck, AsStrided) {
+  Tensor a = randd({3, 4}, 15);
+  gradcheck([](auto& v) { return v[0].as_strided({2, 3}, {1, 4}, 1); }, {a});
+  // Positions read more than once (stride 0) sum their gradients.
+  gradcheck([](auto& v) { return v[0].as_strided({3, 2, 4}, {4, 0, 1}); }, {a});
+  gradcheck([](auto& v) { return v[0].as_strided({2, 2}, {0, 5}, 2) * v[0][0][0]; }, {a});
+  // Through a view of the input (storage-relative), and from a computed tensor's offset.
+  gradcheck([](auto& v) { return v[0].t().as_strided({3}, {5}); }, {a});
+  gradcheck([](auto& v) { return (v[0] * 2).narrow(0, 1, 2).as_strided({2, 2}, {1, 4}); }, {a});
+  // Second derivatives: the gradient of as_strided is differentiable too.
+  gradcheck(
+      [](const std::vector<Tensor>& v) {
+        Tensor y = v[0].as_strided({2, 2, 2}, {2, 0, 1}).pow(3.0).sum();
+        return kiln::autograd::grad({y}, {v[0]}, {}, true, true)[0];
+      },
+      {a});
+}
+
+TEST(Autograd, AsStridedOverlapNotSupportedYet) {
+  Tensor a = kiln::ones({12}, kiln::requires_grad());
+  try {
+    a.as_strided({4, 3}, {2, 1});
+    ADD_FAILURE() << "expected an error";
+  } catch (const kiln::Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "as_strided: the derivative of a view whose strides [2, 1] reach one position "
+              "through different indices is not supported yet");
+  }
+  kiln::NoGradGuard no_grad;
+  EXPECT_EQ(a.as_strided({4, 3}, {2, 1}).sum().item<float>(), 12.0f) << "fine without autograd";
+}
+
 TEST(Gradcheck, Matmul) {
   Tensor a = randd({3, 4}, 8), b = randd({4, 2}, 9), v1 = randd({4}, 10);
   Tensor ba = randd({2, 3, 4}, 11), bb = randd({2, 4, 5}, 12);

@@ -14,6 +14,7 @@
 
 #include "lib/frontend/tensor_impl.h"
 #include "lib/ir/parse.h"
+#include "test/kiln_ir_tool.h"
 #include "tools/kiln-ir/npy.h"
 
 namespace {
@@ -21,32 +22,8 @@ namespace {
 using kiln::Tensor;
 namespace fs = std::filesystem;
 
-struct ToolResult {
-  int status = -1;
-  std::string out, err;
-};
-
-ToolResult runTool(const std::string& args) {
-  static int seq = 0;
-  fs::path err_path = fs::temp_directory_path() / ("kiln_ir_run_test_" + std::to_string(getpid()) +
-                                                   "_" + std::to_string(seq++) + ".err");
-  std::string cmd =
-      std::string("'") + KILN_IR_TOOL + "' " + args + " 2>'" + err_path.string() + "'";
-  ToolResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int raw = pclose(p);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  std::ifstream e(err_path);
-  std::stringstream ss;
-  ss << e.rdbuf();
-  r.err = ss.str();
-  fs::remove(err_path);
-  return r;
-}
+using kiln::test_support::runTool;
+using kiln::test_support::ToolResult;
 
 class KilnIrRun : public ::testing::Test {
  protected:

@@ -5,7 +5,9 @@
 #include <kiln/kiln.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "lib/frontend/tensor_impl.h"
@@ -38,6 +40,16 @@ V iota(int64_t n, double start = 0) {
 // A 3x4 float tensor 0..11 that owns memory (not lazy), so views alias a real buffer.
 Tensor grid() {
   return kiln::tensor({{0.0, 1.0, 2.0, 3.0}, {4.0, 5.0, 6.0, 7.0}, {8.0, 9.0, 10.0, 11.0}});
+}
+
+// `f` throws kiln::Error with exactly `message`.
+void expectError(const std::function<void()>& f, const std::string& message) {
+  try {
+    f();
+    ADD_FAILURE() << "no error; expected: " << message;
+  } catch (const kiln::Error& e) {
+    EXPECT_EQ(std::string(e.what()), message);
+  }
 }
 
 bool sameStorage(const Tensor& a, const Tensor& b) {
@@ -151,6 +163,47 @@ TEST(ViewGeometry, ExpandNarrowSelect) {
   EXPECT_EQ(g[2][3].item<float>(), 11.0f);
   EXPECT_EQ(g[1].dim(), 1);
   EXPECT_EQ(g[1][2].dim(), 0);
+}
+
+TEST(ViewGeometry, AsStrided) {
+  Tensor g = grid();
+  Tensor w = g.as_strided({3, 2}, {1, 3}, 2);  // element (i, j) is storage[2 + i + 3j]
+  EXPECT_EQ(shape(w), (S{3, 2}));
+  EXPECT_EQ(strides(w), (S{1, 3}));
+  EXPECT_EQ(w.storage_offset(), 2);
+  EXPECT_TRUE(sameStorage(w, g));
+  EXPECT_EQ(values(w), (V{2, 5, 3, 6, 4, 7}));
+  // Overlapping windows, as unfold makes them.
+  EXPECT_EQ(values(kiln::as_strided(g, {4, 3}, {2, 1})), (V{0, 1, 2, 2, 3, 4, 4, 5, 6, 6, 7, 8}));
+  // Sizes and strides address the storage; the offset defaults to the tensor's own.
+  Tensor rows = g.narrow(0, 1, 2);
+  EXPECT_EQ(values(rows.as_strided({2}, {1})), (V{4, 5}));
+  EXPECT_EQ(values(rows.as_strided({2}, {1}, 0)), (V{0, 1}));
+  EXPECT_EQ(values(g.as_strided({2, 2}, {0, 1}, 10)), (V{10, 11, 10, 11}));
+  // A write through the view lands in the base.
+  Tensor z = kiln::zeros({2, 3});
+  z.as_strided({2}, {4}, 0).fill_(7);
+  EXPECT_EQ(values(z), (V{7, 0, 0, 0, 7, 0}));
+}
+
+TEST(ViewGeometry, AsStridedErrors) {
+  Tensor g = grid();
+  expectError([&] { g.as_strided({2, 2}, {1}); }, "mismatch in length of strides and shape");
+  expectError(
+      [&] {
+        g.as_strided({4, 4}, {4, 1});
+      },
+      "setStorage: sizes [4, 4], strides [4, 1], storage offset 0, and itemsize 4 "
+      "requiring a storage size of 64 are out of bounds for storage of size 48");
+  expectError([&] { g.as_strided({2}, {1}, 11); },
+              "setStorage: sizes [2], strides [1], storage offset 11, and itemsize 4 requiring a "
+              "storage size of 52 are out of bounds for storage of size 48");
+  expectError([&] { g.as_strided({2}, {-1}); },
+              "as_strided: Negative strides are not supported at the moment, got strides: [-1]");
+  expectError([&] { g.as_strided({2}, {1}, -1); }, "Tensor: invalid storage offset -1");
+  expectError([&] { g.as_strided({-2}, {1}); },
+              "Trying to create tensor with negative dimension -2: [-2]");
+  EXPECT_EQ(shape(g.as_strided({0, 5}, {100, 100}, 40)), (S{0, 5})) << "no elements, no bounds";
 }
 
 TEST(ViewGeometry, ContiguousCloneDetach) {

@@ -109,6 +109,8 @@ Tensor transpose(const Tensor& a, int64_t dim0, int64_t dim1);
 Tensor t(const Tensor& a);
 Tensor narrow(const Tensor& a, int64_t dim, int64_t start, int64_t length);
 Tensor select(const Tensor& a, int64_t dim, int64_t index);
+Tensor as_strided(const Tensor& a, IntArrayRef size, IntArrayRef stride,
+                  std::optional<int64_t> storage_offset = std::nullopt);
 
 // --- reductions ---
 Tensor sum(const Tensor& a, std::optional<ScalarType> dtype = std::nullopt);

@@ -112,6 +112,11 @@ class Tensor {
   Tensor view_as(const Tensor& other) const;
   Tensor narrow(int64_t dim, int64_t start, int64_t length) const;
   Tensor select(int64_t dim, int64_t index) const;
+  /// A view of this tensor's storage with the given sizes, strides and storage offset (this
+  /// tensor's offset when omitted), as torch.as_strided. Overlapping views (a stride 0 over a
+  /// size > 1, as expand makes) are allowed; their gradient sums the overlapping positions.
+  Tensor as_strided(IntArrayRef size, IntArrayRef stride,
+                    std::optional<int64_t> storage_offset = std::nullopt) const;
   Tensor index(std::initializer_list<indexing::TensorIndex> indices) const;
   Tensor index(const std::vector<indexing::TensorIndex>& indices) const;
   Tensor& index_put_(std::initializer_list<indexing::TensorIndex> indices, const Tensor& value);

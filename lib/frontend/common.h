@@ -41,6 +41,9 @@ ir::NodeRef elementwiseNode(ScalarOp op, ScalarType dtype, std::vector<ir::NodeR
 ir::NodeRef operandNode(const Operand& o, ScalarType dtype, const std::vector<int64_t>& shape);
 /// A fresh tensor holding `n`, recorded (eager mode materialises it at once).
 Tensor record(ir::NodeRef n, Device device = Device(DeviceType::CPU));
+/// The graph's elementwise op `op` applied to tensors of one shape and of the types the op
+/// takes (a graph instruction, as kiln-ir replays it), with the op's backward rule.
+Tensor elementwiseOp(ScalarOp op, ScalarType dtype, const std::vector<Tensor>& inputs);
 
 /// Throws PyTorch's error unless `from` can be written into a tensor of type `to`.
 void checkCastable(ScalarType from, ScalarType to);

@@ -96,6 +96,23 @@ Tensor addTensor(ScalarOp op, const Tensor& a, const Operand& b, const Scalar& a
 
 namespace detail {
 
+Tensor elementwiseOp(ScalarOp op, ScalarType dtype, const std::vector<Tensor>& inputs) {
+  std::vector<ir::NodeRef> nodes;
+  for (const Tensor& t : inputs) nodes.push_back(readNode(t));
+  Tensor out = record(elementwiseNode(op, dtype, std::move(nodes)), inputs[0].device());
+  if (!isFloatingType(out.dtype()) || !autograd::needsGrad(inputs)) return out;
+  if (op == ScalarOp::Cast) {
+    autograd::recordCast(out, inputs[0]);
+  } else if (op == ScalarOp::Where) {
+    autograd::recordWhere(out, inputs[0], inputs[1], inputs[2]);
+  } else if (inputs.size() == 2) {
+    autograd::recordBinary(op, out, inputs[0], inputs[1]);
+  } else {
+    autograd::recordUnary(op, out, inputs[0]);
+  }
+  return out;
+}
+
 // The tensor an in-place op reads as `self`: the current value and autograd history of self,
 // held apart from self's storage, which the op is about to replace.
 Tensor inPlaceSource(const Tensor& self) {

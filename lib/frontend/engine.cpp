@@ -254,6 +254,7 @@ void materialize(const std::vector<Storage*>& requested, const char* why) {
 
 namespace {
 thread_local int eager_deferred = 0;
+thread_local int keep_pending = 0;
 }  // namespace
 
 DeferEager::DeferEager() {
@@ -263,7 +264,15 @@ DeferEager::~DeferEager() {
   --eager_deferred;
 }
 
+KeepPending::KeepPending() {
+  ++keep_pending;
+}
+KeepPending::~KeepPending() {
+  --keep_pending;
+}
+
 void afterRecord(const Tensor& t) {
+  if (keep_pending > 0) return;
   Storage* s = t.impl()->storage.get();
   if (eagerFlag().load(std::memory_order_relaxed) && eager_deferred == 0) {
     materialize({s}, "eager mode");

@@ -98,6 +98,16 @@ class DeferEager {
   DeferEager& operator=(const DeferEager&) = delete;
 };
 
+/// While alive, nothing recorded on this thread is materialised by eager mode or the size
+/// budget: for tools that build a graph only to show it (kiln-ir's gradient graphs).
+class KeepPending {
+ public:
+  KeepPending();
+  ~KeepPending();
+  KeepPending(const KeepPending&) = delete;
+  KeepPending& operator=(const KeepPending&) = delete;
+};
+
 }  // namespace kiln::detail
 
 namespace kiln::detail {

@@ -318,6 +318,96 @@ Tensor Tensor::select(int64_t d, int64_t index) const {
   return out;
 }
 
+namespace {
+
+// Whether distinct indices of (sizes, strides) reach distinct positions: with the dimensions of
+// size > 1 sorted by stride, each stride must pass the farthest position the smaller ones reach.
+bool nonOverlapping(const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides) {
+  std::vector<std::pair<int64_t, int64_t>> dims;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (sizes[i] > 1) dims.emplace_back(strides[i], sizes[i]);
+  }
+  std::sort(dims.begin(), dims.end());
+  int64_t reach = 0;
+  for (auto [stride, size] : dims) {
+    if (stride <= reach) return false;
+    reach += stride * (size - 1);
+  }
+  return true;
+}
+
+// `t` itself when it is its storage, whole and in order; otherwise a copy that is. as_strided
+// addresses the storage, so the gradient rules apply it only to tensors of this kind.
+Tensor wholeStorage(const Tensor& t) {
+  return t.impl()->coversStorage() ? t : t.clone();
+}
+
+}  // namespace
+
+Tensor Tensor::as_strided(IntArrayRef size, IntArrayRef stride,
+                          std::optional<int64_t> storage_offset) const {
+  std::vector<int64_t> sz = size.vec(), st = stride.vec();
+  const int64_t off = storage_offset.value_or(this->storage_offset());
+  if (sz.size() != st.size()) throw Error("mismatch in length of strides and shape");
+  for (int64_t x : sz) {
+    if (x < 0)
+      throw Error(
+          absl::StrCat("Trying to create tensor with negative dimension ", x, ": ", shapeText(sz)));
+  }
+  for (int64_t x : st) {
+    if (x < 0)
+      throw Error(absl::StrCat(
+          "as_strided: Negative strides are not supported at the moment, got strides: ",
+          shapeText(st)));
+  }
+  if (off < 0) throw Error(absl::StrCat("Tensor: invalid storage offset ", off));
+  const int64_t storage_numel = impl()->storage->numel;
+  if (ir::numelOf(sz) > 0) {
+    int64_t required = off + 1;
+    for (size_t i = 0; i < sz.size(); ++i) required += (sz[i] - 1) * st[i];
+    if (required > storage_numel) {
+      const int64_t item = elementSize(dtype());
+      throw Error(absl::StrCat("setStorage: sizes ", shapeText(sz), ", strides ", shapeText(st),
+                               ", storage offset ", off, ", and itemsize ", item,
+                               " requiring a storage size of ", required * item,
+                               " are out of bounds for storage of size ", storage_numel * item));
+    }
+  }
+  Tensor out = makeView(*this, sz, st, off);
+  if (!autograd::needsGrad({this})) return out;
+
+  // The gradient sums what each position received: first over the dimensions that read one
+  // position many times (stride 0), then each remaining position is written once.
+  std::vector<int64_t> summed, once_sizes = sz;
+  for (size_t i = 0; i < sz.size(); ++i) {
+    if (st[i] == 0 && sz[i] > 1) {
+      summed.push_back(static_cast<int64_t>(i));
+      once_sizes[i] = 1;
+    }
+  }
+  if (!nonOverlapping(once_sizes, st)) {
+    throw Error(absl::StrCat("as_strided: the derivative of a view whose strides ", shapeText(st),
+                             " reach one position through different indices is not supported "
+                             "yet"));
+  }
+  std::vector<int64_t> in_sizes = sizes().vec(), in_strides = strides().vec();
+  if (!nonOverlapping(in_sizes, in_strides)) {
+    throw Error(absl::StrCat("as_strided: the derivative with respect to an input whose strides ",
+                             shapeText(in_strides),
+                             " overlap (an expanded tensor) is not supported yet"));
+  }
+  const int64_t in_offset = this->storage_offset();
+  const ScalarType t = dtype();
+  autograd::recordView(out, *this, "AsStridedBackward0", [=](const Tensor& g) {
+    Tensor once = summed.empty() ? g : g.sum(summed, /*keepdim=*/true);
+    Tensor storage_grad = autograd::embedView(once, {storage_numel}, t, [=](const Tensor& z) {
+      return wholeStorage(z).as_strided(once_sizes, st, off);
+    });
+    return storage_grad.as_strided(in_sizes, in_strides, in_offset);
+  });
+  return out;
+}
+
 Tensor Tensor::index(std::initializer_list<indexing::TensorIndex> indices) const {
   return index(std::vector<indexing::TensorIndex>(indices));
 }
@@ -461,6 +551,10 @@ Tensor narrow(const Tensor& a, int64_t d, int64_t s, int64_t l) {
 }
 Tensor select(const Tensor& a, int64_t d, int64_t i) {
   return a.select(d, i);
+}
+Tensor as_strided(const Tensor& a, IntArrayRef size, IntArrayRef stride,
+                  std::optional<int64_t> storage_offset) {
+  return a.as_strided(size, stride, storage_offset);
 }
 
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {

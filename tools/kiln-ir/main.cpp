@@ -22,6 +22,7 @@
 
 #include "lib/core/format.h"
 #include "lib/exec/plan.h"
+#include "tools/kiln-ir/grad.h"
 #include "tools/kiln-ir/npy.h"
 #include "tools/kiln-ir/stages.h"
 
@@ -40,7 +41,7 @@ KILN_DUMP=<dir> writes from a running program; '-' reads standard input.
 
 commands:
   dump FILE --stage=STAGE   print one compiler stage (recorded, simplified, fusion, kernels,
-                            llvm, llvm-opt, asm, all)
+                            llvm, llvm-opt, asm, all); --grad for the gradient graph's
   run FILE                  compile and execute the graph on .npy or random inputs
   dot FILE                  Graphviz DOT of the graph with each fused kernel as a cluster
   explain FILE              why each kernel boundary and each materialisation is where it is
@@ -65,9 +66,8 @@ Prints one stage of the compilation of the graph in FILE:
 
 options:
   --stage=STAGE   the stage (required; '--stage STAGE' works too)
-  --grad[=LOSS:INPUTS]
-                  the gradient graph of output LOSS with respect to the given params (not
-                  supported yet: it comes with autograd)
+  --grad[=LOSS[:P,Q,...]]
+                  show the stages of the gradient graph instead (see 'Gradients' below)
   --help          this text
 )";
 
@@ -95,6 +95,8 @@ options:
   --output K=PATH   where to write output K (repeatable)
   --seed N          seed for the random inputs (default 0)
   --repeat N        run N times and report the mean run time (default 1)
+  --grad[=LOSS[:P,Q,...]]
+                    run the gradient graph instead: outputs 0 = the loss, 1... = gradients
   --help            this text
 )";
 
@@ -107,7 +109,8 @@ cylinders, outputs ellipses. A value inlined into several kernels is drawn once 
   kiln-ir dot graph.kir | dot -Tsvg > graph.svg
 
 options:
-  --help   this text
+  --grad[=LOSS[:P,Q,...]]   draw the gradient graph, forward and backward fused
+  --help                    this text
 )";
 
 constexpr char kExplainHelp[] = R"(usage: kiln-ir explain FILE
@@ -118,7 +121,18 @@ does (a reduction, a partial write, a requested output), what it fuses, what it 
 recomputes, and why each copy is there (in-place updates).
 
 options:
-  --help   this text
+  --grad[=LOSS[:P,Q,...]]   explain the gradient graph's schedule
+  --help                    this text
+)";
+
+// Every command but help takes --grad; its help follows each command's own.
+constexpr char kGradHelp[] = R"(
+Gradients: --grad[=LOSS[:P,Q,...]] replaces the graph by its gradient graph before anything
+else: output LOSS (default 0; it must have one element) differentiated with respect to params
+P, Q, ... (default: every param of a floating type) by kiln's own backward rules, as
+backward() in a program would. Its outputs are the loss, then the gradient for each param in
+turn, each as a flat array like the param; the params keep their numbers, so '--input K=...'
+means the same param with or without --grad.
 )";
 
 struct UsageError {
@@ -198,15 +212,28 @@ bool loadOrReport(const std::string& path, Source* src) {
   return false;
 }
 
+// FILE's graph, or with --grad its gradient graph (the loss and the gradients as outputs).
+// kiln::Error from the gradient (PyTorch's words) reaches main's handler: exit status 1.
+bool loadGraph(const Args& a, Source* src) {
+  std::optional<std::string> grad = a.last("grad");
+  GradRequest request;
+  std::string error;
+  if (grad && !parseGradRequest(*grad, &request, &error)) throw UsageError{error};
+  requireFile(a);
+  if (!loadOrReport(a.file, src)) return false;
+  if (!grad) return true;
+  GradientGraph gg = gradientGraph(src->graph, request);
+  src->graph = std::move(gg.graph);
+  src->materialised_for = std::string(kGradReason);
+  src->header = absl::StrCat("# materialised for: ", std::string(kGradReason), "\n", gg.header);
+  return true;
+}
+
 int dumpCommand(int argc, char** argv) {
   Args a = parseArgs("dump", argc, argv, {"stage"}, {"grad"});
   if (a.help) {
-    std::cout << kDumpHelp;
+    std::cout << kDumpHelp << kGradHelp;
     return 0;
-  }
-  if (a.last("grad")) {
-    std::cerr << "kiln-ir: --grad is not supported yet: gradient graphs come with autograd\n";
-    return kFailure;
   }
   static const std::vector<std::string> kStages = {"recorded", "simplified", "fusion", "kernels",
                                                    "llvm",     "llvm-opt",   "asm",    "all"};
@@ -220,16 +247,15 @@ int dumpCommand(int argc, char** argv) {
                                   "' (recorded, simplified, fusion, kernels, llvm, llvm-opt, asm, "
                                   "all)")};
   }
-  requireFile(a);
   Source src;
-  if (!loadOrReport(a.file, &src)) return kFailure;
+  if (!loadGraph(a, &src)) return kFailure;
   if (*stage == "recorded") {
-    std::cout << src.graph.text();
+    std::cout << src.header << src.graph.text();
     return 0;
   }
   Pipeline p = runPipeline(src.graph);
   auto text = [&](const std::string& s) -> std::string {
-    if (s == "recorded") return src.graph.text();
+    if (s == "recorded") return src.header + src.graph.text();
     if (s == "simplified") return p.simple.graph.text();
     if (s == "fusion") return fusionText(p);
     if (s == "kernels") return kernelsText(p);
@@ -366,9 +392,9 @@ double msSince(std::chrono::steady_clock::time_point t) {
 }
 
 int runCommand(int argc, char** argv) {
-  Args a = parseArgs("run", argc, argv, {"input", "output", "seed", "repeat"}, {});
+  Args a = parseArgs("run", argc, argv, {"input", "output", "seed", "repeat"}, {"grad"});
   if (a.help) {
-    std::cout << kRunHelp;
+    std::cout << kRunHelp << kGradHelp;
     return 0;
   }
   uint64_t seed = 0;
@@ -382,9 +408,8 @@ int runCommand(int argc, char** argv) {
     inputs[indexedPath("input", v).first] = indexedPath("input", v).second;
   for (const std::string& v : a.all("output"))
     outputs[indexedPath("output", v).first] = indexedPath("output", v).second;
-  requireFile(a);
   Source src;
-  if (!loadOrReport(a.file, &src)) return kFailure;
+  if (!loadGraph(a, &src)) return kFailure;
   const ir::Graph& g = src.graph;
   const int32_t params = g.paramCount();
   for (const auto& [k, path] : inputs) {
@@ -480,40 +505,38 @@ int runCommand(int argc, char** argv) {
 }
 
 int dotCommand(int argc, char** argv) {
-  Args a = parseArgs("dot", argc, argv, {}, {});
+  Args a = parseArgs("dot", argc, argv, {}, {"grad"});
   if (a.help) {
-    std::cout << kDotHelp;
+    std::cout << kDotHelp << kGradHelp;
     return 0;
   }
-  requireFile(a);
   Source src;
-  if (!loadOrReport(a.file, &src)) return kFailure;
+  if (!loadGraph(a, &src)) return kFailure;
   std::cout << dotText(runPipeline(src.graph));
   return 0;
 }
 
 int explainCommand(int argc, char** argv) {
-  Args a = parseArgs("explain", argc, argv, {}, {});
+  Args a = parseArgs("explain", argc, argv, {}, {"grad"});
   if (a.help) {
-    std::cout << kExplainHelp;
+    std::cout << kExplainHelp << kGradHelp;
     return 0;
   }
-  requireFile(a);
   Source src;
-  if (!loadOrReport(a.file, &src)) return kFailure;
+  if (!loadGraph(a, &src)) return kFailure;
   std::cout << explainText(src, runPipeline(src.graph));
   return 0;
 }
 
 int helpFor(const std::string& command) {
   if (command == "dump")
-    std::cout << kDumpHelp;
+    std::cout << kDumpHelp << kGradHelp;
   else if (command == "run")
-    std::cout << kRunHelp;
+    std::cout << kRunHelp << kGradHelp;
   else if (command == "dot")
-    std::cout << kDotHelp;
+    std::cout << kDotHelp << kGradHelp;
   else if (command == "explain")
-    std::cout << kExplainHelp;
+    std::cout << kExplainHelp << kGradHelp;
   else
     throw UsageError{absl::StrCat("unknown command '", command, "'")};
   return 0;

@@ -99,6 +99,9 @@ std::string materialisationExplanation(std::string_view why) {
   if (why == "eager mode")
     return "eager mode (kiln::set_eager(true) or KILN_EAGER=1) computes every op as it is "
            "recorded";
+  if (why == kGradReason)
+    return "kiln-ir --grad built this graph: the loss and its gradients, forward and backward "
+           "computed together, as backward() on the program would compute them";
   if (why == kBudgetReason)
     return "the pending graph grew deeper than the size budget (400 nodes), so kiln computed it "
            "as it was recorded, to bound memory and compile time: this cut is the budget's, not "

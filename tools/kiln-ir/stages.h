@@ -4,6 +4,7 @@
 // Graphviz drawing of the fusion and an explanation of every kernel boundary.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lib/ir/graph.h"
@@ -18,7 +19,12 @@ struct Source {
   std::string path;
   ir::Graph graph;
   std::string materialised_for;
+  /// Comment lines printed before the graph (what --grad's outputs are), or "".
+  std::string header;
 };
+
+/// What a graph built by `--grad` says it was materialised for.
+inline constexpr std::string_view kGradReason = "kiln-ir --grad";
 
 /// Reads and parses FILE ("-" reads standard input). On failure, `error` is the parser's
 /// `file:line:col: message` or says why the file could not be read.

@@ -1,0 +1,233 @@
+#include "tools/kiln-ir/grad.h"
+
+#include <absl/container/flat_hash_map.h>
+#include <absl/strings/numbers.h>
+#include <absl/strings/str_cat.h>
+#include <absl/strings/str_join.h>
+#include <absl/strings/str_split.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "kiln/autograd.h"
+#include "kiln/error.h"
+#include "kiln/ops.h"
+#include "lib/frontend/common.h"
+#include "lib/frontend/tensor_impl.h"
+
+namespace kiln::tools {
+namespace {
+
+using ir::Op;
+
+bool parseIndex(std::string text, int32_t* out) {
+  if (!text.empty() && text.front() == '%') text.erase(0, 1);
+  return !text.empty() && absl::SimpleAtoi(text, out) && *out >= 0;
+}
+
+// The elements of `t` as a flat array of their own (strided reads address a flat array).
+Tensor flatOperand(const Tensor& t) {
+  return t.impl()->coversStorage() ? t : t.clone();
+}
+
+Tensor reduce(const ir::NodeDesc& d, const Tensor& x) {
+  if (d.ints.empty()) return x;
+  switch (d.rop) {
+    case ir::ReduceOp::Sum:
+      return x.sum(d.ints, /*keepdim=*/true, d.dtype);
+    case ir::ReduceOp::Prod: {
+      Tensor r = x;
+      for (int64_t axis : d.ints) r = r.prod(axis, /*keepdim=*/true, d.dtype);
+      return r;
+    }
+    case ir::ReduceOp::Max:
+      return x.amax(d.ints, /*keepdim=*/true);
+    case ir::ReduceOp::Min:
+      return x.amin(d.ints, /*keepdim=*/true);
+  }
+  return x;
+}
+
+// Every instruction through the front end, in order: views become as_strided views, writes
+// in-place copies into a clone of the base, so that autograd records each one.
+std::vector<Tensor> replay(const ir::Graph& g, const std::vector<Tensor>& params) {
+  std::vector<Tensor> v(g.instrs.size());
+  for (size_t i = 0; i < g.instrs.size(); ++i) {
+    const ir::Instr& in = g.instrs[i];
+    const ir::NodeDesc& d = in.d;
+    auto operand = [&](size_t k) -> const Tensor& { return v[in.operands[k]]; };
+    switch (d.op) {
+      case Op::Param:
+        v[i] = params[d.ivalue];
+        break;
+      case Op::Const:
+      case Op::Iota:
+      case Op::Rand:
+      case Op::Randn:
+        v[i] = detail::record(ir::Node::make(d, {}));
+        break;
+      case Op::Elementwise: {
+        std::vector<Tensor> inputs;
+        for (size_t k = 0; k < in.operands.size(); ++k) inputs.push_back(operand(k));
+        v[i] = detail::elementwiseOp(d.sop, d.dtype, inputs);
+        break;
+      }
+      case Op::Strided:
+        v[i] = flatOperand(operand(0)).as_strided(d.shape, d.ints, d.offset);
+        break;
+      case Op::Reduce:
+        v[i] = reduce(d, operand(0));
+        break;
+      case Op::ArgReduce:
+        v[i] = d.rop == ir::ReduceOp::Max ? operand(0).argmax(d.ivalue, /*keepdim=*/true)
+                                          : operand(0).argmin(d.ivalue, /*keepdim=*/true);
+        break;
+      case Op::Write: {
+        Tensor out = operand(0).clone();
+        const Tensor& value = operand(1);
+        out.as_strided(value.sizes(), d.ints, d.offset).copy_(value);
+        v[i] = out;
+        break;
+      }
+    }
+  }
+  return v;
+}
+
+// The graph computing `outputs`, with `params` as params 0..n-1 whether they are read or not.
+ir::Graph extract(const std::vector<Tensor>& params, const std::vector<Tensor>& outputs) {
+  ir::Graph out;
+  absl::flat_hash_map<const ir::Node*, int32_t> id;
+  std::vector<ir::NodeRef> held;  // the nodes readNode made for views live while we walk
+  for (size_t k = 0; k < params.size(); ++k) {
+    held.push_back(detail::readNode(params[k]));
+    ir::NodeDesc d;
+    d.op = Op::Param;
+    d.dtype = params[k].dtype();
+    d.shape = {params[k].numel()};
+    d.ivalue = static_cast<int64_t>(k);
+    id.emplace(held.back().get(), out.add(std::move(d), {}));
+  }
+  for (const Tensor& t : outputs) {
+    held.push_back(detail::readNode(t));
+    std::vector<std::pair<const ir::Node*, size_t>> stack{{held.back().get(), 0}};
+    while (!stack.empty()) {
+      auto& [n, next] = stack.back();
+      if (id.contains(n)) {
+        stack.pop_back();
+        continue;
+      }
+      if (n->realized()) {
+        throw Error(
+            "kiln-ir --grad: a value was computed while the gradient graph was built (an internal "
+            "error: replaying records without materialising)");
+      }
+      if (next < n->inputs().size()) {
+        const ir::Node* c = n->inputs()[next++].get();
+        if (!id.contains(c)) stack.push_back({c, 0});
+        continue;
+      }
+      std::vector<int32_t> operands;
+      for (const ir::NodeRef& in : n->inputs()) operands.push_back(id.at(in.get()));
+      id.emplace(n, out.add(n->desc(), std::move(operands)));
+      stack.pop_back();
+    }
+    out.outputs.push_back({id.at(held.back().get()), -1});
+  }
+  return out;
+}
+
+}  // namespace
+
+bool parseGradRequest(std::string_view text, GradRequest* out, std::string* error) {
+  *out = GradRequest{};
+  if (text.empty()) return true;
+  const std::string spec(text);
+  const size_t colon = spec.find(':');
+  bool ok = parseIndex(spec.substr(0, colon), &out->loss);
+  if (ok && colon != std::string::npos) {
+    const std::vector<std::string> params = absl::StrSplit(spec.substr(colon + 1), ',');
+    for (const std::string& p : params) {
+      int32_t k = 0;
+      ok = ok && parseIndex(p, &k);
+      if (ok && std::find(out->params.begin(), out->params.end(), k) == out->params.end())
+        out->params.push_back(k);
+    }
+  }
+  if (!ok) {
+    *error = absl::StrCat(
+        "--grad takes LOSS or LOSS:P,Q,... (an output number, then param numbers), got '", spec,
+        "'");
+  }
+  return ok;
+}
+
+GradientGraph gradientGraph(const ir::Graph& g, const GradRequest& request) {
+  const int32_t param_count = g.paramCount();
+  if (request.loss >= static_cast<int32_t>(g.outputs.size())) {
+    throw Error(absl::StrCat("--grad: the graph has ", g.outputs.size(),
+                             g.outputs.size() == 1 ? " output" : " outputs",
+                             ", so there is no output ", request.loss));
+  }
+  GradientGraph r;
+  r.params = request.params;
+  if (r.params.empty()) {
+    for (int32_t k = 0; k < param_count; ++k) {
+      if (isFloatingType(g.instrs[g.paramInstr(k)].d.dtype)) r.params.push_back(k);
+    }
+    if (r.params.empty()) throw Error("--grad: the graph has no param of a floating type");
+  }
+  for (int32_t k : r.params) {
+    if (k >= param_count) {
+      throw Error(absl::StrCat("--grad: the graph has ", param_count,
+                               param_count == 1 ? " param" : " params", ", so there is no param ",
+                               k));
+    }
+  }
+
+  // Recording only: params have memory (zeros) that nothing reads, and nothing is computed.
+  detail::KeepPending keep_pending;
+  std::vector<Tensor> params;
+  for (int32_t k = 0; k < param_count; ++k) {
+    const ir::NodeDesc& d = g.instrs[g.paramInstr(k)].d;
+    runtime::BufferPtr b =
+        runtime::Buffer::allocate(static_cast<size_t>(d.numel()) * elementSize(d.dtype));
+    params.push_back(detail::fromBuffer(std::move(b), d.dtype, {d.numel()}, {1}, d.numel()));
+  }
+  std::vector<Tensor> wrt;
+  for (int32_t k : r.params) {
+    params[k].requires_grad_(true);
+    wrt.push_back(params[k]);
+  }
+  std::vector<Tensor> values = replay(g, params);
+  const int32_t loss_value = g.outputs[request.loss].value;
+  Tensor loss = values[loss_value];
+  if (loss.numel() != 1) throw Error("grad can be implicitly created only for scalar outputs");
+  std::vector<Tensor> grads = autograd::grad({loss}, wrt, {}, /*retain_graph=*/false,
+                                             /*create_graph=*/false, /*allow_unused=*/true);
+  std::vector<std::string> unused, names;
+  std::vector<Tensor> outputs{loss};
+  for (size_t j = 0; j < grads.size(); ++j) {
+    names.push_back(absl::StrCat(j + 1, " = d/d param ", r.params[j]));
+    if (grads[j].defined()) {
+      outputs.push_back(grads[j]);
+    } else {
+      unused.push_back(absl::StrCat("param ", r.params[j]));
+      outputs.push_back(zeros_like(params[r.params[j]]));
+    }
+  }
+  r.graph = extract(params, outputs);
+  std::vector<std::string> wrt_names;
+  for (int32_t k : r.params) wrt_names.push_back(absl::StrCat("param ", k));
+  r.header =
+      absl::StrCat("# gradient graph (kiln-ir --grad): output ", request.loss, " (%", loss_value,
+                   ") differentiated with respect to ", absl::StrJoin(wrt_names, ", "),
+                   "\n# outputs: 0 = the loss, ", absl::StrJoin(names, ", "), "\n");
+  if (!unused.empty()) {
+    absl::StrAppend(&r.header, "# the loss does not depend on ", absl::StrJoin(unused, ", "),
+                    ": its gradient is zero\n");
+  }
+  return r;
+}
+
+}  // namespace kiln::tools
