@@ -3,11 +3,9 @@
 // difference of the loss computed by the reference interpreter on the same graph in double
 // precision. Also the gradient graph's text round trip and the request errors.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -19,7 +17,6 @@
 
 namespace {
 
-namespace fs = std::filesystem;
 using kiln::ir::Graph;
 
 using kiln::test_support::runTool;
@@ -60,16 +57,8 @@ std::vector<double> readValues(const std::string& path) {
   return v;
 }
 
-class KilnIrGrad : public ::testing::Test {
+class KilnIrGrad : public kiln::test_support::ToolTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("kiln_ir_grad_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // Runs FILE's gradient graph on float inputs in [0.5, 1.5) and checks the loss and every
   // gradient element of every float param against the reference interpreter.
   void expectFiniteDifferences(const std::string& file, double tol) {
@@ -91,14 +80,14 @@ class KilnIrGrad : public ::testing::Test {
         values[k].push_back(f);  // the float the tool reads, exactly
         a.data.append(reinterpret_cast<const char*>(&f), 4);
       }
-      const std::string path = (dir_ / ("in" + std::to_string(k) + ".npy")).string();
+      const std::string input = path("in" + std::to_string(k) + ".npy");
       std::string error;
-      ASSERT_TRUE(kiln::tools::writeNpy(path, a, &error)) << error;
-      args += " --input " + std::to_string(k) + "='" + path + "'";
+      ASSERT_TRUE(kiln::tools::writeNpy(input, a, &error)) << error;
+      args += " --input " + std::to_string(k) + "='" + input + "'";
     }
     for (int32_t j = 0; j <= params; ++j)
-      args += " --output " + std::to_string(j) + "='" +
-              (dir_ / ("out" + std::to_string(j))).string() + ".npy'";
+      args +=
+          " --output " + std::to_string(j) + "='" + path("out" + std::to_string(j) + ".npy") + "'";
     ToolResult r = runTool(args);
     ASSERT_EQ(r.status, 0) << r.err;
 
@@ -106,11 +95,10 @@ class KilnIrGrad : public ::testing::Test {
       return kiln::interp::interpret(g64, p)[g64.outputs[0].value][0];
     };
     const double want_loss = loss(values);
-    const double got_loss = readValues((dir_ / "out0.npy").string())[0];
+    const double got_loss = readValues(path("out0.npy"))[0];
     EXPECT_NEAR(got_loss, want_loss, 1e-5 * std::max(1.0, std::fabs(want_loss)));
     for (int32_t k = 0; k < params; ++k) {
-      const std::vector<double> got =
-          readValues((dir_ / ("out" + std::to_string(k + 1) + ".npy")).string());
+      const std::vector<double> got = readValues(path("out" + std::to_string(k + 1) + ".npy"));
       ASSERT_EQ(got.size(), values[k].size()) << "the gradient has its param's elements";
       for (size_t i = 0; i < got.size(); ++i) {
         const double h = 1e-6;
@@ -124,8 +112,6 @@ class KilnIrGrad : public ::testing::Test {
       }
     }
   }
-
-  fs::path dir_;
 };
 
 TEST_F(KilnIrGrad, ManyOpsMatchFiniteDifferences) {

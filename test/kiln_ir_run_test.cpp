@@ -3,12 +3,8 @@
 // inputs as .npy, runs the tool, and compares the output .npy with the materialised result.
 #include <gtest/gtest.h>
 #include <kiln/kiln.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -20,23 +16,12 @@
 namespace {
 
 using kiln::Tensor;
-namespace fs = std::filesystem;
 
 using kiln::test_support::runTool;
 using kiln::test_support::ToolResult;
 
-class KilnIrRun : public ::testing::Test {
+class KilnIrRun : public kiln::test_support::ToolTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("kiln_ir_run_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
   static kiln::tools::NpyArray toNpy(const Tensor& t) {
     Tensor c = t.contiguous();
     kiln::tools::NpyArray a;
@@ -106,8 +91,6 @@ class KilnIrRun : public ::testing::Test {
       EXPECT_NEAR(a, b, 1e-6 * std::max(1.0, std::abs(b))) << "element " << i << "\n" << text;
     }
   }
-
-  fs::path dir_;
 };
 
 TEST_F(KilnIrRun, SeedChain) {

@@ -1,5 +1,6 @@
 #pragma once
 // Runs the kiln-ir binary (KILN_IR_TOOL, set by test/CMakeLists.txt) for the kiln-ir tests.
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,5 +42,23 @@ inline ToolResult runTool(const std::string& args) {
   fs::remove(err_path);
   return r;
 }
+
+/// A test with a folder of its own for the files it hands the tool, removed afterwards.
+class ToolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("kiln_ir_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name() + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  /// The path of `name` in the test's folder.
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  std::filesystem::path dir_;
+};
 
 }  // namespace kiln::test_support
