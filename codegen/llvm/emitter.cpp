@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "codegen/llvm/vector_math.h"
-#include "codegen/philox.h"
+#include "lib/ir/philox.h"
 
 namespace kiln::codegen {
 namespace {
@@ -431,9 +431,9 @@ class Emitter {
     Value* c3 = b_.getInt32(0);
     Value* k0 = b_.CreateTrunc(key, i32);
     Value* k1 = b_.CreateTrunc(b_.CreateLShr(key, 32), i32);
-    for (int r = 0; r < philox::kRounds; ++r) {
-      Value* p0 = b_.CreateMul(b_.CreateZExt(c0, i64), b_.getInt64(philox::kMul0));
-      Value* p1 = b_.CreateMul(b_.CreateZExt(c2, i64), b_.getInt64(philox::kMul1));
+    for (int r = 0; r < ir::philox::kRounds; ++r) {
+      Value* p0 = b_.CreateMul(b_.CreateZExt(c0, i64), b_.getInt64(ir::philox::kMul0));
+      Value* p1 = b_.CreateMul(b_.CreateZExt(c2, i64), b_.getInt64(ir::philox::kMul1));
       Value* hi0 = b_.CreateTrunc(b_.CreateLShr(p0, 32), i32);
       Value* lo0 = b_.CreateTrunc(p0, i32);
       Value* hi1 = b_.CreateTrunc(b_.CreateLShr(p1, 32), i32);
@@ -442,8 +442,8 @@ class Emitter {
       c1 = lo1;
       c2 = b_.CreateXor(b_.CreateXor(hi0, c3), k1);
       c3 = lo0;
-      k0 = b_.CreateAdd(k0, b_.getInt32(philox::kBump0));
-      k1 = b_.CreateAdd(k1, b_.getInt32(philox::kBump1));
+      k0 = b_.CreateAdd(k0, b_.getInt32(ir::philox::kBump0));
+      k1 = b_.CreateAdd(k1, b_.getInt32(ir::philox::kBump1));
     }
     lanes[0] = c0;
     lanes[1] = c1;

@@ -5,7 +5,7 @@
 #include <limits>
 #include <stdexcept>
 
-#include "codegen/philox.h"
+#include "lib/ir/philox.h"
 
 namespace kiln::interp {
 
@@ -187,8 +187,8 @@ std::vector<std::vector<double>> interpret(const ir::Graph& g,
         for (int64_t f = 0; f < n; ++f) {
           uint64_t counter = static_cast<uint64_t>(d.offset + f);
           bool dbl = d.dtype == ScalarType::Double;
-          double v = d.op == Op::Rand ? codegen::philox::uniform(counter, d.seed, dbl)
-                                      : codegen::philox::normal(counter, d.seed, dbl);
+          double v = d.op == Op::Rand ? ir::philox::uniform(counter, d.seed, dbl)
+                                      : ir::philox::normal(counter, d.seed, dbl);
           out[f] = roundTo(d.dtype, v);
         }
         break;

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstdint>
 
-namespace kiln::codegen::philox {
+namespace kiln::ir::philox {
 
 inline constexpr uint32_t kMul0 = 0xD2511F53u;
 inline constexpr uint32_t kMul1 = 0xCD9E8D57u;
@@ -56,4 +56,4 @@ inline double normal(uint64_t counter, uint64_t key, bool is_double) {
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
 }
 
-}  // namespace kiln::codegen::philox
+}  // namespace kiln::ir::philox
