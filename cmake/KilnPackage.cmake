@@ -1,7 +1,7 @@
 # The installable kiln: one shared library, libkiln.so, and a CMake package for it.
 #
-# The engine is built as three static libraries (kiln -> kiln_codegen -> kiln_runtime) that the
-# tests link directly (they use internals). For installation their objects are folded into one
+# The engine is built as one static library per layer (kiln_ir, kiln_codegen, kiln_runtime,
+# kiln; see the root CMakeLists.txt) that the tests link directly (they use internals). For installation their objects are folded into one
 # shared library, kiln_shared (file name libkiln.so), exported as kiln::kiln:
 #   - LLVM (the shared libLLVM-16) and Abseil (shared .so files) are PRIVATE link dependencies of
 #     libkiln.so: an application needs neither their headers, nor their CMake packages, nor flags;
@@ -11,14 +11,15 @@
 
 include(CMakePackageConfigHelpers)
 
-# Every object of the three static libraries (whole, so nothing registered statically is lost).
+# Every object of the layers' static libraries (whole, so nothing registered statically is lost).
 # Linking `kiln` privately as well brings its transitive LLVM and Abseil dependencies, kept in one
 # place (the root CMakeLists.txt); the archives themselves add nothing, since their objects are
 # already in.
 add_library(kiln_shared SHARED
-  $<TARGET_OBJECTS:kiln>
+  $<TARGET_OBJECTS:kiln_ir>
   $<TARGET_OBJECTS:kiln_codegen>
-  $<TARGET_OBJECTS:kiln_runtime>)
+  $<TARGET_OBJECTS:kiln_runtime>
+  $<TARGET_OBJECTS:kiln>)
 add_library(kiln::shared ALIAS kiln_shared)
 target_link_libraries(kiln_shared PRIVATE kiln)
 target_include_directories(kiln_shared PUBLIC

@@ -1,24 +1,36 @@
 #pragma once
-// Host memory holding one storage's elements: owned (aligned, allocated here) or external
-// (from_blob: the caller's memory, never freed here).
+// A buffer: one storage's elements in the memory of one device, either allocated by that device
+// or wrapped caller memory (from_blob) that is never freed here. It is also the memory a
+// realized graph node holds (ir::Memory), which is how the graph IR keeps computed values
+// without knowing about devices.
 #include <cstddef>
 #include <memory>
 
+#include "lib/ir/node.h"
+#include "runtime/device.h"
+
 namespace kiln::runtime {
 
-class Buffer {
+class Buffer final : public ir::Memory {
  public:
-  /// Allocates `bytes` (64-byte aligned, uninitialised).
-  static std::shared_ptr<Buffer> allocate(size_t bytes);
-  /// Wraps caller memory; the caller keeps it alive.
-  static std::shared_ptr<Buffer> wrap(void* data, size_t bytes);
-  /// A new owned buffer holding a copy of this one's bytes.
-  std::shared_ptr<Buffer> clone() const;
+  /// Memory that `device` allocated and takes back when the buffer dies (for devices' allocate()).
+  static BufferPtr adopt(Device& device, void* data, size_t bytes);
+  /// Caller memory on `device`; the caller keeps it alive and frees it.
+  static BufferPtr wrap(Device& device, void* data, size_t bytes);
+  /// The buffer behind a realized node's memory (every ir::Memory is a Buffer).
+  static BufferPtr of(const ir::MemoryPtr& memory) {
+    return std::static_pointer_cast<Buffer>(memory);
+  }
 
-  ~Buffer();
+  /// A new buffer on the same device holding a copy of this one's bytes.
+  BufferPtr clone() const;
+
+  ~Buffer() override;
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
 
+  Device& device() const { return *device_; }
+  /// The first byte, in the device's address space (host memory for the CPU).
   void* data() const { return data_; }
   size_t bytes() const { return bytes_; }
   bool external() const { return external_; }
@@ -28,14 +40,13 @@ class Buffer {
   void bind() { bound_ = true; }
 
  private:
-  Buffer(void* data, size_t bytes, bool external)
-      : data_(data), bytes_(bytes), external_(external) {}
+  Buffer(Device& device, void* data, size_t bytes, bool external)
+      : device_(&device), data_(data), bytes_(bytes), external_(external) {}
+  Device* device_;
   void* data_;
   size_t bytes_;
   bool external_;
   bool bound_ = false;
 };
-
-using BufferPtr = std::shared_ptr<Buffer>;
 
 }  // namespace kiln::runtime

@@ -1,10 +1,13 @@
 #include "runtime/kernel_cache.h"
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/strings/str_cat.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 
+#include "lib/core/dump.h"
 #include "runtime/stats.h"
 
 namespace kiln::runtime {
@@ -17,7 +20,7 @@ Counters& counters() {
 namespace {
 struct Cache {
   std::mutex mu;
-  absl::flat_hash_map<std::string, KernelFn> kernels;
+  absl::flat_hash_map<std::string, std::shared_ptr<const CompiledKernel>> kernels;
 };
 Cache& cache() {
   static Cache* c = new Cache;
@@ -25,7 +28,9 @@ Cache& cache() {
 }
 }  // namespace
 
-KernelFn cachedKernel(const std::string& key, const std::function<KernelFn()>& compile) {
+std::shared_ptr<const CompiledKernel> cachedKernel(Backend& backend, const codegen::Kernel& kernel,
+                                                   const std::string& dump_dir) {
+  std::string key = absl::StrCat(backend.target().key(), "\n", kernel.text());
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
   auto it = c.kernels.find(key);
@@ -34,14 +39,20 @@ KernelFn cachedKernel(const std::string& key, const std::function<KernelFn()>& c
     return it->second;
   }
   counters().cache_misses.fetch_add(1);
+  static std::atomic<int64_t> kernel_seq{0};
+  CompileOptions options;
+  options.name = absl::StrCat("kiln_kernel_", kernel_seq.fetch_add(1));
+  std::string code;
+  if (!dump_dir.empty()) options.code_dump = &code;
   auto start = std::chrono::steady_clock::now();
-  KernelFn fn = compile();
+  std::shared_ptr<const CompiledKernel> compiled = backend.compile(kernel, options);
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
                                                                  start);
   counters().compile_ns.fetch_add(ns.count());
   counters().kernels_compiled.fetch_add(1);
-  c.kernels.emplace(key, fn);
-  return fn;
+  if (!dump_dir.empty()) core::writeFile(absl::StrCat(dump_dir, "/", options.name, ".ll"), code);
+  c.kernels.emplace(std::move(key), compiled);
+  return compiled;
 }
 
 void clearKernelCache() {

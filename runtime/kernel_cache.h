@@ -1,16 +1,19 @@
 #pragma once
-// Compiled kernels by their complete structural key: a kernel is compiled once per process.
-#include <functional>
+// Compiled kernels by their complete key, the target and the kernel's text (which says
+// everything the code depends on): each kernel is compiled once per process and target.
+#include <memory>
 #include <string>
 
-#include "runtime/jit.h"
+#include "runtime/backend.h"
 
 namespace kiln::runtime {
 
-/// Returns the kernel for `key`, calling `compile` (once, under the cache's lock) on a miss.
-/// Counts hits and misses in counters().
-KernelFn cachedKernel(const std::string& key, const std::function<KernelFn()>& compile);
-/// Forgets every kernel (their code stays mapped; later lookups compile again).
+/// The compiled `kernel` for `backend`'s target, compiled on a miss (once: concurrent misses for
+/// one key wait for the first). Counts hits, misses and compile time in counters(). With a dump
+/// directory, a newly compiled kernel's code is written there as NAME.ll.
+std::shared_ptr<const CompiledKernel> cachedKernel(Backend& backend, const codegen::Kernel& kernel,
+                                                   const std::string& dump_dir = "");
+/// Forgets every kernel (later lookups compile again).
 void clearKernelCache();
 
 }  // namespace kiln::runtime

@@ -653,17 +653,3 @@ std::string assemblyText(llvm::Module& module, llvm::TargetMachine& target) {
 }
 
 }  // namespace kiln::codegen
-
-#include "runtime/jit.h"
-
-namespace kiln::codegen {
-
-CompiledFn compileLlvm(const Kernel& kernel, const std::string& name, std::string* dump) {
-  runtime::Jit& jit = runtime::Jit::instance();
-  LlvmKernel k = emitLlvm(kernel, name, jit.target());
-  optimizeLlvm(*k.module, jit.target());
-  if (dump) *dump = llvmText(*k.module);
-  return jit.add(std::move(k.context), std::move(k.module), name);
-}
-
-}  // namespace kiln::codegen

@@ -33,10 +33,3 @@ std::string llvmText(const llvm::Module& module);
 std::string assemblyText(llvm::Module& module, llvm::TargetMachine& target);
 
 }  // namespace kiln::codegen
-
-namespace kiln::codegen {
-/// Emits, optimises and JIT-compiles a kernel into the process-wide session. When `dump` is
-/// given, it receives the optimised LLVM IR.
-using CompiledFn = void (*)(void* const* buffers, const uint64_t* args);
-CompiledFn compileLlvm(const Kernel& kernel, const std::string& name, std::string* dump);
-}  // namespace kiln::codegen

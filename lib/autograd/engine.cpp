@@ -10,8 +10,8 @@
 #include <filesystem>
 
 #include "kiln/ops.h"
-#include "lib/exec/plan.h"
 #include "lib/autograd/function.h"
+#include "lib/core/dump.h"
 #include "lib/frontend/common.h"
 
 namespace kiln {
@@ -168,7 +168,7 @@ Tensor sumTo(const Tensor& grad, IntArrayRef shape) {
 // With KILN_DUMP, writes the gradient graph: what each gradient produced by this pass is, as
 // pending IR, before anything is computed.
 void dumpGradients(const std::vector<Function*>& ran, const std::vector<Tensor>& captured) {
-  std::string dir = exec::dumpDir();
+  std::string dir = core::dumpDir();
   if (dir.empty()) return;
   static std::atomic<int64_t> seq{0};
   std::string text;
@@ -180,9 +180,10 @@ void dumpGradients(const std::vector<Function*>& ran, const std::vector<Tensor>&
       if (auto leaf = acc->leaf()) add("gradient of a leaf", leaf->grad);
     }
   }
-  for (size_t i = 0; i < captured.size(); ++i) add(absl::StrCat("gradient of input ", i), captured[i]);
+  for (size_t i = 0; i < captured.size(); ++i)
+    add(absl::StrCat("gradient of input ", i), captured[i]);
   std::filesystem::create_directories(dir);
-  exec::writeFile(absl::StrCat(dir, "/kiln-grad-", seq.fetch_add(1), ".kir"), text);
+  core::writeFile(absl::StrCat(dir, "/kiln-grad-", seq.fetch_add(1), ".kir"), text);
 }
 
 std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads,

@@ -103,7 +103,7 @@ Tensor empty(IntArrayRef size, TensorOptions options) {
   checkDeviceOption(options);
   std::vector<int64_t> shape = checkedSize(size);
   int64_t n = ir::numelOf(shape);
-  auto buffer = runtime::Buffer::allocate(n * elementSize(options.dtype()));
+  auto buffer = runtime::cpuDevice().allocate(n * elementSize(options.dtype()));
   return withGrad(
       detail::fromBuffer(buffer, options.dtype(), shape, ir::contiguousStrides(shape), n), options);
 }
@@ -266,7 +266,7 @@ Tensor tensor(const TensorDataContainer& data, TensorOptions options) {
   if (!any) inferred = kFloat;
   ScalarType t = options.has_dtype() ? options.dtype() : inferred;
   int64_t n = static_cast<int64_t>(flat.size());
-  auto buffer = runtime::Buffer::allocate(n * elementSize(t));
+  auto buffer = runtime::cpuDevice().allocate(n * elementSize(t));
   switch (t) {
     case ScalarType::Bool: {
       auto* p = static_cast<uint8_t*>(buffer->data());
@@ -303,7 +303,8 @@ Tensor from_blob(void* data, IntArrayRef sizes, IntArrayRef strides, TensorOptio
   }
   int64_t extent = ir::numelOf(shape) == 0 ? 0 : 1;
   for (size_t i = 0; i < shape.size() && extent > 0; ++i) extent += (shape[i] - 1) * strides[i];
-  auto buffer = runtime::Buffer::wrap(data, extent * elementSize(options.dtype()));
+  auto buffer =
+      runtime::Buffer::wrap(runtime::cpuDevice(), data, extent * elementSize(options.dtype()));
   return withGrad(detail::fromBuffer(buffer, options.dtype(), shape, strides.vec(), extent),
                   options);
 }

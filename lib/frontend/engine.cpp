@@ -13,9 +13,11 @@
 
 #include "kiln/error.h"
 #include "kiln/runtime.h"
-#include "lib/exec/plan.h"
+#include "lib/core/dump.h"
 #include "lib/frontend/tensor_impl.h"
+#include "lib/ir/extract.h"
 #include "runtime/kernel_cache.h"
+#include "runtime/plan.h"
 #include "runtime/stats.h"
 
 namespace kiln::detail {
@@ -44,73 +46,10 @@ std::atomic<bool>& eagerFlag() {
 // that never reads its values keeps bounded memory and bounded kernels.
 constexpr int32_t kDepthBudget = 400;
 
-struct Extracted {
-  ir::Graph graph;
-  std::vector<Node*> node_of;              // per instruction
-  std::vector<runtime::BufferPtr> params;  // per param index
-  std::vector<Node*> param_node;           // per param index (null for destinations)
-  absl::flat_hash_map<Node*, int32_t> instr_of;
-};
-
-// Iterative post-order walk from the roots; realized nodes become params.
-Extracted extract(const std::vector<Node*>& roots) {
-  Extracted ex;
-  struct Frame {
-    Node* n;
-    size_t next;
-  };
-  for (Node* root : roots) {
-    if (ex.instr_of.contains(root)) continue;
-    std::vector<Frame> stack{{root, 0}};
-    while (!stack.empty()) {
-      Frame& f = stack.back();
-      Node* n = f.n;
-      if (ex.instr_of.contains(n)) {
-        stack.pop_back();
-        continue;
-      }
-      if (!n->realized() && f.next < n->inputs().size()) {
-        Node* child = n->inputs()[f.next++].get();
-        if (!ex.instr_of.contains(child)) stack.push_back({child, 0});
-        continue;
-      }
-      int32_t id;
-      if (n->realized()) {
-        ir::NodeDesc d;
-        d.op = ir::Op::Param;
-        d.dtype = n->dtype();
-        d.shape = {n->desc().numel()};
-        d.ivalue = static_cast<int64_t>(ex.params.size());
-        ex.params.push_back(n->realized());
-        ex.param_node.push_back(n);
-        id = ex.graph.add(std::move(d), {});
-        // A realized node of another shape is read through a reshaping view.
-        if (n->shape() != ex.graph.instrs[id].d.shape) {
-          ir::NodeDesc v;
-          v.op = ir::Op::Strided;
-          v.dtype = n->dtype();
-          v.shape = n->shape();
-          v.ints = ir::contiguousStrides(n->shape());
-          ex.node_of.push_back(nullptr);
-          id = ex.graph.add(std::move(v), {id});
-        }
-      } else {
-        std::vector<int32_t> operands;
-        for (const NodeRef& in : n->inputs()) operands.push_back(ex.instr_of.at(in.get()));
-        id = ex.graph.add(n->desc(), std::move(operands));
-      }
-      ex.node_of.push_back(n);
-      ex.instr_of.emplace(n, id);
-      stack.pop_back();
-    }
-  }
-  return ex;
-}
-
 // Before a storage's buffer is overwritten in place, the node holding its old contents must
 // keep them if anything outside this materialisation can still read it (directly or through
 // pending nodes that will stay pending): then it gets a copy.
-void protectOldContents(Storage& s, const Extracted& ex,
+void protectOldContents(Storage& s, const ir::Extraction& ex,
                         const absl::flat_hash_map<Node*, int32_t>& held_by_storages) {
   Node* old = s.owner.get();
   if (old == nullptr || old == s.value.get()) return;
@@ -138,7 +77,7 @@ void protectOldContents(Storage& s, const Extracted& ex,
       if (!is_root && external(n)) needs_copy = true;
     }
   }
-  if (needs_copy) old->rebind(old->realized()->clone());
+  if (needs_copy) old->rebind(runtime::Buffer::of(old->realized())->clone());
 }
 
 }  // namespace
@@ -149,7 +88,7 @@ void materialize(const std::vector<Storage*>& requested, const char* why) {
   absl::flat_hash_set<Storage*> seen;
   for (Storage* s : requested) {
     if (!seen.insert(s).second) continue;
-    const runtime::BufferPtr& r = s->value->realized();
+    runtime::BufferPtr r = runtime::Buffer::of(s->value->realized());
     if (r && r == s->buffer) continue;
     if (r && !s->buffer && !r->bound()) {
       // The value was computed by an earlier run into a buffer no storage owns: adopt it.
@@ -163,6 +102,13 @@ void materialize(const std::vector<Storage*>& requested, const char* why) {
   }
   if (work.empty()) return;
   runtime::counters().materializations.fetch_add(1);
+  for (Storage* s : work) {
+    if (s->device != work[0]->device) {
+      throw Error("kiln: materialising tensors on " + work[0]->device.str() + " and " +
+                  s->device.str() + " together is not supported yet");
+    }
+  }
+  runtime::Device& device = runtime::deviceFor(work[0]->device);
 
   // Every storage's old owner goes into the graph as the destination param.
   std::vector<Node*> roots;
@@ -175,10 +121,12 @@ void materialize(const std::vector<Storage*>& requested, const char* why) {
       ++held[s->owner.get()];
     }
   }
-  Extracted ex = extract(roots);
+  ir::Extraction ex = ir::extract(roots);
   for (Storage* s : work) protectOldContents(*s, ex, held);
-  // The rebinding above may have changed param buffers: refresh them.
-  for (size_t k = 0; k < ex.params.size(); ++k) ex.params[k] = ex.param_node[k]->realized();
+  // The rebinding above may have changed param buffers: read them now.
+  std::vector<runtime::BufferPtr> params;
+  params.reserve(ex.param_node.size());
+  for (Node* n : ex.param_node) params.push_back(runtime::Buffer::of(n->realized()));
 
   absl::flat_hash_set<Node*> has_dest;
   for (Storage* s : work) {
@@ -188,37 +136,28 @@ void materialize(const std::vector<Storage*>& requested, const char* why) {
       int32_t owner_instr = s->owner ? ex.instr_of.at(s->owner.get()) : -1;
       const ir::Instr* p = owner_instr >= 0 ? &ex.graph.instrs[owner_instr] : nullptr;
       if (p && p->d.op == ir::Op::Strided) p = &ex.graph.instrs[p->operands[0]];
-      if (p && ex.params[p->d.ivalue] == s->buffer) {
+      if (p && params[p->d.ivalue] == s->buffer) {
         o.dest_param = static_cast<int32_t>(p->d.ivalue);
-        has_dest.insert(s->value.get());
       } else {
-        ir::NodeDesc d;
-        d.op = ir::Op::Param;
-        d.dtype = s->dtype;
-        d.shape = {s->numel};
-        d.ivalue = static_cast<int64_t>(ex.params.size());
-        ex.params.push_back(s->buffer);
-        ex.param_node.push_back(nullptr);
-        ex.node_of.push_back(nullptr);
-        o.dest_param = static_cast<int32_t>(d.ivalue);
-        ex.graph.add(std::move(d), {});
-        has_dest.insert(s->value.get());
+        o.dest_param = ex.addParam(s->buffer, s->dtype, s->numel);
+        params.push_back(s->buffer);
       }
+      has_dest.insert(s->value.get());
     }
     ex.graph.outputs.push_back(o);
   }
 
-  const std::string dump = exec::dumpDir();
+  const std::string dump = core::dumpDir();
   std::string dump_prefix;
   if (!dump.empty()) {
     static std::atomic<int64_t> dump_seq{0};
     std::filesystem::create_directories(dump);
     dump_prefix = absl::StrCat(dump, "/kiln-", dump_seq.fetch_add(1));
-    exec::writeFile(dump_prefix + ".recorded.kir",
+    core::writeFile(dump_prefix + ".recorded.kir",
                     absl::StrCat("# materialised for: ", why, "\n", ex.graph.text()));
   }
-  std::shared_ptr<const exec::Plan> plan = exec::cachedPlan(ex.graph, dump_prefix);
-  std::vector<runtime::BufferPtr> slots = exec::runPlan(*plan, ex.graph, ex.params);
+  std::shared_ptr<const runtime::Plan> plan = runtime::cachedPlan(ex.graph, device, dump_prefix);
+  std::vector<runtime::BufferPtr> slots = runtime::runPlan(*plan, ex.graph, params);
   const sched::Schedule& sch = plan->schedule;
 
   // Record results on the live nodes: intermediate results (so that other pending work reuses
@@ -234,7 +173,7 @@ void materialize(const std::vector<Storage*>& requested, const char* why) {
     Storage* s = work[k];
     runtime::BufferPtr result = slots[sch.output_slots[k]];
     if (s->buffer && result != s->buffer) {
-      std::memcpy(s->buffer->data(), result->data(), s->buffer->bytes());
+      device.copy(*result, *s->buffer, s->buffer->bytes());
       result = s->buffer;
     } else if (!s->buffer) {
       if (result->bound() || result->external()) result = result->clone();
@@ -242,7 +181,7 @@ void materialize(const std::vector<Storage*>& requested, const char* why) {
       s->buffer = result;
     }
     if (!s->value->realized() || s->value->realized() == s->buffer ||
-        !s->value->realized()->bound()) {
+        !runtime::Buffer::of(s->value->realized())->bound()) {
       s->value->realize(s->buffer);
     } else {
       s->value = Node::makeParam(s->buffer, s->dtype, s->numel);
@@ -326,7 +265,7 @@ bool is_eager() {
 }
 void clear_kernel_cache() {
   std::lock_guard<std::mutex> lock(detail::engineMutex());
-  exec::clearPlans();
+  runtime::clearPlans();
   runtime::clearKernelCache();
 }
 

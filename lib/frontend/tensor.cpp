@@ -51,7 +51,7 @@ ScalarType Tensor::dtype() const {
   return implOf(*this).dtype();
 }
 Device Tensor::device() const {
-  return implOf(*this).device;
+  return implOf(*this).storage->device;
 }
 TensorOptions Tensor::options() const {
   return TensorOptions(dtype()).device(device()).requires_grad(requires_grad());

@@ -29,11 +29,11 @@ Tensor fromNode(ir::NodeRef node, Device device) {
   storage->dtype = node->dtype();
   storage->numel = node->desc().numel();
   storage->value = std::move(node);
+  storage->device = device;
   auto impl = std::make_shared<TensorImpl>();
   impl->sizes = storage->value->shape();
   impl->strides = ir::contiguousStrides(impl->sizes);
   impl->storage = std::move(storage);
-  impl->device = device;
   return Tensor(std::move(impl));
 }
 
@@ -44,7 +44,6 @@ Tensor makeView(const Tensor& base, std::vector<int64_t> sizes, std::vector<int6
   impl->sizes = std::move(sizes);
   impl->strides = std::move(strides);
   impl->offset = offset;
-  impl->device = base.impl()->device;
   impl->is_view = true;
   impl->view_base = base.impl()->view_base ? base.impl()->view_base : base.impl();
   return Tensor(std::move(impl));
@@ -55,6 +54,7 @@ Tensor fromBuffer(runtime::BufferPtr buffer, ScalarType dtype, std::vector<int64
   auto storage = std::make_shared<Storage>();
   storage->dtype = dtype;
   storage->numel = storage_numel;
+  storage->device = buffer->device().id();
   buffer->bind();
   storage->buffer = buffer;
   storage->value = ir::Node::makeParam(buffer, dtype, storage_numel);

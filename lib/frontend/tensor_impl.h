@@ -22,7 +22,10 @@ namespace kiln::detail {
 struct Storage {
   ScalarType dtype;
   int64_t numel;
-  /// The storage's memory, once it has any (from_blob, empty, or a first materialisation).
+  /// Where the elements live (and where the kernels computing them run).
+  Device device{DeviceType::CPU};
+  /// The storage's memory on `device`, once it has any (from_blob, empty, or a first
+  /// materialisation).
   runtime::BufferPtr buffer;
   /// The current contents, as a node whose numel is `numel` (read row-major).
   ir::NodeRef value;
@@ -38,7 +41,6 @@ struct TensorImpl {
   std::vector<int64_t> sizes;
   std::vector<int64_t> strides;
   int64_t offset = 0;
-  Device device{DeviceType::CPU};
   /// A leaf's flag; non-leaf tensors require grad because they have a grad_fn.
   bool requires_grad = false;
   /// The backward function that produced this tensor (null for leaves) and which of its
@@ -71,7 +73,7 @@ Tensor makeView(const Tensor& base, std::vector<int64_t> sizes, std::vector<int6
 ir::NodeRef readNode(const Tensor& t);
 /// Replaces the elements `t` views with `value` (same shape, already cast to t's dtype).
 void assignNode(const Tensor& t, ir::NodeRef value);
-/// A new storage wrapping an existing buffer.
+/// A new storage wrapping an existing buffer (on the buffer's device).
 Tensor fromBuffer(runtime::BufferPtr buffer, ScalarType dtype, std::vector<int64_t> sizes,
                   std::vector<int64_t> strides, int64_t storage_numel);
 

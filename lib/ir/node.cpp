@@ -69,14 +69,14 @@ NodeRef Node::make(NodeDesc desc, std::vector<NodeRef> inputs) {
   return NodeRef(n);
 }
 
-NodeRef Node::makeParam(runtime::BufferPtr buffer, ScalarType dtype, int64_t numel) {
+NodeRef Node::makeParam(MemoryPtr memory, ScalarType dtype, int64_t numel) {
   NodeTable& table = NodeTable::get();
   auto* n = new Node;
   n->desc_.op = Op::Param;
   n->desc_.dtype = dtype;
   n->desc_.shape = {numel};
   n->id_ = table.next_id.fetch_add(1);
-  n->realized_ = std::move(buffer);
+  n->realized_ = std::move(memory);
   n->refs_.store(1);
   table.live.fetch_add(1);
   return NodeRef(n);
@@ -91,8 +91,8 @@ void Node::forget() {
   interned_.store(false);
 }
 
-void Node::realize(runtime::BufferPtr buffer) {
-  realized_ = std::move(buffer);
+void Node::realize(MemoryPtr memory) {
+  realized_ = std::move(memory);
   depth_.store(0);
   std::vector<NodeRef> dropped = std::move(inputs_);
   inputs_.clear();

@@ -4,13 +4,22 @@
 // (`realized`) and lets go of its inputs, so finished work is never kept alive or redone.
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <utility>
 #include <vector>
 
 #include "lib/ir/desc.h"
-#include "runtime/buffer.h"
 
 namespace kiln::ir {
+
+/// The memory holding a realized node's elements. The graph IR only keeps it and hands it back
+/// to whoever extracts the graph: what it is (a buffer on some device) is the runtime's
+/// business (runtime/buffer.h), so the IR depends on nothing that comes after it.
+class Memory {
+ public:
+  virtual ~Memory() = default;
+};
+using MemoryPtr = std::shared_ptr<Memory>;
 
 class Node;
 
@@ -57,12 +66,12 @@ class Node {
   int32_t refs() const { return refs_.load(std::memory_order_relaxed); }
 
   /// The computed value (contiguous in this node's shape), or null while pending.
-  const runtime::BufferPtr& realized() const { return realized_; }
+  const MemoryPtr& realized() const { return realized_; }
   /// Records the computed value and drops the inputs. Called by the materialiser only.
-  void realize(runtime::BufferPtr buffer);
+  void realize(MemoryPtr memory);
   /// Points an already realized node at a copy of its buffer, so that the original may be
   /// overwritten in place while this node keeps its value.
-  void rebind(runtime::BufferPtr copy) { realized_ = std::move(copy); }
+  void rebind(MemoryPtr copy) { realized_ = std::move(copy); }
 
   /// Takes the node out of hash-consing: later identical ops get a node of their own. For nodes
   /// whose buffer a storage owns, since that memory can change (in place, or through data_ptr).
@@ -70,8 +79,8 @@ class Node {
 
   /// Records a node, or returns the existing identical one (hash-consing).
   static NodeRef make(NodeDesc desc, std::vector<NodeRef> inputs);
-  /// A param leaf for a buffer (never shared: every param is its own node).
-  static NodeRef makeParam(runtime::BufferPtr buffer, ScalarType dtype, int64_t numel);
+  /// A param leaf for memory (never shared: every param is its own node).
+  static NodeRef makeParam(MemoryPtr memory, ScalarType dtype, int64_t numel);
   /// Number of live nodes, for tests of memory bounds.
   static int64_t liveCount();
 
@@ -90,7 +99,7 @@ class Node {
   std::atomic<bool> interned_{false};
   std::atomic<int32_t> refs_{0};
   std::atomic<int32_t> depth_{0};
-  runtime::BufferPtr realized_;
+  MemoryPtr realized_;
 };
 
 inline NodeRef::NodeRef(Node* n) : n_(n) {}

@@ -14,6 +14,7 @@
 #include "kiln/ops.h"
 #include "lib/frontend/common.h"
 #include "lib/frontend/tensor_impl.h"
+#include "lib/ir/extract.h"
 
 namespace kiln::tools {
 namespace {
@@ -96,45 +97,18 @@ std::vector<Tensor> replay(const ir::Graph& g, const std::vector<Tensor>& params
 
 // The graph computing `outputs`, with `params` as params 0..n-1 whether they are read or not.
 ir::Graph extract(const std::vector<Tensor>& params, const std::vector<Tensor>& outputs) {
-  ir::Graph out;
-  absl::flat_hash_map<const ir::Node*, int32_t> id;
-  std::vector<ir::NodeRef> held;  // the nodes readNode made for views live while we walk
-  for (size_t k = 0; k < params.size(); ++k) {
-    held.push_back(detail::readNode(params[k]));
-    ir::NodeDesc d;
-    d.op = Op::Param;
-    d.dtype = params[k].dtype();
-    d.shape = {params[k].numel()};
-    d.ivalue = static_cast<int64_t>(k);
-    id.emplace(held.back().get(), out.add(std::move(d), {}));
+  std::vector<ir::NodeRef> held;  // the nodes readNode makes for views live while we walk
+  std::vector<ir::Node*> leaves, roots;
+  for (const Tensor& p : params) leaves.push_back(held.emplace_back(detail::readNode(p)).get());
+  for (const Tensor& t : outputs) roots.push_back(held.emplace_back(detail::readNode(t)).get());
+  ir::Extraction ex = ir::extract(roots, leaves);
+  if (ex.param_node.size() != leaves.size()) {
+    throw Error(
+        "kiln-ir --grad: a value was computed while the gradient graph was built (an internal "
+        "error: replaying records without materialising)");
   }
-  for (const Tensor& t : outputs) {
-    held.push_back(detail::readNode(t));
-    std::vector<std::pair<const ir::Node*, size_t>> stack{{held.back().get(), 0}};
-    while (!stack.empty()) {
-      auto& [n, next] = stack.back();
-      if (id.contains(n)) {
-        stack.pop_back();
-        continue;
-      }
-      if (n->realized()) {
-        throw Error(
-            "kiln-ir --grad: a value was computed while the gradient graph was built (an internal "
-            "error: replaying records without materialising)");
-      }
-      if (next < n->inputs().size()) {
-        const ir::Node* c = n->inputs()[next++].get();
-        if (!id.contains(c)) stack.push_back({c, 0});
-        continue;
-      }
-      std::vector<int32_t> operands;
-      for (const ir::NodeRef& in : n->inputs()) operands.push_back(id.at(in.get()));
-      id.emplace(n, out.add(n->desc(), std::move(operands)));
-      stack.pop_back();
-    }
-    out.outputs.push_back({id.at(held.back().get()), -1});
-  }
-  return out;
+  for (ir::Node* root : roots) ex.graph.outputs.push_back({ex.instr_of.at(root), -1});
+  return std::move(ex.graph);
 }
 
 }  // namespace
@@ -191,7 +165,7 @@ GradientGraph gradientGraph(const ir::Graph& g, const GradRequest& request) {
   for (int32_t k = 0; k < param_count; ++k) {
     const ir::NodeDesc& d = g.instrs[g.paramInstr(k)].d;
     runtime::BufferPtr b =
-        runtime::Buffer::allocate(static_cast<size_t>(d.numel()) * elementSize(d.dtype));
+        runtime::cpuDevice().allocate(static_cast<size_t>(d.numel()) * elementSize(d.dtype));
     params.push_back(detail::fromBuffer(std::move(b), d.dtype, {d.numel()}, {1}, d.numel()));
   }
   std::vector<Tensor> wrt;

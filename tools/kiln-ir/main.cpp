@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "lib/core/format.h"
-#include "lib/exec/plan.h"
+#include "runtime/plan.h"
 #include "tools/kiln-ir/grad.h"
 #include "tools/kiln-ir/npy.h"
 #include "tools/kiln-ir/stages.h"
@@ -432,7 +432,8 @@ int runCommand(int argc, char** argv) {
   for (int32_t k = 0; k < params; ++k) {
     const ir::NodeDesc& d = g.instrs[g.paramInstr(k)].d;
     const int64_t n = d.numel();
-    runtime::BufferPtr b = runtime::Buffer::allocate(static_cast<size_t>(n) * elementSize(d.dtype));
+    runtime::BufferPtr b =
+        runtime::cpuDevice().allocate(static_cast<size_t>(n) * elementSize(d.dtype));
     auto it = inputs.find(k);
     if (it == inputs.end()) {
       fillRandom(rng, d.dtype, n, b->data());
@@ -455,7 +456,7 @@ int runCommand(int argc, char** argv) {
 
   const Stats before = kiln::stats();
   auto t0 = std::chrono::steady_clock::now();
-  std::shared_ptr<const exec::Plan> plan = exec::buildPlan(g);
+  std::shared_ptr<const runtime::Plan> plan = runtime::buildPlan(g, runtime::cpuDevice());
   const double build_ms = msSince(t0);
   std::vector<runtime::BufferPtr> slots;
   double run_ms = 0;
@@ -466,7 +467,7 @@ int runCommand(int argc, char** argv) {
       for (auto& b : fresh) b = b->clone();
     }
     auto t1 = std::chrono::steady_clock::now();
-    slots = exec::runPlan(*plan, g, fresh);
+    slots = runtime::runPlan(*plan, g, fresh);
     run_ms += msSince(t1);
   }
   const Stats after = kiln::stats();

@@ -12,7 +12,7 @@
 
 #include "codegen/llvm/emitter.h"
 #include "lib/ir/parse.h"
-#include "runtime/jit.h"
+#include "runtime/cpu/llvm_backend.h"
 
 namespace kiln::tools {
 namespace {
@@ -235,19 +235,18 @@ std::string kernelsText(const Pipeline& p) {
 }
 
 std::string llvmStageText(const Pipeline& p, LlvmStage stage) {
-  runtime::Jit& jit = runtime::Jit::instance();
+  llvm::TargetMachine& target = runtime::llvmBackend().targetMachine();
   std::string out;
   for (const FusionGroup& fg : p.groups) {
     const sched::Step& st = p.schedule.steps[fg.step];
     std::string name = absl::StrCat("kiln_kernel_", fg.kernel);
-    codegen::LlvmKernel k = codegen::emitLlvm(st.kernel, name, jit.target());
-    if (stage != LlvmStage::BeforeOpt) codegen::optimizeLlvm(*k.module, jit.target());
+    codegen::LlvmKernel k = codegen::emitLlvm(st.kernel, name, target);
+    if (stage != LlvmStage::BeforeOpt) codegen::optimizeLlvm(*k.module, target);
     const char* comment = stage == LlvmStage::Assembly ? "#" : ";";
     absl::StrAppend(&out, comment, " kernel ", fg.kernel, " (step ", fg.step, "): %", fg.root,
                     "  # ", st.reason, "\n");
-    absl::StrAppend(&out, stage == LlvmStage::Assembly
-                              ? codegen::assemblyText(*k.module, jit.target())
-                              : codegen::llvmText(*k.module));
+    absl::StrAppend(&out, stage == LlvmStage::Assembly ? codegen::assemblyText(*k.module, target)
+                                                       : codegen::llvmText(*k.module));
   }
   return out;
 }

@@ -1,20 +1,15 @@
-#include "lib/exec/plan.h"
+#include "runtime/plan.h"
 
 #include <absl/container/flat_hash_map.h>
-#include <absl/strings/str_cat.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <mutex>
 
-#include "codegen/llvm/emitter.h"
+#include "lib/core/dump.h"
 #include "lib/passes/passes.h"
 #include "runtime/kernel_cache.h"
 #include "runtime/stats.h"
 
-namespace kiln::exec {
+namespace kiln::runtime {
 namespace {
 
 template <typename T>
@@ -22,9 +17,12 @@ void appendRaw(std::string& key, const T& v) {
   key.append(reinterpret_cast<const char*>(&v), sizeof v);
 }
 
+// Per target (its key), then per graph structure.
 struct PlanCache {
   std::mutex mu;
-  absl::flat_hash_map<std::string, std::shared_ptr<const Plan>> plans;
+  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, std::shared_ptr<const Plan>>>
+      plans;
+  size_t count = 0;
 };
 PlanCache& planCache() {
   static auto* cache = new PlanCache;
@@ -32,15 +30,6 @@ PlanCache& planCache() {
 }
 
 }  // namespace
-
-std::string dumpDir() {
-  const char* d = std::getenv("KILN_DUMP");
-  return d ? std::string(d) : std::string();
-}
-
-void writeFile(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
 
 std::string structuralKey(const ir::Graph& g) {
   const size_t n = g.instrs.size();
@@ -97,17 +86,19 @@ std::string structuralKey(const ir::Graph& g) {
   return key;
 }
 
-std::shared_ptr<const Plan> buildPlan(const ir::Graph& graph, const std::string& dump_prefix) {
+std::shared_ptr<const Plan> buildPlan(const ir::Graph& graph, Device& device,
+                                      const std::string& dump_prefix) {
   passes::Simplified simple = passes::simplify(graph);
   auto plan = std::make_shared<Plan>();
+  plan->device = &device;
   plan->schedule = sched::schedule(simple.graph);
-  const std::string dump = dump_prefix.empty() ? std::string() : dumpDir();
+  const std::string dump = dump_prefix.empty() ? std::string() : core::dumpDir();
   if (!dump_prefix.empty()) {
-    writeFile(dump_prefix + ".simplified.kir", simple.graph.text());
-    writeFile(dump_prefix + ".schedule.txt", plan->schedule.text());
+    core::writeFile(dump_prefix + ".simplified.kir", simple.graph.text());
+    core::writeFile(dump_prefix + ".schedule.txt", plan->schedule.text());
   }
   const auto& steps = plan->schedule.steps;
-  plan->fns.assign(steps.size(), nullptr);
+  plan->kernels.assign(steps.size(), nullptr);
   plan->arg_instr.resize(steps.size());
   for (size_t i = 0; i < steps.size(); ++i) {
     const sched::Step& st = steps[i];
@@ -117,14 +108,7 @@ std::shared_ptr<const Plan> buildPlan(const ir::Graph& graph, const std::string&
       bool same_kind = from >= 0 && graph.instrs[from].d.op == simple.graph.instrs[src.instr].d.op;
       plan->arg_instr[i].push_back(same_kind ? from : -1);
     }
-    plan->fns[i] = runtime::cachedKernel(st.kernel.text(), [&] {
-      static std::atomic<int64_t> kernel_seq{0};
-      std::string name = absl::StrCat("kiln_kernel_", kernel_seq.fetch_add(1));
-      std::string ir_text;
-      auto fn = codegen::compileLlvm(st.kernel, name, dump.empty() ? nullptr : &ir_text);
-      if (!dump.empty()) writeFile(absl::StrCat(dump, "/", name, ".ll"), ir_text);
-      return fn;
-    });
+    plan->kernels[i] = cachedKernel(device.backend(), st.kernel, dump);
   }
   for (size_t i = 0; i < simple.graph.instrs.size(); ++i) {
     int32_t sl = plan->schedule.value_slot[i];
@@ -137,27 +121,34 @@ std::shared_ptr<const Plan> buildPlan(const ir::Graph& graph, const std::string&
   return plan;
 }
 
-std::shared_ptr<const Plan> cachedPlan(const ir::Graph& graph, const std::string& dump_prefix) {
+std::shared_ptr<const Plan> cachedPlan(const ir::Graph& graph, Device& device,
+                                       const std::string& dump_prefix) {
   // Bounded: a program that keeps producing new structures does not grow it without limit
   // (kernels stay cached separately).
   constexpr size_t kMaxPlans = 4096;
   PlanCache& cache = planCache();
+  const std::string& target = device.backend().target().key();
   std::string key = structuralKey(graph);
   {
     std::lock_guard<std::mutex> lock(cache.mu);
-    auto it = cache.plans.find(key);
-    if (it != cache.plans.end() && dump_prefix.empty()) {
+    auto& plans = cache.plans[target];
+    auto it = plans.find(key);
+    if (it != plans.end() && dump_prefix.empty()) {
       int64_t kernels = 0;
       for (const sched::Step& st : it->second->schedule.steps)
         kernels += st.kind == sched::Step::Kind::Kernel;
-      runtime::counters().cache_hits.fetch_add(kernels);
+      counters().cache_hits.fetch_add(kernels);
       return it->second;
     }
   }
-  std::shared_ptr<const Plan> plan = buildPlan(graph, dump_prefix);
+  std::shared_ptr<const Plan> plan = buildPlan(graph, device, dump_prefix);
   std::lock_guard<std::mutex> lock(cache.mu);
-  if (cache.plans.size() >= kMaxPlans) cache.plans.clear();
-  cache.plans[key] = plan;
+  if (cache.count >= kMaxPlans) {
+    cache.plans.clear();
+    cache.count = 0;
+  }
+  auto [it, added] = cache.plans[target].insert_or_assign(std::move(key), plan);
+  cache.count += added;
   return plan;
 }
 
@@ -165,24 +156,26 @@ void clearPlans() {
   PlanCache& cache = planCache();
   std::lock_guard<std::mutex> lock(cache.mu);
   cache.plans.clear();
+  cache.count = 0;
 }
 
-std::vector<runtime::BufferPtr> runPlan(const Plan& plan, const ir::Graph& g,
-                                        const std::vector<runtime::BufferPtr>& params) {
+std::vector<BufferPtr> runPlan(const Plan& plan, const ir::Graph& g,
+                               const std::vector<BufferPtr>& params) {
   const sched::Schedule& sch = plan.schedule;
-  std::vector<runtime::BufferPtr> slots(sch.slots.size());
+  Device& device = *plan.device;
+  Stream& stream = device.defaultStream();
+  std::vector<BufferPtr> slots(sch.slots.size());
   for (size_t i = 0; i < sch.slots.size(); ++i) {
     const sched::Slot& sl = sch.slots[i];
-    slots[i] = sl.param >= 0 ? params[sl.param]
-                             : runtime::Buffer::allocate(sl.numel * elementSize(sl.dtype));
+    slots[i] = sl.param >= 0 ? params[sl.param] : device.allocate(sl.numel * elementSize(sl.dtype));
   }
   std::vector<void*> ptrs;
   std::vector<uint64_t> args;
   for (size_t i = 0; i < sch.steps.size(); ++i) {
     const sched::Step& st = sch.steps[i];
     if (st.kind == sched::Step::Kind::Copy) {
-      const auto& src = slots[st.slots[0]];
-      std::memcpy(slots[st.slots[1]]->data(), src->data(), src->bytes());
+      const Buffer& src = *slots[st.slots[0]];
+      device.copy(src, *slots[st.slots[1]], src.bytes());
       continue;
     }
     ptrs.clear();
@@ -192,10 +185,11 @@ std::vector<runtime::BufferPtr> runPlan(const Plan& plan, const ir::Graph& g,
       int32_t from = plan.arg_instr[i][k];
       if (from >= 0) args[k] = sched::argValue(g.instrs[from].d, st.arg_sources[k].field);
     }
-    plan.fns[i](ptrs.data(), args.data());
-    runtime::counters().kernels_run.fetch_add(1);
+    plan.kernels[i]->launch(ptrs.data(), args.data(), stream);
+    counters().kernels_run.fetch_add(1);
   }
+  stream.synchronize();
   return slots;
 }
 
-}  // namespace kiln::exec
+}  // namespace kiln::runtime

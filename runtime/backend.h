@@ -1,0 +1,53 @@
+#pragma once
+// The backend interface: a target compiles kernels of the backend-neutral kernel IR
+// (codegen/kernel.h) into compiled kernels, launched with buffers and scalar arguments on a
+// stream. LLVM for the host CPU (runtime/cpu/llvm_backend.h) is the first backend.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "codegen/kernel.h"
+#include "kiln/device.h"
+#include "runtime/device.h"
+
+namespace kiln::runtime {
+
+/// What code is compiled for: a device type and its architecture (the host CPU's name and
+/// features, or a GPU's compute capability). Compiled code is only valid for its target, so
+/// the target is part of every kernel and plan cache key.
+struct Target {
+  DeviceType device = DeviceType::CPU;
+  /// e.g. "x86_64 znver4 +avx,+avx2,+avx512f,..." or "sm_90".
+  std::string arch;
+
+  /// The target as text: the device type and the architecture.
+  std::string key() const;
+};
+
+/// A kernel compiled for one target.
+class CompiledKernel {
+ public:
+  virtual ~CompiledKernel() = default;
+  /// Runs the kernel on `stream`: buffers[i] is the data pointer of the kernel's buffer i (on
+  /// the stream's device) and args[i] its scalar argument i (a double's bits for floating
+  /// arguments, an int64 otherwise).
+  virtual void launch(void* const* buffers, const uint64_t* args, Stream& stream) const = 0;
+};
+
+struct CompileOptions {
+  /// The kernel's symbol name (unique within the process).
+  std::string name;
+  /// When set, receives the optimised code as the backend prints it (LLVM IR for the CPU).
+  std::string* code_dump = nullptr;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const Target& target() const = 0;
+  /// Compiles `kernel`. Thread-safe.
+  virtual std::shared_ptr<const CompiledKernel> compile(const codegen::Kernel& kernel,
+                                                        const CompileOptions& options) = 0;
+};
+
+}  // namespace kiln::runtime

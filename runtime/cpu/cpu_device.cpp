@@ -1,0 +1,109 @@
+// The host CPU as a device: host memory from a caching allocator, memcpy copies, and a stream
+// that runs each kernel on the calling thread. Its backend is LLVM (runtime/cpu/llvm_backend.h).
+#include <absl/strings/str_cat.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <mutex>
+
+#include "kiln/error.h"
+#include "runtime/buffer.h"
+#include "runtime/cpu/llvm_backend.h"
+
+namespace kiln::runtime {
+namespace {
+
+// Freed large blocks are kept for reuse by size: a fresh multi-megabyte block costs a page
+// fault per 4 KiB on first touch, which would otherwise dominate every streaming kernel.
+class BlockCache {
+ public:
+  static constexpr size_t kMinBytes = size_t{1} << 16;
+  static constexpr size_t kMaxCachedBytes = size_t{1} << 30;
+
+  void* take(size_t rounded) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = free_.find(rounded);
+    if (it == free_.end()) return nullptr;
+    void* p = it->second;
+    free_.erase(it);
+    cached_ -= rounded;
+    return p;
+  }
+  void give(void* p, size_t rounded) {
+    if (rounded >= kMinBytes) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (cached_ + rounded <= kMaxCachedBytes) {
+        free_.emplace(rounded, p);
+        cached_ += rounded;
+        return;
+      }
+    }
+    std::free(p);
+  }
+
+ private:
+  std::mutex mu_;
+  std::multimap<size_t, void*> free_;
+  size_t cached_ = 0;
+};
+
+size_t roundedSize(size_t bytes) {
+  // 64-byte alignment lets the JIT's vector loads start on a cache line; never allocate 0 bytes.
+  size_t rounded = (bytes + 63) / 64 * 64;
+  return rounded == 0 ? 64 : rounded;
+}
+
+// Work runs on the calling thread as it is given, so there is never anything to wait for.
+class CpuStream final : public Stream {
+ public:
+  void synchronize() override {}
+};
+
+class CpuDevice final : public Device {
+ public:
+  kiln::Device id() const override { return kiln::Device(DeviceType::CPU); }
+  Backend& backend() override { return llvmBackend(); }
+  Stream& defaultStream() override { return stream_; }
+
+  BufferPtr allocate(size_t bytes) override {
+    if (bytes > std::numeric_limits<size_t>::max() - 64) outOfMemory(bytes);
+    size_t rounded = roundedSize(bytes);
+    void* p = blocks_.take(rounded);
+    if (p == nullptr) p = std::aligned_alloc(64, rounded);
+    if (p == nullptr) outOfMemory(bytes);
+    return Buffer::adopt(*this, p, bytes);
+  }
+  void copyFromHost(const void* src, Buffer& dst, size_t bytes) override {
+    std::memcpy(dst.data(), src, bytes);
+  }
+  void copyToHost(const Buffer& src, void* dst, size_t bytes) override {
+    std::memcpy(dst, src.data(), bytes);
+  }
+  void copy(const Buffer& src, Buffer& dst, size_t bytes) override {
+    std::memcpy(dst.data(), src.data(), bytes);
+  }
+  void synchronize() override {}
+
+ protected:
+  void release(void* data, size_t bytes) override { blocks_.give(data, roundedSize(bytes)); }
+
+ private:
+  [[noreturn]] static void outOfMemory(size_t bytes) {
+    throw Error(absl::StrCat("DefaultCPUAllocator: not enough memory: you tried to allocate ",
+                             bytes, " bytes."));
+  }
+
+  BlockCache blocks_;
+  CpuStream stream_;
+};
+
+}  // namespace
+
+Device& cpuDevice() {
+  static CpuDevice* device = new CpuDevice;  // outlives buffers freed during exit
+  return *device;
+}
+
+}  // namespace kiln::runtime

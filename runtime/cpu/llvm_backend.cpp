@@ -1,0 +1,110 @@
+#include "runtime/cpu/llvm_backend.h"
+
+#include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
+#include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Target/TargetMachine.h>
+
+#include <mutex>
+#include <stdexcept>
+
+#include "codegen/llvm/emitter.h"
+
+namespace kiln::runtime {
+namespace {
+
+std::string errorText(llvm::Error e) {
+  std::string s;
+  llvm::handleAllErrors(std::move(e), [&](const llvm::ErrorInfoBase& info) { s = info.message(); });
+  return s;
+}
+
+// Every kernel the emitter produces has this C signature (codegen/llvm/emitter.h).
+using KernelFn = void (*)(void* const* buffers, const uint64_t* args);
+
+// Runs on the CPU stream, which executes work on the calling thread as it is given.
+class LlvmKernel final : public CompiledKernel {
+ public:
+  explicit LlvmKernel(KernelFn fn) : fn_(fn) {}
+  void launch(void* const* buffers, const uint64_t* args, Stream&) const override {
+    fn_(buffers, args);
+  }
+
+ private:
+  KernelFn fn_;
+};
+
+}  // namespace
+
+struct LlvmBackend::Session {
+  // Held while a kernel is emitted, optimised and added: the target machine and the JIT's main
+  // library are shared by every compilation.
+  std::mutex mu;
+  std::unique_ptr<llvm::orc::LLJIT> jit;
+  std::unique_ptr<llvm::TargetMachine> machine;
+  Target target;
+};
+
+LlvmBackend::LlvmBackend() : session_(std::make_unique<Session>()) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!jtmb)
+    throw std::runtime_error("kiln: cannot detect the host CPU: " + errorText(jtmb.takeError()));
+  jtmb->setCodeGenOptLevel(llvm::CodeGenOpt::Aggressive);
+  session_->target.device = DeviceType::CPU;
+  session_->target.arch = jtmb->getTargetTriple().getArchName().str() + " " + jtmb->getCPU() + " " +
+                          jtmb->getFeatures().getString();
+  auto tm = jtmb->createTargetMachine();
+  if (!tm) throw std::runtime_error("kiln: no target machine: " + errorText(tm.takeError()));
+  session_->machine = std::move(*tm);
+  auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(*jtmb)).create();
+  if (!jit) throw std::runtime_error("kiln: cannot start the JIT: " + errorText(jit.takeError()));
+  session_->jit = std::move(*jit);
+  // Loop idioms may become memset/memcpy calls: resolve them from the host process.
+  auto gen = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+      session_->jit->getDataLayout().getGlobalPrefix());
+  if (!gen) throw std::runtime_error("kiln: " + errorText(gen.takeError()));
+  session_->jit->getMainJITDylib().addGenerator(std::move(*gen));
+}
+
+LlvmBackend::~LlvmBackend() = default;
+
+LlvmBackend& llvmBackend() {
+  static LlvmBackend* backend = new LlvmBackend;  // kept until exit: compiled code may run from
+                                                  // static destructors
+  return *backend;
+}
+
+const Target& LlvmBackend::target() const {
+  return session_->target;
+}
+
+llvm::TargetMachine& LlvmBackend::targetMachine() {
+  return *session_->machine;
+}
+
+std::shared_ptr<const CompiledKernel> LlvmBackend::compile(const codegen::Kernel& kernel,
+                                                           const CompileOptions& options) {
+  std::lock_guard<std::mutex> lock(session_->mu);
+  codegen::LlvmKernel k = codegen::emitLlvm(kernel, options.name, *session_->machine);
+  codegen::optimizeLlvm(*k.module, *session_->machine);
+  if (options.code_dump) *options.code_dump = codegen::llvmText(*k.module);
+  llvm::orc::ThreadSafeModule tsm(std::move(k.module), std::move(k.context));
+  if (auto err = session_->jit->addIRModule(std::move(tsm))) {
+    throw std::runtime_error("kiln: JIT rejected kernel " + options.name + ": " +
+                             errorText(std::move(err)));
+  }
+  auto sym = session_->jit->lookup(options.name);
+  if (!sym) {
+    throw std::runtime_error("kiln: JIT lookup of " + options.name + ": " +
+                             errorText(sym.takeError()));
+  }
+  return std::make_shared<LlvmKernel>(sym->toPtr<KernelFn>());
+}
+
+}  // namespace kiln::runtime
