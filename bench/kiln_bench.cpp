@@ -10,6 +10,11 @@
 //                    and a new size, so every kernel is compiled; compile_ms from kiln::stats()
 //                    is the compile part of the time) and hit (everything cached).
 //   BM_SmallLoop/*   z = x * 0.5 + y; s = z.sum().item<float>() on [5, 3] tensors: per-op overhead.
+//   BM_UnaryMath/FN/*  one function (exp log tanh sigmoid sin cos pow) on 2^16 float32 that stay
+//                    in cache: kiln (lazy, one kernel: the vector-math polynomials of
+//                    codegen/llvm/vector_math) against libm (the hand-written scalar loop).
+//                    max_rel_err: the largest relative difference from libm, checked before
+//                    timing.
 // Counters: kernels = kernels run per iteration; compiled = kernels compiled per iteration;
 // max_abs_err = largest difference from the hand-written loop (libm), checked before timing.
 // Times are CPU times (single-threaded: the engine runs kernels on the calling thread), which are
@@ -193,6 +198,68 @@ void smallLoop(benchmark::State& state, bool eager) {
   setKernelCounters(state, before);
 }
 
+constexpr int64_t kUnaryElements = int64_t{1} << 16;
+
+struct UnaryCase {
+  const char* name;
+  kiln_bench::UnaryFn fn;
+  float lo, hi;  // the inputs' range
+};
+constexpr UnaryCase kUnaryCases[] = {{"exp", kiln_bench::UnaryFn::Exp, -10, 10},
+                                     {"log", kiln_bench::UnaryFn::Log, 0.1f, 100},
+                                     {"tanh", kiln_bench::UnaryFn::Tanh, -10, 10},
+                                     {"sigmoid", kiln_bench::UnaryFn::Sigmoid, -10, 10},
+                                     {"sin", kiln_bench::UnaryFn::Sin, -10, 10},
+                                     {"cos", kiln_bench::UnaryFn::Cos, -10, 10},
+                                     {"pow", kiln_bench::UnaryFn::Pow, 0.1f, 10}};
+
+kiln::Tensor unaryKiln(const UnaryCase& c, const kiln::Tensor& x, const kiln::Tensor& y) {
+  switch (c.fn) {
+    case kiln_bench::UnaryFn::Exp:
+      return kiln::exp(x);
+    case kiln_bench::UnaryFn::Log:
+      return kiln::log(x);
+    case kiln_bench::UnaryFn::Tanh:
+      return kiln::tanh(x);
+    case kiln_bench::UnaryFn::Sigmoid:
+      return kiln::sigmoid(x);
+    case kiln_bench::UnaryFn::Sin:
+      return kiln::sin(x);
+    case kiln_bench::UnaryFn::Cos:
+      return kiln::cos(x);
+    case kiln_bench::UnaryFn::Pow:
+      return kiln::pow(x, y);
+  }
+  return x;
+}
+
+void unaryMath(benchmark::State& state, const UnaryCase& c, bool libm) {
+  kiln::EagerGuard lazy(false);
+  kiln::Tensor x = kiln::linspace(c.lo, c.hi, kUnaryElements);
+  kiln::Tensor y = kiln::linspace(-3, 3, kUnaryElements);
+  kiln::eval({x, y});
+  std::vector<float> reference(kUnaryElements), out(kUnaryElements);
+  kiln_bench::unary(c.fn, x.data_ptr<float>(), y.data_ptr<float>(), reference.data(),
+                    kUnaryElements);
+  kiln::Tensor first = unaryKiln(c, x, y);  // compiles, before timing
+  double err = 0;
+  for (int64_t i = 0; i < kUnaryElements; ++i) {
+    double r = reference[i], v = first.data_ptr<float>()[i];
+    err = std::max(err, std::fabs(v - r) / std::max(std::fabs(r), 1e-30));
+  }
+  for (auto _ : state) {
+    if (libm) {
+      kiln_bench::unary(c.fn, x.data_ptr<float>(), y.data_ptr<float>(), out.data(), kUnaryElements);
+      benchmark::DoNotOptimize(out.data());
+    } else {
+      kiln::Tensor r = unaryKiln(c, x, y);
+      benchmark::DoNotOptimize(r.data_ptr<float>());
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * kUnaryElements);
+  state.counters["max_rel_err"] = err;
+}
+
 void registerAll() {
   using benchmark::RegisterBenchmark;
   for (bool eager : {false, true}) {
@@ -217,6 +284,14 @@ void registerAll() {
       RegisterBenchmark(name.c_str(), [eager, cold](benchmark::State& s) {
         compile(s, eager, cold);
       })->Unit(cold ? benchmark::kMillisecond : benchmark::kMicrosecond);
+    }
+  }
+  for (const UnaryCase& c : kUnaryCases) {
+    for (bool libm : {false, true}) {
+      std::string name = std::string("BM_UnaryMath/") + c.name + (libm ? "/libm" : "/kiln");
+      RegisterBenchmark(name.c_str(), [&c, libm](benchmark::State& s) {
+        unaryMath(s, c, libm);
+      })->Unit(benchmark::kMicrosecond);
     }
   }
   for (bool eager : {false, true}) {

@@ -26,7 +26,6 @@
 #include <array>
 #include <bit>
 #include <cctype>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -846,31 +845,6 @@ TEST_P(VectorMath, VectorisedWithoutCalls) {
     EXPECT_NE(kernel_.ir.find(vecType), std::string::npos) << kernel_.ir;
   }
   EXPECT_EQ(kernel_.ir.find("call void @"), std::string::npos);
-}
-
-// Informational: nanoseconds per element over 2^16 in-cache elements (best of 20 runs).
-TEST_P(VectorMath, Throughput) {
-  const Case& c = GetParam();
-  auto time = [&](auto zero) {
-    using T = decltype(zero);
-    const size_t n = size_t{1} << 16;
-    std::vector<T> x = c.fn == Fn::Log   ? linspace<T>(T(0.1), T(100), n)
-                       : c.fn == Fn::Pow ? linspace<T>(T(0.1), T(10), n)
-                                         : linspace<T>(T(-10), T(10), n);
-    std::vector<T> y = linspace<T>(T(-3), T(3), n);
-    std::vector<T> out(n);
-    double best = 1e30;
-    for (int rep = 0; rep < 20; ++rep) {
-      auto t0 = std::chrono::steady_clock::now();
-      runInto(kernel_, out, x, &y);
-      auto t1 = std::chrono::steady_clock::now();
-      best = std::min(best, std::chrono::duration<double, std::nano>(t1 - t0).count() / n);
-    }
-    return best;
-  };
-  double ns = c.dbl ? time(0.0) : time(0.0f);
-  std::printf("[ perf ] %-7s %s%s: %.3f ns/element\n", fnName(c.fn), c.dbl ? "f64" : "f32",
-              c.noFma ? " (no FMA)" : "", ns);
 }
 
 TEST_P(VectorMath, Accuracy) {
