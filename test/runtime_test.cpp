@@ -1,0 +1,219 @@
+// The runtime's interfaces: the CPU device, buffers, the kernel cache keyed on the target, and
+// plans that allocate, copy and launch only through their device and its backend.
+#include <gtest/gtest.h>
+#include <kiln/kiln.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "lib/ir/parse.h"
+#include "lib/passes/passes.h"
+#include "lib/sched/schedule.h"
+#include "runtime/buffer.h"
+#include "runtime/cpu/llvm_backend.h"
+#include "runtime/kernel_cache.h"
+#include "runtime/plan.h"
+
+namespace {
+
+using kiln::runtime::Backend;
+using kiln::runtime::Buffer;
+using kiln::runtime::BufferPtr;
+using kiln::runtime::CompiledKernel;
+using kiln::runtime::CompileOptions;
+using kiln::runtime::Device;
+using kiln::runtime::Stream;
+using kiln::runtime::Target;
+
+// x * 2 + y on 4 floats, then summed: two kernels (the reduction is its own).
+constexpr const char* kGraph = R"(graph {
+  %0 = param 0 : f32[4]
+  %1 = param 1 : f32[4]
+  %2 = const 2 : f32[4]
+  %3 = mul %0, %2 : f32[4]
+  %4 = add %3, %1 : f32[4]
+  %5 = reduce.sum %4 {axes=[0]} : f32[1]
+  return %4, %5
+}
+)";
+
+kiln::ir::Graph parse(const char* text) {
+  kiln::ir::ParseResult r = kiln::ir::parseGraph(text);
+  EXPECT_TRUE(r.graph.has_value()) << r.error;
+  return *r.graph;
+}
+
+kiln::codegen::Kernel firstKernel(const kiln::ir::Graph& g) {
+  kiln::sched::Schedule s = kiln::sched::schedule(kiln::passes::simplify(g).graph);
+  for (const kiln::sched::Step& st : s.steps) {
+    if (st.kind == kiln::sched::Step::Kind::Kernel) return st.kernel;
+  }
+  ADD_FAILURE() << "no kernel";
+  return {};
+}
+
+// A backend for a target of its own (no two instances share one, so no cached kernel points at
+// a destroyed instance) that compiles through LLVM and counts what it does.
+class CountingBackend final : public Backend {
+ public:
+  CountingBackend() {
+    static int instances = 0;
+    target_.arch = "counting-test-arch-" + std::to_string(instances++);
+  }
+  const Target& target() const override { return target_; }
+  std::shared_ptr<const CompiledKernel> compile(const kiln::codegen::Kernel& kernel,
+                                                const CompileOptions& options) override {
+    ++compiles;
+    return std::make_shared<Counted>(kiln::runtime::llvmBackend().compile(kernel, options), this);
+  }
+  int compiles = 0;
+  int launches = 0;
+
+ private:
+  struct Counted final : CompiledKernel {
+    Counted(std::shared_ptr<const CompiledKernel> k, CountingBackend* b) : inner(k), owner(b) {}
+    void launch(void* const* buffers, const uint64_t* args, Stream& stream) const override {
+      ++owner->launches;
+      inner->launch(buffers, args, stream);
+    }
+    std::shared_ptr<const CompiledKernel> inner;
+    CountingBackend* owner;
+  };
+  Target target_;
+};
+
+// Host memory of its own, counting every allocation, copy and synchronisation.
+class CountingDevice final : public Device {
+ public:
+  struct Sync final : Stream {
+    explicit Sync(CountingDevice* d) : device(d) {}
+    void synchronize() override { ++device->syncs; }
+    CountingDevice* device;
+  };
+  kiln::Device id() const override { return kiln::Device(kiln::kCPU); }
+  Backend& backend() override { return backend_; }
+  Stream& defaultStream() override { return stream_; }
+  BufferPtr allocate(size_t bytes) override {
+    ++allocations;
+    return Buffer::adopt(*this, std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64), bytes);
+  }
+  void copyFromHost(const void* src, Buffer& dst, size_t bytes) override {
+    ++copies;
+    std::memcpy(dst.data(), src, bytes);
+  }
+  void copyToHost(const Buffer& src, void* dst, size_t bytes) override {
+    ++copies;
+    std::memcpy(dst, src.data(), bytes);
+  }
+  void copy(const Buffer& src, Buffer& dst, size_t bytes) override {
+    ++copies;
+    std::memcpy(dst.data(), src.data(), bytes);
+  }
+  void synchronize() override { ++syncs; }
+  CountingBackend& counting() { return backend_; }
+
+  int allocations = 0, releases = 0, copies = 0, syncs = 0;
+
+ protected:
+  void release(void* data, size_t) override {
+    ++releases;
+    std::free(data);
+  }
+
+ private:
+  CountingBackend backend_;
+  Sync stream_{this};
+};
+
+BufferPtr hostFloats(Device& device, const std::vector<float>& values) {
+  BufferPtr b = device.allocate(values.size() * sizeof(float));
+  device.copyFromHost(values.data(), *b, values.size() * sizeof(float));
+  return b;
+}
+
+std::vector<float> readFloats(const Buffer& b) {
+  std::vector<float> out(b.bytes() / sizeof(float));
+  b.device().copyToHost(b, out.data(), b.bytes());
+  return out;
+}
+
+TEST(CpuDevice, AllocatesAlignedBuffersThatKnowTheirDevice) {
+  Device& cpu = kiln::runtime::cpuDevice();
+  EXPECT_EQ(cpu.id(), kiln::Device(kiln::kCPU));
+  EXPECT_EQ(&kiln::runtime::deviceFor(kiln::Device("cpu")), &cpu);
+  BufferPtr b = hostFloats(cpu, {1, 2, 3});
+  EXPECT_EQ(&b->device(), &cpu);
+  EXPECT_EQ(b->bytes(), 12u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(b->data()) % 64, 0u);
+  BufferPtr c = b->clone();
+  EXPECT_NE(c->data(), b->data());
+  EXPECT_EQ(readFloats(*c), (std::vector<float>{1, 2, 3}));
+}
+
+TEST(CpuDevice, OutOfMemoryIsPyTorchsError) {
+  const size_t huge = std::numeric_limits<size_t>::max() - 8;
+  try {
+    kiln::runtime::cpuDevice().allocate(huge);
+    FAIL() << "allocated " << huge << " bytes";
+  } catch (const kiln::Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "DefaultCPUAllocator: not enough memory: you tried to allocate " +
+                  std::to_string(huge) + " bytes.");
+  }
+}
+
+TEST(Devices, WithoutABackendAreNotSupportedYet) {
+  try {
+    kiln::runtime::deviceFor(kiln::Device("cuda:0"));
+    FAIL();
+  } catch (const kiln::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cuda:0 tensors are not supported yet"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(KernelCache, KeysOnTheTarget) {
+  kiln::codegen::Kernel k = firstKernel(parse(kGraph));
+  CountingBackend other;
+  kiln::runtime::cachedKernel(kiln::runtime::llvmBackend(), k);  // the host's, maybe cached
+  kiln::Stats before = kiln::stats();
+  auto a = kiln::runtime::cachedKernel(other, k);
+  auto b = kiln::runtime::cachedKernel(other, k);
+  EXPECT_EQ(other.compiles, 1);  // the host's copy is not the other target's
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(kiln::stats().kernels_compiled - before.kernels_compiled, 1);
+  EXPECT_NE(kiln::runtime::cachedKernel(kiln::runtime::llvmBackend(), k), a);
+  EXPECT_NE(other.target().key(), kiln::runtime::llvmBackend().target().key());
+}
+
+TEST(Plan, AllocatesAndLaunchesThroughItsDevice) {
+  kiln::ir::Graph g = parse(kGraph);
+  CountingDevice device;
+  {
+    auto plan = kiln::runtime::buildPlan(g, device);
+    int kernels = 0;
+    for (const auto& st : plan->schedule.steps)
+      kernels += st.kind == kiln::sched::Step::Kind::Kernel;
+    std::vector<BufferPtr> params = {hostFloats(device, {1, 2, 3, 4}),
+                                     hostFloats(device, {10, 20, 30, 40})};
+    const int allocations_before = device.allocations;
+    std::vector<BufferPtr> slots = kiln::runtime::runPlan(*plan, g, params);
+    EXPECT_EQ(device.counting().launches, kernels);
+    EXPECT_EQ(device.counting().compiles, kernels);
+    EXPECT_GE(device.syncs, 1);
+    int fresh = 0;
+    for (const auto& slot : plan->schedule.slots) fresh += slot.param < 0;
+    EXPECT_EQ(device.allocations - allocations_before, fresh);
+    for (const BufferPtr& s : slots) EXPECT_EQ(&s->device(), &device);
+    // Hand-computed: x * 2 + y and its sum.
+    EXPECT_EQ(readFloats(*slots[plan->schedule.output_slots[0]]),
+              (std::vector<float>{12, 24, 36, 48}));
+    EXPECT_EQ(readFloats(*slots[plan->schedule.output_slots[1]]), (std::vector<float>{120}));
+  }
+  EXPECT_EQ(device.releases, device.allocations);  // every buffer went back to its device
+}
+
+}  // namespace
