@@ -2,8 +2,7 @@
 
 namespace kiln::runtime {
 
-std::string Target::key() const {
-  return kiln::Device(device).str() + " " + arch;
-}
+Target::Target(DeviceType device, std::string arch)
+    : device_(device), arch_(std::move(arch)), key_(kiln::Device(device_).str() + " " + arch_) {}
 
 }  // namespace kiln::runtime

@@ -15,13 +15,21 @@ namespace kiln::runtime {
 /// What code is compiled for: a device type and its architecture (the host CPU's name and
 /// features, or a GPU's compute capability). Compiled code is only valid for its target, so
 /// the target is part of every kernel and plan cache key.
-struct Target {
-  DeviceType device = DeviceType::CPU;
-  /// e.g. "x86_64 znver4 +avx,+avx2,+avx512f,..." or "sm_90".
-  std::string arch;
+class Target {
+ public:
+  /// `arch` e.g. "x86_64 znver4 +avx,+avx2,+avx512f,..." or "sm_90".
+  Target(DeviceType device, std::string arch);
 
-  /// The target as text: the device type and the architecture.
-  std::string key() const;
+  DeviceType device() const { return device_; }
+  const std::string& arch() const { return arch_; }
+  /// The target as text, the device type then the architecture (computed once: every plan
+  /// lookup uses it).
+  const std::string& key() const { return key_; }
+
+ private:
+  DeviceType device_;
+  std::string arch_;
+  std::string key_;
 };
 
 /// A kernel compiled for one target.

@@ -59,10 +59,7 @@ kiln::codegen::Kernel firstKernel(const kiln::ir::Graph& g) {
 // a destroyed instance) that compiles through LLVM and counts what it does.
 class CountingBackend final : public Backend {
  public:
-  CountingBackend() {
-    static int instances = 0;
-    target_.arch = "counting-test-arch-" + std::to_string(instances++);
-  }
+  CountingBackend() : target_(kiln::kCPU, "counting-test-arch-" + std::to_string(instances++)) {}
   const Target& target() const override { return target_; }
   std::shared_ptr<const CompiledKernel> compile(const kiln::codegen::Kernel& kernel,
                                                 const CompileOptions& options) override {
@@ -82,6 +79,7 @@ class CountingBackend final : public Backend {
     std::shared_ptr<const CompiledKernel> inner;
     CountingBackend* owner;
   };
+  static inline int instances = 0;
   Target target_;
 };
 

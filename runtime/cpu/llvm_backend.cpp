@@ -46,7 +46,7 @@ struct LlvmBackend::Session {
   std::mutex mu;
   std::unique_ptr<llvm::orc::LLJIT> jit;
   std::unique_ptr<llvm::TargetMachine> machine;
-  Target target;
+  Target target{DeviceType::CPU, ""};
 };
 
 LlvmBackend::LlvmBackend() : session_(std::make_unique<Session>()) {
@@ -56,9 +56,9 @@ LlvmBackend::LlvmBackend() : session_(std::make_unique<Session>()) {
   if (!jtmb)
     throw std::runtime_error("kiln: cannot detect the host CPU: " + errorText(jtmb.takeError()));
   jtmb->setCodeGenOptLevel(llvm::CodeGenOpt::Aggressive);
-  session_->target.device = DeviceType::CPU;
-  session_->target.arch = jtmb->getTargetTriple().getArchName().str() + " " + jtmb->getCPU() + " " +
-                          jtmb->getFeatures().getString();
+  session_->target =
+      Target(DeviceType::CPU, jtmb->getTargetTriple().getArchName().str() + " " + jtmb->getCPU() +
+                                  " " + jtmb->getFeatures().getString());
   auto tm = jtmb->createTargetMachine();
   if (!tm) throw std::runtime_error("kiln: no target machine: " + errorText(tm.takeError()));
   session_->machine = std::move(*tm);
