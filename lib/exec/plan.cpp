@@ -9,6 +9,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "codegen/llvm/cpu_schedule.h"
 #include "codegen/llvm/emitter.h"
 #include "lib/passes/passes.h"
 #include "runtime/kernel_cache.h"
@@ -104,7 +105,9 @@ std::shared_ptr<const Plan> buildPlan(const ir::Graph& graph, const std::string&
   const std::string dump = dump_prefix.empty() ? std::string() : dumpDir();
   if (!dump_prefix.empty()) {
     writeFile(dump_prefix + ".simplified.kir", simple.graph.text());
-    writeFile(dump_prefix + ".schedule.txt", plan->schedule.text());
+    writeFile(dump_prefix + ".schedule.txt", plan->schedule.text([](const codegen::Kernel& k) {
+      return codegen::cpuSchedule(k).text();
+    }));
   }
   const auto& steps = plan->schedule.steps;
   plan->fns.assign(steps.size(), nullptr);

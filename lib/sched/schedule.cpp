@@ -118,7 +118,6 @@ class Lowering {
       b_.store(st);
     }
     out_slot_ = out_slot;
-    chooseInnermost();
     mergeable_ = computeMergeableDims();
     step.kernel = b_.take();
     step.slots = kernel_slots_;
@@ -153,7 +152,7 @@ class Lowering {
       }
     }
     for (size_t d = 0; d + 1 < n; ++d) {
-      if (k.loops[d].reduce != k.loops[d + 1].reduce) merge[d] = false;
+      if (k.loops[d].role != k.loops[d + 1].role) merge[d] = false;
     }
     return merge;
   }
@@ -176,7 +175,8 @@ class Lowering {
       size_t end = d;
       while (end < merge_.size() && merge_[end] && end + 1 < shape.size()) ++end;
       std::vector<int64_t> extents(shape.begin() + d, shape.begin() + end + 1);
-      Lin v = b_.var(b_.addLoop(ir::numelOf(extents), reduced[d]));
+      Lin v = b_.var(b_.addLoop(ir::numelOf(extents), reduced[d] ? codegen::LoopRole::Reduction
+                                                                 : codegen::LoopRole::Parallel));
       for (Lin& part : b_.unravel(v, extents)) idx.push_back(std::move(part));
       d = end + 1;
     }
@@ -289,35 +289,6 @@ class Lowering {
       stack.pop_back();
     }
     return memo_.at(key(root, internIndex(root_idx)));
-  }
-
-  // Put innermost the loop along which memory accesses are cheapest: unit stride best, then
-  // invariant (a register), strided worst. This makes matmul's inner loop run along the columns
-  // of both its right operand and its output, and keeps row reductions contiguous.
-  void chooseInnermost() {
-    const codegen::Kernel& k = b_.kernel();
-    if (k.loops.size() < 2) return;
-    std::vector<int> score(k.loops.size(), 0);
-    auto count = [&](const Lin& lin) {
-      std::vector<int64_t> coef(k.loops.size(), 0);
-      for (auto [atom, c] : lin.terms) {
-        const codegen::Expr& e = k.exprs[atom];
-        if (e.kind == codegen::ExprKind::LoopVar) coef[e.i] = c;
-      }
-      for (size_t l = 0; l < coef.size(); ++l) score[l] += coef[l] == 1 ? 2 : coef[l] == 0 ? 1 : 0;
-    };
-    for (const auto& [buffer, lin] : b_.loads()) count(lin);
-    count(store_lin_);
-    std::vector<int32_t> order = k.order;
-    int32_t inner = order.back();
-    int32_t best = inner;
-    for (int32_t l : order) {
-      if (score[l] > score[best] && k.loops[l].extent > 1) best = l;
-    }
-    if (best == inner) return;
-    order.erase(std::find(order.begin(), order.end(), best));
-    order.push_back(best);
-    b_.setOrder(order);
   }
 
   const Graph& g_;
@@ -595,7 +566,7 @@ Schedule schedule(const Graph& g) {
   return s;
 }
 
-std::string Schedule::text() const {
+std::string Schedule::text(const std::function<std::string(const codegen::Kernel&)>& note) const {
   std::string out;
   for (size_t i = 0; i < slots.size(); ++i) {
     absl::StrAppend(&out, "slot ", i, ": ", std::string(irName(slots[i].dtype)), "[",
@@ -611,6 +582,7 @@ std::string Schedule::text() const {
     }
     absl::StrAppend(&out, "step ", i, ": kernel for %", st.instr, " slots [",
                     absl::StrJoin(st.slots, ", "), "]  # ", st.reason, "\n", st.kernel.text());
+    if (note) absl::StrAppend(&out, "  ", note(st.kernel), "\n");
   }
   return out;
 }

@@ -10,6 +10,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "codegen/llvm/cpu_schedule.h"
 #include "codegen/llvm/emitter.h"
 #include "lib/ir/parse.h"
 #include "runtime/jit.h"
@@ -231,7 +232,7 @@ std::string fusionText(const Pipeline& p) {
 }
 
 std::string kernelsText(const Pipeline& p) {
-  return p.schedule.text();
+  return p.schedule.text([](const codegen::Kernel& k) { return codegen::cpuSchedule(k).text(); });
 }
 
 std::string llvmStageText(const Pipeline& p, LlvmStage stage) {
