@@ -121,6 +121,7 @@ class Lowering {
       b_.store(st);
     }
     out_slot_ = out_slot;
+    reduces_ = in.d.op == Op::Reduce || in.d.op == Op::ArgReduce;
     mergeable_ = computeMergeableDims();
     step.kernel = b_.take();
     step.slots = kernel_slots_;
@@ -160,13 +161,18 @@ class Lowering {
     return merge;
   }
 
-  /// Whether the kernel reads its output slot at a position other than the one it writes
-  /// (then the old contents must be copied first).
-  bool readsOutputElsewhere() const {
+  /// Why the kernel must read a copy of its output slot's old contents, or "" when it need not:
+  /// it reads the slot at positions other than the ones it writes, or it reduces into the slot
+  /// (where a backend may accumulate: codegen/kernel.h) and reads it at all.
+  std::string outputHazard() const {
+    bool reads_output = false;
     for (const auto& [buffer, lin] : b_.loads()) {
-      if (kernel_slots_[buffer] == out_slot_ && !(lin == store_lin_)) return true;
+      if (kernel_slots_[buffer] != out_slot_) continue;
+      if (!(lin == store_lin_))
+        return "the kernel reads the memory it overwrites at other positions";
+      reads_output = true;
     }
-    return false;
+    return reads_output && reduces_ ? "a reduction reads the memory it accumulates into" : "";
   }
 
  private:
@@ -310,6 +316,7 @@ class Lowering {
   std::vector<bool> merge_;
   std::vector<bool> mergeable_;
   int32_t out_slot_ = -1;
+  bool reduces_ = false;
 };
 
 // ---- which values get a buffer of their own ----
@@ -525,14 +532,13 @@ Step copyStep(int32_t from, int32_t to, int32_t instr, std::string reason) {
 }
 
 // Lowers value i once plainly (to find aliasing hazards and mergeable loops), then again with
-// the loops merged. `hazard` says whether the kernel reads its output slot at positions other
-// than the ones it writes.
+// the loops merged. `hazard` gets why the kernel must read a copy of its output slot, or "".
 Step lowerKernel(const Graph& g, const std::vector<bool>& realized,
                  const std::vector<int32_t>& read_slot, const std::vector<Slot>& slots, int32_t i,
-                 int32_t out, int32_t best, bool* hazard) {
+                 int32_t out, int32_t best, std::string* hazard) {
   Lowering first(g, realized, read_slot, slots);
   Step st = first.lower(i, out, best);
-  *hazard = first.readsOutputElsewhere();
+  *hazard = first.outputHazard();
   std::vector<bool> merge = first.mergeableDims();
   if (std::find(merge.begin(), merge.end(), true) == merge.end()) return st;
   return Lowering(g, realized, read_slot, slots, merge).lower(i, out, best);
@@ -541,7 +547,8 @@ Step lowerKernel(const Graph& g, const std::vector<bool>& realized,
 // Turns the realized values, in step order, into steps: a kernel for each, and the copies that
 // in-place updates need. A param read after its buffer was overwritten reads a snapshot taken
 // at the start; a partial write into a base that lives elsewhere gets a copy of the base first;
-// a kernel that reads its own output slot elsewhere than it writes gets a copy to read.
+// a kernel that reads its own output slot elsewhere than it writes, or reduces into a slot it
+// reads, gets a copy to read.
 class StepLowering {
  public:
   StepLowering(const Graph& g, const Realized& realized, const std::vector<int32_t>& slot,
@@ -565,12 +572,11 @@ class StepLowering {
       best = newSlot({g_.instrs[in.operands[0]].d.dtype, in.d.numel(), -1});
     }
     std::vector<int32_t> read_slot = readSlots(i);
-    bool hazard = false;
+    std::string hazard;
     Step step = lowerKernel(g_, realized_.is, read_slot, slots_, i, out, best, &hazard);
-    if (hazard) {
+    if (!hazard.empty()) {
       int32_t tmp = newSlotLike(out);
-      steps_.push_back(
-          copyStep(out, tmp, i, "the kernel reads the memory it overwrites at other positions"));
+      steps_.push_back(copyStep(out, tmp, i, hazard));
       for (int32_t& s : read_slot) {
         if (s == out) s = tmp;
       }
