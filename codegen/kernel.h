@@ -14,9 +14,9 @@
 // Expressions. A DAG in which operands precede their users ($k uses only $j, j < k), evaluated
 // at a point: `loop l` is i_l; loads, arithmetic and random numbers are pure functions of the
 // point, the arguments and the buffers' contents when the kernel starts (Philox random numbers
-// depend only on counter and key: lib/ir/philox.h). Element indices (load and store indices,
-// arg positions) are i64 counts of elements of the buffer's dtype, always in bounds. A bool
-// buffer holds one byte per element, 0 or 1.
+// depend only on counter and key: lib/ir/philox.h). Load and store indices are i64 counts of
+// elements of the buffer's dtype, always in bounds. A bool buffer holds one byte per element,
+// 0 or 1.
 //
 // Buffers never alias. Distinct buffer params never overlap in memory: the scheduler gives each
 // param a distinct slot of its schedule, and every slot (and every graph param) has memory of its
@@ -43,9 +43,9 @@
 // the first point, in increasing order of the Reduction loop, that holds it: ties keep the
 // earliest. Only the final contents are specified: a backend may accumulate in registers and
 // store once per point of the Parallel loops, or initialise the outputs and accumulate in the
-// buffers themselves (the kernel never reads them otherwise). Parallel points never share an
-// output element, so they may run in any order and in parallel; the terms of one output element
-// are combined by whoever computes that element.
+// buffers themselves (a reducing kernel never reads the buffers it stores into). Parallel points
+// never share an output element, so they may run in any order and in parallel; the terms of one
+// element may also be split among workers and combined in any order the rules above allow.
 //
 // Arguments. Scalar argument i is passed at launch as 64 raw bits: a double's bits for a floating
 // argument (a float argument is that double rounded to float), the integer for integral ones, and
