@@ -15,11 +15,9 @@ size_t KernelBuilder::ExprHash::operator()(const Expr& e) const {
                       e.a, e.b, e.c, e.i, fbits);
 }
 
-int32_t KernelBuilder::addLoop(int64_t extent, bool reduce) {
-  kernel_.loops.push_back({extent, reduce});
-  int32_t l = static_cast<int32_t>(kernel_.loops.size() - 1);
-  kernel_.order.push_back(l);
-  return l;
+int32_t KernelBuilder::addLoop(int64_t extent, LoopRole role) {
+  kernel_.loops.push_back({extent, role});
+  return static_cast<int32_t>(kernel_.loops.size() - 1);
 }
 
 int32_t KernelBuilder::addBuffer(ScalarType dtype, bool written) {

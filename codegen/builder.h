@@ -24,12 +24,10 @@ struct Lin {
 class KernelBuilder {
  public:
   /// Adds a loop; its variable is available as var(index).
-  int32_t addLoop(int64_t extent, bool reduce);
+  int32_t addLoop(int64_t extent, LoopRole role);
   int32_t addBuffer(ScalarType dtype, bool written);
   int32_t addArg(ScalarType type);
   void markWritten(int32_t buffer) { kernel_.buffers[buffer].written = true; }
-  /// Sets the loop nesting (a permutation of the loops, outermost first).
-  void setOrder(std::vector<int32_t> order) { kernel_.order = std::move(order); }
 
   int32_t expr(const Expr& e);
   int32_t op(ScalarOp sop, ScalarType type, int32_t a, int32_t b = -1, int32_t c = -1);

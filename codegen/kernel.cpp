@@ -4,6 +4,7 @@
 #include <absl/strings/str_format.h>
 #include <absl/strings/str_join.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -74,8 +75,9 @@ std::string Kernel::text() const {
     absl::StrAppend(&s, ", arg", i, ": ", std::string(irName(args[i])));
   }
   absl::StrAppend(&s, ")\n  loops");
-  for (int32_t l : order) {
-    absl::StrAppend(&s, " ", l, ":", loops[l].extent, loops[l].reduce ? "r" : "");
+  for (size_t l = 0; l < loops.size(); ++l) {
+    absl::StrAppend(&s, " ", l, ":", loops[l].extent,
+                    loops[l].role == LoopRole::Reduction ? "r" : "");
   }
   absl::StrAppend(&s, "\n");
   for (size_t i = 0; i < exprs.size(); ++i) {
@@ -93,16 +95,9 @@ std::string Kernel::text() const {
   return s;
 }
 
-bool Kernel::reductionInnermost() const {
-  bool seen_reduce = false;
-  for (int32_t l : order) {
-    if (loops[l].reduce) {
-      seen_reduce = true;
-    } else if (seen_reduce) {
-      return false;
-    }
-  }
-  return true;
+bool Kernel::reduces() const {
+  return std::any_of(stores.begin(), stores.end(),
+                     [](const Store& st) { return st.reduce != ReduceKind::None; });
 }
 
 double reduceIdentity(ReduceKind k, ScalarType t) {

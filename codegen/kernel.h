@@ -1,9 +1,59 @@
 #pragma once
-// The backend-neutral kernel IR: what one compiled kernel computes. A kernel is a loop nest over
-// an index space (parallel loops and reduction loops), a DAG of scalar expressions evaluated per
-// point (loads through index expressions, arithmetic, random numbers), and stores into buffers,
-// optionally combined across reduction loops. Emitters (codegen/llvm, later codegen/cuda) turn
-// a Kernel into code; its text() is also the compiled-code cache key.
+// The backend-neutral kernel IR: what one compiled kernel computes, and nothing about how a
+// target runs it. Emitters (codegen/llvm, later a GPU one) turn a Kernel into code; its text()
+// is also the compiled-code cache key.
+//
+// THE CONTRACT. A producer (lib/sched) guarantees it and every backend may rely on it.
+//
+// Index space. The loops span the points (i_0, ..., i_n-1), 0 <= i_l < loops[l].extent. Each loop
+// says what it is, not where it runs: a Parallel loop indexes independent results, a Reduction
+// loop indexes the terms that a reducing store combines. A Kernel carries no loop order; each
+// backend chooses its own order and mapping (the CPU one: codegen/llvm/cpu_schedule.h). A loop of
+// extent 0 makes the index space empty: nothing is evaluated (but see reductions below).
+//
+// Expressions. A DAG in which operands precede their users ($k uses only $j, j < k), evaluated
+// at a point: `loop l` is i_l; loads, arithmetic and random numbers are pure functions of the
+// point, the arguments and the buffers' contents when the kernel starts (Philox random numbers
+// depend only on counter and key: lib/ir/philox.h). Load and store indices are i64 counts of
+// elements of the buffer's dtype, always in bounds. A bool buffer holds one byte per element,
+// 0 or 1.
+//
+// Buffers never alias. Distinct buffer params never overlap in memory: the scheduler gives each
+// param a distinct slot of its schedule, and every slot (and every graph param) has memory of its
+// own. A buffer not marked `written` is only read. A kernel reads a buffer it writes only if its
+// stores are plain, and then only at the very element that the same point stores (an in-place
+// update such as x.add_(1)); the scheduler gives any other read of memory that a kernel
+// overwrites a copy of its own first. So backends may declare the buffers restrict/noalias.
+//
+// Plain stores (reduce == None). Every point stores buffer[index] = value. The kernel's loops are
+// then all Parallel, and distinct points store distinct elements (in-place writes through
+// overlapping views are rejected by the front end), so the points may run in any order and in
+// parallel.
+//
+// Reducing stores (reduce != None). A kernel's stores are either all plain or all reducing. The
+// store's index depends on the Parallel loops only. For each point p of the Parallel loops, once
+// the kernel has finished:
+//   buffer[index(p)] = identity (+) value(p, r_1) (+) value(p, r_2) (+) ...
+// over every point r of the Reduction loops, with (+) the reduce kind's combine and `identity`
+// its reduceIdentity() (so an empty reduction stores the identity). Sum and prod of floats may
+// be combined in any order (rounding may differ from a sequential loop); max and min propagate
+// NaN; bool sum is `or` and bool prod `and`. Arg reductions (the scheduler gives them exactly one
+// Reduction loop) store into best_buffer[index] the best value (argmax: the largest, argmin: the
+// smallest, a NaN beating any number) and into buffer[index] the i64 `position` expression at
+// the first point, in increasing order of the Reduction loop, that holds it: ties keep the
+// earliest. Only the final contents are specified: a backend may accumulate in registers and
+// store once per point of the Parallel loops, or initialise the outputs and accumulate in the
+// buffers themselves (a reducing kernel never reads the buffers it stores into). Parallel points
+// never share an output element, so they may run in any order and in parallel; the terms of one
+// element may also be split among workers and combined in any order the rules above allow.
+//
+// Arguments. Scalar argument i is passed at launch as 64 raw bits: a double's bits for a floating
+// argument (a float argument is that double rounded to float), the integer for integral ones, and
+// nonzero for true; so kernels that differ only in constants share code.
+//
+// Cache key. text() lists everything above (buffers, arguments, each loop's extent and role,
+// every expression and store). A backend's choices (such as the CPU loop order) are computed from
+// the kernel alone, so equal texts still mean equal compiled code.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -36,8 +86,8 @@ struct Expr {
 
 enum class ReduceKind : uint8_t { None, Sum, Prod, Max, Min, ArgMax, ArgMin };
 
-/// buffer[index] = value, or buffer[index] = combine(buffer[index], value) across the reduction
-/// loops. Arg reductions keep the running best value in `best_buffer` and store `position`.
+/// buffer[index] = value at every point, or (reduce != None) the combination across the
+/// Reduction loops described above; arg reductions also store the best value in `best_buffer`.
 struct Store {
   int32_t buffer = 0;
   int32_t index = -1;
@@ -52,25 +102,25 @@ struct BufferParam {
   bool written = false;
 };
 
+/// What a loop indexes: independent results, or the terms of a reduction.
+enum class LoopRole : uint8_t { Parallel, Reduction };
+
 struct Loop {
   int64_t extent = 1;
-  bool reduce = false;
+  LoopRole role = LoopRole::Parallel;
 };
 
 struct Kernel {
   std::vector<BufferParam> buffers;
   std::vector<ScalarType> args;
   std::vector<Loop> loops;
-  /// Loop nesting, outermost first (a permutation of loop indices).
-  std::vector<int32_t> order;
   std::vector<Expr> exprs;
   std::vector<Store> stores;
 
   /// Readable listing; equal texts mean equal code, so it is the cache key.
   std::string text() const;
-  /// Whether the reduction loops are all nested inside the parallel ones (accumulate in a
-  /// register) rather than around them (accumulate in memory).
-  bool reductionInnermost() const;
+  /// Whether the stores are reducing ones (then all of them are).
+  bool reduces() const;
 };
 
 /// Identity of a reduction for a type (0, 1, -inf, +inf, ...), as raw bits of that type's value.

@@ -56,6 +56,9 @@ class Backend {
   /// Compiles `kernel`. Thread-safe.
   virtual std::shared_ptr<const CompiledKernel> compile(const codegen::Kernel& kernel,
                                                         const CompileOptions& options) = 0;
+  /// How this backend maps `kernel` onto its target (loop order, vectorisation, threads, or a
+  /// GPU's grid and blocks), as one line that dumps and kiln-ir print under the kernel.
+  virtual std::string scheduleText(const codegen::Kernel& kernel) const = 0;
 };
 
 }  // namespace kiln::runtime

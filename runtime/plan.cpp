@@ -95,7 +95,10 @@ std::shared_ptr<const Plan> buildPlan(const ir::Graph& graph, Device& device,
   const std::string dump = dump_prefix.empty() ? std::string() : core::dumpDir();
   if (!dump_prefix.empty()) {
     core::writeFile(dump_prefix + ".simplified.kir", simple.graph.text());
-    core::writeFile(dump_prefix + ".schedule.txt", plan->schedule.text());
+    Backend& backend = device.backend();
+    core::writeFile(
+        dump_prefix + ".schedule.txt",
+        plan->schedule.text([&](const codegen::Kernel& k) { return backend.scheduleText(k); }));
   }
   const auto& steps = plan->schedule.steps;
   plan->kernels.assign(steps.size(), nullptr);

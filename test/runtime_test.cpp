@@ -66,6 +66,9 @@ class CountingBackend final : public Backend {
     ++compiles;
     return std::make_shared<Counted>(kiln::runtime::llvmBackend().compile(kernel, options), this);
   }
+  std::string scheduleText(const kiln::codegen::Kernel& kernel) const override {
+    return kiln::runtime::llvmBackend().scheduleText(kernel);
+  }
   int compiles = 0;
   int launches = 0;
 

@@ -451,6 +451,17 @@ TEST(Aliasing, CopyFromOwnTranspose) {
   EXPECT_EQ(values(s2), (V{1, 3, 5, 7, 9, 11, 13, 7}));
 }
 
+TEST(Aliasing, ReductionStoredIntoTheTensorItReads) {
+  // Each sum reads x at the very element it stores; the CPU backend accumulates these sums in the
+  // output buffer (the parallel loop runs innermost), so the kernel must read a copy of x.
+  Tensor x = kiln::arange(4, kiln::kFloat).view({4, 1}) + 0;
+  x.eval();
+  x.copy_(x.expand({4, 3}).sum(1, true));
+  EXPECT_EQ(values(x), (V{0, 3, 6, 9}));
+  x.copy_((x.expand({4, 3}) - 1).amax(1, true));
+  EXPECT_EQ(values(x), (V{-1, 2, 5, 8}));
+}
+
 // ---------------------------------------------------------------------------- from_blob
 
 TEST(FromBlob, CallerWritesAreSeen) {

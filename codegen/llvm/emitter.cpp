@@ -19,6 +19,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "codegen/llvm/cpu_schedule.h"
 #include "codegen/llvm/vector_math.h"
 #include "lib/ir/philox.h"
 
@@ -75,16 +76,18 @@ class Emitter {
     }
     loopVars_.assign(k_.loops.size(), nullptr);
 
-    bool hasReduce = false;
-    for (const Store& s : k_.stores) hasReduce |= s.reduce != ReduceKind::None;
-    if (!hasReduce) {
-      emitNest(0, k_.order.size(), [&] { emitPlainStores(); });
-    } else if (k_.reductionInnermost()) {
-      size_t parallel = 0;
-      while (parallel < k_.order.size() && !k_.loops[k_.order[parallel]].reduce) ++parallel;
-      emitNest(0, parallel, [&] { emitRegisterReduction(parallel); });
-    } else {
-      emitMemoryReduction();
+    const CpuSchedule cpu = cpuSchedule(k_);
+    switch (cpu.accumulate) {
+      case CpuSchedule::Accumulate::None:
+        emitNest(cpu.order, 0, cpu.order.size(), [&] { emitPlainStores(); });
+        break;
+      case CpuSchedule::Accumulate::Registers:
+        emitNest(cpu.order, 0, cpu.outer_parallel,
+                 [&] { emitRegisterReduction(cpu.order, cpu.outer_parallel); });
+        break;
+      case CpuSchedule::Accumulate::Memory:
+        emitMemoryReduction(cpu.order);
+        break;
     }
     b_.CreateRetVoid();
   }
@@ -153,10 +156,7 @@ class Emitter {
   }
 
   // ---- loops ----
-  template <typename F>
-  void emitNest(size_t from, size_t to, F body) {
-    emitNest(k_.order, from, to, body);
-  }
+  // Loops order[from..to), outermost first, around `body`.
   template <typename F>
   void emitNest(const std::vector<int32_t>& order, size_t from, size_t to, F body) {
     if (from == to) {
@@ -251,7 +251,7 @@ class Emitter {
 
   // Reduction loops inside the parallel ones: the accumulator lives in a register (SROA turns
   // the alloca into a phi), and the loop vectoriser can split it across lanes.
-  void emitRegisterReduction(size_t parallel) {
+  void emitRegisterReduction(const std::vector<int32_t>& order, size_t parallel) {
     std::vector<llvm::AllocaInst*> acc(k_.stores.size()), best(k_.stores.size());
     for (size_t i = 0; i < k_.stores.size(); ++i) {
       const Store& s = k_.stores[i];
@@ -266,7 +266,7 @@ class Emitter {
         b_.CreateStore(identity(s.reduce, vt), acc[i]);
       }
     }
-    emitNest(parallel, k_.order.size(), [&] {
+    emitNest(order, parallel, order.size(), [&] {
       memo_.assign(k_.exprs.size(), nullptr);
       for (size_t i = 0; i < k_.stores.size(); ++i) {
         const Store& s = k_.stores[i];
@@ -300,10 +300,10 @@ class Emitter {
 
   // Reduction loops around parallel ones (e.g. matmul's k outside j): initialise the outputs,
   // then accumulate in memory, which keeps the innermost loop contiguous.
-  void emitMemoryReduction() {
+  void emitMemoryReduction(const std::vector<int32_t>& order) {
     std::vector<int32_t> parallelOrder;
-    for (int32_t l : k_.order) {
-      if (!k_.loops[l].reduce) parallelOrder.push_back(l);
+    for (int32_t l : order) {
+      if (k_.loops[l].role == LoopRole::Parallel) parallelOrder.push_back(l);
     }
     emitNest(parallelOrder, 0, parallelOrder.size(), [&] {
       memo_.assign(k_.exprs.size(), nullptr);
@@ -318,7 +318,7 @@ class Emitter {
         }
       }
     });
-    emitNest(0, k_.order.size(), [&] {
+    emitNest(order, 0, order.size(), [&] {
       memo_.assign(k_.exprs.size(), nullptr);
       for (const Store& s : k_.stores) {
         ScalarType vt = k_.exprs[s.value].type;

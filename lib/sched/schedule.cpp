@@ -1,3 +1,6 @@
+// The scheduler (see schedule.h): which values are realized, their slots, the order of the
+// steps, and the lowering of each realized value to a kernel, with the copies in-place updates
+// need.
 #include "lib/sched/schedule.h"
 
 #include <absl/container/flat_hash_map.h>
@@ -118,7 +121,7 @@ class Lowering {
       b_.store(st);
     }
     out_slot_ = out_slot;
-    chooseInnermost();
+    reduces_ = in.d.op == Op::Reduce || in.d.op == Op::ArgReduce;
     mergeable_ = computeMergeableDims();
     step.kernel = b_.take();
     step.slots = kernel_slots_;
@@ -153,18 +156,23 @@ class Lowering {
       }
     }
     for (size_t d = 0; d + 1 < n; ++d) {
-      if (k.loops[d].reduce != k.loops[d + 1].reduce) merge[d] = false;
+      if (k.loops[d].role != k.loops[d + 1].role) merge[d] = false;
     }
     return merge;
   }
 
-  /// Whether the kernel reads its output slot at a position other than the one it writes
-  /// (then the old contents must be copied first).
-  bool readsOutputElsewhere() const {
+  /// Why the kernel must read a copy of its output slot's old contents, or "" when it need not:
+  /// it reads the slot at positions other than the ones it writes, or it reduces into the slot
+  /// (where a backend may accumulate: codegen/kernel.h) and reads it at all.
+  std::string outputHazard() const {
+    bool reads_output = false;
     for (const auto& [buffer, lin] : b_.loads()) {
-      if (kernel_slots_[buffer] == out_slot_ && !(lin == store_lin_)) return true;
+      if (kernel_slots_[buffer] != out_slot_) continue;
+      if (!(lin == store_lin_))
+        return "the kernel reads the memory it overwrites at other positions";
+      reads_output = true;
     }
-    return false;
+    return reads_output && reduces_ ? "a reduction reads the memory it accumulates into" : "";
   }
 
  private:
@@ -176,7 +184,8 @@ class Lowering {
       size_t end = d;
       while (end < merge_.size() && merge_[end] && end + 1 < shape.size()) ++end;
       std::vector<int64_t> extents(shape.begin() + d, shape.begin() + end + 1);
-      Lin v = b_.var(b_.addLoop(ir::numelOf(extents), reduced[d]));
+      Lin v = b_.var(b_.addLoop(ir::numelOf(extents), reduced[d] ? codegen::LoopRole::Reduction
+                                                                 : codegen::LoopRole::Parallel));
       for (Lin& part : b_.unravel(v, extents)) idx.push_back(std::move(part));
       d = end + 1;
     }
@@ -291,35 +300,6 @@ class Lowering {
     return memo_.at(key(root, internIndex(root_idx)));
   }
 
-  // Put innermost the loop along which memory accesses are cheapest: unit stride best, then
-  // invariant (a register), strided worst. This makes matmul's inner loop run along the columns
-  // of both its right operand and its output, and keeps row reductions contiguous.
-  void chooseInnermost() {
-    const codegen::Kernel& k = b_.kernel();
-    if (k.loops.size() < 2) return;
-    std::vector<int> score(k.loops.size(), 0);
-    auto count = [&](const Lin& lin) {
-      std::vector<int64_t> coef(k.loops.size(), 0);
-      for (auto [atom, c] : lin.terms) {
-        const codegen::Expr& e = k.exprs[atom];
-        if (e.kind == codegen::ExprKind::LoopVar) coef[e.i] = c;
-      }
-      for (size_t l = 0; l < coef.size(); ++l) score[l] += coef[l] == 1 ? 2 : coef[l] == 0 ? 1 : 0;
-    };
-    for (const auto& [buffer, lin] : b_.loads()) count(lin);
-    count(store_lin_);
-    std::vector<int32_t> order = k.order;
-    int32_t inner = order.back();
-    int32_t best = inner;
-    for (int32_t l : order) {
-      if (score[l] > score[best] && k.loops[l].extent > 1) best = l;
-    }
-    if (best == inner) return;
-    order.erase(std::find(order.begin(), order.end(), best));
-    order.push_back(best);
-    b_.setOrder(order);
-  }
-
   const Graph& g_;
   const std::vector<bool>& realized_;
   std::vector<int32_t> read_slot_;
@@ -336,88 +316,128 @@ class Lowering {
   std::vector<bool> merge_;
   std::vector<bool> mergeable_;
   int32_t out_slot_ = -1;
+  bool reduces_ = false;
 };
 
-}  // namespace
+// ---- which values get a buffer of their own ----
 
-Schedule schedule(const Graph& g) {
-  const int32_t n = static_cast<int32_t>(g.instrs.size());
-  Schedule s;
-  std::vector<int32_t> uses(n, 0);
-  for (const Instr& in : g.instrs) {
-    for (int32_t o : in.operands) ++uses[o];
+/// Which values are realized (stored in a slot, read by later kernels as loads) rather than
+/// inlined into their consumers, and why: the reason each kernel step prints.
+struct Realized {
+  explicit Realized(size_t n) : is(n, false), reason(n) {}
+  /// Realizes value i; the first reason given is the one kept.
+  void mark(int32_t i, std::string why) {
+    if (!is[i]) reason[i] = std::move(why);
+    is[i] = true;
   }
-  std::vector<bool> realized(n, false);
-  std::vector<std::string> reason(n);
-  auto realize = [&](int32_t i, std::string why) {
-    if (!realized[i]) reason[i] = std::move(why);
-    realized[i] = true;
-  };
-  for (int32_t i = 0; i < n; ++i) {
+  std::vector<bool> is;
+  std::vector<std::string> reason;
+};
+
+// Values that end a kernel by what they are: params, reductions, partial writes and their
+// bases, and the requested outputs.
+void realizeBoundaries(const Graph& g, Realized& r) {
+  for (int32_t i = 0; i < std::ssize(g.instrs); ++i) {
     const Instr& in = g.instrs[i];
-    if (in.d.op == Op::Param) realize(i, "input buffer");
-    if (in.d.op == Op::Reduce || in.d.op == Op::ArgReduce) realize(i, "reduction");
+    if (in.d.op == Op::Param) r.mark(i, "input buffer");
+    if (in.d.op == Op::Reduce || in.d.op == Op::ArgReduce) r.mark(i, "reduction");
     if (in.d.op == Op::Write) {
-      realize(i, "write into part of a storage");
-      realize(in.operands[0], "base of a partial write");
+      r.mark(i, "write into part of a storage");
+      r.mark(in.operands[0], "base of a partial write");
     }
   }
-  for (const ir::Output& o : g.outputs) realize(o.value, "requested output");
-  // Inside a reduction, a computed value read through a broadcast would be recomputed for
-  // every broadcast position (matmul's operands are read N times): compute it once instead.
+  for (const ir::Output& o : g.outputs) r.mark(o.value, "requested output");
+}
+
+// Inside a reduction, a computed value read through a broadcast would be recomputed for every
+// broadcast position (matmul's operands are read N times): compute it once instead.
+void realizeBroadcastReads(const Graph& g, Realized& r) {
   constexpr int64_t kRecomputeLimit = 16;
-  for (int32_t i = 0; i < n; ++i) {
-    const Instr& in = g.instrs[i];
+  const size_t n = g.instrs.size();
+  for (const Instr& in : g.instrs) {
     if (in.d.op != Op::Reduce && in.d.op != Op::ArgReduce) continue;
     std::vector<int32_t> stack{in.operands[0]};
     std::vector<bool> seen(n, false);
     while (!stack.empty()) {
       int32_t j = stack.back();
       stack.pop_back();
-      if (seen[j] || realized[j]) continue;
+      if (seen[j] || r.is[j]) continue;
       seen[j] = true;
       const Instr& x = g.instrs[j];
       if (x.d.op == Op::Strided) {
         // The computed value under this view, through any further views.
         int32_t src = x.operands[0];
-        while (g.instrs[src].d.op == Op::Strided && !realized[src]) src = g.instrs[src].operands[0];
+        while (g.instrs[src].d.op == Op::Strided && !r.is[src]) src = g.instrs[src].operands[0];
         int64_t factor = 1;
         for (size_t k = 0; k < x.d.shape.size(); ++k) {
           if (x.d.ints[k] == 0) factor *= x.d.shape[k];
         }
-        if (factor >= kRecomputeLimit && !realized[src] && g.instrs[src].d.op == Op::Elementwise) {
-          realize(src, "read many times through a broadcast by a reduction");
+        if (factor >= kRecomputeLimit && !r.is[src] && g.instrs[src].d.op == Op::Elementwise) {
+          r.mark(src, "read many times through a broadcast by a reduction");
           continue;
         }
       }
       for (int32_t o : x.operands) stack.push_back(o);
     }
   }
+}
 
-  // Slots: params first, then where each realized value should land. A write chain ending in
-  // an in-place output updates the param's buffer itself.
-  std::vector<int32_t> param_slot(g.paramCount(), -1);
-  for (int32_t i = 0; i < n; ++i) {
-    const Instr& in = g.instrs[i];
-    if (in.d.op != Op::Param) continue;
-    param_slot[in.d.ivalue] = static_cast<int32_t>(s.slots.size());
-    s.slots.push_back({in.d.dtype, in.d.numel(), static_cast<int32_t>(in.d.ivalue)});
+Realized chooseRealized(const Graph& g) {
+  Realized r(g.instrs.size());
+  realizeBoundaries(g, r);
+  realizeBroadcastReads(g, r);
+  return r;
+}
+
+// ---- slots ----
+
+std::vector<int32_t> useCounts(const Graph& g) {
+  std::vector<int32_t> uses(g.instrs.size(), 0);
+  for (const Instr& in : g.instrs) {
+    for (int32_t o : in.operands) ++uses[o];
   }
-  std::vector<int32_t> desired(n, -1);
+  return uses;
+}
+
+// Creates a slot per param (the first slots); returns each param's.
+std::vector<int32_t> paramSlots(const Graph& g, std::vector<Slot>& slots) {
+  std::vector<int32_t> param_slot(g.paramCount(), -1);
+  for (const Instr& in : g.instrs) {
+    if (in.d.op != Op::Param) continue;
+    param_slot[in.d.ivalue] = static_cast<int32_t>(slots.size());
+    slots.push_back({in.d.dtype, in.d.numel(), static_cast<int32_t>(in.d.ivalue)});
+  }
+  return param_slot;
+}
+
+// Where values should land when they can (-1 elsewhere): an in-place output in its param's
+// buffer, and so the bases of a chain of partial writes ending in one, when nothing else uses
+// them: the chain then updates the param's buffer itself.
+std::vector<int32_t> desiredSlots(const Graph& g, const std::vector<int32_t>& param_slot,
+                                  const std::vector<int32_t>& uses) {
+  std::vector<int32_t> desired(g.instrs.size(), -1);
   for (const ir::Output& o : g.outputs) {
     if (o.dest_param >= 0 && g.instrs[o.value].d.op != Op::Param)
       desired[o.value] = param_slot[o.dest_param];
   }
-  for (int32_t i = n - 1; i >= 0; --i) {
+  for (int32_t i = std::ssize(g.instrs) - 1; i >= 0; --i) {
     const Instr& in = g.instrs[i];
     if (in.d.op != Op::Write || desired[i] < 0) continue;
     int32_t base = in.operands[0];
-    const Instr& b = g.instrs[base];
-    if (b.d.op == Op::Param) continue;
+    if (g.instrs[base].d.op == Op::Param) continue;
     if (uses[base] == 1) desired[base] = desired[i];
   }
-  std::vector<int32_t> slot(n, -1);
-  for (int32_t i = 0; i < n; ++i) {
+  return desired;
+}
+
+// The slot of each realized value (-1 for inlined ones): its param's, the one it should land in,
+// its partial-write base's when nothing else uses the base, or a new one.
+std::vector<int32_t> assignSlots(const Graph& g, const std::vector<bool>& realized,
+                                 const std::vector<int32_t>& uses,
+                                 const std::vector<int32_t>& param_slot,
+                                 const std::vector<int32_t>& desired, std::vector<Slot>& slots) {
+  std::vector<int32_t> slot(g.instrs.size(), -1);
+  for (int32_t i = 0; i < std::ssize(g.instrs); ++i) {
     const Instr& in = g.instrs[i];
     if (!realized[i]) continue;
     if (in.d.op == Op::Param) {
@@ -428,15 +448,25 @@ Schedule schedule(const Graph& g) {
                g.instrs[in.operands[0]].d.op != Op::Param) {
       slot[i] = slot[in.operands[0]];
     } else {
-      slot[i] = static_cast<int32_t>(s.slots.size());
-      s.slots.push_back({in.d.dtype, in.d.numel(), -1});
+      slot[i] = static_cast<int32_t>(slots.size());
+      slots.push_back({in.d.dtype, in.d.numel(), -1});
     }
   }
+  return slot;
+}
 
-  // Dependencies between realized instructions, through inlined ones.
-  std::vector<std::vector<int32_t>> deps(n);
-  std::vector<std::vector<int32_t>> param_reads(n);  // params each kernel reads, through inlining
-  for (int32_t i = 0; i < n; ++i) {
+// ---- step order ----
+
+/// The realized values each kernel reads, through the ones it inlines.
+struct KernelInputs {
+  std::vector<std::vector<int32_t>> computed;  // values of earlier kernels
+  std::vector<std::vector<int32_t>> params;
+};
+
+KernelInputs kernelInputs(const Graph& g, const std::vector<bool>& realized) {
+  const size_t n = g.instrs.size();
+  KernelInputs inputs{std::vector<std::vector<int32_t>>(n), std::vector<std::vector<int32_t>>(n)};
+  for (size_t i = 0; i < n; ++i) {
     if (!realized[i] || g.instrs[i].d.op == Op::Param) continue;
     std::vector<int32_t> stack(g.instrs[i].operands.begin(), g.instrs[i].operands.end());
     std::vector<bool> seen(n, false);
@@ -446,19 +476,27 @@ Schedule schedule(const Graph& g) {
       if (seen[j]) continue;
       seen[j] = true;
       if (realized[j]) {
-        (g.instrs[j].d.op == Op::Param ? param_reads[i] : deps[i]).push_back(j);
+        (g.instrs[j].d.op == Op::Param ? inputs.params[i] : inputs.computed[i]).push_back(j);
         continue;
       }
       for (int32_t o : g.instrs[j].operands) stack.push_back(o);
     }
   }
-  // Order: dependencies first; updates of params' buffers as late as possible, so that readers
-  // of the old contents run before them.
-  auto writesParam = [&](int32_t i) { return s.slots[slot[i]].param >= 0; };
+  return inputs;
+}
+
+// The order in which realized values (other than params) are computed: dependencies first;
+// updates of params' buffers as late as possible, so that readers of the old contents run
+// before them; otherwise in graph order.
+std::vector<int32_t> stepOrder(const Graph& g, const std::vector<bool>& realized,
+                               const KernelInputs& inputs, const std::vector<int32_t>& slot,
+                               const std::vector<Slot>& slots) {
+  const int32_t n = static_cast<int32_t>(g.instrs.size());
+  auto writesParam = [&](int32_t i) { return slots[slot[i]].param >= 0; };
   std::vector<int32_t> pending(n, 0);
   std::vector<std::vector<int32_t>> users(n);
   for (int32_t i = 0; i < n; ++i) {
-    for (int32_t d : deps[i]) {
+    for (int32_t d : inputs.computed[i]) {
       ++pending[i];
       users[d].push_back(i);
     }
@@ -479,99 +517,150 @@ Schedule schedule(const Graph& g) {
       if (--pending[u] == 0) ready.push(u);
     }
   }
+  return order;
+}
 
-  // Lower in order. A param read after its buffer was overwritten reads a snapshot taken at the
-  // start; a kernel that reads its own output slot elsewhere than it writes gets a copy first.
-  std::vector<bool> slot_written(s.slots.size(), false);
-  std::vector<int32_t> snapshot(s.slots.size(), -1);
-  std::vector<Step> snapshots, steps;
-  auto newSlotLike = [&](int32_t src) {
-    Slot copy = s.slots[src];
-    copy.param = -1;
-    s.slots.push_back(copy);
-    slot_written.push_back(false);
-    snapshot.push_back(-1);
-    return static_cast<int32_t>(s.slots.size() - 1);
-  };
-  for (int32_t i : order) {
-    const Instr& in = g.instrs[i];
-    if (in.d.numel() == 0) continue;
-    int32_t out = slot[i];
-    if (in.d.op == Op::Write) {
-      int32_t base_slot = slot[in.operands[0]];
-      if (base_slot != out) {
-        Step copy;
-        copy.kind = Step::Kind::Copy;
-        copy.slots = {base_slot, out};
-        copy.instr = i;
-        copy.reason = "a partial write needs its own copy of the base";
-        steps.push_back(std::move(copy));
-        slot_written[out] = true;
-      }
-    }
-    if (g.instrs[i].d.op == Op::Param) continue;
+// ---- steps ----
+
+Step copyStep(int32_t from, int32_t to, int32_t instr, std::string reason) {
+  Step copy;
+  copy.kind = Step::Kind::Copy;
+  copy.slots = {from, to};
+  copy.instr = instr;
+  copy.reason = std::move(reason);
+  return copy;
+}
+
+// Lowers value i once plainly (to find aliasing hazards and mergeable loops), then again with
+// the loops merged. `hazard` gets why the kernel must read a copy of its output slot, or "".
+Step lowerKernel(const Graph& g, const std::vector<bool>& realized,
+                 const std::vector<int32_t>& read_slot, const std::vector<Slot>& slots, int32_t i,
+                 int32_t out, int32_t best, std::string* hazard) {
+  Lowering first(g, realized, read_slot, slots);
+  Step st = first.lower(i, out, best);
+  *hazard = first.outputHazard();
+  std::vector<bool> merge = first.mergeableDims();
+  if (std::find(merge.begin(), merge.end(), true) == merge.end()) return st;
+  return Lowering(g, realized, read_slot, slots, merge).lower(i, out, best);
+}
+
+// Turns the realized values, in step order, into steps: a kernel for each, and the copies that
+// in-place updates need. A param read after its buffer was overwritten reads a snapshot taken
+// at the start; a partial write into a base that lives elsewhere gets a copy of the base first;
+// a kernel that reads its own output slot elsewhere than it writes, or reduces into a slot it
+// reads, gets a copy to read.
+class StepLowering {
+ public:
+  StepLowering(const Graph& g, const Realized& realized, const std::vector<int32_t>& slot,
+               const KernelInputs& inputs, std::vector<Slot>& slots)
+      : g_(g),
+        realized_(realized),
+        slot_(slot),
+        inputs_(inputs),
+        slots_(slots),
+        written_(slots.size(), false),
+        snapshot_(slots.size(), -1) {}
+
+  void lower(int32_t i) {
+    const Instr& in = g_.instrs[i];
+    if (in.d.numel() == 0) return;
+    const int32_t out = slot_[i];
+    if (in.d.op == Op::Write) copyPartialWriteBase(i);
     int32_t best = -1;
     if (in.d.op == Op::ArgReduce) {
-      const Instr& src = g.instrs[in.operands[0]];
-      best = static_cast<int32_t>(s.slots.size());
-      s.slots.push_back({src.d.dtype, in.d.numel(), -1});
-      slot_written.push_back(false);
-      snapshot.push_back(-1);
+      // The running best values of an arg reduction.
+      best = newSlot({g_.instrs[in.operands[0]].d.dtype, in.d.numel(), -1});
     }
-    std::vector<int32_t> read_slot = slot;
-    for (int32_t j : param_reads[i]) {
-      if (!slot_written[slot[j]]) continue;
-      int32_t p = slot[j];
-      if (snapshot[p] < 0) {
-        snapshot[p] = newSlotLike(p);
-        Step copy;
-        copy.kind = Step::Kind::Copy;
-        copy.slots = {p, snapshot[p]};
-        copy.reason = "snapshot of an input that is overwritten in place while still read";
-        snapshots.push_back(std::move(copy));
-      }
-      read_slot[j] = snapshot[p];
-    }
-    // Lower once plainly (to find aliasing hazards and mergeable loops), then again with the
-    // loops merged.
-    auto lowerStep = [&](const std::vector<int32_t>& reads, bool* hazard) {
-      Lowering first(g, realized, reads, s.slots);
-      Step st = first.lower(i, out, best);
-      *hazard = first.readsOutputElsewhere();
-      std::vector<bool> merge = first.mergeableDims();
-      if (std::find(merge.begin(), merge.end(), true) == merge.end()) return st;
-      return Lowering(g, realized, reads, s.slots, merge).lower(i, out, best);
-    };
-    bool hazard = false;
-    Step step = lowerStep(read_slot, &hazard);
-    if (hazard) {
+    std::vector<int32_t> read_slot = readSlots(i);
+    std::string hazard;
+    Step step = lowerKernel(g_, realized_.is, read_slot, slots_, i, out, best, &hazard);
+    if (!hazard.empty()) {
       int32_t tmp = newSlotLike(out);
-      Step copy;
-      copy.kind = Step::Kind::Copy;
-      copy.slots = {out, tmp};
-      copy.instr = i;
-      copy.reason = "the kernel reads the memory it overwrites at other positions";
-      steps.push_back(std::move(copy));
-      for (int32_t j = 0; j < n; ++j) {
-        if (read_slot[j] == out) read_slot[j] = tmp;
+      steps_.push_back(copyStep(out, tmp, i, hazard));
+      for (int32_t& s : read_slot) {
+        if (s == out) s = tmp;
       }
-      step = lowerStep(read_slot, &hazard);
+      step = lowerKernel(g_, realized_.is, read_slot, slots_, i, out, best, &hazard);
     }
-    step.reason = reason[i];
-    steps.push_back(std::move(step));
-    slot_written[out] = true;
+    step.reason = realized_.reason[i];
+    steps_.push_back(std::move(step));
+    written_[out] = true;
   }
-  s.steps = std::move(snapshots);
-  for (Step& st : steps) s.steps.push_back(std::move(st));
 
-  // A slot's final value belongs to the last instruction that wrote it.
-  s.value_slot.assign(n, -1);
-  std::vector<int32_t> last_writer(s.slots.size(), -1);
-  for (int32_t i : order) last_writer[slot[i]] = i;
-  for (int32_t i = 0; i < n; ++i) {
-    if (slot[i] >= 0 && g.instrs[i].d.op != Op::Param && last_writer[slot[i]] == i)
-      s.value_slot[i] = slot[i];
+  /// The steps: snapshots first, then the rest in order.
+  std::vector<Step> finish() {
+    std::vector<Step> all = std::move(snapshots_);
+    for (Step& st : steps_) all.push_back(std::move(st));
+    return all;
   }
+
+ private:
+  int32_t newSlot(Slot s) {
+    slots_.push_back(s);
+    written_.push_back(false);
+    snapshot_.push_back(-1);
+    return static_cast<int32_t>(slots_.size() - 1);
+  }
+  int32_t newSlotLike(int32_t src) {
+    Slot copy = slots_[src];
+    copy.param = -1;
+    return newSlot(copy);
+  }
+
+  void copyPartialWriteBase(int32_t i) {
+    int32_t base_slot = slot_[g_.instrs[i].operands[0]];
+    int32_t out = slot_[i];
+    if (base_slot == out) return;
+    steps_.push_back(copyStep(base_slot, out, i, "a partial write needs its own copy of the base"));
+    written_[out] = true;
+  }
+
+  // Where value i's kernel reads each realized value: its slot, or a snapshot of a param whose
+  // buffer an earlier step overwrote.
+  std::vector<int32_t> readSlots(int32_t i) {
+    std::vector<int32_t> read_slot = slot_;
+    for (int32_t j : inputs_.params[i]) {
+      int32_t p = slot_[j];
+      if (!written_[p]) continue;
+      if (snapshot_[p] < 0) {
+        snapshot_[p] = newSlotLike(p);
+        snapshots_.push_back(
+            copyStep(p, snapshot_[p], -1,
+                     "snapshot of an input that is overwritten in place while still read"));
+      }
+      read_slot[j] = snapshot_[p];
+    }
+    return read_slot;
+  }
+
+  const Graph& g_;
+  const Realized& realized_;
+  const std::vector<int32_t>& slot_;
+  const KernelInputs& inputs_;
+  std::vector<Slot>& slots_;
+  std::vector<bool> written_;      // per slot: whether an earlier step stored into it
+  std::vector<int32_t> snapshot_;  // per slot: the slot holding its snapshot, or -1
+  std::vector<Step> snapshots_, steps_;
+};
+
+// The slot holding each value's final contents: a slot's final value belongs to the last
+// value that wrote it (-1 for inlined values and params).
+std::vector<int32_t> finalValueSlots(const Graph& g, const std::vector<int32_t>& order,
+                                     const std::vector<int32_t>& slot, size_t slot_count) {
+  std::vector<int32_t> value_slot(g.instrs.size(), -1);
+  std::vector<int32_t> last_writer(slot_count, -1);
+  for (int32_t i : order) last_writer[slot[i]] = i;
+  for (int32_t i = 0; i < std::ssize(g.instrs); ++i) {
+    if (slot[i] >= 0 && g.instrs[i].d.op != Op::Param && last_writer[slot[i]] == i)
+      value_slot[i] = slot[i];
+  }
+  return value_slot;
+}
+
+// Each output's slot. An output that is an input param, unchanged, is copied into its
+// destination param's buffer or a new slot, before anything overwrites the param's buffer.
+void placeOutputs(const Graph& g, const std::vector<int32_t>& slot,
+                  const std::vector<int32_t>& param_slot, Schedule& s) {
   for (const ir::Output& o : g.outputs) {
     int32_t v = o.value;
     if (g.instrs[v].d.op == Op::Param && o.dest_param != g.instrs[v].d.ivalue) {
@@ -580,22 +669,35 @@ Schedule schedule(const Graph& g) {
         dst = static_cast<int32_t>(s.slots.size());
         s.slots.push_back({g.instrs[v].d.dtype, g.instrs[v].d.numel(), -1});
       }
-      Step copy;
-      copy.kind = Step::Kind::Copy;
-      copy.slots = {slot[v], dst};
-      copy.instr = v;
-      copy.reason = "requested output is an input buffer";
-      // The param's old contents: copy them before anything overwrites that buffer.
-      s.steps.insert(s.steps.begin(), std::move(copy));
+      s.steps.insert(s.steps.begin(),
+                     copyStep(slot[v], dst, v, "requested output is an input buffer"));
       s.output_slots.push_back(dst);
     } else {
       s.output_slots.push_back(slot[v]);
     }
   }
+}
+
+}  // namespace
+
+Schedule schedule(const Graph& g) {
+  Schedule s;
+  const Realized realized = chooseRealized(g);
+  const std::vector<int32_t> uses = useCounts(g);
+  const std::vector<int32_t> param_slot = paramSlots(g, s.slots);
+  const std::vector<int32_t> slot =
+      assignSlots(g, realized.is, uses, param_slot, desiredSlots(g, param_slot, uses), s.slots);
+  const KernelInputs inputs = kernelInputs(g, realized.is);
+  const std::vector<int32_t> order = stepOrder(g, realized.is, inputs, slot, s.slots);
+  StepLowering lowering(g, realized, slot, inputs, s.slots);
+  for (int32_t i : order) lowering.lower(i);
+  s.steps = lowering.finish();
+  s.value_slot = finalValueSlots(g, order, slot, s.slots.size());
+  placeOutputs(g, slot, param_slot, s);
   return s;
 }
 
-std::string Schedule::text() const {
+std::string Schedule::text(const std::function<std::string(const codegen::Kernel&)>& note) const {
   std::string out;
   for (size_t i = 0; i < slots.size(); ++i) {
     absl::StrAppend(&out, "slot ", i, ": ", std::string(irName(slots[i].dtype)), "[",
@@ -611,6 +713,7 @@ std::string Schedule::text() const {
     }
     absl::StrAppend(&out, "step ", i, ": kernel for %", st.instr, " slots [",
                     absl::StrJoin(st.slots, ", "), "]  # ", st.reason, "\n", st.kernel.text());
+    if (note) absl::StrAppend(&out, "  ", note(st.kernel), "\n");
   }
   return out;
 }

@@ -4,6 +4,7 @@
 // assigns every realized value a buffer slot, orders the steps, and inserts the copies that
 // in-place updates need so that no kernel reads memory it overwrites.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -42,7 +43,9 @@ struct Schedule {
   /// The slot holding each instruction's final value, or -1 where it was inlined or its slot
   /// was overwritten later in the run.
   std::vector<int32_t> value_slot;
-  std::string text() const;
+  /// The slots, then the steps with each kernel's IR. `note`, when given, adds a line of its own
+  /// under each kernel (kiln-ir shows a backend's decisions there).
+  std::string text(const std::function<std::string(const codegen::Kernel&)>& note = {}) const;
 };
 
 Schedule schedule(const ir::Graph& g);

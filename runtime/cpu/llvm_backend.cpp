@@ -12,6 +12,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "codegen/llvm/cpu_schedule.h"
 #include "codegen/llvm/emitter.h"
 
 namespace kiln::runtime {
@@ -105,6 +106,10 @@ std::shared_ptr<const CompiledKernel> LlvmBackend::compile(const codegen::Kernel
                              errorText(sym.takeError()));
   }
   return std::make_shared<LlvmKernel>(sym->toPtr<KernelFn>());
+}
+
+std::string LlvmBackend::scheduleText(const codegen::Kernel& kernel) const {
+  return codegen::cpuSchedule(kernel).text();
 }
 
 }  // namespace kiln::runtime

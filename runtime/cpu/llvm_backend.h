@@ -16,6 +16,7 @@ class LlvmBackend final : public Backend {
   const Target& target() const override;
   std::shared_ptr<const CompiledKernel> compile(const codegen::Kernel& kernel,
                                                 const CompileOptions& options) override;
+  std::string scheduleText(const codegen::Kernel& kernel) const override;
   /// The target machine kernels are emitted and optimised for (kiln-ir prints its stages with
   /// it). Not thread-safe: use it only while no kernel is being compiled elsewhere.
   llvm::TargetMachine& targetMachine();

@@ -58,7 +58,8 @@ Prints one stage of the compilation of the graph in FILE:
   simplified   after the passes: constant folding, algebraic identities, CSE, dead code
   fusion       the fusion groups: for each kernel, the instruction it stores, the ones it
                inlines and the values it reads; the buffer slots
-  kernels      the schedule: buffer slots, steps and each kernel's IR (codegen/kernel.h)
+  kernels      the schedule: buffer slots, steps and each kernel's IR (codegen/kernel.h),
+               with the CPU backend's loop order for it ('cpu: order=[...]')
   llvm         each kernel's LLVM IR before optimisation (function kiln_kernel_K)
   llvm-opt     the same after the O3 pipeline for the host CPU
   asm          the host machine assembly

@@ -81,6 +81,9 @@ std::string boundaryExplanation(std::string_view reason) {
   if (reason == "the kernel reads the memory it overwrites at other positions")
     return "the kernel reads its own output buffer at positions other than the one it writes, so "
            "it reads from a copy taken first";
+  if (reason == "a reduction reads the memory it accumulates into")
+    return "the reduction reads its own output buffer, where a backend may keep partial results, "
+           "so it reads from a copy taken first";
   if (reason == "requested output is an input buffer")
     return "the requested output is an input unchanged: it is copied into its own buffer";
   return std::string(reason);
@@ -231,7 +234,8 @@ std::string fusionText(const Pipeline& p) {
 }
 
 std::string kernelsText(const Pipeline& p) {
-  return p.schedule.text();
+  const runtime::Backend& backend = runtime::cpuDevice().backend();
+  return p.schedule.text([&](const codegen::Kernel& k) { return backend.scheduleText(k); });
 }
 
 std::string llvmStageText(const Pipeline& p, LlvmStage stage) {

@@ -51,7 +51,8 @@ struct Pipeline {
 Pipeline runPipeline(const ir::Graph& g);
 
 std::string fusionText(const Pipeline& p);
-/// The schedule: buffer slots, steps, each kernel's IR and boundary reason.
+/// The schedule: buffer slots, steps, each kernel's IR and boundary reason, and under each
+/// kernel the CPU backend's schedule for it (codegen/llvm/cpu_schedule.h).
 std::string kernelsText(const Pipeline& p);
 
 enum class LlvmStage { BeforeOpt, AfterOpt, Assembly };

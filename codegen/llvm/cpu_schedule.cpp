@@ -1,0 +1,91 @@
+// The CPU loop-nest decision (see cpu_schedule.h).
+#include "codegen/llvm/cpu_schedule.h"
+
+#include <absl/strings/str_cat.h>
+#include <absl/strings/str_join.h>
+
+#include <algorithm>
+#include <numeric>
+
+namespace kiln::codegen {
+namespace {
+
+// Adds `scale` times the affine part of index expression `e` to the per-loop coefficients: sums
+// and products with constants are looked through, anything else is an opaque term.
+void addCoefficients(const Kernel& k, int32_t e, int64_t scale, std::vector<int64_t>& coef) {
+  const Expr& x = k.exprs[e];
+  if (x.kind == ExprKind::LoopVar) {
+    coef[x.i] += scale;
+    return;
+  }
+  if (x.kind != ExprKind::Op) return;
+  if (x.sop == ScalarOp::Add) {
+    addCoefficients(k, x.a, scale, coef);
+    addCoefficients(k, x.b, scale, coef);
+  } else if (x.sop == ScalarOp::Mul) {
+    if (k.exprs[x.b].kind == ExprKind::IntConst) {
+      addCoefficients(k, x.a, scale * k.exprs[x.b].i, coef);
+    } else if (k.exprs[x.a].kind == ExprKind::IntConst) {
+      addCoefficients(k, x.b, scale * k.exprs[x.a].i, coef);
+    }
+  }
+}
+
+std::vector<int32_t> accessScores(const Kernel& k) {
+  std::vector<int32_t> score(k.loops.size(), 0);
+  auto count = [&](int32_t index) {
+    std::vector<int64_t> coef(k.loops.size(), 0);
+    addCoefficients(k, index, 1, coef);
+    for (size_t l = 0; l < coef.size(); ++l) score[l] += coef[l] == 1 ? 2 : coef[l] == 0 ? 1 : 0;
+  };
+  for (const Expr& e : k.exprs) {
+    if (e.kind == ExprKind::Load) count(e.a);
+  }
+  for (const Store& st : k.stores) count(st.index);
+  return score;
+}
+
+}  // namespace
+
+CpuSchedule cpuSchedule(const Kernel& k) {
+  CpuSchedule s;
+  const size_t n = k.loops.size();
+  s.order.resize(n);
+  std::iota(s.order.begin(), s.order.end(), 0);
+  s.access_score = accessScores(k);
+  if (n >= 2) {
+    const int32_t last = static_cast<int32_t>(n - 1);
+    int32_t best = last;
+    for (int32_t l = 0; l < last; ++l) {
+      if (s.access_score[l] > s.access_score[best] && k.loops[l].extent > 1) best = l;
+    }
+    if (best != last) {
+      s.order.erase(s.order.begin() + best);
+      s.order.push_back(best);
+      s.moved = true;
+    }
+  }
+  auto parallel = [&](int32_t l) { return k.loops[l].role == LoopRole::Parallel; };
+  s.outer_parallel = static_cast<size_t>(
+      std::find_if_not(s.order.begin(), s.order.end(), parallel) - s.order.begin());
+  if (k.reduces()) {
+    bool inside = std::all_of(s.order.begin() + s.outer_parallel, s.order.end(),
+                              [&](int32_t l) { return !parallel(l); });
+    s.accumulate = inside ? CpuSchedule::Accumulate::Registers : CpuSchedule::Accumulate::Memory;
+  }
+  return s;
+}
+
+std::string CpuSchedule::text() const {
+  std::string out = absl::StrCat("cpu: order=[", absl::StrJoin(order, ","), "]");
+  if (order.size() >= 2) {
+    absl::StrAppend(&out, " (innermost loop ", order.back(),
+                    moved ? ": best access score of [" : ": kept last, access scores [",
+                    absl::StrJoin(access_score, ","), "])");
+  }
+  if (accumulate == Accumulate::Registers) absl::StrAppend(&out, ", reduction in registers");
+  if (accumulate == Accumulate::Memory) absl::StrAppend(&out, ", reduction in memory");
+  return out;
+}
+
+}  // namespace kiln::codegen

@@ -1,0 +1,44 @@
+#pragma once
+// The CPU backend's scheduling decision for one Kernel: the order in which the LLVM emitter nests
+// its loops and where a reduction accumulates. The kernel IR says only which loops are parallel
+// and which reduce (codegen/kernel.h); this is the CPU's choice, computed from the Kernel alone
+// and deterministically, so Kernel::text() stays a complete cache key. kiln-ir prints it with
+// each kernel (`cpu: order=[1,0] ...`).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "codegen/kernel.h"
+
+namespace kiln::codegen {
+
+struct CpuSchedule {
+  /// Where a reducing kernel accumulates: in registers when every Reduction loop is nested
+  /// inside every Parallel one, otherwise in the output buffers (initialised first).
+  enum class Accumulate : uint8_t { None, Registers, Memory };
+
+  /// The loop nest, outermost first (a permutation of the kernel's loops).
+  std::vector<int32_t> order;
+  /// Per loop, how cheap the kernel's memory accesses are with that loop innermost: 2 per access
+  /// that the loop walks with unit stride, 1 per access it leaves in place, 0 per strided one.
+  std::vector<int32_t> access_score;
+  /// Whether the innermost loop was moved there (otherwise the loops keep their own order).
+  bool moved = false;
+  Accumulate accumulate = Accumulate::None;
+  /// How many loops at the start of `order` are Parallel (the register accumulators live inside
+  /// them).
+  size_t outer_parallel = 0;
+
+  /// One line, e.g. "cpu: order=[1,0] (innermost loop 0: best access score of [4,2])".
+  std::string text() const;
+};
+
+/// The loops nest in their own order, except that the loop (of extent above 1) with the highest
+/// access score, if it beats the last loop's, moves innermost (the first such loop on ties).
+/// This runs matmul's inner loop along the columns of its right operand and its output, and
+/// keeps row reductions contiguous. An access's stride along a loop is the loop's coefficient
+/// in the affine part of the index (terms under floor-div or mod count as not moving); each
+/// load expression and each store's index is one access.
+CpuSchedule cpuSchedule(const Kernel& k);
+
+}  // namespace kiln::codegen
