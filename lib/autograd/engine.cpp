@@ -10,13 +10,15 @@
 #include <filesystem>
 
 #include "kiln/ops.h"
-#include "lib/exec/plan.h"
 #include "lib/autograd/function.h"
+#include "lib/exec/plan.h"
 #include "lib/frontend/common.h"
 
-namespace kiln {
+namespace kiln::autograd {
+
+using detail::TensorImpl;
+
 namespace {
-thread_local bool grad_enabled = true;
 
 std::string tensorTypeName(const Tensor& t) {
   switch (t.dtype()) {
@@ -33,22 +35,7 @@ std::string tensorTypeName(const Tensor& t) {
   }
   return "torch.Tensor";
 }
-}  // namespace
 
-bool is_grad_enabled() {
-  return grad_enabled;
-}
-void set_grad_enabled(bool enabled) {
-  grad_enabled = enabled;
-}
-
-}  // namespace kiln
-
-namespace kiln::autograd {
-
-using detail::TensorImpl;
-
-namespace {
 const char* kSecondBackward =
     "Trying to backward through the graph a second time (or directly access saved tensors after "
     "they have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -58,9 +45,9 @@ const char* kSecondBackward =
 // The edge through which gradients reach tensor `t`.
 Edge gradientEdge(const Tensor& t) {
   const auto& impl = t.impl();
-  if (impl->grad_fn) return {impl->grad_fn, impl->output_nr};
+  if (impl->grad_fn) return {functionOf(impl->grad_fn), impl->output_nr};
   if (!impl->requires_grad) return {};
-  std::shared_ptr<Function> acc = impl->grad_accumulator.lock();
+  std::shared_ptr<Function> acc = functionOf(impl->grad_accumulator.lock());
   if (!acc) {
     acc = std::make_shared<AccumulateGrad>(impl);
     impl->grad_accumulator = acc;
@@ -180,7 +167,8 @@ void dumpGradients(const std::vector<Function*>& ran, const std::vector<Tensor>&
       if (auto leaf = acc->leaf()) add("gradient of a leaf", leaf->grad);
     }
   }
-  for (size_t i = 0; i < captured.size(); ++i) add(absl::StrCat("gradient of input ", i), captured[i]);
+  for (size_t i = 0; i < captured.size(); ++i)
+    add(absl::StrCat("gradient of input ", i), captured[i]);
   std::filesystem::create_directories(dir);
   exec::writeFile(absl::StrCat(dir, "/kiln-grad-", seq.fetch_add(1), ".kir"), text);
 }
