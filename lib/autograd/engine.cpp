@@ -54,6 +54,36 @@ Edge gradientEdge(const Tensor& t) {
   }
   return {acc, 0};
 }
+
+// Before a pass over `graph`: a retained tensor whose grad_fn has changed since retain_grad()
+// (an in-place op gave it a new history) now retains the gradient of its new grad_fn, as
+// PyTorch moves the retains_grad hook; entries of freed tensors go.
+void followRetained(const absl::flat_hash_map<Function*, std::shared_ptr<Function>>& graph) {
+  for (const auto& entry : graph) {
+    Function* f = entry.first;
+    std::vector<std::weak_ptr<TensorImpl>> kept;
+    for (std::weak_ptr<TensorImpl>& w : f->retained) {
+      std::shared_ptr<TensorImpl> impl = w.lock();
+      if (!impl) continue;
+      if (impl->grad_fn.get() == f) {
+        kept.push_back(std::move(w));
+      } else if (impl->grad_fn) {
+        functionOf(impl->grad_fn)->retained.push_back(std::move(w));
+      }
+    }
+    f->retained = std::move(kept);
+  }
+}
+
+// Adds `g`, the gradient of f's output, to the grad() of the tensors retaining it: a copy the
+// first time (so that it aliases no other gradient), differentiable under create_graph.
+void retainGradient(Function* f, const Tensor& g) {
+  for (const std::weak_ptr<TensorImpl>& w : f->retained) {
+    std::shared_ptr<TensorImpl> impl = w.lock();
+    if (!impl || impl->grad_fn.get() != f) continue;
+    impl->grad = impl->grad.defined() ? impl->grad + g : g.clone();
+  }
+}
 }  // namespace
 
 bool needsGrad(std::initializer_list<const Tensor*> inputs) {
@@ -198,6 +228,7 @@ std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vec
       if (keep.emplace(e.fn.get(), e.fn).second) stack.push_back(e.fn.get());
     }
   }
+  followRetained(keep);
   // Where captured gradients arrive: at a leaf's accumulator, or at a function's output.
   absl::flat_hash_map<Function*, size_t> capture_at;
   for (size_t i = 0; i < capture.size(); ++i) {
@@ -227,6 +258,7 @@ std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vec
     Tensor g = pending[f];
     pending.erase(f);
     if (auto c = capture_at.find(f); c != capture_at.end()) captured[c->second] = g;
+    if (g.defined()) retainGradient(f, g);
     std::vector<Tensor> outs;
     if (auto* acc = dynamic_cast<AccumulateGrad*>(f)) {
       if (capture.empty() && g.defined()) acc->apply(g);

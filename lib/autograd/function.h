@@ -37,6 +37,9 @@ class Function : public Node, public std::enable_shared_from_this<Function> {
   virtual void release() {}
 
   std::vector<Edge> next;
+  /// Non-leaf tensors that called retain_grad() with this as their grad_fn: backward adds the
+  /// gradient of this function's output to their grad() (PyTorch's retains_grad hooks).
+  std::vector<std::weak_ptr<detail::TensorImpl>> retained;
 };
 
 /// The Function behind a tensor's grad_fn or grad_accumulator. TensorImpl holds them as the

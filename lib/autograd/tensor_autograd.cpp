@@ -14,7 +14,10 @@ namespace kiln {
 
 void Tensor::retain_grad() const {
   if (!requires_grad()) throw Error("can't retain_grad on Tensor that has requires_grad=False");
-  if (!is_leaf()) impl_->retains_grad = true;
+  // A leaf's gradient is kept anyway; a second call must not add the gradient twice.
+  if (is_leaf() || impl_->retains_grad) return;
+  impl_->retains_grad = true;
+  autograd::functionOf(impl_->grad_fn)->retained.push_back(impl_);
 }
 
 void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph,
