@@ -241,6 +241,16 @@ TEST(Autograd, GradFnNames) {
   EXPECT_EQ(x.grad_fn(), nullptr);
 }
 
+// A 0-dim tensor transposes to itself, and as in PyTorch the view still carries the gradient.
+TEST(Autograd, TransposeOfZeroDimTensor) {
+  Tensor x = kiln::full({}, 3.0, kiln::TensorOptions(kiln::kDouble).requires_grad(true));
+  Tensor y = x.transpose(0, -1);
+  ASSERT_TRUE(y.requires_grad());
+  EXPECT_EQ(y.grad_fn()->name(), "TransposeBackward0");
+  (y * y).backward();
+  EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{6}));  // 2x
+}
+
 TEST(Autograd, RetainGraphAccumulates) {
   Tensor x = kiln::tensor({1.0, 2.0}, kiln::requires_grad());
   Tensor y = (x * x).sum();

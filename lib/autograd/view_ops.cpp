@@ -107,7 +107,6 @@ Tensor Tensor::permute(IntArrayRef dims) const {
 
 Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
   Tensor out = detail::transposeView(*this, d0, d1);
-  if (dim() == 0) return out;
   recordView(out, *this, "TransposeBackward0",
              [d0, d1](const Tensor& g) { return g.transpose(d0, d1); });
   return out;
