@@ -241,6 +241,16 @@ TEST(Autograd, GradFnNames) {
   EXPECT_EQ(x.grad_fn(), nullptr);
 }
 
+// A 0-dim tensor transposes to itself, and as in PyTorch the view still carries the gradient.
+TEST(Autograd, TransposeOfZeroDimTensor) {
+  Tensor x = kiln::full({}, 3.0, kiln::TensorOptions(kiln::kDouble).requires_grad(true));
+  Tensor y = x.transpose(0, -1);
+  ASSERT_TRUE(y.requires_grad());
+  EXPECT_EQ(y.grad_fn()->name(), "TransposeBackward0");
+  (y * y).backward();
+  EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{6}));  // 2x
+}
+
 TEST(Autograd, RetainGraphAccumulates) {
   Tensor x = kiln::tensor({1.0, 2.0}, kiln::requires_grad());
   Tensor y = (x * x).sum();
@@ -279,6 +289,64 @@ TEST(Autograd, NoGradDetachAndRetainGrad) {
   Tensor out = (h * h).sum();
   out.backward();
   EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{18, 18}));
+  EXPECT_EQ(valuesOf(h.grad()), (std::vector<double>{6, 6}));  // 2h
+}
+
+// retain_grad() as in PyTorch: a non-leaf that called it keeps the gradient reaching it, summed
+// over backward calls; other non-leaves keep none; on a leaf it changes nothing.
+TEST(Autograd, RetainGradKeepsNonLeafGradients) {
+  Tensor x = kiln::tensor({1.0, 2.0}, kiln::requires_grad());
+  Tensor h = x * 3;  // [3, 6]
+  Tensor sq = h * h;
+  Tensor out = sq.sum();
+  h.retain_grad();
+  h.retain_grad();  // a second call must not count the gradient twice
+  out.retain_grad();
+  x.retain_grad();
+  EXPECT_TRUE(h.retains_grad());
+  EXPECT_FALSE(x.retains_grad());
+  EXPECT_FALSE(h.grad().defined());
+
+  out.backward({}, /*retain_graph=*/true);
+  EXPECT_EQ(valuesOf(h.grad()), (std::vector<double>{6, 12}));  // d out / d h = 2h
+  EXPECT_EQ(valuesOf(out.grad()), (std::vector<double>{1}));
+  EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{18, 36}));  // 2h * 3
+  EXPECT_FALSE(sq.grad().defined());
+  EXPECT_FALSE(h.grad().requires_grad());
+
+  out.backward({}, /*retain_graph=*/true);
+  EXPECT_EQ(valuesOf(h.grad()), (std::vector<double>{12, 24}));
+  EXPECT_EQ(valuesOf(out.grad()), (std::vector<double>{2}));
+  EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{36, 72}));
+
+  // The retained gradient is a tensor of its own: changing it leaves the others alone.
+  h.mutable_grad().zero_();
+  EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{36, 72}));
+  EXPECT_EQ(valuesOf(out.grad()), (std::vector<double>{2}));
+}
+
+// After an in-place op the tensor retains the gradient of its new value (PyTorch moves the hook).
+TEST(Autograd, RetainGradFollowsInPlaceOps) {
+  Tensor x = kiln::tensor({1.0, 2.0}, kiln::requires_grad());
+  Tensor h = x * 3;
+  h.retain_grad();
+  h.mul_(2);  // h = 6x = [6, 12]
+  (h * h).sum().backward();
+  EXPECT_EQ(valuesOf(h.grad()), (std::vector<double>{12, 24}));   // 2h
+  EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{72, 144}));  // 2h * 6
+}
+
+// Under create_graph the retained gradient is differentiable: d/dx of sum(dL/dh) for
+// L = sum(h^3), h = 2x, is d/dx sum(3h^2) = 6h * 2 = 24x.
+TEST(Autograd, RetainGradWithCreateGraph) {
+  Tensor x = kiln::tensor({1.0, -2.0}, kiln::requires_grad());
+  Tensor h = x * 2;
+  h.retain_grad();
+  h.pow(3).sum().backward({}, /*retain_graph=*/true, /*create_graph=*/true);
+  EXPECT_EQ(valuesOf(h.grad()), (std::vector<double>{12, 48}));  // 3h^2
+  ASSERT_TRUE(h.grad().requires_grad());
+  std::vector<Tensor> g = kiln::autograd::grad({h.grad().sum()}, {x});
+  EXPECT_EQ(valuesOf(g[0]), (std::vector<double>{24, -48}));
 }
 
 TEST(Autograd, InPlaceErrors) {

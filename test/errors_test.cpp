@@ -270,6 +270,8 @@ TEST(Errors, MatmulShapes) {
   EXPECT_KILN_ERROR(kiln::mm(a, b), msg);
   EXPECT_KILN_ERROR(a.mm(b), msg);
   EXPECT_KILN_ERROR(kiln::matmul(a, b), msg);
+  EXPECT_KILN_ERROR(kiln::matmul(kiln::rand({3}), b),  // a vector is a 1-row matrix
+                    "mat1 and mat2 shapes cannot be multiplied (1x3 and 4x5)");
   EXPECT_KILN_ERROR(kiln::matmul(kiln::rand({3}), kiln::rand({4})),
                     "inconsistent tensor size, expected tensor [3] and src [4] to have the same "
                     "number of elements, but got 3 and 4 elements respectively");

@@ -14,9 +14,11 @@
 #include "lib/core/dump.h"
 #include "lib/frontend/common.h"
 
-namespace kiln {
+namespace kiln::autograd {
+
+using detail::TensorImpl;
+
 namespace {
-thread_local bool grad_enabled = true;
 
 std::string tensorTypeName(const Tensor& t) {
   switch (t.dtype()) {
@@ -33,22 +35,7 @@ std::string tensorTypeName(const Tensor& t) {
   }
   return "torch.Tensor";
 }
-}  // namespace
 
-bool is_grad_enabled() {
-  return grad_enabled;
-}
-void set_grad_enabled(bool enabled) {
-  grad_enabled = enabled;
-}
-
-}  // namespace kiln
-
-namespace kiln::autograd {
-
-using detail::TensorImpl;
-
-namespace {
 const char* kSecondBackward =
     "Trying to backward through the graph a second time (or directly access saved tensors after "
     "they have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -58,14 +45,44 @@ const char* kSecondBackward =
 // The edge through which gradients reach tensor `t`.
 Edge gradientEdge(const Tensor& t) {
   const auto& impl = t.impl();
-  if (impl->grad_fn) return {impl->grad_fn, impl->output_nr};
+  if (impl->grad_fn) return {functionOf(impl->grad_fn), impl->output_nr};
   if (!impl->requires_grad) return {};
-  std::shared_ptr<Function> acc = impl->grad_accumulator.lock();
+  std::shared_ptr<Function> acc = functionOf(impl->grad_accumulator.lock());
   if (!acc) {
     acc = std::make_shared<AccumulateGrad>(impl);
     impl->grad_accumulator = acc;
   }
   return {acc, 0};
+}
+
+// Before a pass over `graph`: a retained tensor whose grad_fn has changed since retain_grad()
+// (an in-place op gave it a new history) now retains the gradient of its new grad_fn, as
+// PyTorch moves the retains_grad hook; entries of freed tensors go.
+void followRetained(const absl::flat_hash_map<Function*, std::shared_ptr<Function>>& graph) {
+  for (const auto& entry : graph) {
+    Function* f = entry.first;
+    std::vector<std::weak_ptr<TensorImpl>> kept;
+    for (std::weak_ptr<TensorImpl>& w : f->retained) {
+      std::shared_ptr<TensorImpl> impl = w.lock();
+      if (!impl) continue;
+      if (impl->grad_fn.get() == f) {
+        kept.push_back(std::move(w));
+      } else if (impl->grad_fn) {
+        functionOf(impl->grad_fn)->retained.push_back(std::move(w));
+      }
+    }
+    f->retained = std::move(kept);
+  }
+}
+
+// Adds `g`, the gradient of f's output, to the grad() of the tensors retaining it: a copy the
+// first time (so that it aliases no other gradient), differentiable under create_graph.
+void retainGradient(Function* f, const Tensor& g) {
+  for (const std::weak_ptr<TensorImpl>& w : f->retained) {
+    std::shared_ptr<TensorImpl> impl = w.lock();
+    if (!impl || impl->grad_fn.get() != f) continue;
+    impl->grad = impl->grad.defined() ? impl->grad + g : g.clone();
+  }
 }
 }  // namespace
 
@@ -211,6 +228,7 @@ std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vec
       if (keep.emplace(e.fn.get(), e.fn).second) stack.push_back(e.fn.get());
     }
   }
+  followRetained(keep);
   // Where captured gradients arrive: at a leaf's accumulator, or at a function's output.
   absl::flat_hash_map<Function*, size_t> capture_at;
   for (size_t i = 0; i < capture.size(); ++i) {
@@ -240,6 +258,7 @@ std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vec
     Tensor g = pending[f];
     pending.erase(f);
     if (auto c = capture_at.find(f); c != capture_at.end()) captured[c->second] = g;
+    if (g.defined()) retainGradient(f, g);
     std::vector<Tensor> outs;
     if (auto* acc = dynamic_cast<AccumulateGrad*>(f)) {
       if (capture.empty() && g.defined()) acc->apply(g);

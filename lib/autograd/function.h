@@ -37,7 +37,16 @@ class Function : public Node, public std::enable_shared_from_this<Function> {
   virtual void release() {}
 
   std::vector<Edge> next;
+  /// Non-leaf tensors that called retain_grad() with this as their grad_fn: backward adds the
+  /// gradient of this function's output to their grad() (PyTorch's retains_grad hooks).
+  std::vector<std::weak_ptr<detail::TensorImpl>> retained;
 };
+
+/// The Function behind a tensor's grad_fn or grad_accumulator. TensorImpl holds them as the
+/// public Node (the front end may not name lib/autograd's types); every one is created here.
+inline std::shared_ptr<Function> functionOf(std::shared_ptr<Node> node) {
+  return std::static_pointer_cast<Function>(std::move(node));
+}
 
 /// Sums a leaf's gradients into its grad().
 class AccumulateGrad : public Function {

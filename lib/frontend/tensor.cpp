@@ -1,4 +1,6 @@
-// Tensor information, values out, conversion, printing.
+// Tensor information, values out, conversion, printing. The autograd fields are read here;
+// what runs or extends the backward graph (backward(), retain_grad(), to(dtype)) is in
+// lib/autograd/tensor_autograd.cpp.
 #include <absl/strings/str_cat.h>
 
 #include <cmath>
@@ -7,8 +9,6 @@
 #include "kiln/autograd.h"
 #include "kiln/ops.h"
 #include "kiln/runtime.h"
-#include "lib/autograd/function.h"
-#include "lib/autograd/rules.h"
 #include "lib/core/format.h"
 #include "lib/frontend/common.h"
 #include "lib/ir/graph.h"
@@ -99,32 +99,11 @@ Tensor Tensor::grad() const {
 Tensor& Tensor::mutable_grad() const {
   return impl_->grad;
 }
-void Tensor::retain_grad() const {
-  if (!requires_grad()) throw Error("can't retain_grad on Tensor that has requires_grad=False");
-  if (!is_leaf()) impl_->retains_grad = true;
-}
 bool Tensor::retains_grad() const {
   return implOf(*this).retains_grad;
 }
 uint32_t Tensor::_version() const {
   return implOf(*this).storage->version;
-}
-
-void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph,
-                      bool create_graph) const {
-  if (!requires_grad()) {
-    throw Error("element 0 of tensors does not require grad and does not have a grad_fn");
-  }
-  Tensor g = gradient;
-  if (!g.defined()) {
-    if (numel() != 1) throw Error("grad can be implicitly created only for scalar outputs");
-    g = ones_like(*this);
-  } else if (g.sizes() != sizes()) {
-    throw Error(absl::StrCat("Mismatch in shape: grad_output[0] has a shape of ",
-                             detail::shapeText(g.sizes().vec()), " and output[0] has a shape of ",
-                             detail::shapeText(sizes().vec()), "."));
-  }
-  autograd::runBackward({*this}, {g}, retain_graph.value_or(create_graph), create_graph, {}, false);
 }
 
 const Tensor& Tensor::eval() const {
@@ -185,12 +164,6 @@ template int32_t Tensor::item<int32_t>() const;
 template int64_t Tensor::item<int64_t>() const;
 template bool Tensor::item<bool>() const;
 
-Tensor Tensor::to(ScalarType t, bool, bool copy) const {
-  if (t == dtype() && !copy) return *this;
-  Tensor out = detail::record(detail::castNode(detail::readNode(*this), t), device());
-  autograd::recordCast(out, *this);
-  return out;
-}
 Tensor Tensor::to(Device d, ScalarType t, bool nb, bool copy) const {
   if (d.is_cuda()) {
     throw Error(

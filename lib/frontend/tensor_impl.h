@@ -7,15 +7,12 @@
 #include <mutex>
 #include <vector>
 
+#include "kiln/autograd.h"
 #include "kiln/device.h"
 #include "kiln/scalar_type.h"
 #include "kiln/tensor.h"
 #include "lib/ir/node.h"
 #include "runtime/buffer.h"
-
-namespace kiln::autograd {
-class Function;
-}
 
 namespace kiln::detail {
 
@@ -43,13 +40,21 @@ struct TensorImpl {
   int64_t offset = 0;
   /// A leaf's flag; non-leaf tensors require grad because they have a grad_fn.
   bool requires_grad = false;
+  // The autograd fields hold the public autograd::Node (what grad_fn() returns), not a type of
+  // lib/autograd, which depends on the front end and not the reverse. lib/autograd creates
+  // every node stored here and sees it as its own Function; the front end only copies, clears
+  // and tests these fields (an in-place op hands self another tensor's history), so a public
+  // base class is enough and an opaque AutogradMeta (as PyTorch's TensorImpl holds) would add
+  // an indirection for nothing.
   /// The backward function that produced this tensor (null for leaves) and which of its
   /// outputs this is.
-  std::shared_ptr<autograd::Function> grad_fn;
+  std::shared_ptr<autograd::Node> grad_fn;
   uint32_t output_nr = 0;
   /// Where a leaf's gradients are accumulated (created on first use, shared by its uses).
-  std::weak_ptr<autograd::Function> grad_accumulator;
+  std::weak_ptr<autograd::Node> grad_accumulator;
+  /// A leaf's accumulated gradient, or a retained non-leaf's (see retains_grad).
   Tensor grad;
+  /// Set by retain_grad() on a non-leaf: backward keeps its gradient in `grad`.
   bool retains_grad = false;
   /// Made by a view op (shares another tensor's storage).
   bool is_view = false;

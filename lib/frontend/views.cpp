@@ -1,4 +1,6 @@
-// Views share their base's storage: each is a new (sizes, strides, offset) over it.
+// Views share their base's storage: each is a new (sizes, strides, offset) over it. The raw
+// view ops (lib/frontend/raw_ops.h) compute the geometry; lib/autograd/view_ops.cpp makes them
+// the differentiable Tensor methods. The compositions of those methods are here.
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_join.h>
 
@@ -6,9 +8,8 @@
 
 #include "kiln/autograd.h"
 #include "kiln/ops.h"
-#include "lib/autograd/function.h"
-#include "lib/autograd/rules.h"
 #include "lib/frontend/common.h"
+#include "lib/frontend/raw_ops.h"
 
 namespace kiln {
 
@@ -79,32 +80,331 @@ std::optional<std::vector<int64_t>> viewStrides(const std::vector<int64_t>& old_
 
 }  // namespace
 
-Tensor Tensor::view(IntArrayRef size) const {
-  std::vector<int64_t> shape = inferSize(size, numel());
-  auto st = viewStrides(sizes().vec(), strides().vec(), shape);
-  if (!st) {
+namespace detail {
+
+std::optional<Tensor> viewIfPossible(const Tensor& self, IntArrayRef size) {
+  std::vector<int64_t> shape = inferSize(size, self.numel());
+  auto st = viewStrides(self.sizes().vec(), self.strides().vec(), shape);
+  if (!st) return std::nullopt;
+  return makeView(self, shape, *st, self.storage_offset());
+}
+
+Tensor viewOf(const Tensor& self, IntArrayRef size) {
+  std::optional<Tensor> out = viewIfPossible(self, size);
+  if (!out) {
     throw Error(
         "view size is not compatible with input tensor's size and stride (at least one dimension "
         "spans across two contiguous subspaces). Use .reshape(...) instead.");
   }
-  Tensor out = makeView(*this, shape, *st, storage_offset());
-  std::vector<int64_t> in_sizes = sizes().vec();
-  autograd::recordView(out, *this, "ViewBackward0",
-                       [in_sizes](const Tensor& g) { return g.reshape(in_sizes); });
+  return *out;
+}
+
+Tensor squeezeView(const Tensor& self) {
+  std::vector<int64_t> sz, st;
+  for (int64_t d = 0; d < self.dim(); ++d) {
+    if (self.size(d) != 1) {
+      sz.push_back(self.size(d));
+      st.push_back(self.stride(d));
+    }
+  }
+  return makeView(self, sz, st, self.storage_offset());
+}
+
+Tensor squeezeView(const Tensor& self, int64_t d) {
+  int64_t w = wrapDim(d, self.dim());
+  std::vector<int64_t> sz = self.sizes().vec(), st = self.strides().vec();
+  if (self.dim() > 0 && sz[w] == 1) {
+    sz.erase(sz.begin() + w);
+    st.erase(st.begin() + w);
+  }
+  return makeView(self, sz, st, self.storage_offset());
+}
+
+Tensor unsqueezeView(const Tensor& self, int64_t d) {
+  int64_t w = wrapDim(d, self.dim() + 1);
+  std::vector<int64_t> sz = self.sizes().vec(), st = self.strides().vec();
+  int64_t new_stride = w >= self.dim() ? 1 : sz[w] * st[w];
+  sz.insert(sz.begin() + w, 1);
+  st.insert(st.begin() + w, new_stride);
+  return makeView(self, sz, st, self.storage_offset());
+}
+
+Tensor permuteView(const Tensor& self, IntArrayRef dims) {
+  int64_t n = self.dim();
+  if (static_cast<int64_t>(dims.size()) != n) {
+    throw Error(
+        absl::StrCat("permute(sparse_coo): number of dimensions in the tensor input does not match "
+                     "the length of the desired ordering of dimensions i.e. input.dim() = ",
+                     n, " is not equal to len(dims) = ", dims.size()));
+  }
+  std::vector<int64_t> sz(n), st(n);
+  std::vector<bool> seen(n, false);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t d = wrapDim(dims[i], n);
+    if (seen[d]) throw Error("permute(): duplicate dims are not allowed.");
+    seen[d] = true;
+    sz[i] = self.size(d);
+    st[i] = self.stride(d);
+  }
+  return makeView(self, sz, st, self.storage_offset());
+}
+
+Tensor transposeView(const Tensor& self, int64_t d0, int64_t d1) {
+  int64_t n = self.dim();
+  std::vector<int64_t> sz = self.sizes().vec(), st = self.strides().vec();
+  int64_t a = wrapDim(d0, n), b = wrapDim(d1, n);
+  if (n > 0) {
+    std::swap(sz[a], sz[b]);
+    std::swap(st[a], st[b]);
+  }
+  return makeView(self, sz, st, self.storage_offset());
+}
+
+Tensor tView(const Tensor& self) {
+  if (self.dim() > 2) {
+    throw Error(
+        absl::StrCat("t() expects a tensor with <= 2 dimensions, but self is ", self.dim(), "D"));
+  }
+  std::vector<int64_t> sz = self.sizes().vec(), st = self.strides().vec();
+  if (self.dim() == 2) {
+    std::swap(sz[0], sz[1]);
+    std::swap(st[0], st[1]);
+  }
+  return makeView(self, sz, st, self.storage_offset());
+}
+
+Tensor expandView(const Tensor& self, IntArrayRef size) {
+  std::vector<int64_t> target = size.vec();
+  int64_t n = static_cast<int64_t>(target.size());
+  if (n < self.dim()) {
+    throw Error(absl::StrCat(
+        "expand(torch.FloatTensor{", absl::StrJoin(self.sizes().vec(), ","),
+        "}, size=", shapeText(target), "): the number of sizes provided (", n,
+        ") must be greater or equal to the number of dimensions in the tensor (", self.dim(), ")"));
+  }
+  std::vector<int64_t> st(n);
+  for (int64_t i = n - 1; i >= 0; --i) {
+    int64_t od = i - (n - self.dim());
+    int64_t osz = od >= 0 ? self.size(od) : 1;
+    int64_t ost = od >= 0 ? self.stride(od) : 0;
+    if (target[i] == -1) {
+      if (od < 0)
+        throw Error(
+            absl::StrCat("The expanded size of the tensor (-1) isn't allowed in a leading, "
+                         "non-existing dimension ",
+                         i));
+      target[i] = osz;
+    }
+    if (osz == target[i]) {
+      st[i] = ost;
+    } else if (osz == 1) {
+      st[i] = 0;
+    } else {
+      throw Error(absl::StrCat(
+          "The expanded size of the tensor (", target[i], ") must match the existing size (", osz,
+          ") at non-singleton dimension ", i, ".  Target sizes: ", shapeText(size.vec()),
+          ".  Tensor sizes: ", shapeText(self.sizes().vec())));
+    }
+  }
+  return makeView(self, target, st, self.storage_offset());
+}
+
+Tensor narrowView(const Tensor& self, int64_t d, int64_t start, int64_t length) {
+  if (self.dim() == 0) throw Error("narrow() cannot be applied to a 0-dim tensor.");
+  if (length < 0) throw Error("narrow(): length must be non-negative.");
+  int64_t w = wrapDim(d, self.dim());
+  int64_t cur = self.size(w);
+  if (start < -cur || start > cur) {
+    throw Error(absl::StrCat("start out of range (expected to be in range of [", -cur, ", ", cur,
+                             "], but got ", start, ")"));
+  }
+  if (start < 0) start += cur;
+  if (start + length > cur) {
+    throw Error(absl::StrCat("start (", start, ") + length (", length, ") exceeds dimension size (",
+                             cur, ")."));
+  }
+  std::vector<int64_t> sz = self.sizes().vec();
+  sz[w] = length;
+  return makeView(self, sz, self.strides().vec(), self.storage_offset() + start * self.stride(w));
+}
+
+Tensor selectView(const Tensor& self, int64_t d, int64_t index) {
+  if (self.dim() == 0) throw Error("select() cannot be applied to a 0-dim tensor.");
+  int64_t w = wrapDim(d, self.dim());
+  int64_t cur = self.size(w);
+  if (index < -cur || index >= cur) {
+    throw Error(absl::StrCat("select(): index ", index, " out of range for tensor of size ",
+                             shapeText(self.sizes().vec()), " at dimension ", w));
+  }
+  if (index < 0) index += cur;
+  std::vector<int64_t> sz = self.sizes().vec(), st = self.strides().vec();
+  int64_t off = self.storage_offset() + index * st[w];
+  sz.erase(sz.begin() + w);
+  st.erase(st.begin() + w);
+  return makeView(self, sz, st, off);
+}
+
+Tensor asStridedView(const Tensor& self, IntArrayRef size, IntArrayRef stride,
+                     std::optional<int64_t> storage_offset) {
+  std::vector<int64_t> sz = size.vec(), st = stride.vec();
+  const int64_t off = storage_offset.value_or(self.storage_offset());
+  if (sz.size() != st.size()) throw Error("mismatch in length of strides and shape");
+  for (int64_t x : sz) {
+    if (x < 0)
+      throw Error(
+          absl::StrCat("Trying to create tensor with negative dimension ", x, ": ", shapeText(sz)));
+  }
+  for (int64_t x : st) {
+    if (x < 0)
+      throw Error(absl::StrCat(
+          "as_strided: Negative strides are not supported at the moment, got strides: ",
+          shapeText(st)));
+  }
+  if (off < 0) throw Error(absl::StrCat("Tensor: invalid storage offset ", off));
+  const int64_t storage_numel = self.impl()->storage->numel;
+  if (ir::numelOf(sz) > 0) {
+    int64_t required = off + 1;
+    for (size_t i = 0; i < sz.size(); ++i) required += (sz[i] - 1) * st[i];
+    if (required > storage_numel) {
+      const int64_t item = elementSize(self.dtype());
+      throw Error(absl::StrCat("setStorage: sizes ", shapeText(sz), ", strides ", shapeText(st),
+                               ", storage offset ", off, ", and itemsize ", item,
+                               " requiring a storage size of ", required * item,
+                               " are out of bounds for storage of size ", storage_numel * item));
+    }
+  }
+  return makeView(self, sz, st, off);
+}
+
+// Python's basic indexing: integers select, slices narrow with a step, None inserts a
+// dimension, Ellipsis stands for the dimensions no other index names.
+Tensor indexView(const Tensor& self, const std::vector<indexing::TensorIndex>& indices) {
+  using Kind = indexing::TensorIndex::Kind;
+  int64_t consuming = 0;
+  int ellipses = 0;
+  for (const auto& ix : indices) {
+    if (ix.kind() == Kind::Integer || ix.kind() == Kind::Slice) ++consuming;
+    if (ix.kind() == Kind::Ellipsis) ++ellipses;
+    if (ix.kind() == Kind::Boolean) throw Error("indexing with a bool is not supported yet");
+  }
+  if (ellipses > 1) throw Error("an index can only have a single ellipsis ('...')");
+  const int64_t ndim = self.dim();
+  if (consuming > ndim) {
+    throw Error(absl::StrCat("too many indices for tensor of dimension ", ndim));
+  }
+  std::vector<int64_t> sz, st;
+  int64_t off = self.storage_offset();
+  int64_t d = 0;
+  for (const auto& ix : indices) {
+    switch (ix.kind()) {
+      case Kind::Integer: {
+        int64_t cur = self.size(d), i = ix.integer();
+        if (i < -cur || i >= cur) {
+          throw Error(
+              absl::StrCat("index ", i, " is out of bounds for dimension ", d, " with size ", cur));
+        }
+        off += (i < 0 ? i + cur : i) * self.stride(d);
+        ++d;
+        break;
+      }
+      case Kind::Slice: {
+        int64_t cur = self.size(d);
+        int64_t step = ix.slice().step().value_or(1);
+        if (step <= 0) throw Error("step must be greater than zero");
+        int64_t start = ix.slice().start().value_or(0), stop = ix.slice().stop().value_or(cur);
+        if (start < 0) start += cur;
+        if (stop < 0) stop += cur;
+        start = std::clamp<int64_t>(start, 0, cur);
+        stop = std::clamp<int64_t>(stop, start, cur);
+        sz.push_back((stop - start + step - 1) / step);
+        st.push_back(self.stride(d) * step);
+        off += start * self.stride(d);
+        ++d;
+        break;
+      }
+      case Kind::None:
+        sz.push_back(1);
+        st.push_back(d < ndim ? self.stride(d) * self.size(d) : 1);
+        break;
+      case Kind::Ellipsis:
+        for (int64_t k = 0; k < ndim - consuming; ++k, ++d) {
+          sz.push_back(self.size(d));
+          st.push_back(self.stride(d));
+        }
+        break;
+      case Kind::Boolean:
+        break;
+    }
+  }
+  for (; d < ndim; ++d) {
+    sz.push_back(self.size(d));
+    st.push_back(self.stride(d));
+  }
+  return makeView(self, sz, st, off);
+}
+
+Tensor cloneOf(const Tensor& self) {
+  return record(readNode(self), self.device());
+}
+
+Tensor castTo(const Tensor& self, ScalarType dtype) {
+  return record(castNode(readNode(self), dtype), self.device());
+}
+
+std::optional<int64_t> catDim(const std::vector<Tensor>& tensors, int64_t dim) {
+  if (tensors.empty()) throw Error("torch.cat(): expected a non-empty list of Tensors");
+  for (const Tensor& t : tensors) {
+    // PyTorch skips 1-D empty tensors, a legacy allowance.
+    if (!(t.dim() == 1 && t.numel() == 0)) return wrapDim(dim, t.dim());
+  }
+  return std::nullopt;
+}
+
+Tensor concat(const std::vector<Tensor>& tensors, int64_t d) {
+  const Tensor* ref = nullptr;
+  for (const Tensor& t : tensors) {
+    if (!(t.dim() == 1 && t.numel() == 0)) {
+      ref = &t;
+      break;
+    }
+  }
+  ScalarType t = tensors[0].dtype();
+  for (const Tensor& x : tensors) t = promoteTypes(t, x.dtype());
+  std::vector<int64_t> shape = ref->sizes().vec();
+  int64_t total = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor& x = tensors[i];
+    if (x.dim() == 1 && x.numel() == 0) continue;
+    if (x.dim() != ref->dim()) {
+      throw Error(absl::StrCat("Tensors must have same number of dimensions: got ", ref->dim(),
+                               " and ", x.dim()));
+    }
+    for (int64_t k = 0; k < x.dim(); ++k) {
+      if (k != d && x.size(k) != shape[k]) {
+        throw Error(absl::StrCat("Sizes of tensors must match except in dimension ", d,
+                                 ". Expected size ", shape[k], " but got size ", x.size(k),
+                                 " for tensor number ", i, " in the list."));
+      }
+    }
+    total += x.size(d);
+  }
+  shape[d] = total;
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    out = zeros(shape, TensorOptions(t).device(ref->device()));
+    int64_t at = 0;
+    for (const Tensor& x : tensors) {
+      if (x.dim() == 1 && x.numel() == 0) continue;
+      narrowView(out, d, at, x.size(d)).copy_(x);
+      at += x.size(d);
+    }
+  }
+  out.impl()->is_view = false;
   return out;
 }
 
-Tensor Tensor::reshape(IntArrayRef size) const {
-  std::vector<int64_t> shape = inferSize(size, numel());
-  if (auto st = viewStrides(sizes().vec(), strides().vec(), shape)) {
-    Tensor out = makeView(*this, shape, *st, storage_offset());
-    std::vector<int64_t> in_sizes = sizes().vec();
-    autograd::recordView(out, *this, "ViewBackward0",
-                         [in_sizes](const Tensor& g) { return g.reshape(in_sizes); });
-    return out;
-  }
-  return clone().view(shape);
-}
+}  // namespace detail
 
 Tensor Tensor::view_as(const Tensor& other) const {
   return view(other.sizes());
@@ -125,367 +425,12 @@ Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
   return reshape(shape);
 }
 
-Tensor Tensor::squeeze() const {
-  std::vector<int64_t> sz, st;
-  for (int64_t d = 0; d < dim(); ++d) {
-    if (size(d) != 1) {
-      sz.push_back(size(d));
-      st.push_back(stride(d));
-    }
-  }
-  Tensor out = makeView(*this, sz, st, storage_offset());
-  std::vector<int64_t> in_sizes = sizes().vec();
-  autograd::recordView(out, *this, "SqueezeBackward0",
-                       [in_sizes](const Tensor& g) { return g.reshape(in_sizes); });
-  return out;
-}
-
-Tensor Tensor::squeeze(int64_t d) const {
-  int64_t w = wrapDim(d, dim());
-  if (dim() == 0 || size(w) != 1) {
-    Tensor out = makeView(*this, sizes().vec(), strides().vec(), storage_offset());
-    autograd::recordView(out, *this, "SqueezeBackward1", [](const Tensor& g) { return g; });
-    return out;
-  }
-  std::vector<int64_t> sz = sizes().vec(), st = strides().vec();
-  sz.erase(sz.begin() + w);
-  st.erase(st.begin() + w);
-  Tensor out = makeView(*this, sz, st, storage_offset());
-  std::vector<int64_t> in_sizes = sizes().vec();
-  autograd::recordView(out, *this, "SqueezeBackward1",
-                       [in_sizes](const Tensor& g) { return g.reshape(in_sizes); });
-  return out;
-}
-
-Tensor Tensor::unsqueeze(int64_t d) const {
-  int64_t w = wrapDim(d, dim() + 1);
-  std::vector<int64_t> sz = sizes().vec(), st = strides().vec();
-  int64_t new_stride = w >= dim() ? 1 : sz[w] * st[w];
-  sz.insert(sz.begin() + w, 1);
-  st.insert(st.begin() + w, new_stride);
-  Tensor out = makeView(*this, sz, st, storage_offset());
-  autograd::recordView(out, *this, "UnsqueezeBackward0",
-                       [w](const Tensor& g) { return g.squeeze(w); });
-  return out;
-}
-
-Tensor Tensor::permute(IntArrayRef dims) const {
-  int64_t n = dim();
-  if (static_cast<int64_t>(dims.size()) != n) {
-    throw Error(
-        absl::StrCat("permute(sparse_coo): number of dimensions in the tensor input does not match "
-                     "the length of the desired ordering of dimensions i.e. input.dim() = ",
-                     n, " is not equal to len(dims) = ", dims.size()));
-  }
-  std::vector<int64_t> sz(n), st(n);
-  std::vector<bool> seen(n, false);
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t d = wrapDim(dims[i], n);
-    if (seen[d]) throw Error("permute(): duplicate dims are not allowed.");
-    seen[d] = true;
-    sz[i] = size(d);
-    st[i] = stride(d);
-  }
-  Tensor out = makeView(*this, sz, st, storage_offset());
-  std::vector<int64_t> inverse(n);
-  for (int64_t i = 0; i < n; ++i) inverse[wrapDim(dims[i], n)] = i;
-  autograd::recordView(out, *this, "PermuteBackward0",
-                       [inverse](const Tensor& g) { return g.permute(inverse); });
-  return out;
-}
-
-Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
-  int64_t n = dim();
-  std::vector<int64_t> sz = sizes().vec(), st = strides().vec();
-  if (n == 0) {
-    wrapDim(d0, n);
-    wrapDim(d1, n);
-    return makeView(*this, sz, st, storage_offset());
-  }
-  int64_t a = wrapDim(d0, n), b = wrapDim(d1, n);
-  std::swap(sz[a], sz[b]);
-  std::swap(st[a], st[b]);
-  Tensor out = makeView(*this, sz, st, storage_offset());
-  autograd::recordView(out, *this, "TransposeBackward0",
-                       [a, b](const Tensor& g) { return g.transpose(a, b); });
-  return out;
-}
-
-Tensor Tensor::t() const {
-  if (dim() > 2) {
-    throw Error(
-        absl::StrCat("t() expects a tensor with <= 2 dimensions, but self is ", dim(), "D"));
-  }
-  std::vector<int64_t> sz = sizes().vec(), st = strides().vec();
-  if (dim() == 2) {
-    std::swap(sz[0], sz[1]);
-    std::swap(st[0], st[1]);
-  }
-  Tensor out = makeView(*this, sz, st, storage_offset());
-  autograd::recordView(out, *this, "TBackward0", [](const Tensor& g) { return g.t(); });
-  return out;
-}
-
-Tensor Tensor::expand(IntArrayRef size) const {
-  std::vector<int64_t> target = size.vec();
-  int64_t n = static_cast<int64_t>(target.size());
-  if (n < dim()) {
-    throw Error(absl::StrCat(
-        "expand(torch.FloatTensor{", absl::StrJoin(sizes().vec(), ","),
-        "}, size=", shapeText(target), "): the number of sizes provided (", n,
-        ") must be greater or equal to the number of dimensions in the tensor (", dim(), ")"));
-  }
-  std::vector<int64_t> st(n);
-  for (int64_t i = n - 1; i >= 0; --i) {
-    int64_t od = i - (n - dim());
-    int64_t osz = od >= 0 ? this->size(od) : 1;
-    int64_t ost = od >= 0 ? stride(od) : 0;
-    if (target[i] == -1) {
-      if (od < 0)
-        throw Error(
-            absl::StrCat("The expanded size of the tensor (-1) isn't allowed in a leading, "
-                         "non-existing dimension ",
-                         i));
-      target[i] = osz;
-    }
-    if (osz == target[i]) {
-      st[i] = ost;
-    } else if (osz == 1) {
-      st[i] = 0;
-    } else {
-      throw Error(absl::StrCat(
-          "The expanded size of the tensor (", target[i], ") must match the existing size (", osz,
-          ") at non-singleton dimension ", i, ".  Target sizes: ", shapeText(size.vec()),
-          ".  Tensor sizes: ", shapeText(sizes().vec())));
-    }
-  }
-  Tensor out = makeView(*this, target, st, storage_offset());
-  std::vector<int64_t> in_sizes = sizes().vec();
-  autograd::recordView(out, *this, "ExpandBackward0",
-                       [in_sizes](const Tensor& g) { return autograd::sumTo(g, in_sizes); });
-  return out;
-}
-
 Tensor Tensor::expand_as(const Tensor& other) const {
   return expand(other.sizes());
 }
 
-Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
-  if (dim() == 0) throw Error("narrow() cannot be applied to a 0-dim tensor.");
-  if (length < 0) throw Error("narrow(): length must be non-negative.");
-  int64_t w = wrapDim(d, dim());
-  int64_t cur = size(w);
-  if (start < -cur || start > cur) {
-    throw Error(absl::StrCat("start out of range (expected to be in range of [", -cur, ", ", cur,
-                             "], but got ", start, ")"));
-  }
-  if (start < 0) start += cur;
-  if (start + length > cur) {
-    throw Error(absl::StrCat("start (", start, ") + length (", length, ") exceeds dimension size (",
-                             cur, ")."));
-  }
-  std::vector<int64_t> sz = sizes().vec();
-  sz[w] = length;
-  Tensor out = makeView(*this, sz, strides().vec(), storage_offset() + start * stride(w));
-  std::vector<int64_t> in_sizes = sizes().vec();
-  ScalarType t = dtype();
-  autograd::recordView(out, *this, "SliceBackward0", [=](const Tensor& g) {
-    return autograd::embedView(g, in_sizes, t,
-                               [=](const Tensor& z) { return z.narrow(w, start, length); });
-  });
-  return out;
-}
-
-Tensor Tensor::select(int64_t d, int64_t index) const {
-  if (dim() == 0) throw Error("select() cannot be applied to a 0-dim tensor.");
-  int64_t w = wrapDim(d, dim());
-  int64_t cur = size(w);
-  if (index < -cur || index >= cur) {
-    throw Error(absl::StrCat("select(): index ", index, " out of range for tensor of size ",
-                             shapeText(sizes().vec()), " at dimension ", w));
-  }
-  if (index < 0) index += cur;
-  std::vector<int64_t> sz = sizes().vec(), st = strides().vec();
-  int64_t off = storage_offset() + index * st[w];
-  sz.erase(sz.begin() + w);
-  st.erase(st.begin() + w);
-  Tensor out = makeView(*this, sz, st, off);
-  std::vector<int64_t> in_sizes = sizes().vec();
-  ScalarType t = dtype();
-  autograd::recordView(out, *this, "SelectBackward0", [=](const Tensor& g) {
-    return autograd::embedView(g, in_sizes, t, [=](const Tensor& z) { return z.select(w, index); });
-  });
-  return out;
-}
-
-namespace {
-
-// Whether distinct indices of (sizes, strides) reach distinct positions: with the dimensions of
-// size > 1 sorted by stride, each stride must pass the farthest position the smaller ones reach.
-bool nonOverlapping(const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides) {
-  std::vector<std::pair<int64_t, int64_t>> dims;
-  for (size_t i = 0; i < sizes.size(); ++i) {
-    if (sizes[i] > 1) dims.emplace_back(strides[i], sizes[i]);
-  }
-  std::sort(dims.begin(), dims.end());
-  int64_t reach = 0;
-  for (auto [stride, size] : dims) {
-    if (stride <= reach) return false;
-    reach += stride * (size - 1);
-  }
-  return true;
-}
-
-// `t` itself when it is its storage, whole and in order; otherwise a copy that is. as_strided
-// addresses the storage, so the gradient rules apply it only to tensors of this kind.
-Tensor wholeStorage(const Tensor& t) {
-  return t.impl()->coversStorage() ? t : t.clone();
-}
-
-}  // namespace
-
-Tensor Tensor::as_strided(IntArrayRef size, IntArrayRef stride,
-                          std::optional<int64_t> storage_offset) const {
-  std::vector<int64_t> sz = size.vec(), st = stride.vec();
-  const int64_t off = storage_offset.value_or(this->storage_offset());
-  if (sz.size() != st.size()) throw Error("mismatch in length of strides and shape");
-  for (int64_t x : sz) {
-    if (x < 0)
-      throw Error(
-          absl::StrCat("Trying to create tensor with negative dimension ", x, ": ", shapeText(sz)));
-  }
-  for (int64_t x : st) {
-    if (x < 0)
-      throw Error(absl::StrCat(
-          "as_strided: Negative strides are not supported at the moment, got strides: ",
-          shapeText(st)));
-  }
-  if (off < 0) throw Error(absl::StrCat("Tensor: invalid storage offset ", off));
-  const int64_t storage_numel = impl()->storage->numel;
-  if (ir::numelOf(sz) > 0) {
-    int64_t required = off + 1;
-    for (size_t i = 0; i < sz.size(); ++i) required += (sz[i] - 1) * st[i];
-    if (required > storage_numel) {
-      const int64_t item = elementSize(dtype());
-      throw Error(absl::StrCat("setStorage: sizes ", shapeText(sz), ", strides ", shapeText(st),
-                               ", storage offset ", off, ", and itemsize ", item,
-                               " requiring a storage size of ", required * item,
-                               " are out of bounds for storage of size ", storage_numel * item));
-    }
-  }
-  Tensor out = makeView(*this, sz, st, off);
-  if (!autograd::needsGrad({this})) return out;
-
-  // The gradient sums what each position received: first over the dimensions that read one
-  // position many times (stride 0), then each remaining position is written once.
-  std::vector<int64_t> summed, once_sizes = sz;
-  for (size_t i = 0; i < sz.size(); ++i) {
-    if (st[i] == 0 && sz[i] > 1) {
-      summed.push_back(static_cast<int64_t>(i));
-      once_sizes[i] = 1;
-    }
-  }
-  if (!nonOverlapping(once_sizes, st)) {
-    throw Error(absl::StrCat("as_strided: the derivative of a view whose strides ", shapeText(st),
-                             " reach one position through different indices is not supported "
-                             "yet"));
-  }
-  std::vector<int64_t> in_sizes = sizes().vec(), in_strides = strides().vec();
-  if (!nonOverlapping(in_sizes, in_strides)) {
-    throw Error(absl::StrCat("as_strided: the derivative with respect to an input whose strides ",
-                             shapeText(in_strides),
-                             " overlap (an expanded tensor) is not supported yet"));
-  }
-  const int64_t in_offset = this->storage_offset();
-  const ScalarType t = dtype();
-  autograd::recordView(out, *this, "AsStridedBackward0", [=](const Tensor& g) {
-    Tensor once = summed.empty() ? g : g.sum(summed, /*keepdim=*/true);
-    Tensor storage_grad = autograd::embedView(once, {storage_numel}, t, [=](const Tensor& z) {
-      return wholeStorage(z).as_strided(once_sizes, st, off);
-    });
-    return storage_grad.as_strided(in_sizes, in_strides, in_offset);
-  });
-  return out;
-}
-
 Tensor Tensor::index(std::initializer_list<indexing::TensorIndex> indices) const {
   return index(std::vector<indexing::TensorIndex>(indices));
-}
-
-// Python's basic indexing: integers select, slices narrow with a step, None inserts a
-// dimension, Ellipsis stands for the dimensions no other index names.
-Tensor Tensor::index(const std::vector<indexing::TensorIndex>& indices) const {
-  using Kind = indexing::TensorIndex::Kind;
-  int64_t consuming = 0;
-  int ellipses = 0;
-  for (const auto& ix : indices) {
-    if (ix.kind() == Kind::Integer || ix.kind() == Kind::Slice) ++consuming;
-    if (ix.kind() == Kind::Ellipsis) ++ellipses;
-    if (ix.kind() == Kind::Boolean) throw Error("indexing with a bool is not supported yet");
-  }
-  if (ellipses > 1) throw Error("an index can only have a single ellipsis ('...')");
-  if (consuming > dim()) {
-    throw Error(absl::StrCat("too many indices for tensor of dimension ", dim()));
-  }
-  std::vector<int64_t> sz, st;
-  int64_t off = storage_offset();
-  int64_t d = 0;
-  for (const auto& ix : indices) {
-    switch (ix.kind()) {
-      case Kind::Integer: {
-        int64_t cur = size(d), i = ix.integer();
-        if (i < -cur || i >= cur) {
-          throw Error(
-              absl::StrCat("index ", i, " is out of bounds for dimension ", d, " with size ", cur));
-        }
-        off += (i < 0 ? i + cur : i) * stride(d);
-        ++d;
-        break;
-      }
-      case Kind::Slice: {
-        int64_t cur = size(d);
-        int64_t step = ix.slice().step().value_or(1);
-        if (step <= 0) throw Error("step must be greater than zero");
-        int64_t start = ix.slice().start().value_or(0), stop = ix.slice().stop().value_or(cur);
-        if (start < 0) start += cur;
-        if (stop < 0) stop += cur;
-        start = std::clamp<int64_t>(start, 0, cur);
-        stop = std::clamp<int64_t>(stop, start, cur);
-        sz.push_back((stop - start + step - 1) / step);
-        st.push_back(stride(d) * step);
-        off += start * stride(d);
-        ++d;
-        break;
-      }
-      case Kind::None:
-        sz.push_back(1);
-        st.push_back(d < dim() ? stride(d) * size(d) : 1);
-        break;
-      case Kind::Ellipsis:
-        for (int64_t k = 0; k < dim() - consuming; ++k, ++d) {
-          sz.push_back(size(d));
-          st.push_back(stride(d));
-        }
-        break;
-      case Kind::Boolean:
-        break;
-    }
-  }
-  for (; d < dim(); ++d) {
-    sz.push_back(size(d));
-    st.push_back(stride(d));
-  }
-  Tensor out = makeView(*this, sz, st, off);
-  std::vector<int64_t> in_sizes = sizes().vec();
-  ScalarType t = dtype();
-  bool slices = false;
-  for (const auto& ix : indices) slices = slices || ix.kind() == Kind::Slice;
-  autograd::recordView(out, *this, slices ? "SliceBackward0" : "SelectBackward0",
-                       [=](const Tensor& g) {
-                         return autograd::embedView(
-                             g, in_sizes, t, [=](const Tensor& z) { return z.index(indices); });
-                       });
-  return out;
 }
 
 Tensor& Tensor::index_put_(std::initializer_list<indexing::TensorIndex> indices,
@@ -509,11 +454,6 @@ Tensor& Tensor::index_put_(const std::vector<indexing::TensorIndex>& indices, co
 
 Tensor Tensor::contiguous() const {
   return is_contiguous() ? *this : clone();
-}
-Tensor Tensor::clone() const {
-  Tensor out = detail::record(detail::readNode(*this), device());
-  autograd::recordView(out, *this, "CloneBackward0", [](const Tensor& g) { return g; });
-  return out;
 }
 Tensor Tensor::detach() const {
   Tensor out = makeView(*this, sizes().vec(), strides().vec(), storage_offset());
@@ -555,55 +495,6 @@ Tensor select(const Tensor& a, int64_t d, int64_t i) {
 Tensor as_strided(const Tensor& a, IntArrayRef size, IntArrayRef stride,
                   std::optional<int64_t> storage_offset) {
   return a.as_strided(size, stride, storage_offset);
-}
-
-Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
-  if (tensors.empty()) throw Error("torch.cat(): expected a non-empty list of Tensors");
-  const Tensor* ref = nullptr;
-  for (const Tensor& t : tensors) {
-    // PyTorch skips 1-D empty tensors, a legacy allowance.
-    if (!(t.dim() == 1 && t.numel() == 0)) {
-      ref = &t;
-      break;
-    }
-  }
-  if (!ref) return tensors[0].clone();
-  int64_t d = wrapDim(dim, ref->dim());
-  ScalarType t = tensors[0].dtype();
-  for (const Tensor& x : tensors) t = promoteTypes(t, x.dtype());
-  std::vector<int64_t> shape = ref->sizes().vec();
-  int64_t total = 0;
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const Tensor& x = tensors[i];
-    if (x.dim() == 1 && x.numel() == 0) continue;
-    if (x.dim() != ref->dim()) {
-      throw Error(absl::StrCat("Tensors must have same number of dimensions: got ", ref->dim(),
-                               " and ", x.dim()));
-    }
-    for (int64_t k = 0; k < x.dim(); ++k) {
-      if (k != d && x.size(k) != shape[k]) {
-        throw Error(absl::StrCat("Sizes of tensors must match except in dimension ", d,
-                                 ". Expected size ", shape[k], " but got size ", x.size(k),
-                                 " for tensor number ", i, " in the list."));
-      }
-    }
-    total += x.size(d);
-  }
-  shape[d] = total;
-  Tensor out;
-  {
-    NoGradGuard no_grad;
-    out = zeros(shape, TensorOptions(t).device(ref->device()));
-    int64_t at = 0;
-    for (const Tensor& x : tensors) {
-      if (x.dim() == 1 && x.numel() == 0) continue;
-      out.narrow(d, at, x.size(d)).copy_(x);
-      at += x.size(d);
-    }
-  }
-  out.impl()->is_view = false;
-  autograd::recordCat(out, tensors, d);
-  return out;
 }
 
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {

@@ -1,0 +1,279 @@
+// The differentiable reductions, softmaxes and matrix products: each is the front end's raw op
+// (lib/frontend/raw_ops.h) plus its backward rule when an input requires grad. Names follow
+// PyTorch's grad_fn classes.
+#include <algorithm>
+
+#include "kiln/autograd.h"
+#include "kiln/ops.h"
+#include "lib/autograd/rules.h"
+#include "lib/frontend/common.h"
+#include "lib/frontend/raw_ops.h"
+
+namespace kiln {
+
+using autograd::recordReduction;
+using detail::reduceDims;
+
+namespace {
+
+// How many elements each result of a reduction over `dims` covers.
+int64_t countOf(const Tensor& a, const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= a.size(d);
+  return n;
+}
+
+// The output gradient of a reduction over `dims` spread back over the input's shape.
+Tensor spread(const Tensor& g, const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  Tensor r = g;
+  if (!keepdim) {
+    for (int64_t d : dims) r = r.unsqueeze(d);
+  }
+  r = r.expand(a.sizes());
+  return r.dtype() == a.dtype() ? r : r.to(a.dtype());
+}
+
+Tensor sumImpl(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype,
+               const char* name) {
+  Tensor out = detail::reduceSum(a, dim, keepdim, dtype);
+  recordReduction(
+      out, a, name,
+      [dims = reduceDims(a, dim), keepdim](const Tensor& g, const Tensor& x, const Tensor&) {
+        return spread(g, x, dims, keepdim);
+      });
+  return out;
+}
+
+Tensor meanImpl(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype,
+                const char* name) {
+  Tensor out = detail::reduceMean(a, dim, keepdim, dtype);
+  std::vector<int64_t> dims = reduceDims(a, dim);
+  double n = static_cast<double>(countOf(a, dims));
+  recordReduction(out, a, name,
+                  [dims, keepdim, n](const Tensor& g, const Tensor& x, const Tensor&) {
+                    return spread(g / n, x, dims, keepdim);
+                  });
+  return out;
+}
+
+// max/min-like reductions share the gradient equally among the elements equal to the result.
+void recordExtremum(Tensor& out, const Tensor& a, const std::vector<int64_t>& dims, bool keepdim,
+                    const char* name) {
+  recordReduction(out, a, name, [dims, keepdim](const Tensor& g, const Tensor& x, const Tensor& y) {
+    Tensor hit = (x == spread(y, x, dims, keepdim)).to(x.dtype());
+    Tensor count = dims.empty() ? hit.sum() : hit.sum(dims, true);
+    Tensor share = hit / count;
+    return spread(g, x, dims, keepdim) * share;
+  });
+}
+
+Tensor prodImpl(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim,
+                std::optional<ScalarType> dtype, const char* name) {
+  Tensor out = detail::reduceProd(a, dims, keepdim, dtype);
+  recordReduction(out, a, name, [dims, keepdim](const Tensor& g, const Tensor& x, const Tensor& y) {
+    return spread(g * y, x, dims, keepdim) / x;
+  });
+  return out;
+}
+
+Tensor extremum(const Tensor& a, IntArrayRef dim, bool keepdim, ir::ReduceOp op, const char* what,
+                const char* name) {
+  Tensor out = detail::reduceExtremum(a, dim, keepdim, op, what);
+  recordExtremum(out, a, reduceDims(a, dim), keepdim, name);
+  return out;
+}
+
+Tensor extremumAll(const Tensor& a, ir::ReduceOp op, const char* what, const char* name) {
+  Tensor out = detail::reduceAll(a, op, what);
+  recordExtremum(out, a, reduceDims(a, {}), false, name);
+  return out;
+}
+
+Tensor varImpl(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
+  Tensor out = detail::reduceVar(a, dim, unbiased, keepdim);
+  std::vector<int64_t> dims = reduceDims(a, dim);
+  double denom = static_cast<double>(std::max<int64_t>(countOf(a, dims) - (unbiased ? 1 : 0), 0));
+  recordReduction(out, a, "VarBackward0",
+                  [dims, keepdim, denom](const Tensor& g, const Tensor& x, const Tensor&) {
+                    Tensor centered = x - (dims.empty() ? x.mean() : x.mean(dims, true));
+                    return spread(g, x, dims, keepdim) * centered * (2.0 / denom);
+                  });
+  return out;
+}
+
+// softmax's and log_softmax's input: `a` in `dtype`, else in a floating type.
+Tensor softmaxInput(const Tensor& a, std::optional<ScalarType> dtype) {
+  return dtype ? a.to(*dtype) : (isFloatingType(a.dtype()) ? a : a.to(kFloat));
+}
+
+// a [..., m, k] @ b [..., k, n], recording `name` as its backward function.
+Tensor batchedMatmul(const Tensor& a, const Tensor& b, const char* name) {
+  Tensor out = detail::matmulProduct(a, b);
+  autograd::recordMatmul(out, a, b, name);
+  return out;
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& a, std::optional<ScalarType> dtype) {
+  return sumImpl(a, {}, false, dtype, "SumBackward0");
+}
+Tensor sum(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype) {
+  return sumImpl(a, dim, keepdim, dtype, "SumBackward1");
+}
+Tensor mean(const Tensor& a, std::optional<ScalarType> dtype) {
+  return meanImpl(a, {}, false, dtype, "MeanBackward0");
+}
+Tensor mean(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype) {
+  return meanImpl(a, dim, keepdim, dtype, "MeanBackward1");
+}
+Tensor prod(const Tensor& a, std::optional<ScalarType> dtype) {
+  return prodImpl(a, reduceDims(a, {}), false, dtype, "ProdBackward0");
+}
+Tensor prod(const Tensor& a, int64_t dim, bool keepdim, std::optional<ScalarType> dtype) {
+  return prodImpl(a, reduceDims(a, {dim}), keepdim, dtype, "ProdBackward1");
+}
+Tensor amax(const Tensor& a, IntArrayRef dim, bool keepdim) {
+  return extremum(a, dim, keepdim, ir::ReduceOp::Max, "amax", "AmaxBackward0");
+}
+Tensor amin(const Tensor& a, IntArrayRef dim, bool keepdim) {
+  return extremum(a, dim, keepdim, ir::ReduceOp::Min, "amin", "AminBackward0");
+}
+Tensor max(const Tensor& a) {
+  return extremumAll(a, ir::ReduceOp::Max, "max", "MaxBackward1");
+}
+Tensor min(const Tensor& a) {
+  return extremumAll(a, ir::ReduceOp::Min, "min", "MinBackward1");
+}
+std::tuple<Tensor, Tensor> max(const Tensor& a, int64_t dim, bool keepdim) {
+  return {extremum(a, {dim}, keepdim, ir::ReduceOp::Max, "max", "MaxBackward0"),
+          detail::reduceArg(a, dim, keepdim, ir::ReduceOp::Max, "max")};
+}
+std::tuple<Tensor, Tensor> min(const Tensor& a, int64_t dim, bool keepdim) {
+  return {extremum(a, {dim}, keepdim, ir::ReduceOp::Min, "min", "MinBackward0"),
+          detail::reduceArg(a, dim, keepdim, ir::ReduceOp::Min, "min")};
+}
+
+Tensor var(const Tensor& a, bool unbiased) {
+  return varImpl(a, {}, unbiased, false);
+}
+Tensor var(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
+  return varImpl(a, dim, unbiased, keepdim);
+}
+Tensor std(const Tensor& a, bool unbiased) {
+  return sqrt(varImpl(a, {}, unbiased, false));
+}
+Tensor std(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
+  return sqrt(varImpl(a, dim, unbiased, keepdim));
+}
+
+Tensor softmax(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype) {
+  Tensor x = softmaxInput(a, dtype);
+  int64_t d = detail::wrapDim(dim, x.dim());
+  Tensor out = detail::softmaxOf(x, d);
+  recordReduction(out, x, "SoftmaxBackward0", [d](const Tensor& g, const Tensor&, const Tensor& y) {
+    Tensor gy = g * y;
+    return gy - y * (y.dim() == 0 ? gy : gy.sum({d}, true));
+  });
+  return out;
+}
+
+Tensor log_softmax(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype) {
+  Tensor x = softmaxInput(a, dtype);
+  int64_t d = detail::wrapDim(dim, x.dim());
+  Tensor out = detail::logSoftmaxOf(x, d);
+  recordReduction(out, x, "LogSoftmaxBackward0",
+                  [d](const Tensor& g, const Tensor&, const Tensor& y) {
+                    return g - y.exp() * (y.dim() == 0 ? g : g.sum({d}, true));
+                  });
+  return out;
+}
+
+Tensor mm(const Tensor& a, const Tensor& b) {
+  detail::checkMm(a, b);
+  return batchedMatmul(a, b, "MmBackward0");
+}
+
+Tensor bmm(const Tensor& a, const Tensor& b) {
+  detail::checkBmm(a, b);
+  return batchedMatmul(a, b, "BmmBackward0");
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  detail::checkMatmul(a, b);
+  const int64_t da = a.dim(), db = b.dim();
+  if (da == 1 && db == 1) return (a * b).sum();
+  Tensor lhs = da == 1 ? a.unsqueeze(0) : a;
+  Tensor rhs = db == 1 ? b.unsqueeze(1) : b;
+  Tensor out = batchedMatmul(
+      lhs, rhs, lhs.dim() == 2 && rhs.dim() == 2 ? "MmBackward0" : "UnsafeViewBackward0");
+  if (da == 1) out = out.squeeze(-2);
+  if (db == 1) out = out.squeeze(-1);
+  return out;
+}
+
+Tensor Tensor::sum(std::optional<ScalarType> dtype) const {
+  return kiln::sum(*this, dtype);
+}
+Tensor Tensor::sum(IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype) const {
+  return kiln::sum(*this, dim, keepdim, dtype);
+}
+Tensor Tensor::mean(std::optional<ScalarType> dtype) const {
+  return kiln::mean(*this, dtype);
+}
+Tensor Tensor::mean(IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype) const {
+  return kiln::mean(*this, dim, keepdim, dtype);
+}
+Tensor Tensor::prod(std::optional<ScalarType> dtype) const {
+  return kiln::prod(*this, dtype);
+}
+Tensor Tensor::prod(int64_t dim, bool keepdim, std::optional<ScalarType> dtype) const {
+  return kiln::prod(*this, dim, keepdim, dtype);
+}
+Tensor Tensor::amax(IntArrayRef dim, bool keepdim) const {
+  return kiln::amax(*this, dim, keepdim);
+}
+Tensor Tensor::amin(IntArrayRef dim, bool keepdim) const {
+  return kiln::amin(*this, dim, keepdim);
+}
+Tensor Tensor::max() const {
+  return kiln::max(*this);
+}
+Tensor Tensor::min() const {
+  return kiln::min(*this);
+}
+std::tuple<Tensor, Tensor> Tensor::max(int64_t dim, bool keepdim) const {
+  return kiln::max(*this, dim, keepdim);
+}
+std::tuple<Tensor, Tensor> Tensor::min(int64_t dim, bool keepdim) const {
+  return kiln::min(*this, dim, keepdim);
+}
+Tensor Tensor::var(bool unbiased) const {
+  return kiln::var(*this, unbiased);
+}
+Tensor Tensor::var(IntArrayRef dim, bool unbiased, bool keepdim) const {
+  return kiln::var(*this, dim, unbiased, keepdim);
+}
+Tensor Tensor::std(bool unbiased) const {
+  return kiln::std(*this, unbiased);
+}
+Tensor Tensor::std(IntArrayRef dim, bool unbiased, bool keepdim) const {
+  return kiln::std(*this, dim, unbiased, keepdim);
+}
+Tensor Tensor::softmax(int64_t dim, std::optional<ScalarType> dtype) const {
+  return kiln::softmax(*this, dim, dtype);
+}
+Tensor Tensor::log_softmax(int64_t dim, std::optional<ScalarType> dtype) const {
+  return kiln::log_softmax(*this, dim, dtype);
+}
+Tensor Tensor::matmul(const Tensor& o) const {
+  return kiln::matmul(*this, o);
+}
+Tensor Tensor::mm(const Tensor& o) const {
+  return kiln::mm(*this, o);
+}
+Tensor Tensor::bmm(const Tensor& o) const {
+  return kiln::bmm(*this, o);
+}
+
+}  // namespace kiln
