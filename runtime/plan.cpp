@@ -4,6 +4,7 @@
 
 #include <mutex>
 
+#include "lib/core/checked.h"
 #include "lib/core/dump.h"
 #include "lib/passes/passes.h"
 #include "runtime/kernel_cache.h"
@@ -170,7 +171,8 @@ std::vector<BufferPtr> runPlan(const Plan& plan, const ir::Graph& g,
   std::vector<BufferPtr> slots(sch.slots.size());
   for (size_t i = 0; i < sch.slots.size(); ++i) {
     const sched::Slot& sl = sch.slots[i];
-    slots[i] = sl.param >= 0 ? params[sl.param] : device.allocate(sl.numel * elementSize(sl.dtype));
+    slots[i] = sl.param >= 0 ? params[sl.param]
+                             : device.allocate(saturatingMul(sl.numel, elementSize(sl.dtype)));
   }
   std::vector<void*> ptrs;
   std::vector<uint64_t> args;

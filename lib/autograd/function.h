@@ -28,8 +28,15 @@ struct SavedTensor {
   bool is_output = false;  // saved without its grad_fn, to avoid a reference cycle
 };
 
+/// A vector-Jacobian rule: the gradients of a function's inputs, given its output's gradient
+/// and its saved values.
+using Rule =
+    std::function<std::vector<Tensor>(const Tensor& grad, const std::vector<Tensor>& saved)>;
+
 class Function : public Node, public std::enable_shared_from_this<Function> {
  public:
+  /// Lets go of the functions after this one without recursing into them (function.cpp).
+  ~Function() override;
   /// Gradients for this function's inputs (one per edge, undefined where none), given the
   /// gradient of its output.
   virtual std::vector<Tensor> apply(const Tensor& grad_output) = 0;
@@ -40,6 +47,11 @@ class Function : public Node, public std::enable_shared_from_this<Function> {
   /// Non-leaf tensors that called retain_grad() with this as their grad_fn: backward adds the
   /// gradient of this function's output to their grad() (PyTorch's retains_grad hooks).
   std::vector<std::weak_ptr<detail::TensorImpl>> retained;
+
+ protected:
+  /// Hands what a dying function owns (its edges, saved values and rule) to the thread's
+  /// teardown, which lets go of it one piece at a time: no destruction recurses along a history.
+  static void dispose(std::vector<Edge>& next, std::vector<SavedTensor>* saved, Rule* rule);
 };
 
 /// The Function behind a tensor's grad_fn or grad_accumulator. TensorImpl holds them as the
@@ -60,15 +72,12 @@ class AccumulateGrad : public Function {
   std::weak_ptr<detail::TensorImpl> leaf_;
 };
 
-/// The gradients of a rule's inputs, given the output gradient and the saved values.
-using Rule =
-    std::function<std::vector<Tensor>(const Tensor& grad, const std::vector<Tensor>& saved)>;
-
 /// The common case: a named rule over saved values.
 class RuleFunction : public Function {
  public:
   RuleFunction(std::string name, Rule rule, std::vector<SavedTensor> saved)
       : name_(std::move(name)), rule_(std::move(rule)), saved_(std::move(saved)) {}
+  ~RuleFunction() override;
   std::string name() const override { return name_; }
   std::vector<Tensor> apply(const Tensor& grad_output) override;
   void release() override;

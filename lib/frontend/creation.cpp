@@ -103,7 +103,7 @@ Tensor empty(IntArrayRef size, TensorOptions options) {
   checkDeviceOption(options);
   std::vector<int64_t> shape = checkedSize(size);
   int64_t n = ir::numelOf(shape);
-  auto buffer = runtime::cpuDevice().allocate(n * elementSize(options.dtype()));
+  auto buffer = runtime::cpuDevice().allocate(detail::checkedStorageBytes(shape, options.dtype()));
   return withGrad(
       detail::fromBuffer(buffer, options.dtype(), shape, ir::contiguousStrides(shape), n), options);
 }
@@ -174,7 +174,11 @@ Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, Tensor
     throw Error("upper bound and larger bound inconsistent with step sign");
   bool floating = start.isFloatingPoint() || end.isFloatingPoint() || step.isFloatingPoint();
   ScalarType t = options.has_dtype() ? options.dtype() : (floating ? kFloat : kLong);
-  int64_t n = static_cast<int64_t>(std::ceil((e - s) / st));
+  double size = std::ceil((e - s) / st);
+  if (!(size >= 0 && size < std::ldexp(1.0, 63))) {
+    throw Error("invalid size, possible overflow?");
+  }
+  int64_t n = static_cast<int64_t>(size);
   std::vector<int64_t> shape{n};
   ir::NodeRef i = iotaNode(0, kDouble, shape);
   ir::NodeRef v = detail::elementwiseNode(
@@ -291,6 +295,7 @@ Tensor tensor(const TensorDataContainer& data, TensorOptions options) {
 
 Tensor from_blob(void* data, IntArrayRef sizes, TensorOptions options) {
   std::vector<int64_t> shape = checkedSize(sizes);
+  detail::checkedStorageBytes(shape, options.dtype());
   return from_blob(data, sizes, ir::contiguousStrides(shape), options);
 }
 
@@ -301,10 +306,9 @@ Tensor from_blob(void* data, IntArrayRef sizes, IntArrayRef strides, TensorOptio
     throw Error(
         absl::StrCat("from_blob: expected ", shape.size(), " strides, got ", strides.size()));
   }
-  int64_t extent = ir::numelOf(shape) == 0 ? 0 : 1;
-  for (size_t i = 0; i < shape.size() && extent > 0; ++i) extent += (shape[i] - 1) * strides[i];
-  auto buffer =
-      runtime::Buffer::wrap(runtime::cpuDevice(), data, extent * elementSize(options.dtype()));
+  const int64_t bytes = detail::checkedStorageBytes(shape, strides.vec(), options.dtype());
+  const int64_t extent = bytes / elementSize(options.dtype());
+  auto buffer = runtime::Buffer::wrap(runtime::cpuDevice(), data, bytes);
   return withGrad(detail::fromBuffer(buffer, options.dtype(), shape, strides.vec(), extent),
                   options);
 }

@@ -126,7 +126,10 @@ void materialize(const std::vector<Storage*>& requested, const char* why) {
   // The rebinding above may have changed param buffers: read them now.
   std::vector<runtime::BufferPtr> params;
   params.reserve(ex.param_node.size());
-  for (Node* n : ex.param_node) params.push_back(runtime::Buffer::of(n->realized()));
+  for (Node* n : ex.param_node) {
+    params.push_back(runtime::Buffer::of(n->realized()));
+    checkAllocated(*params.back());
+  }
 
   absl::flat_hash_set<Node*> has_dest;
   for (Storage* s : work) {

@@ -1,8 +1,13 @@
 #include "lib/frontend/tensor_impl.h"
 
+#include <absl/strings/str_cat.h>
+#include <absl/strings/str_join.h>
+
 #include <cstring>
+#include <new>
 
 #include "kiln/error.h"
+#include "lib/core/checked.h"
 
 namespace kiln::detail {
 
@@ -24,7 +29,58 @@ bool TensorImpl::coversStorage() const {
   return offset == 0 && numel() == storage->numel && isContiguous();
 }
 
+namespace {
+[[noreturn]] void hostOutOfMemory(uint64_t bytes) {
+  throw Error(absl::StrCat("DefaultCPUAllocator: not enough memory: you tried to allocate ", bytes,
+                           " bytes."));
+}
+}  // namespace
+
+int64_t checkedStorageBytes(const std::vector<int64_t>& sizes, ScalarType dtype) {
+  int64_t bytes;
+  if (productOverflows(sizes, &bytes) || mulOverflows(bytes, elementSize(dtype), &bytes)) {
+    throw Error(absl::StrCat("Storage size calculation overflowed with sizes=[",
+                             absl::StrJoin(sizes, ", "), "]"));
+  }
+  int64_t stride = 1;
+  for (size_t d = sizes.size(); d-- > 1;) {
+    if (mulOverflows(stride, std::max<int64_t>(sizes[d], 1), &stride)) {
+      throw Error("Stride calculation overflowed");
+    }
+  }
+  return bytes;
+}
+
+int64_t checkedStorageBytes(const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides,
+                            ScalarType dtype) {
+  int64_t extent = 1;
+  bool overflow = false;
+  for (size_t d = 0; d < sizes.size(); ++d) {
+    if (sizes[d] == 0) return 0;
+    int64_t span;
+    overflow |= mulOverflows(strides[d], sizes[d] - 1, &span);
+    overflow |= addOverflows(extent, span, &extent);
+  }
+  overflow |= mulOverflows(extent, elementSize(dtype), &extent);
+  if (overflow) {
+    throw Error(absl::StrCat("Storage size calculation overflowed with sizes=[",
+                             absl::StrJoin(sizes, ", "), "] and strides=[",
+                             absl::StrJoin(strides, ", "), "]"));
+  }
+  return extent;
+}
+
+void checkAllocated(const runtime::Buffer& buffer) {
+  if (buffer.data() == nullptr && buffer.bytes() > 0) {
+    throw Error(
+        "The tensor has a non-zero number of elements, but its data is not allocated yet. Caffe2 "
+        "uses a lazy allocation, so you will need to call mutable_data() or raw_mutable_data() "
+        "to actually allocate memory.");
+  }
+}
+
 Tensor fromNode(ir::NodeRef node, Device device) {
+  checkedStorageBytes(node->shape(), node->dtype());
   auto storage = std::make_shared<Storage>();
   storage->dtype = node->dtype();
   storage->numel = node->desc().numel();
@@ -39,6 +95,8 @@ Tensor fromNode(ir::NodeRef node, Device device) {
 
 Tensor makeView(const Tensor& base, std::vector<int64_t> sizes, std::vector<int64_t> strides,
                 int64_t offset) {
+  int64_t numel;
+  if (productOverflows(sizes, &numel)) throw Error("numel: integer multiplication overflow");
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = base.impl()->storage;
   impl->sizes = std::move(sizes);
@@ -51,6 +109,8 @@ Tensor makeView(const Tensor& base, std::vector<int64_t> sizes, std::vector<int6
 
 Tensor fromBuffer(runtime::BufferPtr buffer, ScalarType dtype, std::vector<int64_t> sizes,
                   std::vector<int64_t> strides, int64_t storage_numel) {
+  int64_t numel;
+  if (productOverflows(sizes, &numel)) throw Error("numel: integer multiplication overflow");
   auto storage = std::make_shared<Storage>();
   storage->dtype = dtype;
   storage->numel = storage_numel;
@@ -110,6 +170,7 @@ void* dataPointer(const Tensor& t) {
   const TensorImpl& impl = *t.impl();
   Storage& s = *impl.storage;
   materialize({&s}, "data_ptr()");
+  checkAllocated(*s.buffer);
   // The caller may write through the pointer: a node that other tensors share (through
   // hash-consing) keeps its value in a copy, and the storage gets a node of its own.
   std::lock_guard<std::mutex> lock(engineMutex());
@@ -124,9 +185,20 @@ void* dataPointer(const Tensor& t) {
 std::vector<double> toDoubles(const Tensor& t) {
   const TensorImpl& impl = *t.impl();
   materialize({impl.storage.get()}, "reading values");
+  checkAllocated(*impl.storage->buffer);
   const char* base = static_cast<const char*>(impl.storage->buffer->data());
   const int64_t n = impl.numel();
-  std::vector<double> out(n);
+  // The copy may be far larger than the storage (an expanded view): refuse it as PyTorch's
+  // allocator would, rather than with std::bad_alloc.
+  uint64_t bytes;
+  if (__builtin_mul_overflow(static_cast<uint64_t>(n), sizeof(double), &bytes)) bytes = UINT64_MAX;
+  if (static_cast<uint64_t>(n) > std::vector<double>().max_size()) hostOutOfMemory(bytes);
+  std::vector<double> out;
+  try {
+    out.resize(n);
+  } catch (const std::bad_alloc&) {
+    hostOutOfMemory(bytes);
+  }
   std::vector<int64_t> idx(impl.sizes.size(), 0);
   for (int64_t f = 0; f < n; ++f) {
     int64_t pos = impl.offset;

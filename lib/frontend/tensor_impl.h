@@ -69,6 +69,17 @@ struct TensorImpl {
   bool coversStorage() const;
 };
 
+/// The byte count of a new contiguous storage of `sizes`, or PyTorch's error when that or its
+/// strides overflow ("Storage size calculation overflowed with sizes=[...]"). Every new storage
+/// is checked so, before anything computes with its sizes.
+int64_t checkedStorageBytes(const std::vector<int64_t>& sizes, ScalarType dtype);
+/// The byte count of a storage that `sizes` and `strides` (non-negative) read from offset 0,
+/// or PyTorch's overflow error (computeStorageNbytes).
+int64_t checkedStorageBytes(const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides,
+                            ScalarType dtype);
+/// PyTorch's error for reading or writing memory that is not there (from_blob(nullptr, ...)).
+void checkAllocated(const runtime::Buffer& buffer);
+
 /// A tensor whose contents are `node` (a new storage).
 Tensor fromNode(ir::NodeRef node, Device device = Device(DeviceType::CPU));
 /// A view of `base`'s storage with the given geometry.

@@ -8,6 +8,7 @@
 
 #include "kiln/autograd.h"
 #include "kiln/ops.h"
+#include "lib/core/checked.h"
 #include "lib/frontend/common.h"
 #include "lib/frontend/raw_ops.h"
 
@@ -29,8 +30,9 @@ std::vector<int64_t> inferSize(IntArrayRef shape, int64_t numel) {
       infer = static_cast<int>(i);
     } else if (out[i] < 0) {
       throw Error(absl::StrCat("invalid shape dimension ", out[i]));
-    } else {
-      known *= out[i];
+    } else if (mulOverflows(known, out[i], &known)) {
+      throw Error(absl::StrCat("shape '", shapeText(shape.vec()), "' is invalid for input of size ",
+                               numel));
     }
   }
   if (infer >= 0 && known != 0 && numel % known == 0) {
@@ -219,7 +221,7 @@ Tensor narrowView(const Tensor& self, int64_t d, int64_t start, int64_t length) 
                              "], but got ", start, ")"));
   }
   if (start < 0) start += cur;
-  if (start + length > cur) {
+  if (start > cur - length) {
     throw Error(absl::StrCat("start (", start, ") + length (", length, ") exceeds dimension size (",
                              cur, ")."));
   }
@@ -262,14 +264,18 @@ Tensor asStridedView(const Tensor& self, IntArrayRef size, IntArrayRef stride,
   }
   if (off < 0) throw Error(absl::StrCat("Tensor: invalid storage offset ", off));
   const int64_t storage_numel = self.impl()->storage->numel;
-  if (ir::numelOf(sz) > 0) {
-    int64_t required = off + 1;
-    for (size_t i = 0; i < sz.size(); ++i) required += (sz[i] - 1) * st[i];
-    if (required > storage_numel) {
-      const int64_t item = elementSize(self.dtype());
+  const int64_t item = elementSize(self.dtype());
+  int64_t required = detail::checkedStorageBytes(sz, st, self.dtype());
+  if (required > 0) {
+    int64_t offset_bytes;
+    if (mulOverflows(off, item, &offset_bytes) || addOverflows(required, offset_bytes, &required)) {
+      throw Error(absl::StrCat("Storage size calculation overflowed with sizes=", shapeText(sz),
+                               " and strides=", shapeText(st)));
+    }
+    if (required > storage_numel * item) {
       throw Error(absl::StrCat("setStorage: sizes ", shapeText(sz), ", strides ", shapeText(st),
                                ", storage offset ", off, ", and itemsize ", item,
-                               " requiring a storage size of ", required * item,
+                               " requiring a storage size of ", required,
                                " are out of bounds for storage of size ", storage_numel * item));
     }
   }
@@ -316,8 +322,14 @@ Tensor indexView(const Tensor& self, const std::vector<indexing::TensorIndex>& i
         if (stop < 0) stop += cur;
         start = std::clamp<int64_t>(start, 0, cur);
         stop = std::clamp<int64_t>(stop, start, cur);
-        sz.push_back((stop - start + step - 1) / step);
-        st.push_back(self.stride(d) * step);
+        // Rounded-up length / step, without overflow for any step.
+        const int64_t len = stop == start ? 0 : (stop - start - 1) / step + 1;
+        sz.push_back(len);
+        // A step past the end leaves at most one element, for which any stride reads the same;
+        // the step times the stride overflows only then.
+        int64_t stride;
+        if (mulOverflows(self.stride(d), step, &stride)) stride = self.stride(d);
+        st.push_back(stride);
         off += start * self.stride(d);
         ++d;
         break;
@@ -353,6 +365,12 @@ Tensor castTo(const Tensor& self, ScalarType dtype) {
 
 std::optional<int64_t> catDim(const std::vector<Tensor>& tensors, int64_t dim) {
   if (tensors.empty()) throw Error("torch.cat(): expected a non-empty list of Tensors");
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    if (tensors[i].dim() == 0) {
+      throw Error(
+          absl::StrCat("zero-dimensional tensor (at position ", i, ") cannot be concatenated"));
+    }
+  }
   for (const Tensor& t : tensors) {
     // PyTorch skips 1-D empty tensors, a legacy allowance.
     if (!(t.dim() == 1 && t.numel() == 0)) return wrapDim(dim, t.dim());
@@ -386,7 +404,9 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t d) {
                                  " for tensor number ", i, " in the list."));
       }
     }
-    total += x.size(d);
+    // PyTorch adds the sizes without a check: a sum past the int64 range wraps negative and
+    // zeros() below then refuses it with the negative-dimension error, as PyTorch's does.
+    total = static_cast<int64_t>(static_cast<uint64_t>(total) + static_cast<uint64_t>(x.size(d)));
   }
   shape[d] = total;
   Tensor out;

@@ -6,6 +6,8 @@
 
 #include <cstring>
 
+#include "lib/core/checked.h"
+
 namespace kiln::ir {
 
 std::string_view opName(Op op) {
@@ -65,7 +67,7 @@ size_t hashDesc(const NodeDesc& d) {
 
 int64_t numelOf(const Shape& s) {
   int64_t n = 1;
-  for (int64_t x : s) n *= x;
+  for (int64_t x : s) n = saturatingMul(n, x);
   return n;
 }
 
@@ -74,7 +76,7 @@ std::vector<int64_t> contiguousStrides(const Shape& s) {
   int64_t acc = 1;
   for (size_t i = s.size(); i-- > 0;) {
     st[i] = acc;
-    acc *= std::max<int64_t>(s[i], 1);
+    acc = saturatingMul(acc, std::max<int64_t>(s[i], 1));
   }
   return st;
 }

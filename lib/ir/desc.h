@@ -65,7 +65,10 @@ std::string attrText(const NodeDesc& d);
 /// The mnemonic: "add", "reduce.sum", "strided", ...
 std::string mnemonic(const NodeDesc& d);
 
+/// The number of elements; saturates at the largest int64 instead of wrapping (the front end
+/// refuses such shapes with PyTorch's errors before anything is computed from them).
 int64_t numelOf(const Shape& s);
+/// Row-major strides for `s` (saturating likewise).
 std::vector<int64_t> contiguousStrides(const Shape& s);
 
 }  // namespace kiln::ir

@@ -1,0 +1,290 @@
+// Reliability: inputs that used to crash the process (stack overflow, out-of-bounds reads,
+// wrapped size arithmetic, null memory) get PyTorch's error or the right result instead.
+// Issue 13's "Crashes" class; every expected message is PyTorch 1.13's.
+#include <gtest/gtest.h>
+#include <kiln/kiln.h>
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "lib/frontend/tensor_impl.h"
+
+namespace {
+
+using kiln::Tensor;
+using kiln::indexing::None;
+using kiln::indexing::Slice;
+
+constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+
+std::vector<double> values(const Tensor& t) {
+  return kiln::detail::toDoubles(t);
+}
+
+// Runs `f`, which must throw kiln::Error with exactly `message`.
+void expectMessageImpl(const std::function<void()>& f, const std::string& message) {
+  try {
+    f();
+    ADD_FAILURE() << "expected kiln::Error: " << message;
+  } catch (const kiln::Error& e) {
+    EXPECT_EQ(std::string(e.what()), message);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected kiln::Error, got another exception: " << e.what();
+  }
+}
+
+#define EXPECT_MESSAGE(stmt, message)                  \
+  do {                                                 \
+    SCOPED_TRACE(#stmt);                               \
+    expectMessageImpl([&] { (void)(stmt); }, message); \
+  } while (0)
+
+// Under AddressSanitizer an allocation of petabytes aborts the process (allocator_may_return_null
+// is off) instead of failing: the tests that really ask the allocator for too much skip there.
+bool underAddressSanitizer() {
+#if defined(__SANITIZE_ADDRESS__)
+  return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  return true;
+#else
+  return false;
+#endif
+#else
+  return false;
+#endif
+}
+
+// ------------------------------------------------------------------ autograd teardown
+
+constexpr int kLongHistory = 100000;
+
+TEST(Teardown, LongAutogradHistoryAfterBackward) {
+  Tensor x = kiln::tensor({1.5, -2.0}).requires_grad_(true);
+  {
+    Tensor y = x;
+    for (int i = 0; i < kLongHistory; ++i) y = y * 1.0 + 0.0;
+    y.sum().backward();
+    EXPECT_EQ(values(y), (std::vector<double>{1.5, -2.0}));
+  }  // the whole history dies here
+  EXPECT_EQ(values(x.grad()), (std::vector<double>{1, 1}));
+}
+
+TEST(Teardown, LongAutogradHistoryWithoutBackward) {
+  Tensor x = kiln::tensor({3.0}).requires_grad_(true);
+  Tensor y = x;
+  for (int i = 0; i < kLongHistory; ++i) y = y * 1.0 + 0.0;
+  EXPECT_EQ(y.grad_fn()->name(), "AddBackward0");
+  y = Tensor();
+  EXPECT_FALSE(x.grad().defined());
+}
+
+TEST(Teardown, LongHistoryHeldOnlyBySavedTensors) {
+  // mul saves both operands: each function owns the previous tensor, which owns its grad_fn.
+  Tensor x = kiln::tensor({1.0, 2.0}).requires_grad_(true);
+  Tensor y = x;
+  for (int i = 0; i < kLongHistory; ++i) y = y * kiln::ones({2});
+  Tensor z = y.sum();
+  y = Tensor();
+  z.backward();
+  EXPECT_EQ(values(x.grad()), (std::vector<double>{1, 1}));
+  z = Tensor();
+}
+
+TEST(Teardown, LongHistoryWithRetainedGraph) {
+  Tensor x = kiln::tensor({2.0}).requires_grad_(true);
+  Tensor y = x;
+  for (int i = 0; i < kLongHistory; ++i) y = y + 1.0;
+  y.backward({}, /*retain_graph=*/true);
+  y.backward();
+  EXPECT_EQ(values(x.grad()), (std::vector<double>{2}));
+  EXPECT_EQ(values(y), (std::vector<double>{2.0 + kLongHistory}));
+}
+
+// ------------------------------------------------------------------ views and indexing
+
+TEST(SizeOverflow, NarrowLengthPastTheEnd) {
+  Tensor a = kiln::arange(5);
+  EXPECT_MESSAGE(a.narrow(0, 1, kMax),
+                 "start (1) + length (9223372036854775807) exceeds dimension size (5).");
+  EXPECT_MESSAGE(kiln::narrow(a, 0, -1, kMax),
+                 "start (4) + length (9223372036854775807) exceeds dimension size (5).");
+  EXPECT_EQ(values(a.narrow(0, 5, 0)), std::vector<double>{});
+  EXPECT_EQ(values(a.narrow(0, 1, 4)), (std::vector<double>{1, 2, 3, 4}));
+}
+
+TEST(SizeOverflow, AsStridedHugeStride) {
+  Tensor a = kiln::zeros({5});
+  EXPECT_MESSAGE(
+      a.as_strided({2}, {kMax}),
+      "Storage size calculation overflowed with sizes=[2] and strides=[9223372036854775807]");
+  EXPECT_MESSAGE(
+      a.as_strided({3, 2}, {1LL << 62, 1}),
+      "Storage size calculation overflowed with sizes=[3, 2] and strides=[4611686018427387904, 1]");
+  // Fits in an int64 once multiplied out, but not in the storage.
+  EXPECT_MESSAGE(a.as_strided({2}, {1LL << 60}),
+                 "setStorage: sizes [2], strides [1152921504606846976], storage offset 0, and "
+                 "itemsize 4 requiring a storage size of 4611686018427387908 are out of bounds for "
+                 "storage of size 20");
+  EXPECT_MESSAGE(a.as_strided({1}, {1}, kMax),
+                 "Storage size calculation overflowed with sizes=[1] and strides=[1]");
+  // One element: any stride reads the same element.
+  EXPECT_EQ(values(kiln::arange(5).as_strided({1}, {kMax}, 3)), std::vector<double>{3});
+}
+
+TEST(SizeOverflow, AsStridedNumelOverflow) {
+  Tensor a = kiln::zeros({5});
+  EXPECT_MESSAGE(a.as_strided({1LL << 32, 1LL << 32}, {0, 0}),
+                 "numel: integer multiplication overflow");
+}
+
+TEST(SizeOverflow, SliceWithHugeStep) {
+  Tensor a = kiln::arange(5);
+  Tensor s = a.index({Slice(1, None, kMax)});
+  EXPECT_EQ(s.sizes().vec(), std::vector<int64_t>{1});
+  EXPECT_EQ(values(s), std::vector<double>{1});
+  EXPECT_EQ(a.index({Slice(5, None, kMax)}).sizes().vec(), std::vector<int64_t>{0});
+  EXPECT_EQ(values(a.index({Slice(0, None, 4)})), (std::vector<double>{0, 4}));
+  // The step times the row stride (5) overflows: one row is left, and it reads row 0.
+  Tensor m = kiln::arange(10).reshape({2, 5});
+  Tensor r = m.index({Slice(None, None, kMax), Slice(2, None, kMax)});
+  EXPECT_EQ(r.sizes().vec(), (std::vector<int64_t>{1, 1}));
+  EXPECT_EQ(values(r), std::vector<double>{2});
+  EXPECT_EQ(values(m.index({Slice(kiln::indexing::None, None, kMax)})),
+            (std::vector<double>{0, 1, 2, 3, 4}));
+}
+
+TEST(SizeOverflow, ExpandPastInt64Numel) {
+  Tensor a = kiln::zeros({1, 1});
+  EXPECT_MESSAGE(a.expand({1LL << 32, 1LL << 32}), "numel: integer multiplication overflow");
+  // The view itself fits; a copy of it does not.
+  Tensor e = kiln::zeros({1}).expand({1LL << 62});
+  EXPECT_EQ(e.numel(), 1LL << 62);
+  EXPECT_MESSAGE(e.contiguous(),
+                 "Storage size calculation overflowed with sizes=[4611686018427387904]");
+  EXPECT_MESSAGE(e + 1, "Storage size calculation overflowed with sizes=[4611686018427387904]");
+}
+
+TEST(SizeOverflow, ViewShapeWhoseProductWraps) {
+  // 3 * 6148914691236517206 wraps to 2 in 64 bits.
+  Tensor a = kiln::zeros({2});
+  EXPECT_MESSAGE(a.view({3, 6148914691236517206LL}),
+                 "shape '[3, 6148914691236517206]' is invalid for input of size 2");
+  EXPECT_MESSAGE(a.reshape({-1, 1LL << 32, 1LL << 32}),
+                 "shape '[-1, 4294967296, 4294967296]' is invalid for input of size 2");
+}
+
+// ------------------------------------------------------------------ creation
+
+TEST(SizeOverflow, CreationWhoseByteCountOverflows) {
+  EXPECT_MESSAGE(kiln::zeros({1LL << 62}),
+                 "Storage size calculation overflowed with sizes=[4611686018427387904]");
+  EXPECT_MESSAGE(kiln::zeros({1LL << 62}).eval(),
+                 "Storage size calculation overflowed with sizes=[4611686018427387904]");
+  EXPECT_MESSAGE(kiln::zeros({1LL << 32, 1LL << 32}),
+                 "Storage size calculation overflowed with sizes=[4294967296, 4294967296]");
+  EXPECT_MESSAGE(kiln::zeros({1LL << 32, 1LL << 32}).numel(),
+                 "Storage size calculation overflowed with sizes=[4294967296, 4294967296]");
+  // A partial product overflows, although the whole product is 0 (as c10's safe_multiplies_u64).
+  EXPECT_MESSAGE(kiln::zeros({1LL << 32, 1LL << 32, 0}),
+                 "Storage size calculation overflowed with sizes=[4294967296, 4294967296, 0]");
+  EXPECT_MESSAGE(kiln::zeros({0, 1LL << 32, 1LL << 32}), "Stride calculation overflowed");
+  EXPECT_MESSAGE(kiln::empty({1LL << 61}),
+                 "Storage size calculation overflowed with sizes=[2305843009213693952]");
+  EXPECT_MESSAGE(kiln::ones({1LL << 61}, kiln::kDouble),
+                 "Storage size calculation overflowed with sizes=[2305843009213693952]");
+  EXPECT_MESSAGE(kiln::rand({1LL << 40, 1LL << 40}),
+                 "Storage size calculation overflowed with sizes=[1099511627776, 1099511627776]");
+  EXPECT_MESSAGE(kiln::full({kMax}, 2.0),
+                 "Storage size calculation overflowed with sizes=[9223372036854775807]");
+  EXPECT_MESSAGE(kiln::eye(1LL << 32),
+                 "Storage size calculation overflowed with sizes=[4294967296, 4294967296]");
+  float x = 0;
+  EXPECT_MESSAGE(kiln::from_blob(&x, {1LL << 62}),
+                 "Storage size calculation overflowed with sizes=[4611686018427387904]");
+  EXPECT_MESSAGE(
+      kiln::from_blob(&x, {2}, {kMax}),
+      "Storage size calculation overflowed with sizes=[2] and strides=[9223372036854775807]");
+  EXPECT_MESSAGE(kiln::from_blob(&x, {1LL << 32, 1LL << 32}, {0, 0}),
+                 "numel: integer multiplication overflow");
+  // Sizes that fit still work, and zero-size tensors may have any other size.
+  EXPECT_EQ(kiln::zeros({0, 1LL << 40}).numel(), 0);
+  EXPECT_EQ(values(kiln::zeros({0, 1LL << 40}).sum()), std::vector<double>{0});
+}
+
+TEST(SizeOverflow, ArangeWhoseLengthOverflows) {
+  EXPECT_MESSAGE(kiln::arange(0.0, 1e300), "invalid size, possible overflow?");
+  EXPECT_MESSAGE(kiln::arange(0.0, 1.0, std::nan("")), "invalid size, possible overflow?");
+  EXPECT_EQ(values(kiln::arange(0.0, 1.0, 1e300)), std::vector<double>{0});
+}
+
+TEST(SizeOverflow, AllocationTooLargeForMemory) {
+  if (underAddressSanitizer()) GTEST_SKIP() << "AddressSanitizer aborts on huge allocations";
+  // 2^62 bools fit an int64 byte count; no machine has the memory.
+  EXPECT_MESSAGE(kiln::zeros({1LL << 62}, kiln::kBool).eval(),
+                 "DefaultCPUAllocator: not enough memory: you tried to allocate "
+                 "4611686018427387904 bytes.");
+  EXPECT_MESSAGE(kiln::empty({1LL << 50}),
+                 "DefaultCPUAllocator: not enough memory: you tried to allocate "
+                 "4503599627370496 bytes.");
+}
+
+TEST(SizeOverflow, ReadingAViewLargerThanMemory) {
+  // Reading values copies them out: an expanded view of 2^60 elements cannot be copied.
+  Tensor e = kiln::zeros({1}).expand({1LL << 60});
+  EXPECT_MESSAGE(values(e),
+                 "DefaultCPUAllocator: not enough memory: you tried to allocate "
+                 "9223372036854775808 bytes.");
+}
+
+// ------------------------------------------------------------------ cat
+
+TEST(Cat, ZeroDimensionalTensors) {
+  Tensor s = kiln::tensor(1.0);
+  EXPECT_MESSAGE(kiln::cat({s, s}),
+                 "zero-dimensional tensor (at position 0) cannot be concatenated");
+  EXPECT_MESSAGE(kiln::cat({kiln::zeros({2}), s}, 0),
+                 "zero-dimensional tensor (at position 1) cannot be concatenated");
+  EXPECT_MESSAGE(kiln::cat({kiln::zeros({0}), s}),
+                 "zero-dimensional tensor (at position 1) cannot be concatenated");
+  // stack gives each a dimension first.
+  EXPECT_EQ(values(kiln::stack({s, s * 2})), (std::vector<double>{1, 2}));
+}
+
+TEST(Cat, TotalSizeOverflow) {
+  // PyTorch adds the sizes unchecked: the sum wraps negative, and creating the result refuses it.
+  Tensor e = kiln::zeros({1}, kiln::kBool).expand({1LL << 62});
+  EXPECT_MESSAGE(kiln::cat({e, e}),
+                 "Trying to create tensor with negative dimension -9223372036854775808: "
+                 "[-9223372036854775808]");
+}
+
+// ------------------------------------------------------------------ null memory
+
+const char* kNotAllocated =
+    "The tensor has a non-zero number of elements, but its data is not allocated yet. Caffe2 uses "
+    "a lazy allocation, so you will need to call mutable_data() or raw_mutable_data() to actually "
+    "allocate memory.";
+
+TEST(NullMemory, FromBlobNullptrIsRefusedWhenRead) {
+  Tensor t = kiln::from_blob(nullptr, {3});
+  EXPECT_EQ(t.sizes().vec(), std::vector<int64_t>{3});
+  EXPECT_MESSAGE(values(t), kNotAllocated);
+  EXPECT_MESSAGE(t.data_ptr<float>(), kNotAllocated);
+  EXPECT_MESSAGE(t.index({1}).item<float>(), kNotAllocated);
+  EXPECT_MESSAGE((t + 1).eval(), kNotAllocated);
+  EXPECT_MESSAGE(t.fill_(2).eval(), kNotAllocated);
+  EXPECT_MESSAGE(kiln::from_blob(nullptr, {2, 2}, {1, 2}).sum().item<float>(), kNotAllocated);
+}
+
+TEST(NullMemory, FromBlobNullptrWithoutElements) {
+  Tensor t = kiln::from_blob(nullptr, {0, 4});
+  EXPECT_EQ(values(t), std::vector<double>{});
+  EXPECT_EQ(values(t.sum()), std::vector<double>{0});
+}
+
+}  // namespace
