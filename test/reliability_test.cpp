@@ -288,3 +288,35 @@ TEST(NullMemory, FromBlobNullptrWithoutElements) {
 }
 
 }  // namespace
+
+// ------------------------------------------------------------------ further cases
+
+TEST(SizeOverflow, NegativeExpandedSizes) {
+  Tensor a = kiln::zeros({1});
+  EXPECT_MESSAGE(a.expand({-2}), "Trying to create tensor with negative dimension -2: [-2]");
+  EXPECT_MESSAGE(a.expand({-3, 1}),
+                 "The expanded size of the tensor (-3) isn't allowed in a leading, non-existing "
+                 "dimension 0");
+  EXPECT_MESSAGE(a.expand({-1, 1}),
+                 "The expanded size of the tensor (-1) isn't allowed in a leading, non-existing "
+                 "dimension 0");
+  EXPECT_EQ(a.expand({2, -1}).sizes().vec(), (std::vector<int64_t>{2, 1}));
+}
+
+TEST(SizeOverflow, FromBlobNegativeStrides) {
+  float d[4] = {1, 2, 3, 4};
+  EXPECT_MESSAGE(kiln::from_blob(d + 3, {4}, {-1}),
+                 "from_blob: Negative strides are not supported at the moment, got strides: [-1]");
+  EXPECT_EQ(values(kiln::from_blob(d, {2}, {2})), (std::vector<double>{1, 3}));
+}
+
+TEST(SizeOverflow, RandintOverTheWholeInt64Range) {
+  // high - low does not fit an int64 (undefined behaviour, an abort under UBSan, before).
+  Tensor r = kiln::randint(std::numeric_limits<int64_t>::min(), kMax, {64});
+  EXPECT_EQ(r.sizes().vec(), std::vector<int64_t>{64});
+  std::vector<double> small = values(kiln::randint(-3, 2, {200}));
+  for (double x : small) {
+    EXPECT_GE(x, -3);
+    EXPECT_LT(x, 2);
+  }
+}

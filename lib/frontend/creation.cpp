@@ -147,8 +147,11 @@ Tensor randint(int64_t low, int64_t high, IntArrayRef size, TensorOptions option
   std::vector<int64_t> shape = checkedSize(size);
   // floor(u * (high - low)) + low with a double uniform u: exact for ranges below 2^53.
   ir::NodeRef u = randomNode(ir::Op::Rand, kDouble, shape);
-  ir::NodeRef scaled = detail::elementwiseNode(
-      ScalarOp::Mul, kDouble, {u, constantNode(static_cast<double>(high - low), kDouble, shape)});
+  // high - low in unsigned arithmetic: the range of [INT64_MIN, INT64_MAX) does not fit an int64.
+  const double range =
+      static_cast<double>(static_cast<uint64_t>(high) - static_cast<uint64_t>(low));
+  ir::NodeRef scaled =
+      detail::elementwiseNode(ScalarOp::Mul, kDouble, {u, constantNode(range, kDouble, shape)});
   ir::NodeRef ints = detail::castNode(scaled, kLong);
   ir::NodeRef shifted =
       detail::elementwiseNode(ScalarOp::Add, kLong, {ints, constantNode(low, kLong, shape)});
@@ -305,6 +308,13 @@ Tensor from_blob(void* data, IntArrayRef sizes, IntArrayRef strides, TensorOptio
   if (strides.size() != shape.size()) {
     throw Error(
         absl::StrCat("from_blob: expected ", shape.size(), " strides, got ", strides.size()));
+  }
+  for (int64_t s : strides) {
+    if (s < 0) {
+      throw Error(
+          absl::StrCat("from_blob: Negative strides are not supported at the moment, got strides: ",
+                       detail::shapeText(strides.vec())));
+    }
   }
   const int64_t bytes = detail::checkedStorageBytes(shape, strides.vec(), options.dtype());
   const int64_t extent = bytes / elementSize(options.dtype());

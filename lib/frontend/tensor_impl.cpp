@@ -95,6 +95,12 @@ Tensor fromNode(ir::NodeRef node, Device device) {
 
 Tensor makeView(const Tensor& base, std::vector<int64_t> sizes, std::vector<int64_t> strides,
                 int64_t offset) {
+  for (int64_t s : sizes) {
+    if (s < 0) {
+      throw Error(absl::StrCat("Trying to create tensor with negative dimension ", s, ": [",
+                               absl::StrJoin(sizes, ", "), "]"));
+    }
+  }
   int64_t numel;
   if (productOverflows(sizes, &numel)) throw Error("numel: integer multiplication overflow");
   auto impl = std::make_shared<TensorImpl>();

@@ -189,14 +189,11 @@ Tensor expandView(const Tensor& self, IntArrayRef size) {
     int64_t od = i - (n - self.dim());
     int64_t osz = od >= 0 ? self.size(od) : 1;
     int64_t ost = od >= 0 ? self.stride(od) : 0;
-    if (target[i] == -1) {
-      if (od < 0)
-        throw Error(
-            absl::StrCat("The expanded size of the tensor (-1) isn't allowed in a leading, "
-                         "non-existing dimension ",
-                         i));
-      target[i] = osz;
+    if (od < 0 && target[i] < 0) {
+      throw Error(absl::StrCat("The expanded size of the tensor (", target[i],
+                               ") isn't allowed in a leading, non-existing dimension ", i));
     }
+    if (target[i] == -1) target[i] = osz;
     if (osz == target[i]) {
       st[i] = ost;
     } else if (osz == 1) {
