@@ -137,71 +137,41 @@ void recordBinary(ScalarOp op, Tensor& out, const detail::Operand& a, const deta
   record(out, backwardName(op, a, b), {ta, tb}, std::move(saved), std::move(rule), out_index);
 }
 
+namespace {
+// The vector-Jacobian products of the unary ops whose row in lib/ir/ops.def gives one: the
+// gradient of the operand x from the gradient g of the result y.
+using UnaryVjp = Tensor (*)(const Tensor& g, const Tensor& x, const Tensor& y);
+#define VJP_None nullptr
+#define VJP_Vjp(...) \
+  [](const Tensor& g, const Tensor& x, const Tensor& y) -> Tensor { return __VA_ARGS__; }
+#define VJP_Custom nullptr
+#define VJP_NotImplemented nullptr
+constexpr UnaryVjp kUnaryVjps[] = {
+#define X(name, text, arity, dtype, grad, reference) VJP_##grad,
+#include "lib/ir/ops.def"
+#undef X
+};
+#undef VJP_None
+#undef VJP_Vjp
+#undef VJP_Custom
+#undef VJP_NotImplemented
+}  // namespace
+
 void recordUnary(ScalarOp op, Tensor& out, const Tensor& a) {
   if (!needsGrad({&a})) return;
-  Rule rule;
-  switch (op) {
-    case ScalarOp::Neg:
-      rule = [](const Tensor& g, const std::vector<Tensor>&) { return std::vector<Tensor>{-g}; };
-      break;
-    case ScalarOp::Abs:
-      rule = [](const Tensor& g, const std::vector<Tensor>& s) {
-        Tensor sign = (s[0] > 0).to(g.dtype()) - (s[0] < 0).to(g.dtype());
-        return std::vector<Tensor>{g * sign};
-      };
-      break;
-    case ScalarOp::Exp:
-      rule = [](const Tensor& g, const std::vector<Tensor>& s) {
-        return std::vector<Tensor>{g * s[1]};
-      };
-      break;
-    case ScalarOp::Log:
-      rule = [](const Tensor& g, const std::vector<Tensor>& s) {
-        return std::vector<Tensor>{g / s[0]};
-      };
-      break;
-    case ScalarOp::Sqrt:
-      rule = [](const Tensor& g, const std::vector<Tensor>& s) {
-        return std::vector<Tensor>{g / (s[1] * 2)};
-      };
-      break;
-    case ScalarOp::Rsqrt:
-      rule = [](const Tensor& g, const std::vector<Tensor>& s) {
-        return std::vector<Tensor>{g * s[1] * s[1] * s[1] * -0.5};
-      };
-      break;
-    case ScalarOp::Sin:
-      rule = [](const Tensor& g, const std::vector<Tensor>& s) {
-        return std::vector<Tensor>{g * cos(s[0])};
-      };
-      break;
-    case ScalarOp::Cos:
-      rule = [](const Tensor& g, const std::vector<Tensor>& s) {
-        return std::vector<Tensor>{-g * sin(s[0])};
-      };
-      break;
-    case ScalarOp::Tanh:
-      rule = [](const Tensor& g, const std::vector<Tensor>& s) {
-        return std::vector<Tensor>{g * (1 - s[1] * s[1])};
-      };
-      break;
-    case ScalarOp::Sigmoid:
-      rule = [](const Tensor& g, const std::vector<Tensor>& s) {
-        return std::vector<Tensor>{g * s[1] * (1 - s[1])};
-      };
-      break;
-    case ScalarOp::Relu:
-      rule = [](const Tensor& g, const std::vector<Tensor>& s) {
-        return std::vector<Tensor>{g * (s[1] > 0).to(g.dtype())};
-      };
-      break;
-    default:
-      throw Error(
-          absl::StrCat("the derivative for '", std::string(info(op).name), "' is not implemented"));
+  UnaryVjp vjp = kUnaryVjps[static_cast<int>(op)];
+  if (!vjp) {
+    throw Error(
+        absl::StrCat("the derivative for '", std::string(info(op).name), "' is not implemented"));
   }
   std::string name = absl::StrCat(std::string(info(op).name), "Backward0");
   name[0] = static_cast<char>(std::toupper(name[0]));
-  record(out, std::move(name), {a}, {a, out}, std::move(rule), 1);
+  record(
+      out, std::move(name), {a}, {a, out},
+      [vjp](const Tensor& g, const std::vector<Tensor>& s) {
+        return std::vector<Tensor>{vjp(g, s[0], s[1])};
+      },
+      1);
 }
 
 void recordClamp(Tensor& out, const Tensor& a, std::optional<Scalar> min,

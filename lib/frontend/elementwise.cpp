@@ -1,4 +1,4 @@
-// Elementwise ops: each is a dtype rule plus one ScalarOp node (codegen/scalar_ops.def).
+// Elementwise ops: each is one ScalarOp node, typed by its row of lib/ir/ops.def.
 #include <absl/strings/str_cat.h>
 
 #include "kiln/autograd.h"
@@ -19,46 +19,38 @@ using detail::resultType;
 
 namespace {
 
-// How an op's result type follows from the promoted operand type.
-enum class Rule {
-  Arith,    // the promoted type
-  Float,    // the promoted type, integers and bool going to kFloat (true division, exp, ...)
-  Compare,  // computed in the promoted type, result kBool
-  Logical,  // result kBool
-};
-
 std::vector<int64_t> shapeOf(const Operand& o) {
   return o.tensor ? o.tensor->sizes().vec() : std::vector<int64_t>{};
 }
 
-ScalarType computeType(Rule rule, ScalarType promoted) {
-  if (rule == Rule::Float && !isFloatingType(promoted)) return ScalarType::Float;
-  return promoted;
+// Whether autograd follows the op (lib/ir/ops.def's grad column).
+bool differentiable(ScalarOp op) {
+  return ir::info(op).grad != ir::GradKind::None;
 }
 
-ir::NodeRef binaryNode(ScalarOp op, Rule rule, const Operand& a, const Operand& b) {
-  ScalarType t = computeType(rule, resultType({a, b}));
+ir::NodeRef binaryNode(ScalarOp op, const Operand& a, const Operand& b) {
+  ScalarType t = ir::computeType(op, resultType({a, b}));
   std::vector<int64_t> shape = detail::broadcastShapes(shapeOf(a), shapeOf(b));
   return elementwiseNode(op, t, {operandNode(a, t, shape), operandNode(b, t, shape)});
 }
 
-Tensor binary(ScalarOp op, Rule rule, const Operand& a, const Operand& b) {
+Tensor binary(ScalarOp op, const Operand& a, const Operand& b) {
   const Tensor& t = a.tensor ? *a.tensor : *b.tensor;
-  detail::checkDevice(t, info(op).name.data());
-  Tensor out = record(binaryNode(op, rule, a, b), t.device());
-  if (rule == Rule::Arith || rule == Rule::Float) autograd::recordBinary(op, out, a, b);
+  detail::checkDevice(t, ir::info(op).name.data());
+  Tensor out = record(binaryNode(op, a, b), t.device());
+  if (differentiable(op)) autograd::recordBinary(op, out, a, b);
   return out;
 }
 
-ir::NodeRef unaryNode(ScalarOp op, Rule rule, const Tensor& a) {
-  ScalarType t = computeType(rule, a.dtype());
+ir::NodeRef unaryNode(ScalarOp op, const Tensor& a) {
+  ScalarType t = ir::computeType(op, a.dtype());
   return elementwiseNode(op, t, {castNode(readNode(a), t)});
 }
 
-Tensor unary(ScalarOp op, Rule rule, const Tensor& a) {
-  detail::checkDevice(a, info(op).name.data());
-  Tensor out = record(unaryNode(op, rule, a), a.device());
-  if (rule == Rule::Arith || rule == Rule::Float) autograd::recordUnary(op, out, a);
+Tensor unary(ScalarOp op, const Tensor& a) {
+  detail::checkDevice(a, ir::info(op).name.data());
+  Tensor out = record(unaryNode(op, a), a.device());
+  if (differentiable(op)) autograd::recordUnary(op, out, a);
   return out;
 }
 
@@ -78,7 +70,7 @@ bool isOne(const Scalar& s) {
 
 ir::NodeRef addNode(ScalarOp op, const Tensor& a, const Operand& b, const Scalar& alpha) {
   checkAlpha(a, b, alpha);
-  if (isOne(alpha)) return binaryNode(op, Rule::Arith, a, b);
+  if (isOne(alpha)) return binaryNode(op, a, b);
   ScalarType t = resultType({a, b});
   std::vector<int64_t> shape = detail::broadcastShapes(a.sizes().vec(), shapeOf(b));
   ir::NodeRef scaled = elementwiseNode(
@@ -286,58 +278,58 @@ Tensor sub(const Tensor& a, const Scalar& b, const Scalar& alpha) {
   return addTensor(ScalarOp::Sub, a, b, alpha);
 }
 Tensor mul(const Tensor& a, const Tensor& b) {
-  return binary(ScalarOp::Mul, Rule::Arith, a, b);
+  return binary(ScalarOp::Mul, a, b);
 }
 Tensor mul(const Tensor& a, const Scalar& b) {
-  return binary(ScalarOp::Mul, Rule::Arith, a, b);
+  return binary(ScalarOp::Mul, a, b);
 }
 Tensor div(const Tensor& a, const Tensor& b) {
-  return binary(ScalarOp::Div, Rule::Float, a, b);
+  return binary(ScalarOp::Div, a, b);
 }
 Tensor div(const Tensor& a, const Scalar& b) {
-  return binary(ScalarOp::Div, Rule::Float, a, b);
+  return binary(ScalarOp::Div, a, b);
 }
 Tensor pow(const Tensor& a, const Tensor& e) {
-  return binary(ScalarOp::Pow, Rule::Arith, a, e);
+  return binary(ScalarOp::Pow, a, e);
 }
 Tensor pow(const Tensor& a, const Scalar& e) {
   if (!isFloatingType(a.dtype()) && !e.isFloatingPoint() && e.toLong() < 0) {
     throw Error("Integers to negative integer powers are not allowed.");
   }
-  return binary(ScalarOp::Pow, Rule::Arith, a, e);
+  return binary(ScalarOp::Pow, a, e);
 }
 Tensor pow(const Scalar& a, const Tensor& e) {
-  return binary(ScalarOp::Pow, Rule::Arith, a, e);
+  return binary(ScalarOp::Pow, a, e);
 }
 Tensor maximum(const Tensor& a, const Tensor& b) {
-  return binary(ScalarOp::Maximum, Rule::Arith, a, b);
+  return binary(ScalarOp::Maximum, a, b);
 }
 Tensor minimum(const Tensor& a, const Tensor& b) {
-  return binary(ScalarOp::Minimum, Rule::Arith, a, b);
+  return binary(ScalarOp::Minimum, a, b);
 }
 Tensor eq(const Tensor& a, const Tensor& b) {
-  return binary(ScalarOp::Eq, Rule::Compare, a, b);
+  return binary(ScalarOp::Eq, a, b);
 }
 Tensor ne(const Tensor& a, const Tensor& b) {
-  return binary(ScalarOp::Ne, Rule::Compare, a, b);
+  return binary(ScalarOp::Ne, a, b);
 }
 Tensor lt(const Tensor& a, const Tensor& b) {
-  return binary(ScalarOp::Lt, Rule::Compare, a, b);
+  return binary(ScalarOp::Lt, a, b);
 }
 Tensor le(const Tensor& a, const Tensor& b) {
-  return binary(ScalarOp::Le, Rule::Compare, a, b);
+  return binary(ScalarOp::Le, a, b);
 }
 Tensor gt(const Tensor& a, const Tensor& b) {
-  return binary(ScalarOp::Gt, Rule::Compare, a, b);
+  return binary(ScalarOp::Gt, a, b);
 }
 Tensor ge(const Tensor& a, const Tensor& b) {
-  return binary(ScalarOp::Ge, Rule::Compare, a, b);
+  return binary(ScalarOp::Ge, a, b);
 }
 Tensor logical_and(const Tensor& a, const Tensor& b) {
-  return binary(ScalarOp::And, Rule::Logical, a, b);
+  return binary(ScalarOp::And, a, b);
 }
 Tensor logical_or(const Tensor& a, const Tensor& b) {
-  return binary(ScalarOp::Or, Rule::Logical, a, b);
+  return binary(ScalarOp::Or, a, b);
 }
 
 // ---- unary ----
@@ -347,41 +339,41 @@ Tensor neg(const Tensor& a) {
         "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
         "invert a mask, use the `~` or `logical_not()` operator instead.");
   }
-  return unary(ScalarOp::Neg, Rule::Arith, a);
+  return unary(ScalarOp::Neg, a);
 }
 Tensor abs(const Tensor& a) {
-  return unary(ScalarOp::Abs, Rule::Arith, a);
+  return unary(ScalarOp::Abs, a);
 }
 Tensor exp(const Tensor& a) {
-  return unary(ScalarOp::Exp, Rule::Float, a);
+  return unary(ScalarOp::Exp, a);
 }
 Tensor log(const Tensor& a) {
-  return unary(ScalarOp::Log, Rule::Float, a);
+  return unary(ScalarOp::Log, a);
 }
 Tensor sqrt(const Tensor& a) {
-  return unary(ScalarOp::Sqrt, Rule::Float, a);
+  return unary(ScalarOp::Sqrt, a);
 }
 Tensor rsqrt(const Tensor& a) {
-  return unary(ScalarOp::Rsqrt, Rule::Float, a);
+  return unary(ScalarOp::Rsqrt, a);
 }
 Tensor sin(const Tensor& a) {
-  return unary(ScalarOp::Sin, Rule::Float, a);
+  return unary(ScalarOp::Sin, a);
 }
 Tensor cos(const Tensor& a) {
-  return unary(ScalarOp::Cos, Rule::Float, a);
+  return unary(ScalarOp::Cos, a);
 }
 Tensor tanh(const Tensor& a) {
-  return unary(ScalarOp::Tanh, Rule::Float, a);
+  return unary(ScalarOp::Tanh, a);
 }
 Tensor sigmoid(const Tensor& a) {
-  return unary(ScalarOp::Sigmoid, Rule::Float, a);
+  return unary(ScalarOp::Sigmoid, a);
 }
 Tensor relu(const Tensor& a) {
   if (a.dtype() == kBool) throw Error("\"clamp_min_scalar_cpu\" not implemented for 'Bool'");
-  return unary(ScalarOp::Relu, Rule::Arith, a);
+  return unary(ScalarOp::Relu, a);
 }
 Tensor logical_not(const Tensor& a) {
-  return unary(ScalarOp::Not, Rule::Logical, a);
+  return unary(ScalarOp::Not, a);
 }
 
 Tensor clamp(const Tensor& a, std::optional<Scalar> min, std::optional<Scalar> max) {
@@ -544,37 +536,37 @@ Tensor Tensor::eq(const Tensor& o) const {
   return kiln::eq(*this, o);
 }
 Tensor Tensor::eq(const Scalar& o) const {
-  return binary(ScalarOp::Eq, Rule::Compare, *this, o);
+  return binary(ScalarOp::Eq, *this, o);
 }
 Tensor Tensor::ne(const Tensor& o) const {
   return kiln::ne(*this, o);
 }
 Tensor Tensor::ne(const Scalar& o) const {
-  return binary(ScalarOp::Ne, Rule::Compare, *this, o);
+  return binary(ScalarOp::Ne, *this, o);
 }
 Tensor Tensor::lt(const Tensor& o) const {
   return kiln::lt(*this, o);
 }
 Tensor Tensor::lt(const Scalar& o) const {
-  return binary(ScalarOp::Lt, Rule::Compare, *this, o);
+  return binary(ScalarOp::Lt, *this, o);
 }
 Tensor Tensor::le(const Tensor& o) const {
   return kiln::le(*this, o);
 }
 Tensor Tensor::le(const Scalar& o) const {
-  return binary(ScalarOp::Le, Rule::Compare, *this, o);
+  return binary(ScalarOp::Le, *this, o);
 }
 Tensor Tensor::gt(const Tensor& o) const {
   return kiln::gt(*this, o);
 }
 Tensor Tensor::gt(const Scalar& o) const {
-  return binary(ScalarOp::Gt, Rule::Compare, *this, o);
+  return binary(ScalarOp::Gt, *this, o);
 }
 Tensor Tensor::ge(const Tensor& o) const {
   return kiln::ge(*this, o);
 }
 Tensor Tensor::ge(const Scalar& o) const {
-  return binary(ScalarOp::Ge, Rule::Compare, *this, o);
+  return binary(ScalarOp::Ge, *this, o);
 }
 Tensor Tensor::logical_and(const Tensor& o) const {
   return kiln::logical_and(*this, o);
@@ -680,7 +672,7 @@ Tensor operator-(const Tensor& a, const Scalar& b) {
 }
 Tensor operator-(const Scalar& a, const Tensor& b) {
   if (b.dtype() == kBool) sub(b, a);
-  return binary(ScalarOp::Sub, Rule::Arith, a, b);
+  return binary(ScalarOp::Sub, a, b);
 }
 Tensor operator*(const Tensor& a, const Tensor& b) {
   return mul(a, b);
@@ -698,7 +690,7 @@ Tensor operator/(const Tensor& a, const Scalar& b) {
   return div(a, b);
 }
 Tensor operator/(const Scalar& a, const Tensor& b) {
-  return binary(ScalarOp::Div, Rule::Float, a, b);
+  return binary(ScalarOp::Div, a, b);
 }
 Tensor operator-(const Tensor& a) {
   return neg(a);

@@ -44,107 +44,21 @@ double intPow(double base, double exp) {
 }
 }  // namespace
 
+namespace {
+// Each op's meaning in double precision: the reference column of lib/ir/ops.def, on the operands
+// a, b, c and their type t.
+using Evaluate = double (*)(double a, double b, double c, ScalarType t);
+constexpr Evaluate kEvaluate[] = {
+#define X(name, text, arity, dtype, grad, reference) \
+  [](double a, double b, double c, ScalarType t) -> double { return reference; },
+#include "lib/ir/ops.def"
+#undef X
+};
+}  // namespace
+
 double evalScalar(ScalarOp op, ScalarType result, ScalarType operand, double a, double b,
                   double c) {
-  const bool fp = isFloatingType(operand);
-  double r = 0;
-  switch (op) {
-    case ScalarOp::Neg:
-      r = -a;
-      break;
-    case ScalarOp::Abs:
-      r = std::fabs(a);
-      break;
-    case ScalarOp::Exp:
-      r = std::exp(a);
-      break;
-    case ScalarOp::Log:
-      r = std::log(a);
-      break;
-    case ScalarOp::Sqrt:
-      r = std::sqrt(a);
-      break;
-    case ScalarOp::Rsqrt:
-      r = 1.0 / std::sqrt(a);
-      break;
-    case ScalarOp::Sin:
-      r = std::sin(a);
-      break;
-    case ScalarOp::Cos:
-      r = std::cos(a);
-      break;
-    case ScalarOp::Tanh:
-      r = std::tanh(a);
-      break;
-    case ScalarOp::Sigmoid:
-      r = 1.0 / (1.0 + std::exp(-a));
-      break;
-    case ScalarOp::Relu:
-      r = a < 0 ? 0 : a;
-      break;
-    case ScalarOp::Not:
-      r = a == 0;
-      break;
-    case ScalarOp::Cast:
-      r = a;
-      break;
-    case ScalarOp::Add:
-      r = operand == ScalarType::Bool ? (a != 0 || b != 0) : a + b;
-      break;
-    case ScalarOp::Sub:
-      r = a - b;
-      break;
-    case ScalarOp::Mul:
-      r = a * b;
-      break;
-    case ScalarOp::Div:
-      if (!fp && b == 0) throw std::domain_error("integer division by zero");
-      r = fp ? a / b : std::trunc(a / b);
-      break;
-    case ScalarOp::FloorDiv:
-      r = std::floor(a / b);
-      break;
-    case ScalarOp::Mod:
-      r = std::fmod(a, b);
-      break;
-    case ScalarOp::Pow:
-      r = fp ? std::pow(a, b) : intPow(a, b);
-      break;
-    case ScalarOp::Maximum:
-      r = (std::isnan(a) || std::isnan(b)) ? NAN : std::max(a, b);
-      break;
-    case ScalarOp::Minimum:
-      r = (std::isnan(a) || std::isnan(b)) ? NAN : std::min(a, b);
-      break;
-    case ScalarOp::Eq:
-      r = a == b;
-      break;
-    case ScalarOp::Ne:
-      r = a != b;
-      break;
-    case ScalarOp::Lt:
-      r = a < b;
-      break;
-    case ScalarOp::Le:
-      r = a <= b;
-      break;
-    case ScalarOp::Gt:
-      r = a > b;
-      break;
-    case ScalarOp::Ge:
-      r = a >= b;
-      break;
-    case ScalarOp::And:
-      r = (a != 0) && (b != 0);
-      break;
-    case ScalarOp::Or:
-      r = (a != 0) || (b != 0);
-      break;
-    case ScalarOp::Where:
-      r = a != 0 ? b : c;
-      break;
-  }
-  return roundTo(result, r);
+  return roundTo(result, kEvaluate[static_cast<int>(op)](a, b, c, operand));
 }
 
 std::vector<std::vector<double>> interpret(const ir::Graph& g,
@@ -199,10 +113,7 @@ std::vector<std::vector<double>> interpret(const ir::Graph& g,
           double a = values[in.operands[0]][f];
           double b = in.operands.size() > 1 ? values[in.operands[1]][f] : 0;
           double c = in.operands.size() > 2 ? values[in.operands[2]][f] : 0;
-          ScalarType result = codegen::info(d.sop).result == codegen::ScalarResult::Bool
-                                  ? ScalarType::Bool
-                                  : d.dtype;
-          out[f] = evalScalar(d.sop, result, operand, a, b, c);
+          out[f] = evalScalar(d.sop, ir::resultType(d.sop, d.dtype), operand, a, b, c);
         }
         break;
       }

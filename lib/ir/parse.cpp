@@ -194,7 +194,7 @@ void decodeMnemonic(Lexer& lx, const std::string& m, NodeDesc& d) {
       lx.failToken(absl::StrCat("unknown reduction '", m, "'"));
     }
   }
-  if (codegen::scalarOpFromName(m, &d.sop)) {
+  if (scalarOpFromName(m, &d.sop)) {
     d.op = Op::Elementwise;
     return;
   }
@@ -219,6 +219,40 @@ void parseAttrs(Lexer& lx, NodeDesc& d) {
     }
   } while (lx.accept(','));
   lx.expect('}', "after attributes");
+}
+
+// Whether an elementwise op's operand and result types follow its row's dtype rule (ops.def);
+// the problem, or "".
+std::string checkDtypeRule(ScalarOp op, const std::vector<ScalarType>& operands,
+                           ScalarType result) {
+  const ScalarOpInfo& row = info(op);
+  switch (row.dtype) {
+    case DtypeRule::Arith:
+    case DtypeRule::Float:
+    case DtypeRule::Compare:
+      for (ScalarType t : operands) {
+        if (t != operands[0]) return "operands must have the same type";
+      }
+      if (row.dtype == DtypeRule::Compare) {
+        if (result != ScalarType::Bool) return "a comparison's result is i1";
+      } else if (operands[0] != result) {
+        return "the result must have the operands' type";
+      }
+      if (row.dtype == DtypeRule::Float && !isFloatingType(result))
+        return absl::StrCat(std::string(row.name), " needs f32 or f64");
+      return "";
+    case DtypeRule::Logical:
+      if (result != ScalarType::Bool) return "a comparison's result is i1";
+      return "";
+    case DtypeRule::Cast:
+      return "";
+    case DtypeRule::Select:
+      if (operands[0] != ScalarType::Bool) return "where's condition must be i1";
+      if (operands[1] != result || operands[2] != result)
+        return "where's values must have the result's type";
+      return "";
+  }
+  return "";
 }
 
 }  // namespace
@@ -371,36 +405,14 @@ std::string verifyGraph(const Graph& g) {
         if (d.offset < 0) return bad("offset must be non-negative");
         break;
       case Op::Elementwise: {
-        const auto& info = codegen::info(d.sop);
         for (size_t k = 0; k < in.operands.size(); ++k) {
           if (operand(k).shape != d.shape)
             return bad("elementwise operands must have the result's shape");
         }
-        if (d.sop == ScalarOp::Where) {
-          if (operand(0).dtype != ScalarType::Bool) return bad("where's condition must be i1");
-          if (operand(1).dtype != d.dtype || operand(2).dtype != d.dtype)
-            return bad("where's values must have the result's type");
-        } else if (d.sop != ScalarOp::Cast && d.sop != ScalarOp::Not && d.sop != ScalarOp::And &&
-                   d.sop != ScalarOp::Or) {
-          for (size_t k = 1; k < in.operands.size(); ++k) {
-            if (operand(k).dtype != operand(0).dtype)
-              return bad("operands must have the same type");
-          }
-          if (info.result == codegen::ScalarResult::Same && operand(0).dtype != d.dtype)
-            return bad("the result must have the operands' type");
-        }
-        if (info.result == codegen::ScalarResult::Bool && d.dtype != ScalarType::Bool)
-          return bad("a comparison's result is i1");
-        bool fp_only = d.sop == ScalarOp::Exp || d.sop == ScalarOp::Log ||
-                       d.sop == ScalarOp::Sqrt || d.sop == ScalarOp::Rsqrt ||
-                       d.sop == ScalarOp::Sin || d.sop == ScalarOp::Cos ||
-                       d.sop == ScalarOp::Tanh || d.sop == ScalarOp::Sigmoid;
-        if (fp_only && !isFloatingType(d.dtype))
-          return bad(absl::StrCat(std::string(info.name), " needs f32 or f64"));
-        if ((d.sop == ScalarOp::Div || d.sop == ScalarOp::FloorDiv || d.sop == ScalarOp::Mod) &&
-            !isFloatingType(d.dtype)) {
-          return bad("integer division is not supported (true division works on floats)");
-        }
+        std::vector<ScalarType> types;
+        for (size_t k = 0; k < in.operands.size(); ++k) types.push_back(operand(k).dtype);
+        std::string problem = checkDtypeRule(d.sop, types, d.dtype);
+        if (!problem.empty()) return bad(problem);
         break;
       }
       case Op::Strided: {
