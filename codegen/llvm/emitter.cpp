@@ -536,6 +536,64 @@ class Emitter {
   }
   Value* sqrt(Value* a) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, a); }
 
+  // Floor division, remainder (the divisor's sign) and fmod (the dividend's sign) as PyTorch
+  // computes them. For integers they never trap where x86's idiv would fault: a zero divisor
+  // gives 0, and the most negative value divided by -1 wraps (lib/interp/reference.cpp agrees).
+  enum class Division { Floor, Remainder, Fmod };
+  Value* intDivision(Division kind, Value* a, Value* b, ScalarType t) {
+    if (t == ScalarType::Bool) {
+      // Bools are 0 and 1 here, not i1's 0 and -1.
+      auto* i8 = b_.getInt8Ty();
+      Value* r = intDivision(kind, b_.CreateZExt(a, i8), b_.CreateZExt(b, i8), ScalarType::Int);
+      return b_.CreateTrunc(r, a->getType());
+    }
+    llvm::Type* ty = a->getType();
+    Value* zero = llvm::ConstantInt::get(ty, 0);
+    Value* isZero = b_.CreateICmpEQ(b, zero);
+    Value* isMinusOne = b_.CreateICmpEQ(b, llvm::ConstantInt::get(ty, -1, true));
+    // Both special divisors divide by 1 instead, whose remainder, 0, is what they give too.
+    Value* safe =
+        b_.CreateSelect(b_.CreateOr(isZero, isMinusOne), llvm::ConstantInt::get(ty, 1), b);
+    Value* rem = b_.CreateSRem(a, safe);
+    // The truncated quotient is one above the floor when the remainder has the other sign.
+    Value* moves =
+        b_.CreateAnd(b_.CreateICmpNE(rem, zero), b_.CreateICmpSLT(b_.CreateXor(rem, safe), zero));
+    switch (kind) {
+      case Division::Floor: {
+        Value* q = b_.CreateSub(b_.CreateSDiv(a, safe), b_.CreateZExt(moves, ty));
+        return b_.CreateSelect(isMinusOne, b_.CreateNeg(a), b_.CreateSelect(isZero, zero, q));
+      }
+      case Division::Remainder:
+        return b_.CreateSelect(moves, b_.CreateAdd(rem, safe), rem);
+      case Division::Fmod:
+        return rem;
+    }
+    return rem;
+  }
+  Value* floatDivision(Division kind, Value* a, Value* b) {
+    llvm::Type* ty = a->getType();
+    auto c = [&](double v) { return llvm::ConstantFP::get(ty, v); };
+    Value* mod = b_.CreateFRem(a, b);
+    if (kind == Division::Fmod) return mod;
+    Value* moves =
+        b_.CreateAnd(b_.CreateFCmpUNE(mod, c(0)),
+                     b_.CreateXor(b_.CreateFCmpOLT(b, c(0)), b_.CreateFCmpOLT(mod, c(0))));
+    if (kind == Division::Remainder) return b_.CreateSelect(moves, b_.CreateFAdd(mod, b), mod);
+    // a - mod is a multiple of b, so the quotient below is an integer up to rounding.
+    Value* div = b_.CreateFDiv(b_.CreateFSub(a, mod), b);
+    div = b_.CreateSelect(moves, b_.CreateFSub(div, c(1)), div);
+    Value* below = b_.CreateUnaryIntrinsic(llvm::Intrinsic::floor, div);
+    below = b_.CreateSelect(b_.CreateFCmpOGT(b_.CreateFSub(div, below), c(0.5)),
+                            b_.CreateFAdd(below, c(1)), below);
+    Value* quotient = b_.CreateFDiv(a, b);
+    Value* signedZero = b_.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, c(0), quotient);
+    Value* floor = b_.CreateSelect(b_.CreateFCmpUNE(div, c(0)), below, signedZero);
+    return b_.CreateSelect(b_.CreateFCmpOEQ(b, c(0)), quotient, floor);
+  }
+  Value* division(Division kind, const Operands& x) {
+    return x.fp ? floatDivision(kind, x.a, x.b) : intDivision(kind, x.a, x.b, x.t);
+  }
+
   Value* lowerNeg(const Operands& x) { return x.fp ? b_.CreateFNeg(x.a) : b_.CreateNeg(x.a); }
   Value* lowerAbs(const Operands& x) {
     return x.fp ? b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x.a) : intAbs(x.a, x.t);
@@ -578,8 +636,9 @@ class Emitter {
   Value* lowerGe(const Operands& x) { return compare(ScalarOp::Ge, x.t, x.a, x.b); }
   Value* lowerAnd(const Operands& x) { return b_.CreateAnd(toBool(x.a, x.t), toBool(x.b, x.bt)); }
   Value* lowerOr(const Operands& x) { return b_.CreateOr(toBool(x.a, x.t), toBool(x.b, x.bt)); }
-  Value* lowerFloorDiv(const Operands& x) { return b_.CreateSDiv(x.a, x.b); }
-  Value* lowerMod(const Operands& x) { return b_.CreateSRem(x.a, x.b); }
+  Value* lowerFloorDiv(const Operands& x) { return division(Division::Floor, x); }
+  Value* lowerMod(const Operands& x) { return division(Division::Remainder, x); }
+  Value* lowerFmod(const Operands& x) { return division(Division::Fmod, x); }
   Value* lowerWhere(const Operands& x) { return b_.CreateSelect(x.a, x.b, x.c); }
 
   Value* evalOp(const Expr& e) {

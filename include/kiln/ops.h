@@ -89,6 +89,20 @@ Tensor ge(const Tensor& a, const Tensor& b);
 Tensor logical_and(const Tensor& a, const Tensor& b);
 Tensor logical_or(const Tensor& a, const Tensor& b);
 Tensor logical_not(const Tensor& a);
+/// The quotient rounded toward negative infinity (Python's //), in the promoted type. Dividing
+/// integers by the number 0 throws ZeroDivisionError, as in libtorch; an integer divided by a
+/// zero element of a tensor gives 0 (a kernel cannot raise).
+Tensor floor_divide(const Tensor& a, const Tensor& b);
+Tensor floor_divide(const Tensor& a, const Scalar& b);
+/// a - b * floor_divide(a, b): the remainder takes the divisor's sign (Python's %, the `%`
+/// operator). Integer division by zero as floor_divide.
+Tensor remainder(const Tensor& a, const Tensor& b);
+Tensor remainder(const Tensor& a, const Scalar& b);
+Tensor remainder(const Scalar& a, const Tensor& b);
+/// C's fmod: the remainder of the quotient truncated toward zero, taking the dividend's sign.
+/// Integer division by zero as floor_divide.
+Tensor fmod(const Tensor& a, const Tensor& b);
+Tensor fmod(const Tensor& a, const Scalar& b);
 
 // --- out= forms (libtorch order: out first) ---
 Tensor& add_out(Tensor& out, const Tensor& a, const Tensor& b, const Scalar& alpha = 1);

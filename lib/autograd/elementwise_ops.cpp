@@ -115,6 +115,27 @@ Tensor pow(const Tensor& a, const Scalar& e) {
 Tensor pow(const Scalar& a, const Tensor& e) {
   return binary(ScalarOp::Pow, a, e);
 }
+Tensor floor_divide(const Tensor& a, const Tensor& b) {
+  return binary(ScalarOp::FloorDiv, a, b);
+}
+Tensor floor_divide(const Tensor& a, const Scalar& b) {
+  return binary(ScalarOp::FloorDiv, a, b);
+}
+Tensor remainder(const Tensor& a, const Tensor& b) {
+  return binary(ScalarOp::Mod, a, b);
+}
+Tensor remainder(const Tensor& a, const Scalar& b) {
+  return binary(ScalarOp::Mod, a, b);
+}
+Tensor remainder(const Scalar& a, const Tensor& b) {
+  return binary(ScalarOp::Mod, a, b);
+}
+Tensor fmod(const Tensor& a, const Tensor& b) {
+  return binary(ScalarOp::Fmod, a, b);
+}
+Tensor fmod(const Tensor& a, const Scalar& b) {
+  return binary(ScalarOp::Fmod, a, b);
+}
 Tensor maximum(const Tensor& a, const Tensor& b) {
   return binary(ScalarOp::Maximum, a, b);
 }
@@ -248,6 +269,24 @@ Tensor Tensor::pow(const Tensor& e) const {
 Tensor Tensor::pow(const Scalar& e) const {
   return kiln::pow(*this, e);
 }
+Tensor Tensor::floor_divide(const Tensor& o) const {
+  return kiln::floor_divide(*this, o);
+}
+Tensor Tensor::floor_divide(const Scalar& o) const {
+  return kiln::floor_divide(*this, o);
+}
+Tensor Tensor::remainder(const Tensor& o) const {
+  return kiln::remainder(*this, o);
+}
+Tensor Tensor::remainder(const Scalar& o) const {
+  return kiln::remainder(*this, o);
+}
+Tensor Tensor::fmod(const Tensor& o) const {
+  return kiln::fmod(*this, o);
+}
+Tensor Tensor::fmod(const Scalar& o) const {
+  return kiln::fmod(*this, o);
+}
 Tensor Tensor::neg() const {
   return kiln::neg(*this);
 }
@@ -360,6 +399,24 @@ Tensor& Tensor::div_(const Tensor& o) {
 Tensor& Tensor::div_(const Scalar& o) {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::div(self, o); });
 }
+Tensor& Tensor::floor_divide_(const Tensor& o) {
+  return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::floor_divide(self, o); });
+}
+Tensor& Tensor::floor_divide_(const Scalar& o) {
+  return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::floor_divide(self, o); });
+}
+Tensor& Tensor::remainder_(const Tensor& o) {
+  return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::remainder(self, o); });
+}
+Tensor& Tensor::remainder_(const Scalar& o) {
+  return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::remainder(self, o); });
+}
+Tensor& Tensor::fmod_(const Tensor& o) {
+  return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::fmod(self, o); });
+}
+Tensor& Tensor::fmod_(const Scalar& o) {
+  return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::fmod(self, o); });
+}
 Tensor& Tensor::neg_() {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::neg(self); });
 }
@@ -449,6 +506,15 @@ Tensor operator/(const Tensor& a, const Scalar& b) {
 }
 Tensor operator/(const Scalar& a, const Tensor& b) {
   return binary(ScalarOp::Div, a, b);
+}
+Tensor operator%(const Tensor& a, const Tensor& b) {
+  return remainder(a, b);
+}
+Tensor operator%(const Tensor& a, const Scalar& b) {
+  return remainder(a, b);
+}
+Tensor operator%(const Scalar& a, const Tensor& b) {
+  return remainder(a, b);
 }
 Tensor operator-(const Tensor& a) {
   return neg(a);

@@ -10,6 +10,7 @@
 #include "kiln/autograd.h"
 #include "kiln/ops.h"
 #include "lib/autograd/function.h"
+#include "lib/frontend/elementwise.h"
 
 namespace kiln::autograd {
 namespace {
@@ -35,9 +36,25 @@ std::string backwardName(ScalarOp op, const detail::Operand& a, const detail::Op
       return "MaximumBackward0";
     case ScalarOp::Minimum:
       return "MinimumBackward0";
+    case ScalarOp::Mod:
+      return b.tensor ? "RemainderBackward1" : "RemainderBackward0";
+    case ScalarOp::Fmod:
+      return b.tensor ? "FmodBackward1" : "FmodBackward0";
     default:
       return absl::StrCat(std::string(info(op).name), "Backward0");
   }
+}
+
+// The ATen name of an op, where it differs from its text name.
+std::string atenName(ScalarOp op) {
+  return op == ScalarOp::FloorDiv ? "floor_divide" : std::string(info(op).name);
+}
+
+// a / b rounded toward zero, as PyTorch's div(rounding_mode="trunc"), recorded without history:
+// a piecewise constant, whose own derivative is zero.
+Tensor truncQuotient(const detail::Operand& a, const Tensor& b) {
+  Tensor q = detail::binaryOp(ScalarOp::Div, a, b);
+  return detail::binaryOp(ScalarOp::Sub, q, detail::binaryOp(ScalarOp::Fmod, q, Scalar(1)));
 }
 
 // A gradient for input `x` of the op: reduced over broadcasting and in x's dtype.
@@ -54,6 +71,15 @@ void recordBinary(ScalarOp op, Tensor& out, const detail::Operand& a, const deta
   const Tensor& ta = tensorOf(a);
   const Tensor& tb = tensorOf(b);
   if (!needsGrad({&ta, &tb})) return;
+  if (info(op).grad == ir::GradKind::NotImplemented) {
+    // As in PyTorch, the op records a grad_fn that fails only if backward reaches it.
+    std::string what = absl::StrCat("derivative for ", atenName(op), " is not implemented");
+    record(out, "torch::autograd::NotImplemented", {ta, tb}, {},
+           [what](const Tensor&, const std::vector<Tensor>&) -> std::vector<Tensor> {
+             throw Error(what);
+           });
+    return;
+  }
   Scalar sa = a.scalar, sb = b.scalar;
   Rule rule;
   std::vector<Tensor> saved;
@@ -127,6 +153,24 @@ void recordBinary(ScalarOp op, Tensor& out, const detail::Operand& a, const deta
         Tensor ga = where(wins, g, where(ties, g / 2, zeros_like(g)));
         Tensor gb = where(wins, zeros_like(g), where(ties, g / 2, g));
         return std::vector<Tensor>{forInput(ga, s[0]), forInput(gb, s[1])};
+      };
+      break;
+    }
+    case ScalarOp::Mod:
+    case ScalarOp::Fmod: {
+      // The gradient for b is minus the rounded quotient (floored for remainder, truncated for
+      // fmod), a piecewise constant recorded without history.
+      bool floor = op == ScalarOp::Mod;
+      saved = {ta, tb};
+      rule = [sa, floor](const Tensor& g, const std::vector<Tensor>& s) {
+        Tensor gb;
+        if (s[1].defined()) {
+          detail::Operand num = s[0].defined() ? detail::Operand(s[0]) : detail::Operand(sa);
+          Tensor q =
+              floor ? detail::binaryOp(ScalarOp::FloorDiv, num, s[1]) : truncQuotient(num, s[1]);
+          gb = forInput(-g * q, s[1]);
+        }
+        return std::vector<Tensor>{forInput(g, s[0]), gb};
       };
       break;
     }

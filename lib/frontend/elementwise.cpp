@@ -15,6 +15,20 @@ const Tensor& firstTensor(const Operand& a, const Operand& b) {
   return a.tensor ? *a.tensor : *b.tensor;
 }
 
+// floor_divide, remainder and fmod: PyTorch has no bool kernels for them, and refuses an integer
+// division by zero ("ZeroDivisionError"). A zero divisor that is a number is refused here; one
+// inside a tensor gives 0, since a lazy kernel cannot raise.
+void checkDivision(ScalarOp op, const Operand& a, const Operand& b) {
+  ScalarType t = resultType({a, b});
+  if (t == kBool) {
+    const char* kernel = op == ScalarOp::FloorDiv ? "div_floor_cpu"
+                         : op == ScalarOp::Mod    ? "remainder_cpu"
+                                                  : "fmod_cpu";
+    throw Error(absl::StrCat("\"", kernel, "\" not implemented for 'Bool'"));
+  }
+  if (!isFloatingType(t) && !b.tensor && b.scalar.toDouble() == 0) throw Error("ZeroDivisionError");
+}
+
 // PyTorch's refusals that depend on the op and its operands' types, before any node is made.
 void checkOperands(ScalarOp op, const Operand& a, const Operand& b) {
   auto isBool = [](const Operand& o) { return o.tensor && o.tensor->dtype() == kBool; };
@@ -40,6 +54,11 @@ void checkOperands(ScalarOp op, const Operand& a, const Operand& b) {
             "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
             "trying to invert a mask, use the `~` or `logical_not()` operator instead.");
       }
+      break;
+    case ScalarOp::FloorDiv:
+    case ScalarOp::Mod:
+    case ScalarOp::Fmod:
+      checkDivision(op, a, b);
       break;
     case ScalarOp::Pow:
       if (a.tensor && !isFloatingType(a.tensor->dtype()) && !b.tensor &&

@@ -42,6 +42,52 @@ double intPow(double base, double exp) {
   }
   return static_cast<double>(r);
 }
+
+int64_t asInt(double v) {
+  if (v >= 0x1p63) return std::numeric_limits<int64_t>::max();
+  if (v < -0x1p63) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(v);
+}
+
+// a // b and a % b as PyTorch's floor_divide and remainder compute them (the quotient rounded
+// toward -inf, the remainder taking the divisor's sign). Integers divided by zero give 0 (the
+// compiled kernels never trap), and the most negative integer divided by -1 wraps.
+double floorDivide(double a, double b, ScalarType t) {
+  if (isFloatingType(t)) {
+    if (b == 0) return a / b;
+    double mod = std::fmod(a, b);
+    double div = (a - mod) / b;
+    if (mod != 0 && (b < 0) != (mod < 0)) div -= 1;
+    if (div == 0) return std::copysign(0.0, a / b);
+    double below = std::floor(div);
+    return div - below > 0.5 ? below + 1 : below;
+  }
+  int64_t x = asInt(a), y = asInt(b);
+  if (y == 0) return 0;
+  if (y == -1) return static_cast<double>(static_cast<int64_t>(0 - static_cast<uint64_t>(x)));
+  int64_t q = x / y;
+  return static_cast<double>(x % y != 0 && (x < 0) != (y < 0) ? q - 1 : q);
+}
+
+double floorRemainder(double a, double b, ScalarType t) {
+  if (isFloatingType(t)) {
+    double mod = std::fmod(a, b);
+    return mod != 0 && (b < 0) != (mod < 0) ? mod + b : mod;
+  }
+  int64_t x = asInt(a), y = asInt(b);
+  if (y == 0 || y == -1) return 0;
+  int64_t r = x % y;
+  return static_cast<double>(r != 0 && (r < 0) != (y < 0) ? r + y : r);
+}
+
+// C's fmod: the remainder of the quotient truncated toward zero, taking the dividend's sign.
+double truncRemainder(double a, double b, ScalarType t) {
+  if (isFloatingType(t)) return std::fmod(a, b);
+  int64_t x = asInt(a), y = asInt(b);
+  if (y == 0 || y == -1) return 0;
+  return static_cast<double>(x % y);
+}
+
 }  // namespace
 
 namespace {
