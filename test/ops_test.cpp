@@ -502,8 +502,8 @@ TEST(ElementwiseBinary, FloorDivideRemainderFmodOfIntegers) {
     expectDivision(a.fmod(b), {1, -1, 1, -1, 0, 0});
     // A zero in a divisor tensor gives 0 (the kernel cannot raise, and never traps), and the most
     // negative value divided by -1 wraps.
-    Tensor lowest = kiln::tensor({dt == kiln::kInt ? double{INT32_MIN} : double{INT64_MIN}, 5.0})
-                        .to(dt);
+    Tensor lowest =
+        kiln::tensor({dt == kiln::kInt ? double{INT32_MIN} : double{INT64_MIN}, 5.0}).to(dt);
     Tensor d = kiln::tensor({-1, 0}, dt);
     expectDivision(kiln::floor_divide(lowest, d), {lowest[0].item<double>(), 0});
     expectDivision(lowest % d, {0, 0});
@@ -704,6 +704,26 @@ TEST(InPlace, ArithmeticReturnsSelf) {
   x /= y;
   expectExact(x, {0, 0, -1});
   EXPECT_EQ(x.dtype(), kiln::kFloat);
+}
+
+// The unary functions of kiln/unary_ops.def all have an in-place form that keeps self's dtype.
+TEST(InPlace, UnaryForms) {
+  Tensor x = kiln::tensor({-4.0, 1.0, 9.0});
+  Tensor& r = x.abs_();
+  EXPECT_EQ(&r, &x);
+  expectExact(x, {4, 1, 9});
+  x.sqrt_();
+  expectExact(x, {2, 1, 3});
+  x.rsqrt_();
+  expectValues(x, {1 / std::sqrt(2.0), 1, 1 / std::sqrt(3.0)});
+  x.copy_(kiln::tensor({0.0, 1.0, -1.0}));
+  x.sigmoid_();
+  expectValues(x, {0.5, 1 / (1 + std::exp(-1.0)), 1 / (1 + std::exp(1.0))});
+  Tensor l = kiln::tensor({0, 3});
+  l.logical_not_();
+  EXPECT_EQ(l.dtype(), kiln::kLong);
+  expectExact(l, {1, 0});
+  EXPECT_THROW(l.exp_(), kiln::Error);  // a Float result cannot be written into a Long tensor
 }
 
 TEST(InPlace, KeepsDtypeAndBroadcastsOther) {

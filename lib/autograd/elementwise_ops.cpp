@@ -167,43 +167,19 @@ Tensor logical_or(const Tensor& a, const Tensor& b) {
   return binary(ScalarOp::Or, a, b);
 }
 
-// ---- unary ----
-Tensor neg(const Tensor& a) {
-  return unary(ScalarOp::Neg, a);
-}
-Tensor abs(const Tensor& a) {
-  return unary(ScalarOp::Abs, a);
-}
-Tensor exp(const Tensor& a) {
-  return unary(ScalarOp::Exp, a);
-}
-Tensor log(const Tensor& a) {
-  return unary(ScalarOp::Log, a);
-}
-Tensor sqrt(const Tensor& a) {
-  return unary(ScalarOp::Sqrt, a);
-}
-Tensor rsqrt(const Tensor& a) {
-  return unary(ScalarOp::Rsqrt, a);
-}
-Tensor sin(const Tensor& a) {
-  return unary(ScalarOp::Sin, a);
-}
-Tensor cos(const Tensor& a) {
-  return unary(ScalarOp::Cos, a);
-}
-Tensor tanh(const Tensor& a) {
-  return unary(ScalarOp::Tanh, a);
-}
-Tensor sigmoid(const Tensor& a) {
-  return unary(ScalarOp::Sigmoid, a);
-}
-Tensor relu(const Tensor& a) {
-  return unary(ScalarOp::Relu, a);
-}
-Tensor logical_not(const Tensor& a) {
-  return unary(ScalarOp::Not, a);
-}
+// ---- unary: one definition per row of kiln/unary_ops.def ----
+#define KILN_UNARY_OP(name, op)                                                           \
+  Tensor name(const Tensor& a) {                                                          \
+    return unary(ScalarOp::op, a);                                                        \
+  }                                                                                       \
+  Tensor Tensor::name() const {                                                           \
+    return kiln::name(*this);                                                             \
+  }                                                                                       \
+  Tensor& Tensor::name##_() {                                                             \
+    return autograd::inPlace(*this, [](const Tensor& self) { return kiln::name(self); }); \
+  }
+#include "kiln/unary_ops.def"
+#undef KILN_UNARY_OP
 
 Tensor clamp(const Tensor& a, std::optional<Scalar> min, std::optional<Scalar> max) {
   Tensor out = detail::clampOp(a, min, max);
@@ -287,39 +263,6 @@ Tensor Tensor::fmod(const Tensor& o) const {
 Tensor Tensor::fmod(const Scalar& o) const {
   return kiln::fmod(*this, o);
 }
-Tensor Tensor::neg() const {
-  return kiln::neg(*this);
-}
-Tensor Tensor::abs() const {
-  return kiln::abs(*this);
-}
-Tensor Tensor::exp() const {
-  return kiln::exp(*this);
-}
-Tensor Tensor::log() const {
-  return kiln::log(*this);
-}
-Tensor Tensor::sqrt() const {
-  return kiln::sqrt(*this);
-}
-Tensor Tensor::rsqrt() const {
-  return kiln::rsqrt(*this);
-}
-Tensor Tensor::sin() const {
-  return kiln::sin(*this);
-}
-Tensor Tensor::cos() const {
-  return kiln::cos(*this);
-}
-Tensor Tensor::tanh() const {
-  return kiln::tanh(*this);
-}
-Tensor Tensor::sigmoid() const {
-  return kiln::sigmoid(*this);
-}
-Tensor Tensor::relu() const {
-  return kiln::relu(*this);
-}
 Tensor Tensor::clamp(std::optional<Scalar> min, std::optional<Scalar> max) const {
   return kiln::clamp(*this, min, max);
 }
@@ -371,9 +314,6 @@ Tensor Tensor::logical_and(const Tensor& o) const {
 Tensor Tensor::logical_or(const Tensor& o) const {
   return kiln::logical_or(*this, o);
 }
-Tensor Tensor::logical_not() const {
-  return kiln::logical_not(*this);
-}
 
 Tensor& Tensor::add_(const Tensor& o, const Scalar& alpha) {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::add(self, o, alpha); });
@@ -416,15 +356,6 @@ Tensor& Tensor::fmod_(const Tensor& o) {
 }
 Tensor& Tensor::fmod_(const Scalar& o) {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::fmod(self, o); });
-}
-Tensor& Tensor::neg_() {
-  return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::neg(self); });
-}
-Tensor& Tensor::exp_() {
-  return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::exp(self); });
-}
-Tensor& Tensor::relu_() {
-  return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::relu(self); });
 }
 Tensor& Tensor::clamp_(std::optional<Scalar> min, std::optional<Scalar> max) {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::clamp(self, min, max); });
