@@ -80,6 +80,8 @@ TEST(Gradcheck, Elementwise) {
   gradcheck([](auto& v) { return v[0].tanh(); }, {a});
   gradcheck([](auto& v) { return v[0].sigmoid(); }, {a});
   gradcheck([](auto& v) { return v[0].relu(); }, {a});
+  gradcheck([](auto& v) { return v[0].reciprocal(); }, {p});
+  gradcheck([](auto& v) { return (-v[0]).reciprocal() * v[0]; }, {p});
   gradcheck([](auto& v) { return v[0].pow(3.0); }, {a});
   gradcheck([](auto& v) { return v[0].pow(v[1]); }, {p, a});
   gradcheck([](auto& v) { return kiln::pow(2.0, v[0]); }, {a});
@@ -224,6 +226,7 @@ TEST(Gradcheck, SecondDerivatives) {
   gradcheck(gradOf([](const Tensor& x) { return x * x * x; }), {a});
   gradcheck(gradOf([](const Tensor& x) { return x.exp() + x.tanh() + x.sigmoid(); }), {a});
   gradcheck(gradOf([](const Tensor& x) { return (x * 2 + 3).log(); }), {a.abs()});
+  gradcheck(gradOf([](const Tensor& x) { return (x + 2).reciprocal(); }), {a});
   gradcheck(gradOf([](const Tensor& x) { return x.softmax(1) * x; }), {a});
   Tensor bb = b;
   gradcheck(gradOf([bb](const Tensor& x) { return x.matmul(bb).pow(2.0); }), {a});
@@ -269,6 +272,7 @@ TEST(Autograd, GradFnNames) {
   EXPECT_EQ(x.relu().grad_fn()->name(), "ReluBackward0");
   EXPECT_EQ(x.mm(w).grad_fn()->name(), "MmBackward0");
   EXPECT_EQ(x.exp().grad_fn()->name(), "ExpBackward0");
+  EXPECT_EQ(x.reciprocal().grad_fn()->name(), "ReciprocalBackward0");
   EXPECT_EQ(x.select(0, 1).grad_fn()->name(), "SelectBackward0");
   EXPECT_EQ(x.mean().grad_fn()->name(), "MeanBackward0");
   EXPECT_TRUE(x.is_leaf());

@@ -324,6 +324,24 @@ TEST(ElementwiseUnary, MathFunctionsMatchLibm) {
   EXPECT_EQ(kiln::tensor({1.0, 4.0}, kiln::kDouble).sqrt().dtype(), kiln::kDouble);
 }
 
+// reciprocal: 1 / x, integers computed in kFloat (PyTorch's dtype rule for it), with the
+// reference interpreter agreeing with the compiled kernel.
+TEST(ElementwiseUnary, Reciprocal) {
+  Tensor x = kiln::tensor({2.0, -4.0, 0.5, 0.0, -0.0});
+  Tensor r = kiln::reciprocal(x);
+  EXPECT_EQ(r.dtype(), kiln::kFloat);
+  std::vector<double> expected = {0.5, -0.25, 2, INFINITY, -INFINITY};
+  EXPECT_EQ(kiln::detail::referenceValues(r), expected);
+  expectExact(r, expected);
+  Tensor i = kiln::tensor({2, -4}).reciprocal();
+  EXPECT_EQ(i.dtype(), kiln::kFloat);
+  expectExact(i, {0.5, -0.25});
+  Tensor d = kiln::tensor({3.0, 8.0}, kiln::kDouble);
+  d.reciprocal_();
+  EXPECT_EQ(d.dtype(), kiln::kDouble);
+  expectExact(d, {1.0 / 3.0, 0.125});
+}
+
 TEST(ElementwiseUnary, Clamp) {
   Tensor x = kiln::tensor({-3.0, -0.5, 0.5, 3.0});
   expectExact(kiln::clamp(x, -1, 1), {-1, -0.5, 0.5, 1});

@@ -609,6 +609,9 @@ class Emitter {
   Value* lowerTanh(const Operands& x) { return emitTanh(b_, x.a); }
   Value* lowerSigmoid(const Operands& x) { return emitSigmoid(b_, x.a); }
   Value* lowerRelu(const Operands& x) { return relu(x.a, x.t); }
+  Value* lowerReciprocal(const Operands& x) {
+    return b_.CreateFDiv(llvm::ConstantFP::get(x.a->getType(), 1.0), x.a);
+  }
   Value* lowerNot(const Operands& x) { return b_.CreateNot(toBool(x.a, x.t)); }
   Value* lowerCast(const Operands& x) { return cast(x.a, x.t, x.result); }
   Value* lowerAdd(const Operands& x) {
