@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "lib/core/scalar_type.h"
 #include "lib/frontend/tensor_impl.h"
 #include "lib/interp/reference.h"
 #include "lib/ir/graph.h"
@@ -61,23 +62,6 @@ Pending extractPending(const ir::NodeRef& root) {
   return p;
 }
 
-double readElement(const void* base, ScalarType t, int64_t i) {
-  const char* p = static_cast<const char*>(base) + i * elementSize(t);
-  switch (t) {
-    case ScalarType::Bool:
-      return *reinterpret_cast<const uint8_t*>(p) != 0;
-    case ScalarType::Int:
-      return *reinterpret_cast<const int32_t*>(p);
-    case ScalarType::Long:
-      return static_cast<double>(*reinterpret_cast<const int64_t*>(p));
-    case ScalarType::Float:
-      return *reinterpret_cast<const float*>(p);
-    case ScalarType::Double:
-      return *reinterpret_cast<const double*>(p);
-  }
-  return 0;
-}
-
 }  // namespace
 
 std::vector<double> referenceValues(const Tensor& t) {
@@ -86,7 +70,7 @@ std::vector<double> referenceValues(const Tensor& t) {
   for (size_t k = 0; k < p.params.size(); ++k) {
     int64_t n = static_cast<int64_t>(p.params[k]->bytes() / elementSize(p.param_types[k]));
     std::vector<double> v(n);
-    for (int64_t i = 0; i < n; ++i) v[i] = readElement(p.params[k]->data(), p.param_types[k], i);
+    for (int64_t i = 0; i < n; ++i) v[i] = loadElement(p.params[k]->data(), p.param_types[k], i);
     params.push_back(std::move(v));
   }
   return interp::interpret(p.graph, params)[p.graph.outputs[0].value];

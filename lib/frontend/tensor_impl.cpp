@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "kiln/error.h"
+#include "lib/core/scalar_type.h"
 
 namespace kiln::detail {
 
@@ -124,31 +125,14 @@ void* dataPointer(const Tensor& t) {
 std::vector<double> toDoubles(const Tensor& t) {
   const TensorImpl& impl = *t.impl();
   materialize({impl.storage.get()}, "reading values");
-  const char* base = static_cast<const char*>(impl.storage->buffer->data());
+  const void* base = impl.storage->buffer->data();
   const int64_t n = impl.numel();
   std::vector<double> out(n);
   std::vector<int64_t> idx(impl.sizes.size(), 0);
   for (int64_t f = 0; f < n; ++f) {
     int64_t pos = impl.offset;
     for (size_t d = 0; d < idx.size(); ++d) pos += idx[d] * impl.strides[d];
-    const char* p = base + pos * elementSize(impl.dtype());
-    switch (impl.dtype()) {
-      case ScalarType::Bool:
-        out[f] = *reinterpret_cast<const uint8_t*>(p) != 0;
-        break;
-      case ScalarType::Int:
-        out[f] = *reinterpret_cast<const int32_t*>(p);
-        break;
-      case ScalarType::Long:
-        out[f] = static_cast<double>(*reinterpret_cast<const int64_t*>(p));
-        break;
-      case ScalarType::Float:
-        out[f] = *reinterpret_cast<const float*>(p);
-        break;
-      case ScalarType::Double:
-        out[f] = *reinterpret_cast<const double*>(p);
-        break;
-    }
+    out[f] = loadElement(base, impl.dtype(), pos);
     for (size_t d = idx.size(); d-- > 0;) {
       if (++idx[d] < impl.sizes[d]) break;
       idx[d] = 0;

@@ -8,19 +8,10 @@
 #include <cstdlib>
 #include <limits>
 
+#include "lib/core/scalar_type.h"
+
 namespace kiln::ir {
 namespace {
-
-bool dtypeFromName(std::string_view s, ScalarType* t) {
-  for (ScalarType c : {ScalarType::Bool, ScalarType::Int, ScalarType::Long, ScalarType::Float,
-                       ScalarType::Double}) {
-    if (irName(c) == s) {
-      *t = c;
-      return true;
-    }
-  }
-  return false;
-}
 
 // A cursor over the text that knows its line and column, for error messages.
 class Lexer {
@@ -303,7 +294,8 @@ ParseResult parseGraph(std::string_view text, std::string_view filename) {
       parseAttrs(lx, in.d);
       lx.expect(':', "before the type");
       std::string dt = lx.word();
-      if (!dtypeFromName(dt, &in.d.dtype)) lx.failToken(absl::StrCat("unknown dtype '", dt, "'"));
+      if (!detail::scalarTypeFromIrName(dt, &in.d.dtype))
+        lx.failToken(absl::StrCat("unknown dtype '", dt, "'"));
       in.d.shape = lx.intList("shape");
       for (int64_t x : in.d.shape) {
         if (x < 0 || x > kMaxDim) lx.failToken("shape sizes must be between 0 and 2^40");
