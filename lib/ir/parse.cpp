@@ -246,6 +246,138 @@ std::string checkDtypeRule(ScalarOp op, const std::vector<ScalarType>& operands,
   return "";
 }
 
+// `graph {` and the end of its line.
+void parseHeader(Lexer& lx) {
+  lx.skipBlankLines();
+  if (lx.word() != "graph") lx.fail("expected 'graph'");
+  lx.expect('{', "after 'graph'");
+  lx.expectLineEnd("after 'graph {'");
+}
+
+// `%a, %b, ...` after the op, each defined before this instruction (`defined` values so far).
+void parseOperands(Lexer& lx, size_t defined, Instr& in) {
+  lx.skipSpaces();
+  if (lx.peek() != '%') return;
+  do {
+    lx.expect('%', "for an operand");
+    int64_t o = lx.integer("after '%'");
+    if (o < 0 || o >= static_cast<int64_t>(defined)) {
+      lx.failToken(absl::StrCat("operand %", o, " is not defined before this instruction"));
+    }
+    in.operands.push_back(static_cast<int32_t>(o));
+  } while (lx.accept(','));
+}
+
+// `: dtype[shape]`.
+void parseType(Lexer& lx, NodeDesc& d) {
+  lx.expect(':', "before the type");
+  std::string dt = lx.word();
+  if (!detail::scalarTypeFromIrName(dt, &d.dtype))
+    lx.failToken(absl::StrCat("unknown dtype '", dt, "'"));
+  d.shape = lx.intList("shape");
+  for (int64_t x : d.shape) {
+    if (x < 0 || x > kMaxDim) lx.failToken("shape sizes must be between 0 and 2^40");
+  }
+}
+
+// A const's literal, read as its dtype (known only once the type is read).
+void setConstValue(Lexer& lx, const std::string& literal, NodeDesc& d) {
+  const char* begin = literal.c_str();
+  char* end = nullptr;
+  if (isFloatingType(d.dtype)) {
+    d.fvalue = std::strtod(begin, &end);
+  } else {
+    d.ivalue = std::strtoll(begin, &end, 10);
+  }
+  if (end != begin + literal.size())
+    lx.failToken(absl::StrCat("bad constant '", literal, "' for ", std::string(irName(d.dtype))));
+}
+
+// One line `%N = op [literal] [operands] [attrs] : type`, where N is `defined`.
+Instr parseInstruction(Lexer& lx, size_t defined) {
+  lx.expect('%', "at the start of an instruction");
+  int64_t id = lx.integer("after '%'");
+  if (id != static_cast<int64_t>(defined)) {
+    lx.failToken(absl::StrCat("expected %", defined, " (values are numbered in order)"));
+  }
+  lx.expect('=', "after the value name");
+  std::string m = lx.word();
+  if (m.empty()) lx.fail("expected an op name");
+  Instr in;
+  decodeMnemonic(lx, m, in.d);
+  std::string literal;
+  if (in.d.op == Op::Param) {
+    in.d.ivalue = lx.integer("for the param index");
+  } else if (in.d.op == Op::Const) {
+    literal = lx.numberToken();
+    if (literal.empty()) lx.fail("expected a number for the constant");
+  }
+  parseOperands(lx, defined, in);
+  parseAttrs(lx, in.d);
+  parseType(lx, in.d);
+  if (in.d.op == Op::Const) setConstValue(lx, literal, in.d);
+  lx.expectLineEnd("after the type");
+  return in;
+}
+
+// The instructions up to `return`; line_of gets each one's line, for verifier messages.
+void parseInstructions(Lexer& lx, Graph& g, std::vector<int>& line_of) {
+  for (;;) {
+    lx.skipBlankLines();
+    if (lx.atEnd()) lx.fail("expected 'return' before the end of the input");
+    if (lx.peekWord("return")) return;
+    line_of.push_back(lx.line());
+    g.instrs.push_back(parseInstruction(lx, g.instrs.size()));
+    if (g.instrs.size() > (size_t{1} << 24)) lx.fail("too many instructions");
+  }
+}
+
+// `%v [into param P]`, one returned value.
+Output parseOutput(Lexer& lx, size_t defined) {
+  lx.expect('%', "for a returned value");
+  int64_t v = lx.integer("after '%'");
+  if (v < 0 || v >= static_cast<int64_t>(defined))
+    lx.failToken(absl::StrCat("returned value %", v, " is not defined"));
+  Output o{static_cast<int32_t>(v), -1};
+  if (lx.peekWord("into")) {
+    lx.word();
+    if (lx.word() != "param") lx.fail("expected 'param' after 'into'");
+    int64_t p = lx.integer("for the destination param");
+    if (p < 0 || p > std::numeric_limits<int32_t>::max()) lx.fail("bad destination param");
+    o.dest_param = static_cast<int32_t>(p);
+  }
+  return o;
+}
+
+// `return %a, %b into param 0, ...` and the end of its line.
+void parseReturn(Lexer& lx, Graph& g) {
+  lx.word();  // return
+  do {
+    g.outputs.push_back(parseOutput(lx, g.instrs.size()));
+  } while (lx.accept(','));
+  lx.expectLineEnd("after 'return'");
+}
+
+// The closing `}`, and nothing but blank lines and comments after it.
+void parseEnd(Lexer& lx) {
+  lx.skipBlankLines();
+  lx.expect('}', "to close the graph");
+  lx.skipBlankLines();
+  if (!lx.atEnd()) lx.fail("unexpected text after the graph");
+}
+
+// The verifier's problem as `file:line:1: problem`, at the instruction's line when the problem
+// names one (`%N: ...`), else at `last_line`.
+std::string placeProblem(const std::string& problem, std::string_view filename,
+                         const std::vector<int>& line_of, int last_line) {
+  int line = 0;
+  if (problem.size() > 1 && problem[0] == '%') {
+    size_t k = static_cast<size_t>(std::atoll(problem.c_str() + 1));
+    if (k < line_of.size()) line = line_of[k];
+  }
+  return absl::StrCat(std::string(filename), ":", line ? line : last_line, ":1: ", problem);
+}
+
 }  // namespace
 
 ParseResult parseGraph(std::string_view text, std::string_view filename) {
@@ -253,104 +385,15 @@ ParseResult parseGraph(std::string_view text, std::string_view filename) {
   Graph g;
   std::vector<int> line_of;  // per instruction, for verifier messages
   try {
-    lx.skipBlankLines();
-    if (lx.word() != "graph") lx.fail("expected 'graph'");
-    lx.expect('{', "after 'graph'");
-    lx.expectLineEnd("after 'graph {'");
-    for (;;) {
-      lx.skipBlankLines();
-      if (lx.atEnd()) lx.fail("expected 'return' before the end of the input");
-      if (lx.peekWord("return")) break;
-      line_of.push_back(lx.line());
-      lx.expect('%', "at the start of an instruction");
-      int64_t id = lx.integer("after '%'");
-      if (id != static_cast<int64_t>(g.instrs.size())) {
-        lx.failToken(
-            absl::StrCat("expected %", g.instrs.size(), " (values are numbered in order)"));
-      }
-      lx.expect('=', "after the value name");
-      std::string m = lx.word();
-      if (m.empty()) lx.fail("expected an op name");
-      Instr in;
-      decodeMnemonic(lx, m, in.d);
-      std::string literal;
-      if (in.d.op == Op::Param) {
-        in.d.ivalue = lx.integer("for the param index");
-      } else if (in.d.op == Op::Const) {
-        literal = lx.numberToken();
-        if (literal.empty()) lx.fail("expected a number for the constant");
-      }
-      lx.skipSpaces();
-      if (lx.peek() == '%') {
-        do {
-          lx.expect('%', "for an operand");
-          int64_t o = lx.integer("after '%'");
-          if (o < 0 || o >= static_cast<int64_t>(g.instrs.size())) {
-            lx.failToken(absl::StrCat("operand %", o, " is not defined before this instruction"));
-          }
-          in.operands.push_back(static_cast<int32_t>(o));
-        } while (lx.accept(','));
-      }
-      parseAttrs(lx, in.d);
-      lx.expect(':', "before the type");
-      std::string dt = lx.word();
-      if (!detail::scalarTypeFromIrName(dt, &in.d.dtype))
-        lx.failToken(absl::StrCat("unknown dtype '", dt, "'"));
-      in.d.shape = lx.intList("shape");
-      for (int64_t x : in.d.shape) {
-        if (x < 0 || x > kMaxDim) lx.failToken("shape sizes must be between 0 and 2^40");
-      }
-      if (in.d.op == Op::Const) {
-        const char* begin = literal.c_str();
-        char* end = nullptr;
-        if (isFloatingType(in.d.dtype)) {
-          in.d.fvalue = std::strtod(begin, &end);
-        } else {
-          in.d.ivalue = std::strtoll(begin, &end, 10);
-        }
-        if (end != begin + literal.size())
-          lx.failToken(
-              absl::StrCat("bad constant '", literal, "' for ", std::string(irName(in.d.dtype))));
-      }
-      lx.expectLineEnd("after the type");
-      g.instrs.push_back(std::move(in));
-      if (g.instrs.size() > (size_t{1} << 24)) lx.fail("too many instructions");
-    }
-    lx.word();  // return
-    do {
-      lx.expect('%', "for a returned value");
-      int64_t v = lx.integer("after '%'");
-      if (v < 0 || v >= static_cast<int64_t>(g.instrs.size()))
-        lx.failToken(absl::StrCat("returned value %", v, " is not defined"));
-      Output o{static_cast<int32_t>(v), -1};
-      if (lx.peekWord("into")) {
-        lx.word();
-        if (lx.word() != "param") lx.fail("expected 'param' after 'into'");
-        int64_t p = lx.integer("for the destination param");
-        if (p < 0 || p > std::numeric_limits<int32_t>::max()) lx.fail("bad destination param");
-        o.dest_param = static_cast<int32_t>(p);
-      }
-      g.outputs.push_back(o);
-    } while (lx.accept(','));
-    lx.expectLineEnd("after 'return'");
-    lx.skipBlankLines();
-    lx.expect('}', "to close the graph");
-    lx.skipBlankLines();
-    if (!lx.atEnd()) lx.fail("unexpected text after the graph");
+    parseHeader(lx);
+    parseInstructions(lx, g, line_of);
+    parseReturn(lx, g);
+    parseEnd(lx);
   } catch (const Lexer::ParseError& e) {
     return {std::nullopt, e.message};
   }
   std::string problem = verifyGraph(g);
-  if (!problem.empty()) {
-    // Point at the instruction's line when the message names one.
-    int line = 0;
-    if (problem.size() > 1 && problem[0] == '%') {
-      size_t k = static_cast<size_t>(std::atoll(problem.c_str() + 1));
-      if (k < line_of.size()) line = line_of[k];
-    }
-    return {std::nullopt,
-            absl::StrCat(std::string(filename), ":", line ? line : lx.line(), ":1: ", problem)};
-  }
+  if (!problem.empty()) return {std::nullopt, placeProblem(problem, filename, line_of, lx.line())};
   return {std::move(g), ""};
 }
 
