@@ -41,7 +41,7 @@ std::string exprText(const Expr& e) {
   std::string t(irName(e.type));
   switch (e.kind) {
     case ExprKind::Op: {
-      std::string s = absl::StrCat(std::string(info(e.sop).name), ".", t, " $", e.a);
+      std::string s = absl::StrCat(std::string(ir::info(e.sop).name), ".", t, " $", e.a);
       if (e.b >= 0) absl::StrAppend(&s, ", $", e.b);
       if (e.c >= 0) absl::StrAppend(&s, ", $", e.c);
       return s;

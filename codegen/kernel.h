@@ -58,10 +58,12 @@
 #include <string>
 #include <vector>
 
-#include "codegen/scalar_op.h"
 #include "kiln/scalar_type.h"
+#include "lib/ir/scalar_op.h"
 
 namespace kiln::codegen {
+
+using ir::ScalarOp;
 
 enum class ExprKind : uint8_t {
   Op,           // sop applied to a, b, c

@@ -80,6 +80,8 @@ TEST(Gradcheck, Elementwise) {
   gradcheck([](auto& v) { return v[0].tanh(); }, {a});
   gradcheck([](auto& v) { return v[0].sigmoid(); }, {a});
   gradcheck([](auto& v) { return v[0].relu(); }, {a});
+  gradcheck([](auto& v) { return v[0].reciprocal(); }, {p});
+  gradcheck([](auto& v) { return (-v[0]).reciprocal() * v[0]; }, {p});
   gradcheck([](auto& v) { return v[0].pow(3.0); }, {a});
   gradcheck([](auto& v) { return v[0].pow(v[1]); }, {p, a});
   gradcheck([](auto& v) { return kiln::pow(2.0, v[0]); }, {a});
@@ -92,6 +94,41 @@ TEST(Gradcheck, Elementwise) {
   (x.to(kiln::kFloat) * 3).sum().backward();
   EXPECT_EQ(x.grad().dtype(), kiln::kDouble);
   EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{3, 3}));
+}
+
+// remainder and fmod: the gradient is 1 for the dividend and minus the rounded quotient for the
+// divisor (floored for remainder, truncated for fmod), as PyTorch's derivatives.yaml says. The
+// inputs keep the quotients away from integers, where the functions jump.
+TEST(Gradcheck, RemainderAndFmod) {
+  Tensor a = randd({3, 4}, 11, -5, 5);
+  Tensor b = randd({3, 4}, 12, 0.6, 1.4) * kiln::where(randd({3, 4}, 13) > 0, 1.0, -1.0);
+  Tensor row = randd({4}, 14, 0.6, 1.4);
+  gradcheck([](auto& v) { return kiln::remainder(v[0], v[1]); }, {a, b});
+  gradcheck([](auto& v) { return kiln::fmod(v[0], v[1]); }, {a, b});
+  gradcheck([](auto& v) { return v[0] % v[1]; }, {a, row});  // broadcast divisor
+  gradcheck([](auto& v) { return v[0] % 1.5 + v[0].fmod(-0.7); }, {a});
+  gradcheck([](auto& v) { return 3.5 % v[0]; }, {b});
+  Tensor x = a.detach().requires_grad_();
+  Tensor y = b.detach().requires_grad_();
+  EXPECT_EQ((x % 2).grad_fn()->name(), "RemainderBackward0");
+  EXPECT_EQ((x % y).grad_fn()->name(), "RemainderBackward1");
+  EXPECT_EQ(x.fmod(2).grad_fn()->name(), "FmodBackward0");
+  EXPECT_EQ(kiln::fmod(x, y).grad_fn()->name(), "FmodBackward1");
+}
+
+// floor_divide has no derivative in PyTorch: it records a grad_fn that fails in backward.
+TEST(Autograd, FloorDivideIsNotDifferentiable) {
+  Tensor x = kiln::tensor({1.5, -2.5}, kiln::requires_grad());
+  Tensor q = x.floor_divide(2);
+  EXPECT_TRUE(q.requires_grad());
+  EXPECT_EQ(q.grad_fn()->name(), "torch::autograd::NotImplemented");
+  EXPECT_EQ(valuesOf(q), (std::vector<double>{0, -2}));
+  try {
+    q.sum().backward();
+    FAIL() << "backward through floor_divide";
+  } catch (const kiln::Error& e) {
+    EXPECT_EQ(std::string(e.what()), "derivative for floor_divide is not implemented");
+  }
 }
 
 TEST(Gradcheck, Reductions) {
@@ -189,6 +226,7 @@ TEST(Gradcheck, SecondDerivatives) {
   gradcheck(gradOf([](const Tensor& x) { return x * x * x; }), {a});
   gradcheck(gradOf([](const Tensor& x) { return x.exp() + x.tanh() + x.sigmoid(); }), {a});
   gradcheck(gradOf([](const Tensor& x) { return (x * 2 + 3).log(); }), {a.abs()});
+  gradcheck(gradOf([](const Tensor& x) { return (x + 2).reciprocal(); }), {a});
   gradcheck(gradOf([](const Tensor& x) { return x.softmax(1) * x; }), {a});
   Tensor bb = b;
   gradcheck(gradOf([bb](const Tensor& x) { return x.matmul(bb).pow(2.0); }), {a});
@@ -234,6 +272,7 @@ TEST(Autograd, GradFnNames) {
   EXPECT_EQ(x.relu().grad_fn()->name(), "ReluBackward0");
   EXPECT_EQ(x.mm(w).grad_fn()->name(), "MmBackward0");
   EXPECT_EQ(x.exp().grad_fn()->name(), "ExpBackward0");
+  EXPECT_EQ(x.reciprocal().grad_fn()->name(), "ReciprocalBackward0");
   EXPECT_EQ(x.select(0, 1).grad_fn()->name(), "SelectBackward0");
   EXPECT_EQ(x.mean().grad_fn()->name(), "MeanBackward0");
   EXPECT_TRUE(x.is_leaf());

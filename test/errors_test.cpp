@@ -316,6 +316,20 @@ TEST(Errors, DtypeMisuse) {
                     "max(): Expected reduction dim to be specified for input.numel() == 0.");
 }
 
+// PyTorch has no bool kernels for floor_divide, remainder and fmod, and raises on an integer
+// division by zero; a divisor that is a number is checked while recording.
+TEST(Errors, IntegerDivisionByZeroAndBoolDivision) {
+  Tensor l = kiln::tensor({1, 2});
+  EXPECT_KILN_ERROR(l.floor_divide(0), "ZeroDivisionError");
+  EXPECT_KILN_ERROR(l % 0, "ZeroDivisionError");
+  EXPECT_KILN_ERROR(kiln::fmod(l, false), "ZeroDivisionError");
+  EXPECT_KILN_ERROR(l.remainder_(0), "ZeroDivisionError");
+  Tensor b = kiln::tensor({true, false});
+  EXPECT_KILN_ERROR(kiln::floor_divide(b, b), "\"div_floor_cpu\" not implemented for 'Bool'");
+  EXPECT_KILN_ERROR(b % b, "\"remainder_cpu\" not implemented for 'Bool'");
+  EXPECT_KILN_ERROR(b.fmod(true), "\"fmod_cpu\" not implemented for 'Bool'");
+}
+
 TEST(Errors, CatStack) {
   EXPECT_KILN_ERROR(kiln::cat({kiln::rand({2, 3}), kiln::rand({2, 4})}),
                     "Sizes of tensors must match except in dimension 0. Expected size 3 but got "

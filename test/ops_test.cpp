@@ -324,6 +324,24 @@ TEST(ElementwiseUnary, MathFunctionsMatchLibm) {
   EXPECT_EQ(kiln::tensor({1.0, 4.0}, kiln::kDouble).sqrt().dtype(), kiln::kDouble);
 }
 
+// reciprocal: 1 / x, integers computed in kFloat (PyTorch's dtype rule for it), with the
+// reference interpreter agreeing with the compiled kernel.
+TEST(ElementwiseUnary, Reciprocal) {
+  Tensor x = kiln::tensor({2.0, -4.0, 0.5, 0.0, -0.0});
+  Tensor r = kiln::reciprocal(x);
+  EXPECT_EQ(r.dtype(), kiln::kFloat);
+  std::vector<double> expected = {0.5, -0.25, 2, INFINITY, -INFINITY};
+  EXPECT_EQ(kiln::detail::referenceValues(r), expected);
+  expectExact(r, expected);
+  Tensor i = kiln::tensor({2, -4}).reciprocal();
+  EXPECT_EQ(i.dtype(), kiln::kFloat);
+  expectExact(i, {0.5, -0.25});
+  Tensor d = kiln::tensor({3.0, 8.0}, kiln::kDouble);
+  d.reciprocal_();
+  EXPECT_EQ(d.dtype(), kiln::kDouble);
+  expectExact(d, {1.0 / 3.0, 0.125});
+}
+
 TEST(ElementwiseUnary, Clamp) {
   Tensor x = kiln::tensor({-3.0, -0.5, 0.5, 3.0});
   expectExact(kiln::clamp(x, -1, 1), {-1, -0.5, 0.5, 1});
@@ -439,6 +457,95 @@ TEST(ElementwiseBinary, IntegerArithmeticStaysExact) {
   Tensor i32 = kiln::tensor({2147483647}, kiln::kInt) + 1;
   EXPECT_EQ(i32.dtype(), kiln::kInt);
   EXPECT_EQ(i32.item<int32_t>(), INT32_MIN);  // wraps like int32
+}
+
+// floor_divide, remainder (%) and fmod as PyTorch defines them: the quotient rounds toward -inf,
+// the remainder takes the divisor's sign, fmod the dividend's. Each is checked compiled and by the
+// reference interpreter, which must agree.
+void expectDivision(const Tensor& t, const std::vector<double>& expected) {
+  std::vector<double> ref = kiln::detail::referenceValues(t);
+  ASSERT_EQ(ref.size(), expected.size());
+  for (size_t i = 0; i < ref.size(); ++i) {
+    if (std::isnan(expected[i])) {
+      EXPECT_TRUE(std::isnan(ref[i])) << "element " << i;
+    } else {
+      EXPECT_EQ(ref[i], expected[i]) << "element " << i;
+      EXPECT_EQ(std::signbit(ref[i]), std::signbit(expected[i])) << "element " << i;
+    }
+  }
+  std::vector<double> got = values(t);
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::isnan(expected[i])) {
+      EXPECT_TRUE(std::isnan(got[i])) << "element " << i;
+    } else {
+      EXPECT_EQ(got[i], expected[i]) << "element " << i;
+      EXPECT_EQ(std::signbit(got[i]), std::signbit(expected[i])) << "element " << i;
+    }
+  }
+}
+
+TEST(ElementwiseBinary, FloorDivideRemainderFmodOfFloats) {
+  for (kiln::ScalarType dt : {kiln::kFloat, kiln::kDouble}) {
+    SCOPED_TRACE(dt);
+    Tensor a = kiln::tensor({7.5, -7.5, 7.5, -7.5, 5.0, 0.0, -3.0}, dt);
+    Tensor b = kiln::tensor({2.0, 2.0, -2.0, -2.0, 2.5, -2.0, 4.0}, dt);
+    Tensor q = kiln::floor_divide(a, b);
+    EXPECT_EQ(q.dtype(), dt);
+    expectDivision(q, {3, -4, -4, 3, 2, -0.0, -1});
+    expectDivision(kiln::remainder(a, b), {1.5, 0.5, -0.5, -1.5, 0, 0, 1});
+    expectDivision(a % b, {1.5, 0.5, -0.5, -1.5, 0, 0, 1});
+    expectDivision(kiln::fmod(a, b), {1.5, -1.5, 1.5, -1.5, 0, 0, -3});
+    // Division by zero follows IEEE: +-inf or nan for the quotient, nan for the remainders.
+    Tensor z = kiln::tensor({1.0, -1.0, 0.0}, dt);
+    expectDivision(z.floor_divide(0), {INFINITY, -INFINITY, NAN});
+    expectDivision(z.remainder(0), {NAN, NAN, NAN});
+    expectDivision(z.fmod(0.0), {NAN, NAN, NAN});
+  }
+  // Python's 0.3 // 0.1 and 0.3 % 0.1: the quotient is exact where a / b would round up to 3.
+  Tensor x = kiln::tensor({0.3}, kiln::kDouble);
+  expectDivision(x.floor_divide(0.1), {2.0});
+  expectDivision(x % 0.1, {0.09999999999999998});
+}
+
+TEST(ElementwiseBinary, FloorDivideRemainderFmodOfIntegers) {
+  for (kiln::ScalarType dt : {kiln::kInt, kiln::kLong}) {
+    SCOPED_TRACE(dt);
+    Tensor a = kiln::tensor({7, -7, 7, -7, 6, 0}, dt);
+    Tensor b = kiln::tensor({2, 2, -2, -2, 3, -5}, dt);
+    Tensor q = a.floor_divide(b);
+    EXPECT_EQ(q.dtype(), dt);
+    expectDivision(q, {3, -4, -4, 3, 2, 0});
+    expectDivision(a.remainder(b), {1, 1, -1, -1, 0, 0});
+    expectDivision(a.fmod(b), {1, -1, 1, -1, 0, 0});
+    // A zero in a divisor tensor gives 0 (the kernel cannot raise, and never traps), and the most
+    // negative value divided by -1 wraps.
+    Tensor lowest =
+        kiln::tensor({dt == kiln::kInt ? double{INT32_MIN} : double{INT64_MIN}, 5.0}).to(dt);
+    Tensor d = kiln::tensor({-1, 0}, dt);
+    expectDivision(kiln::floor_divide(lowest, d), {lowest[0].item<double>(), 0});
+    expectDivision(lowest % d, {0, 0});
+    expectDivision(kiln::fmod(lowest, d), {0, 0});
+  }
+  // Numbers: promotion as for other binary ops, and the number may be the dividend of %.
+  Tensor i = kiln::tensor({-5, 5});
+  EXPECT_EQ((i % 3).dtype(), kiln::kLong);
+  expectDivision(i % 3, {1, 2});
+  expectDivision(7 % kiln::tensor({-3, 3}), {-2, 1});
+  expectDivision(kiln::remainder(-7, kiln::tensor({3, -3})), {2, -1});
+  Tensor f = kiln::floor_divide(i, 2.5);
+  EXPECT_EQ(f.dtype(), kiln::kFloat);
+  expectDivision(f, {-2, 2});
+  expectDivision(kiln::fmod(i, 3), {-2, 2});
+  // In place, keeping self's dtype.
+  Tensor j = kiln::tensor({-7, 7});
+  j.floor_divide_(2);
+  expectDivision(j, {-4, 3});
+  j.remainder_(kiln::tensor({3, -2}));
+  expectDivision(j, {2, -1});
+  j.fmod_(2);
+  expectDivision(j, {0, -1});
+  EXPECT_EQ(j.dtype(), kiln::kLong);
 }
 
 // ------------------------------------------------------------------------------ broadcasting
@@ -615,6 +722,26 @@ TEST(InPlace, ArithmeticReturnsSelf) {
   x /= y;
   expectExact(x, {0, 0, -1});
   EXPECT_EQ(x.dtype(), kiln::kFloat);
+}
+
+// The unary functions of kiln/unary_ops.def all have an in-place form that keeps self's dtype.
+TEST(InPlace, UnaryForms) {
+  Tensor x = kiln::tensor({-4.0, 1.0, 9.0});
+  Tensor& r = x.abs_();
+  EXPECT_EQ(&r, &x);
+  expectExact(x, {4, 1, 9});
+  x.sqrt_();
+  expectExact(x, {2, 1, 3});
+  x.rsqrt_();
+  expectValues(x, {1 / std::sqrt(2.0), 1, 1 / std::sqrt(3.0)});
+  x.copy_(kiln::tensor({0.0, 1.0, -1.0}));
+  x.sigmoid_();
+  expectValues(x, {0.5, 1 / (1 + std::exp(-1.0)), 1 / (1 + std::exp(1.0))});
+  Tensor l = kiln::tensor({0, 3});
+  l.logical_not_();
+  EXPECT_EQ(l.dtype(), kiln::kLong);
+  expectExact(l, {1, 0});
+  EXPECT_THROW(l.exp_(), kiln::Error);  // a Float result cannot be written into a Long tensor
 }
 
 TEST(InPlace, KeepsDtypeAndBroadcastsOther) {

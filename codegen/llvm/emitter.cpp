@@ -512,81 +512,154 @@ class Emitter {
     return v;
   }
 
-  Value* evalOp(const Expr& e) {
-    Value* a = eval(e.a);
-    ScalarType at = k_.exprs[e.a].type;
-    Value* b = e.b >= 0 ? eval(e.b) : nullptr;
-    bool fp = isFloatingType(at);
-    switch (e.sop) {
-      case ScalarOp::Neg:
-        return fp ? b_.CreateFNeg(a) : b_.CreateNeg(a);
-      case ScalarOp::Abs:
-        if (fp) return b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, a);
-        if (at == ScalarType::Bool) return a;
-        return b_.CreateSelect(b_.CreateICmpSLT(a, llvm::ConstantInt::get(a->getType(), 0)),
-                               b_.CreateNeg(a), a);
-      case ScalarOp::Exp:
-        return emitExp(b_, a);
-      case ScalarOp::Log:
-        return emitLog(b_, a);
-      case ScalarOp::Sqrt:
-        return b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, a);
-      case ScalarOp::Rsqrt:
-        return b_.CreateFDiv(llvm::ConstantFP::get(a->getType(), 1.0),
-                             b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, a));
-      case ScalarOp::Sin:
-        return emitSin(b_, a);
-      case ScalarOp::Cos:
-        return emitCos(b_, a);
-      case ScalarOp::Tanh:
-        return emitTanh(b_, a);
-      case ScalarOp::Sigmoid:
-        return emitSigmoid(b_, a);
-      case ScalarOp::Relu: {
-        Value* zero = llvm::Constant::getNullValue(a->getType());
-        if (fp) return b_.CreateSelect(b_.CreateFCmpOLT(a, zero), zero, a);
-        if (at == ScalarType::Bool) return a;
-        return b_.CreateSelect(b_.CreateICmpSLT(a, zero), zero, a);
-      }
-      case ScalarOp::Not:
-        return b_.CreateNot(toBool(a, at));
-      case ScalarOp::Cast:
-        return cast(a, at, e.type);
-      case ScalarOp::Add:
-        if (fp) return b_.CreateFAdd(a, b);
-        return at == ScalarType::Bool ? b_.CreateOr(a, b) : b_.CreateAdd(a, b);
-      case ScalarOp::Sub:
-        return fp ? b_.CreateFSub(a, b) : b_.CreateSub(a, b);
-      case ScalarOp::Mul:
-        if (fp) return b_.CreateFMul(a, b);
-        return at == ScalarType::Bool ? b_.CreateAnd(a, b) : b_.CreateMul(a, b);
-      case ScalarOp::Div:
-        return fp ? b_.CreateFDiv(a, b) : b_.CreateSDiv(a, b);
-      case ScalarOp::FloorDiv:
-        return b_.CreateSDiv(a, b);
-      case ScalarOp::Mod:
-        return b_.CreateSRem(a, b);
-      case ScalarOp::Pow:
-        return fp ? emitPow(b_, a, b) : intPow(a, b);
-      case ScalarOp::Maximum:
-        return maximum(at, a, b);
-      case ScalarOp::Minimum:
-        return minimum(at, a, b);
-      case ScalarOp::Eq:
-      case ScalarOp::Ne:
-      case ScalarOp::Lt:
-      case ScalarOp::Le:
-      case ScalarOp::Gt:
-      case ScalarOp::Ge:
-        return compare(e.sop, at, a, b);
-      case ScalarOp::And:
-        return b_.CreateAnd(toBool(a, at), toBool(b, k_.exprs[e.b].type));
-      case ScalarOp::Or:
-        return b_.CreateOr(toBool(a, at), toBool(b, k_.exprs[e.b].type));
-      case ScalarOp::Where:
-        return b_.CreateSelect(a, b, eval(e.c));
+  // ---- scalar ops: one lowering per row of lib/ir/ops.def ----
+  // One op's operands, evaluated: `t` and `bt` are the types of the first two (for where, the
+  // condition's and the values'), `result` the expression's type.
+  struct Operands {
+    Value* a;
+    Value* b;
+    Value* c;
+    ScalarType t, bt, result;
+    bool fp;  // whether `t` is a floating type
+  };
+
+  Value* intAbs(Value* a, ScalarType t) {
+    if (t == ScalarType::Bool) return a;
+    return b_.CreateSelect(b_.CreateICmpSLT(a, llvm::ConstantInt::get(a->getType(), 0)),
+                           b_.CreateNeg(a), a);
+  }
+  Value* relu(Value* a, ScalarType t) {
+    Value* zero = llvm::Constant::getNullValue(a->getType());
+    if (isFloatingType(t)) return b_.CreateSelect(b_.CreateFCmpOLT(a, zero), zero, a);
+    if (t == ScalarType::Bool) return a;
+    return b_.CreateSelect(b_.CreateICmpSLT(a, zero), zero, a);
+  }
+  Value* sqrt(Value* a) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, a); }
+
+  // Floor division, remainder (the divisor's sign) and fmod (the dividend's sign) as PyTorch
+  // computes them. For integers they never trap where x86's idiv would fault: a zero divisor
+  // gives 0, and the most negative value divided by -1 wraps (lib/interp/reference.cpp agrees).
+  enum class Division { Floor, Remainder, Fmod };
+  Value* intDivision(Division kind, Value* a, Value* b, ScalarType t) {
+    if (t == ScalarType::Bool) {
+      // Bools are 0 and 1 here, not i1's 0 and -1.
+      auto* i8 = b_.getInt8Ty();
+      Value* r = intDivision(kind, b_.CreateZExt(a, i8), b_.CreateZExt(b, i8), ScalarType::Int);
+      return b_.CreateTrunc(r, a->getType());
     }
-    throw std::logic_error("emitter: unknown scalar op");
+    llvm::Type* ty = a->getType();
+    Value* zero = llvm::ConstantInt::get(ty, 0);
+    Value* isZero = b_.CreateICmpEQ(b, zero);
+    Value* isMinusOne = b_.CreateICmpEQ(b, llvm::ConstantInt::get(ty, -1, true));
+    // Both special divisors divide by 1 instead, whose remainder, 0, is what they give too.
+    Value* safe =
+        b_.CreateSelect(b_.CreateOr(isZero, isMinusOne), llvm::ConstantInt::get(ty, 1), b);
+    Value* rem = b_.CreateSRem(a, safe);
+    // The truncated quotient is one above the floor when the remainder has the other sign.
+    Value* moves =
+        b_.CreateAnd(b_.CreateICmpNE(rem, zero), b_.CreateICmpSLT(b_.CreateXor(rem, safe), zero));
+    switch (kind) {
+      case Division::Floor: {
+        Value* q = b_.CreateSub(b_.CreateSDiv(a, safe), b_.CreateZExt(moves, ty));
+        return b_.CreateSelect(isMinusOne, b_.CreateNeg(a), b_.CreateSelect(isZero, zero, q));
+      }
+      case Division::Remainder:
+        return b_.CreateSelect(moves, b_.CreateAdd(rem, safe), rem);
+      case Division::Fmod:
+        return rem;
+    }
+    return rem;
+  }
+  Value* floatDivision(Division kind, Value* a, Value* b) {
+    llvm::Type* ty = a->getType();
+    auto c = [&](double v) { return llvm::ConstantFP::get(ty, v); };
+    Value* mod = b_.CreateFRem(a, b);
+    if (kind == Division::Fmod) return mod;
+    Value* moves =
+        b_.CreateAnd(b_.CreateFCmpUNE(mod, c(0)),
+                     b_.CreateXor(b_.CreateFCmpOLT(b, c(0)), b_.CreateFCmpOLT(mod, c(0))));
+    if (kind == Division::Remainder) return b_.CreateSelect(moves, b_.CreateFAdd(mod, b), mod);
+    // a - mod is a multiple of b, so the quotient below is an integer up to rounding.
+    Value* div = b_.CreateFDiv(b_.CreateFSub(a, mod), b);
+    div = b_.CreateSelect(moves, b_.CreateFSub(div, c(1)), div);
+    Value* below = b_.CreateUnaryIntrinsic(llvm::Intrinsic::floor, div);
+    below = b_.CreateSelect(b_.CreateFCmpOGT(b_.CreateFSub(div, below), c(0.5)),
+                            b_.CreateFAdd(below, c(1)), below);
+    Value* quotient = b_.CreateFDiv(a, b);
+    Value* signedZero = b_.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, c(0), quotient);
+    Value* floor = b_.CreateSelect(b_.CreateFCmpUNE(div, c(0)), below, signedZero);
+    return b_.CreateSelect(b_.CreateFCmpOEQ(b, c(0)), quotient, floor);
+  }
+  Value* division(Division kind, const Operands& x) {
+    return x.fp ? floatDivision(kind, x.a, x.b) : intDivision(kind, x.a, x.b, x.t);
+  }
+
+  Value* lowerNeg(const Operands& x) { return x.fp ? b_.CreateFNeg(x.a) : b_.CreateNeg(x.a); }
+  Value* lowerAbs(const Operands& x) {
+    return x.fp ? b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x.a) : intAbs(x.a, x.t);
+  }
+  Value* lowerExp(const Operands& x) { return emitExp(b_, x.a); }
+  Value* lowerLog(const Operands& x) { return emitLog(b_, x.a); }
+  Value* lowerSqrt(const Operands& x) { return sqrt(x.a); }
+  Value* lowerRsqrt(const Operands& x) {
+    return b_.CreateFDiv(llvm::ConstantFP::get(x.a->getType(), 1.0), sqrt(x.a));
+  }
+  Value* lowerSin(const Operands& x) { return emitSin(b_, x.a); }
+  Value* lowerCos(const Operands& x) { return emitCos(b_, x.a); }
+  Value* lowerTanh(const Operands& x) { return emitTanh(b_, x.a); }
+  Value* lowerSigmoid(const Operands& x) { return emitSigmoid(b_, x.a); }
+  Value* lowerRelu(const Operands& x) { return relu(x.a, x.t); }
+  Value* lowerReciprocal(const Operands& x) {
+    return b_.CreateFDiv(llvm::ConstantFP::get(x.a->getType(), 1.0), x.a);
+  }
+  Value* lowerNot(const Operands& x) { return b_.CreateNot(toBool(x.a, x.t)); }
+  Value* lowerCast(const Operands& x) { return cast(x.a, x.t, x.result); }
+  Value* lowerAdd(const Operands& x) {
+    if (x.fp) return b_.CreateFAdd(x.a, x.b);
+    return x.t == ScalarType::Bool ? b_.CreateOr(x.a, x.b) : b_.CreateAdd(x.a, x.b);
+  }
+  Value* lowerSub(const Operands& x) {
+    return x.fp ? b_.CreateFSub(x.a, x.b) : b_.CreateSub(x.a, x.b);
+  }
+  Value* lowerMul(const Operands& x) {
+    if (x.fp) return b_.CreateFMul(x.a, x.b);
+    return x.t == ScalarType::Bool ? b_.CreateAnd(x.a, x.b) : b_.CreateMul(x.a, x.b);
+  }
+  Value* lowerDiv(const Operands& x) {
+    return x.fp ? b_.CreateFDiv(x.a, x.b) : b_.CreateSDiv(x.a, x.b);
+  }
+  Value* lowerPow(const Operands& x) { return x.fp ? emitPow(b_, x.a, x.b) : intPow(x.a, x.b); }
+  Value* lowerMaximum(const Operands& x) { return maximum(x.t, x.a, x.b); }
+  Value* lowerMinimum(const Operands& x) { return minimum(x.t, x.a, x.b); }
+  Value* lowerEq(const Operands& x) { return compare(ScalarOp::Eq, x.t, x.a, x.b); }
+  Value* lowerNe(const Operands& x) { return compare(ScalarOp::Ne, x.t, x.a, x.b); }
+  Value* lowerLt(const Operands& x) { return compare(ScalarOp::Lt, x.t, x.a, x.b); }
+  Value* lowerLe(const Operands& x) { return compare(ScalarOp::Le, x.t, x.a, x.b); }
+  Value* lowerGt(const Operands& x) { return compare(ScalarOp::Gt, x.t, x.a, x.b); }
+  Value* lowerGe(const Operands& x) { return compare(ScalarOp::Ge, x.t, x.a, x.b); }
+  Value* lowerAnd(const Operands& x) { return b_.CreateAnd(toBool(x.a, x.t), toBool(x.b, x.bt)); }
+  Value* lowerOr(const Operands& x) { return b_.CreateOr(toBool(x.a, x.t), toBool(x.b, x.bt)); }
+  Value* lowerFloorDiv(const Operands& x) { return division(Division::Floor, x); }
+  Value* lowerMod(const Operands& x) { return division(Division::Remainder, x); }
+  Value* lowerFmod(const Operands& x) { return division(Division::Fmod, x); }
+  Value* lowerWhere(const Operands& x) { return b_.CreateSelect(x.a, x.b, x.c); }
+
+  Value* evalOp(const Expr& e) {
+    using Lowering = Value* (Emitter::*)(const Operands&);
+    static constexpr Lowering kLowerings[] = {
+#define X(name, ...) &Emitter::lower##name,
+#include "lib/ir/ops.def"
+#undef X
+    };
+    ScalarType at = k_.exprs[e.a].type;
+    Operands x{eval(e.a),
+               e.b >= 0 ? eval(e.b) : nullptr,
+               e.c >= 0 ? eval(e.c) : nullptr,
+               at,
+               e.b >= 0 ? k_.exprs[e.b].type : at,
+               e.type,
+               isFloatingType(at)};
+    return (this->*kLowerings[static_cast<int>(e.sop)])(x);
   }
 
   const Kernel& k_;

@@ -62,17 +62,10 @@ Tensor div(const Tensor& a, const Scalar& b);
 Tensor pow(const Tensor& a, const Tensor& exponent);
 Tensor pow(const Tensor& a, const Scalar& exponent);
 Tensor pow(const Scalar& a, const Tensor& exponent);
-Tensor neg(const Tensor& a);
-Tensor abs(const Tensor& a);
-Tensor exp(const Tensor& a);
-Tensor log(const Tensor& a);
-Tensor sqrt(const Tensor& a);
-Tensor rsqrt(const Tensor& a);
-Tensor sin(const Tensor& a);
-Tensor cos(const Tensor& a);
-Tensor tanh(const Tensor& a);
-Tensor sigmoid(const Tensor& a);
-Tensor relu(const Tensor& a);
+// The unary functions of kiln/unary_ops.def: neg, abs, exp, log, sqrt, ... (one per row).
+#define KILN_UNARY_OP(name, op) Tensor name(const Tensor& a);
+#include "kiln/unary_ops.def"
+#undef KILN_UNARY_OP
 Tensor clamp(const Tensor& a, std::optional<Scalar> min, std::optional<Scalar> max = std::nullopt);
 Tensor maximum(const Tensor& a, const Tensor& b);
 Tensor minimum(const Tensor& a, const Tensor& b);
@@ -88,7 +81,20 @@ Tensor gt(const Tensor& a, const Tensor& b);
 Tensor ge(const Tensor& a, const Tensor& b);
 Tensor logical_and(const Tensor& a, const Tensor& b);
 Tensor logical_or(const Tensor& a, const Tensor& b);
-Tensor logical_not(const Tensor& a);
+/// The quotient rounded toward negative infinity (Python's //), in the promoted type. Dividing
+/// integers by the number 0 throws ZeroDivisionError, as in libtorch; an integer divided by a
+/// zero element of a tensor gives 0 (a kernel cannot raise).
+Tensor floor_divide(const Tensor& a, const Tensor& b);
+Tensor floor_divide(const Tensor& a, const Scalar& b);
+/// a - b * floor_divide(a, b): the remainder takes the divisor's sign (Python's %, the `%`
+/// operator). Integer division by zero as floor_divide.
+Tensor remainder(const Tensor& a, const Tensor& b);
+Tensor remainder(const Tensor& a, const Scalar& b);
+Tensor remainder(const Scalar& a, const Tensor& b);
+/// C's fmod: the remainder of the quotient truncated toward zero, taking the dividend's sign.
+/// Integer division by zero as floor_divide.
+Tensor fmod(const Tensor& a, const Tensor& b);
+Tensor fmod(const Tensor& a, const Scalar& b);
 
 // --- out= forms (libtorch order: out first) ---
 Tensor& add_out(Tensor& out, const Tensor& a, const Tensor& b, const Scalar& alpha = 1);

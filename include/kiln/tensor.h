@@ -135,17 +135,19 @@ class Tensor {
   Tensor div(const Scalar& other) const;
   Tensor pow(const Tensor& exponent) const;
   Tensor pow(const Scalar& exponent) const;
-  Tensor neg() const;
-  Tensor abs() const;
-  Tensor exp() const;
-  Tensor log() const;
-  Tensor sqrt() const;
-  Tensor rsqrt() const;
-  Tensor sin() const;
-  Tensor cos() const;
-  Tensor tanh() const;
-  Tensor sigmoid() const;
-  Tensor relu() const;
+  /// kiln::floor_divide, kiln::remainder, kiln::fmod (see kiln/ops.h).
+  Tensor floor_divide(const Tensor& other) const;
+  Tensor floor_divide(const Scalar& other) const;
+  Tensor remainder(const Tensor& other) const;
+  Tensor remainder(const Scalar& other) const;
+  Tensor fmod(const Tensor& other) const;
+  Tensor fmod(const Scalar& other) const;
+  // The unary functions of kiln/unary_ops.def, and their in-place forms: t.exp(), t.exp_(), ...
+#define KILN_UNARY_OP(name, op) \
+  Tensor name() const;          \
+  Tensor& name##_();
+#include "kiln/unary_ops.def"
+#undef KILN_UNARY_OP
   Tensor clamp(std::optional<Scalar> min, std::optional<Scalar> max = std::nullopt) const;
   Tensor maximum(const Tensor& other) const;
   Tensor minimum(const Tensor& other) const;
@@ -163,7 +165,6 @@ class Tensor {
   Tensor ge(const Scalar& other) const;
   Tensor logical_and(const Tensor& other) const;
   Tensor logical_or(const Tensor& other) const;
-  Tensor logical_not() const;
 
   // --- in place (return *this; visible through every view of the same storage) ---
   Tensor& add_(const Tensor& other, const Scalar& alpha = 1);
@@ -174,9 +175,12 @@ class Tensor {
   Tensor& mul_(const Scalar& other);
   Tensor& div_(const Tensor& other);
   Tensor& div_(const Scalar& other);
-  Tensor& neg_();
-  Tensor& exp_();
-  Tensor& relu_();
+  Tensor& floor_divide_(const Tensor& other);
+  Tensor& floor_divide_(const Scalar& other);
+  Tensor& remainder_(const Tensor& other);
+  Tensor& remainder_(const Scalar& other);
+  Tensor& fmod_(const Tensor& other);
+  Tensor& fmod_(const Scalar& other);
   Tensor& clamp_(std::optional<Scalar> min, std::optional<Scalar> max = std::nullopt);
   Tensor& fill_(const Scalar& value);
   Tensor& fill_(const Tensor& value);
@@ -219,12 +223,16 @@ class Tensor {
   bool equal(const Tensor& other) const;
 
   // --- indexing sugar ---
-  Tensor operator[](int64_t index) const { return select(0, index); }
+  Tensor operator[](int64_t index) const {
+    return select(0, index);
+  }
 
   /// The graph of pending work behind this tensor, one SSA line per node.
   std::string graph_text() const;
 
-  const std::shared_ptr<detail::TensorImpl>& impl() const { return impl_; }
+  const std::shared_ptr<detail::TensorImpl>& impl() const {
+    return impl_;
+  }
 
  private:
   std::shared_ptr<detail::TensorImpl> impl_;
@@ -243,6 +251,10 @@ Tensor operator*(const Scalar& a, const Tensor& b);
 Tensor operator/(const Tensor& a, const Tensor& b);
 Tensor operator/(const Tensor& a, const Scalar& b);
 Tensor operator/(const Scalar& a, const Tensor& b);
+/// kiln::remainder (the remainder takes the divisor's sign).
+Tensor operator%(const Tensor& a, const Tensor& b);
+Tensor operator%(const Tensor& a, const Scalar& b);
+Tensor operator%(const Scalar& a, const Tensor& b);
 Tensor operator-(const Tensor& a);
 Tensor operator==(const Tensor& a, const Tensor& b);
 Tensor operator==(const Tensor& a, const Scalar& b);

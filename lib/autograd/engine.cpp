@@ -12,6 +12,7 @@
 #include "kiln/ops.h"
 #include "lib/autograd/function.h"
 #include "lib/core/dump.h"
+#include "lib/core/scalar_type.h"
 #include "lib/frontend/common.h"
 
 namespace kiln::autograd {
@@ -19,22 +20,6 @@ namespace kiln::autograd {
 using detail::TensorImpl;
 
 namespace {
-
-std::string tensorTypeName(const Tensor& t) {
-  switch (t.dtype()) {
-    case ScalarType::Bool:
-      return "torch.BoolTensor";
-    case ScalarType::Int:
-      return "torch.IntTensor";
-    case ScalarType::Long:
-      return "torch.LongTensor";
-    case ScalarType::Float:
-      return "torch.FloatTensor";
-    case ScalarType::Double:
-      return "torch.DoubleTensor";
-  }
-  return "torch.Tensor";
-}
 
 const char* kSecondBackward =
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -148,8 +133,9 @@ std::vector<Tensor> RuleFunction::apply(const Tensor& grad_output) {
       throw Error(absl::StrCat(
           "one of the variables needed for gradient computation has been modified by an inplace "
           "operation: [",
-          tensorTypeName(v), " [", absl::StrJoin(v.sizes().vec(), ", "), "]]", which,
-          " is at version ", now, "; expected version ", s.version,
+          std::string(detail::legacyTypeName(v.dtype())), " [",
+          absl::StrJoin(v.sizes().vec(), ", "), "]]", which, " is at version ", now,
+          "; expected version ", s.version,
           " instead. Hint: the backtrace further above can point to the operation that failed to "
           "compute its gradient. The variable in question was changed in there or anywhere later. "
           "Good luck!"));

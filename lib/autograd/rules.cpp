@@ -10,6 +10,7 @@
 #include "kiln/autograd.h"
 #include "kiln/ops.h"
 #include "lib/autograd/function.h"
+#include "lib/frontend/elementwise.h"
 
 namespace kiln::autograd {
 namespace {
@@ -35,9 +36,25 @@ std::string backwardName(ScalarOp op, const detail::Operand& a, const detail::Op
       return "MaximumBackward0";
     case ScalarOp::Minimum:
       return "MinimumBackward0";
+    case ScalarOp::Mod:
+      return b.tensor ? "RemainderBackward1" : "RemainderBackward0";
+    case ScalarOp::Fmod:
+      return b.tensor ? "FmodBackward1" : "FmodBackward0";
     default:
       return absl::StrCat(std::string(info(op).name), "Backward0");
   }
+}
+
+// The ATen name of an op, where it differs from its text name.
+std::string atenName(ScalarOp op) {
+  return op == ScalarOp::FloorDiv ? "floor_divide" : std::string(info(op).name);
+}
+
+// a / b rounded toward zero, as PyTorch's div(rounding_mode="trunc"), recorded without history:
+// a piecewise constant, whose own derivative is zero.
+Tensor truncQuotient(const detail::Operand& a, const Tensor& b) {
+  Tensor q = detail::binaryOp(ScalarOp::Div, a, b);
+  return detail::binaryOp(ScalarOp::Sub, q, detail::binaryOp(ScalarOp::Fmod, q, Scalar(1)));
 }
 
 // A gradient for input `x` of the op: reduced over broadcasting and in x's dtype.
@@ -54,6 +71,15 @@ void recordBinary(ScalarOp op, Tensor& out, const detail::Operand& a, const deta
   const Tensor& ta = tensorOf(a);
   const Tensor& tb = tensorOf(b);
   if (!needsGrad({&ta, &tb})) return;
+  if (info(op).grad == ir::GradKind::NotImplemented) {
+    // As in PyTorch, the op records a grad_fn that fails only if backward reaches it.
+    std::string what = absl::StrCat("derivative for ", atenName(op), " is not implemented");
+    record(out, "torch::autograd::NotImplemented", {ta, tb}, {},
+           [what](const Tensor&, const std::vector<Tensor>&) -> std::vector<Tensor> {
+             throw Error(what);
+           });
+    return;
+  }
   Scalar sa = a.scalar, sb = b.scalar;
   Rule rule;
   std::vector<Tensor> saved;
@@ -130,6 +156,24 @@ void recordBinary(ScalarOp op, Tensor& out, const detail::Operand& a, const deta
       };
       break;
     }
+    case ScalarOp::Mod:
+    case ScalarOp::Fmod: {
+      // The gradient for b is minus the rounded quotient (floored for remainder, truncated for
+      // fmod), a piecewise constant recorded without history.
+      bool floor = op == ScalarOp::Mod;
+      saved = {ta, tb};
+      rule = [sa, floor](const Tensor& g, const std::vector<Tensor>& s) {
+        Tensor gb;
+        if (s[1].defined()) {
+          detail::Operand num = s[0].defined() ? detail::Operand(s[0]) : detail::Operand(sa);
+          Tensor q =
+              floor ? detail::binaryOp(ScalarOp::FloorDiv, num, s[1]) : truncQuotient(num, s[1]);
+          gb = forInput(-g * q, s[1]);
+        }
+        return std::vector<Tensor>{forInput(g, s[0]), gb};
+      };
+      break;
+    }
     default:
       throw Error(
           absl::StrCat("the derivative for '", std::string(info(op).name), "' is not implemented"));
@@ -137,71 +181,41 @@ void recordBinary(ScalarOp op, Tensor& out, const detail::Operand& a, const deta
   record(out, backwardName(op, a, b), {ta, tb}, std::move(saved), std::move(rule), out_index);
 }
 
+namespace {
+// The vector-Jacobian products of the unary ops whose row in lib/ir/ops.def gives one: the
+// gradient of the operand x from the gradient g of the result y.
+using UnaryVjp = Tensor (*)(const Tensor& g, const Tensor& x, const Tensor& y);
+#define VJP_None nullptr
+#define VJP_Vjp(...) \
+  [](const Tensor& g, const Tensor& x, const Tensor& y) -> Tensor { return __VA_ARGS__; }
+#define VJP_Custom nullptr
+#define VJP_NotImplemented nullptr
+constexpr UnaryVjp kUnaryVjps[] = {
+#define X(name, text, arity, dtype, grad, reference) VJP_##grad,
+#include "lib/ir/ops.def"
+#undef X
+};
+#undef VJP_None
+#undef VJP_Vjp
+#undef VJP_Custom
+#undef VJP_NotImplemented
+}  // namespace
+
 void recordUnary(ScalarOp op, Tensor& out, const Tensor& a) {
   if (!needsGrad({&a})) return;
-  Rule rule;
-  switch (op) {
-    case ScalarOp::Neg:
-      rule = [](const Tensor& g, const std::vector<Tensor>&) { return std::vector<Tensor>{-g}; };
-      break;
-    case ScalarOp::Abs:
-      rule = [](const Tensor& g, const std::vector<Tensor>& s) {
-        Tensor sign = (s[0] > 0).to(g.dtype()) - (s[0] < 0).to(g.dtype());
-        return std::vector<Tensor>{g * sign};
-      };
-      break;
-    case ScalarOp::Exp:
-      rule = [](const Tensor& g, const std::vector<Tensor>& s) {
-        return std::vector<Tensor>{g * s[1]};
-      };
-      break;
-    case ScalarOp::Log:
-      rule = [](const Tensor& g, const std::vector<Tensor>& s) {
-        return std::vector<Tensor>{g / s[0]};
-      };
-      break;
-    case ScalarOp::Sqrt:
-      rule = [](const Tensor& g, const std::vector<Tensor>& s) {
-        return std::vector<Tensor>{g / (s[1] * 2)};
-      };
-      break;
-    case ScalarOp::Rsqrt:
-      rule = [](const Tensor& g, const std::vector<Tensor>& s) {
-        return std::vector<Tensor>{g * s[1] * s[1] * s[1] * -0.5};
-      };
-      break;
-    case ScalarOp::Sin:
-      rule = [](const Tensor& g, const std::vector<Tensor>& s) {
-        return std::vector<Tensor>{g * cos(s[0])};
-      };
-      break;
-    case ScalarOp::Cos:
-      rule = [](const Tensor& g, const std::vector<Tensor>& s) {
-        return std::vector<Tensor>{-g * sin(s[0])};
-      };
-      break;
-    case ScalarOp::Tanh:
-      rule = [](const Tensor& g, const std::vector<Tensor>& s) {
-        return std::vector<Tensor>{g * (1 - s[1] * s[1])};
-      };
-      break;
-    case ScalarOp::Sigmoid:
-      rule = [](const Tensor& g, const std::vector<Tensor>& s) {
-        return std::vector<Tensor>{g * s[1] * (1 - s[1])};
-      };
-      break;
-    case ScalarOp::Relu:
-      rule = [](const Tensor& g, const std::vector<Tensor>& s) {
-        return std::vector<Tensor>{g * (s[1] > 0).to(g.dtype())};
-      };
-      break;
-    default:
-      throw Error(
-          absl::StrCat("the derivative for '", std::string(info(op).name), "' is not implemented"));
+  UnaryVjp vjp = kUnaryVjps[static_cast<int>(op)];
+  if (!vjp) {
+    throw Error(
+        absl::StrCat("the derivative for '", std::string(info(op).name), "' is not implemented"));
   }
   std::string name = absl::StrCat(std::string(info(op).name), "Backward0");
   name[0] = static_cast<char>(std::toupper(name[0]));
-  record(out, std::move(name), {a}, {a, out}, std::move(rule), 1);
+  record(
+      out, std::move(name), {a}, {a, out},
+      [vjp](const Tensor& g, const std::vector<Tensor>& s) {
+        return std::vector<Tensor>{vjp(g, s[0], s[1])};
+      },
+      1);
 }
 
 void recordClamp(Tensor& out, const Tensor& a, std::optional<Scalar> min,

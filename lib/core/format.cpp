@@ -3,8 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <string_view>
+
+#include "lib/core/scalar_type.h"
 
 // A line-for-line port of torch/_tensor_str.py (_Formatter, _vector_str,
 // _tensor_str_with_formatter, get_summarized_data, _add_suffixes and the empty-tensor branch of
@@ -41,41 +42,26 @@ std::string pyFormat(double v, char conversion, int precision, int width = 0) {
 
 class Elements {
  public:
-  Elements(ScalarType dtype, const void* data)
-      : dtype_(dtype), bytes_(static_cast<const unsigned char*>(data)) {}
+  Elements(ScalarType dtype, const void* data) : dtype_(dtype), data_(data) {}
 
-  double asDouble(int64_t i) const {
-    if (dtype_ == ScalarType::Float) return load<float>(i);
-    return load<double>(i);
-  }
+  double asDouble(int64_t i) const { return loadElement(data_, dtype_, i); }
 
   // str() of the Python int or bool that tolist() yields; floating types go through Formatter.
   std::string integralStr(int64_t i) const {
-    switch (dtype_) {
-      case ScalarType::Bool:
-        return bytes_[i] != 0 ? "True" : "False";
-      case ScalarType::Int:
-        return std::to_string(load<int32_t>(i));
-      case ScalarType::Long:
-        return std::to_string(load<int64_t>(i));
-      case ScalarType::Float:
-      case ScalarType::Double:
-        break;
-    }
-    return {};
+    return visitType(dtype_, [&]<typename T>() -> std::string {
+      if constexpr (std::is_same_v<T, bool>) {
+        return loadAs<bool>(data_, i) ? "True" : "False";
+      } else if constexpr (std::is_integral_v<T>) {
+        return std::to_string(loadAs<T>(data_, i));
+      } else {
+        return {};
+      }
+    });
   }
 
  private:
-  // memcpy because callers' buffers need not be aligned for the element type.
-  template <typename T>
-  T load(int64_t i) const {
-    T v;
-    std::memcpy(&v, bytes_ + i * static_cast<int64_t>(sizeof(T)), sizeof(T));
-    return v;
-  }
-
   ScalarType dtype_;
-  const unsigned char* bytes_;
+  const void* data_;
 };
 
 class Formatter {

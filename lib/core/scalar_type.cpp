@@ -1,8 +1,33 @@
-#include "kiln/scalar_type.h"
+// The element types' names (one table) and promotion rules; the element access of
+// lib/core/scalar_type.h.
+#include "lib/core/scalar_type.h"
+
+#include <iterator>
 
 namespace kiln {
 
 namespace {
+
+// Every name of a type, in ScalarType order.
+struct TypeNames {
+  std::string_view torch;   // toString: "Float", as in libtorch's messages
+  std::string_view python;  // pythonName: "float32", as in dtype=kiln.float32
+  std::string_view ir;      // irName: "f32"
+  std::string_view legacy;  // legacyTypeName: "torch.FloatTensor"
+  std::string_view meta;    // typeMetaName: "float"
+};
+constexpr TypeNames kNames[] = {
+    {"Bool", "bool", "i1", "torch.BoolTensor", "bool"},
+    {"Int", "int32", "i32", "torch.IntTensor", "int"},
+    {"Long", "int64", "i64", "torch.LongTensor", "long int"},
+    {"Float", "float32", "f32", "torch.FloatTensor", "float"},
+    {"Double", "float64", "f64", "torch.DoubleTensor", "double"},
+};
+static_assert(std::size(kNames) == static_cast<size_t>(ScalarType::Double) + 1);
+
+const TypeNames& namesOf(ScalarType t) {
+  return kNames[static_cast<int>(t)];
+}
 
 // torch.can_cast only forbids moving to a lower kind; widths within a kind do not matter.
 int category(ScalarType t) {
@@ -14,51 +39,15 @@ int category(ScalarType t) {
 }  // namespace
 
 std::string_view toString(ScalarType t) {
-  switch (t) {
-    case ScalarType::Bool:
-      return "Bool";
-    case ScalarType::Int:
-      return "Int";
-    case ScalarType::Long:
-      return "Long";
-    case ScalarType::Float:
-      return "Float";
-    case ScalarType::Double:
-      return "Double";
-  }
-  return "Undefined";
+  return namesOf(t).torch;
 }
 
 std::string_view pythonName(ScalarType t) {
-  switch (t) {
-    case ScalarType::Bool:
-      return "bool";
-    case ScalarType::Int:
-      return "int32";
-    case ScalarType::Long:
-      return "int64";
-    case ScalarType::Float:
-      return "float32";
-    case ScalarType::Double:
-      return "float64";
-  }
-  return "undefined";
+  return namesOf(t).python;
 }
 
 std::string_view irName(ScalarType t) {
-  switch (t) {
-    case ScalarType::Bool:
-      return "i1";
-    case ScalarType::Int:
-      return "i32";
-    case ScalarType::Long:
-      return "i64";
-    case ScalarType::Float:
-      return "f32";
-    case ScalarType::Double:
-      return "f64";
-  }
-  return "?";
+  return namesOf(t).ir;
 }
 
 ScalarType promoteTypes(ScalarType a, ScalarType b) {
@@ -74,5 +63,35 @@ bool canCast(ScalarType from, ScalarType to) {
 std::ostream& operator<<(std::ostream& os, ScalarType t) {
   return os << toString(t);
 }
+
+namespace detail {
+
+double loadElement(const void* base, ScalarType t, int64_t i) {
+  return visitType(t, [&]<typename T>() { return static_cast<double>(loadAs<T>(base, i)); });
+}
+
+void storeElement(void* base, ScalarType t, int64_t i, double v) {
+  visitType(t, [&]<typename T>() { storeAs<T>(base, i, static_cast<T>(v)); });
+}
+
+std::string_view legacyTypeName(ScalarType t) {
+  return namesOf(t).legacy;
+}
+
+std::string_view typeMetaName(ScalarType t) {
+  return namesOf(t).meta;
+}
+
+bool scalarTypeFromIrName(std::string_view name, ScalarType* out) {
+  for (size_t i = 0; i < std::size(kNames); ++i) {
+    if (kNames[i].ir == name) {
+      *out = static_cast<ScalarType>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace detail
 
 }  // namespace kiln

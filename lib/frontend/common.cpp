@@ -121,7 +121,7 @@ ir::NodeRef elementwiseNode(ScalarOp op, ScalarType dtype, std::vector<ir::NodeR
   ir::NodeDesc d;
   d.op = ir::Op::Elementwise;
   d.sop = op;
-  d.dtype = codegen::info(op).result == codegen::ScalarResult::Bool ? ScalarType::Bool : dtype;
+  d.dtype = ir::resultType(op, dtype);
   d.shape = inputs[0]->shape();
   return ir::Node::make(std::move(d), std::move(inputs));
 }

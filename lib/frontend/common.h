@@ -1,7 +1,6 @@
 #pragma once
 // Helpers shared by the front-end ops: argument checks with PyTorch's messages, broadcasting,
 // type promotion, and builders for common nodes.
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,23 +40,9 @@ ir::NodeRef elementwiseNode(ScalarOp op, ScalarType dtype, std::vector<ir::NodeR
 ir::NodeRef operandNode(const Operand& o, ScalarType dtype, const std::vector<int64_t>& shape);
 /// A fresh tensor holding `n`, recorded (eager mode materialises it at once).
 Tensor record(ir::NodeRef n, Device device = Device(DeviceType::CPU));
-/// The graph's elementwise op `op` applied to tensors of one shape and of the types the op
-/// takes (a graph instruction, as kiln-ir replays it), with the op's backward rule.
-Tensor elementwiseOp(ScalarOp op, ScalarType dtype, const std::vector<Tensor>& inputs);
 
 /// Throws PyTorch's error unless `from` can be written into a tensor of type `to`.
 void checkCastable(ScalarType from, ScalarType to);
-/// Refuses in-place ops that autograd cannot follow (PyTorch's leaf error; views with grad).
-void checkInPlaceAllowed(const Tensor& self, std::initializer_list<const Tensor*> others);
-/// What an in-place op reads as self: self's value and history, apart from its storage.
-Tensor inPlaceSource(const Tensor& self);
-/// Writes an op's result into self in place (shape and dtype checked first); self takes over
-/// the result's autograd history.
-Tensor& assignResult(Tensor& self, const Tensor& result);
-/// Whether an in-place op on `self` giving `result` must rewrite a view base's history.
-bool throughView(const Tensor& self, const Tensor& result);
-/// The in-place op `op` (old value -> new value) on a view that takes part in autograd.
-Tensor& assignThroughView(Tensor& self, const std::function<Tensor(const Tensor&)>& op);
 
 /// Checks that all tensors are on the same (CPU) device.
 void checkDevice(const Tensor& t, const char* op);

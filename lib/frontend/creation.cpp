@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "kiln/ops.h"
+#include "lib/core/scalar_type.h"
 #include "lib/frontend/common.h"
 
 namespace kiln {
@@ -84,12 +85,6 @@ void walkData(const TensorDataContainer& c, size_t depth, std::vector<int64_t>& 
                              sizes[depth], " (got ", n, ")"));
   }
   for (const auto& e : c.elements()) walkData(e, depth + 1, sizes, flat);
-}
-
-template <typename T>
-void fillBuffer(void* dst, const std::vector<Scalar>& flat) {
-  T* p = static_cast<T*>(dst);
-  for (size_t i = 0; i < flat.size(); ++i) p[i] = flat[i].to<T>();
 }
 
 }  // namespace
@@ -274,25 +269,10 @@ Tensor tensor(const TensorDataContainer& data, TensorOptions options) {
   ScalarType t = options.has_dtype() ? options.dtype() : inferred;
   int64_t n = static_cast<int64_t>(flat.size());
   auto buffer = runtime::cpuDevice().allocate(n * elementSize(t));
-  switch (t) {
-    case ScalarType::Bool: {
-      auto* p = static_cast<uint8_t*>(buffer->data());
-      for (int64_t i = 0; i < n; ++i) p[i] = flat[i].toBool();
-      break;
-    }
-    case ScalarType::Int:
-      fillBuffer<int32_t>(buffer->data(), flat);
-      break;
-    case ScalarType::Long:
-      fillBuffer<int64_t>(buffer->data(), flat);
-      break;
-    case ScalarType::Float:
-      fillBuffer<float>(buffer->data(), flat);
-      break;
-    case ScalarType::Double:
-      fillBuffer<double>(buffer->data(), flat);
-      break;
-  }
+  // Each number converted straight to the element type: int64 values beyond 2^53 stay exact.
+  detail::visitType(t, [&]<typename T>() {
+    for (int64_t i = 0; i < n; ++i) detail::storeAs<T>(buffer->data(), i, flat[i].to<T>());
+  });
   return withGrad(detail::fromBuffer(buffer, t, sizes, ir::contiguousStrides(sizes), n), options);
 }
 

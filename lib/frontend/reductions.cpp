@@ -7,6 +7,7 @@
 
 #include "kiln/autograd.h"
 #include "kiln/ops.h"
+#include "lib/core/scalar_type.h"
 #include "lib/frontend/common.h"
 #include "lib/frontend/raw_ops.h"
 
@@ -192,27 +193,11 @@ std::string matText(const Tensor& t) {
   return absl::StrCat(t.size(0), "x", t.size(1));
 }
 
-// The C++ type names PyTorch's messages print for a dtype (caffe2::TypeMeta::name()).
-std::string typeMetaName(ScalarType t) {
-  switch (t) {
-    case ScalarType::Bool:
-      return "bool";
-    case ScalarType::Int:
-      return "int";
-    case ScalarType::Long:
-      return "long int";
-    case ScalarType::Float:
-      return "float";
-    case ScalarType::Double:
-      return "double";
-  }
-  return "?";
-}
-
 void checkMatmulTypes(const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype()) {
     throw Error(absl::StrCat("expected m1 and m2 to have the same dtype, but got: ",
-                             typeMetaName(a.dtype()), " != ", typeMetaName(b.dtype())));
+                             std::string(detail::typeMetaName(a.dtype())),
+                             " != ", std::string(detail::typeMetaName(b.dtype()))));
   }
 }
 

@@ -1,32 +1,12 @@
 // The reference interpreter run on a tensor's pending graph, for tests:
 // kiln::detail::referenceValues and pendingGraphText.
-#include <absl/container/flat_hash_map.h>
-
-#include <cstring>
-
+#include "lib/core/scalar_type.h"
 #include "lib/frontend/tensor_impl.h"
 #include "lib/interp/reference.h"
 #include "lib/ir/extract.h"
 
 namespace kiln::detail {
 namespace {
-
-double readElement(const void* base, ScalarType t, int64_t i) {
-  const char* p = static_cast<const char*>(base) + i * elementSize(t);
-  switch (t) {
-    case ScalarType::Bool:
-      return *reinterpret_cast<const uint8_t*>(p) != 0;
-    case ScalarType::Int:
-      return *reinterpret_cast<const int32_t*>(p);
-    case ScalarType::Long:
-      return static_cast<double>(*reinterpret_cast<const int64_t*>(p));
-    case ScalarType::Float:
-      return *reinterpret_cast<const float*>(p);
-    case ScalarType::Double:
-      return *reinterpret_cast<const double*>(p);
-  }
-  return 0;
-}
 
 // The pending graph computing `root`, with `root` as its one output.
 ir::Extraction extractPending(const ir::NodeRef& root) {
@@ -45,7 +25,7 @@ std::vector<double> referenceValues(const Tensor& t) {
     runtime::BufferPtr b = runtime::Buffer::of(param->realized());
     int64_t n = static_cast<int64_t>(b->bytes() / elementSize(param->dtype()));
     std::vector<double> v(n);
-    for (int64_t i = 0; i < n; ++i) v[i] = readElement(b->data(), param->dtype(), i);
+    for (int64_t i = 0; i < n; ++i) v[i] = loadElement(b->data(), param->dtype(), i);
     params.push_back(std::move(v));
   }
   return interp::interpret(ex.graph, params)[ex.graph.outputs[0].value];

@@ -10,6 +10,7 @@
 #include "kiln/ops.h"
 #include "kiln/runtime.h"
 #include "lib/core/format.h"
+#include "lib/core/scalar_type.h"
 #include "lib/frontend/common.h"
 #include "lib/ir/graph.h"
 
@@ -139,19 +140,7 @@ Scalar Tensor::item() const {
     throw Error(absl::StrCat("a Tensor with ", numel(), " elements cannot be converted to Scalar"));
   }
   const void* p = detail::dataPointer(*this);
-  switch (dtype()) {
-    case ScalarType::Bool:
-      return Scalar(*static_cast<const uint8_t*>(p) != 0);
-    case ScalarType::Int:
-      return Scalar(*static_cast<const int32_t*>(p));
-    case ScalarType::Long:
-      return Scalar(*static_cast<const int64_t*>(p));
-    case ScalarType::Float:
-      return Scalar(*static_cast<const float*>(p));
-    case ScalarType::Double:
-      return Scalar(*static_cast<const double*>(p));
-  }
-  return Scalar();
+  return detail::visitType(dtype(), [&]<typename T>() { return Scalar(detail::loadAs<T>(p, 0)); });
 }
 
 template <typename T>
@@ -229,24 +218,7 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   std::vector<double> values = detail::toDoubles(t);
   std::vector<char> bytes(values.size() * elementSize(t.dtype()));
   for (size_t i = 0; i < values.size(); ++i) {
-    char* p = bytes.data() + i * elementSize(t.dtype());
-    switch (t.dtype()) {
-      case ScalarType::Bool:
-        *reinterpret_cast<uint8_t*>(p) = values[i] != 0;
-        break;
-      case ScalarType::Int:
-        *reinterpret_cast<int32_t*>(p) = static_cast<int32_t>(values[i]);
-        break;
-      case ScalarType::Long:
-        *reinterpret_cast<int64_t*>(p) = static_cast<int64_t>(values[i]);
-        break;
-      case ScalarType::Float:
-        *reinterpret_cast<float*>(p) = static_cast<float>(values[i]);
-        break;
-      case ScalarType::Double:
-        *reinterpret_cast<double*>(p) = values[i];
-        break;
-    }
+    detail::storeElement(bytes.data(), t.dtype(), static_cast<int64_t>(i), values[i]);
   }
   r.data = bytes.data();
   if (t.device().is_cuda()) r.suffixes.push_back(absl::StrCat("device='", t.device().str(), "'"));

@@ -8,6 +8,7 @@
 
 #include "kiln/error.h"
 #include "lib/core/checked.h"
+#include "lib/core/scalar_type.h"
 
 namespace kiln::detail {
 
@@ -192,7 +193,7 @@ std::vector<double> toDoubles(const Tensor& t) {
   const TensorImpl& impl = *t.impl();
   materialize({impl.storage.get()}, "reading values");
   checkAllocated(*impl.storage->buffer);
-  const char* base = static_cast<const char*>(impl.storage->buffer->data());
+  const void* base = impl.storage->buffer->data();
   const int64_t n = impl.numel();
   // The copy may be far larger than the storage (an expanded view): refuse it as PyTorch's
   // allocator would, rather than with std::bad_alloc.
@@ -209,24 +210,7 @@ std::vector<double> toDoubles(const Tensor& t) {
   for (int64_t f = 0; f < n; ++f) {
     int64_t pos = impl.offset;
     for (size_t d = 0; d < idx.size(); ++d) pos += idx[d] * impl.strides[d];
-    const char* p = base + pos * elementSize(impl.dtype());
-    switch (impl.dtype()) {
-      case ScalarType::Bool:
-        out[f] = *reinterpret_cast<const uint8_t*>(p) != 0;
-        break;
-      case ScalarType::Int:
-        out[f] = *reinterpret_cast<const int32_t*>(p);
-        break;
-      case ScalarType::Long:
-        out[f] = static_cast<double>(*reinterpret_cast<const int64_t*>(p));
-        break;
-      case ScalarType::Float:
-        out[f] = *reinterpret_cast<const float*>(p);
-        break;
-      case ScalarType::Double:
-        out[f] = *reinterpret_cast<const double*>(p);
-        break;
-    }
+    out[f] = loadElement(base, impl.dtype(), pos);
     for (size_t d = idx.size(); d-- > 0;) {
       if (++idx[d] < impl.sizes[d]) break;
       idx[d] = 0;

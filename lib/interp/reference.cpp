@@ -42,109 +42,69 @@ double intPow(double base, double exp) {
   }
   return static_cast<double>(r);
 }
+
+int64_t asInt(double v) {
+  if (v >= 0x1p63) return std::numeric_limits<int64_t>::max();
+  if (v < -0x1p63) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(v);
+}
+
+// a // b and a % b as PyTorch's floor_divide and remainder compute them (the quotient rounded
+// toward -inf, the remainder taking the divisor's sign). Integers divided by zero give 0 (the
+// compiled kernels never trap), and the most negative integer divided by -1 wraps.
+double floorDivide(double a, double b, ScalarType t) {
+  if (isFloatingType(t)) {
+    if (b == 0) return a / b;
+    double mod = std::fmod(a, b);
+    double div = (a - mod) / b;
+    if (mod != 0 && (b < 0) != (mod < 0)) div -= 1;
+    if (div == 0) return std::copysign(0.0, a / b);
+    double below = std::floor(div);
+    return div - below > 0.5 ? below + 1 : below;
+  }
+  int64_t x = asInt(a), y = asInt(b);
+  if (y == 0) return 0;
+  if (y == -1) return static_cast<double>(static_cast<int64_t>(0 - static_cast<uint64_t>(x)));
+  int64_t q = x / y;
+  return static_cast<double>(x % y != 0 && (x < 0) != (y < 0) ? q - 1 : q);
+}
+
+double floorRemainder(double a, double b, ScalarType t) {
+  if (isFloatingType(t)) {
+    double mod = std::fmod(a, b);
+    return mod != 0 && (b < 0) != (mod < 0) ? mod + b : mod;
+  }
+  int64_t x = asInt(a), y = asInt(b);
+  if (y == 0 || y == -1) return 0;
+  int64_t r = x % y;
+  return static_cast<double>(r != 0 && (r < 0) != (y < 0) ? r + y : r);
+}
+
+// C's fmod: the remainder of the quotient truncated toward zero, taking the dividend's sign.
+double truncRemainder(double a, double b, ScalarType t) {
+  if (isFloatingType(t)) return std::fmod(a, b);
+  int64_t x = asInt(a), y = asInt(b);
+  if (y == 0 || y == -1) return 0;
+  return static_cast<double>(x % y);
+}
+
+}  // namespace
+
+namespace {
+// Each op's meaning in double precision: the reference column of lib/ir/ops.def, on the operands
+// a, b, c and their type t.
+using Evaluate = double (*)(double a, double b, double c, ScalarType t);
+constexpr Evaluate kEvaluate[] = {
+#define X(name, text, arity, dtype, grad, reference) \
+  [](double a, double b, double c, ScalarType t) -> double { return reference; },
+#include "lib/ir/ops.def"
+#undef X
+};
 }  // namespace
 
 double evalScalar(ScalarOp op, ScalarType result, ScalarType operand, double a, double b,
                   double c) {
-  const bool fp = isFloatingType(operand);
-  double r = 0;
-  switch (op) {
-    case ScalarOp::Neg:
-      r = -a;
-      break;
-    case ScalarOp::Abs:
-      r = std::fabs(a);
-      break;
-    case ScalarOp::Exp:
-      r = std::exp(a);
-      break;
-    case ScalarOp::Log:
-      r = std::log(a);
-      break;
-    case ScalarOp::Sqrt:
-      r = std::sqrt(a);
-      break;
-    case ScalarOp::Rsqrt:
-      r = 1.0 / std::sqrt(a);
-      break;
-    case ScalarOp::Sin:
-      r = std::sin(a);
-      break;
-    case ScalarOp::Cos:
-      r = std::cos(a);
-      break;
-    case ScalarOp::Tanh:
-      r = std::tanh(a);
-      break;
-    case ScalarOp::Sigmoid:
-      r = 1.0 / (1.0 + std::exp(-a));
-      break;
-    case ScalarOp::Relu:
-      r = a < 0 ? 0 : a;
-      break;
-    case ScalarOp::Not:
-      r = a == 0;
-      break;
-    case ScalarOp::Cast:
-      r = a;
-      break;
-    case ScalarOp::Add:
-      r = operand == ScalarType::Bool ? (a != 0 || b != 0) : a + b;
-      break;
-    case ScalarOp::Sub:
-      r = a - b;
-      break;
-    case ScalarOp::Mul:
-      r = a * b;
-      break;
-    case ScalarOp::Div:
-      if (!fp && b == 0) throw std::domain_error("integer division by zero");
-      r = fp ? a / b : std::trunc(a / b);
-      break;
-    case ScalarOp::FloorDiv:
-      r = std::floor(a / b);
-      break;
-    case ScalarOp::Mod:
-      r = std::fmod(a, b);
-      break;
-    case ScalarOp::Pow:
-      r = fp ? std::pow(a, b) : intPow(a, b);
-      break;
-    case ScalarOp::Maximum:
-      r = (std::isnan(a) || std::isnan(b)) ? NAN : std::max(a, b);
-      break;
-    case ScalarOp::Minimum:
-      r = (std::isnan(a) || std::isnan(b)) ? NAN : std::min(a, b);
-      break;
-    case ScalarOp::Eq:
-      r = a == b;
-      break;
-    case ScalarOp::Ne:
-      r = a != b;
-      break;
-    case ScalarOp::Lt:
-      r = a < b;
-      break;
-    case ScalarOp::Le:
-      r = a <= b;
-      break;
-    case ScalarOp::Gt:
-      r = a > b;
-      break;
-    case ScalarOp::Ge:
-      r = a >= b;
-      break;
-    case ScalarOp::And:
-      r = (a != 0) && (b != 0);
-      break;
-    case ScalarOp::Or:
-      r = (a != 0) || (b != 0);
-      break;
-    case ScalarOp::Where:
-      r = a != 0 ? b : c;
-      break;
-  }
-  return roundTo(result, r);
+  return roundTo(result, kEvaluate[static_cast<int>(op)](a, b, c, operand));
 }
 
 std::vector<std::vector<double>> interpret(const ir::Graph& g,
@@ -199,10 +159,7 @@ std::vector<std::vector<double>> interpret(const ir::Graph& g,
           double a = values[in.operands[0]][f];
           double b = in.operands.size() > 1 ? values[in.operands[1]][f] : 0;
           double c = in.operands.size() > 2 ? values[in.operands[2]][f] : 0;
-          ScalarType result = codegen::info(d.sop).result == codegen::ScalarResult::Bool
-                                  ? ScalarType::Bool
-                                  : d.dtype;
-          out[f] = evalScalar(d.sop, result, operand, a, b, c);
+          out[f] = evalScalar(d.sop, ir::resultType(d.sop, d.dtype), operand, a, b, c);
         }
         break;
       }

@@ -7,8 +7,6 @@
 
 namespace kiln::interp {
 
-using codegen::ScalarOp;
-
 /// One elementwise op on doubles; `operand` is the operands' type, `result` the node's type.
 /// Integral results are exact for magnitudes below 2^53 and wrap like their C++ type.
 double evalScalar(ScalarOp op, ScalarType result, ScalarType operand, double a, double b = 0,

@@ -94,7 +94,7 @@ int NodeDesc::arity() const {
     case Op::Randn:
       return 0;
     case Op::Elementwise:
-      return codegen::info(sop).arity;
+      return info(sop).arity;
     case Op::Strided:
     case Op::Reduce:
     case Op::ArgReduce:
@@ -112,7 +112,7 @@ std::string typeText(ScalarType t, const Shape& s) {
 std::string mnemonic(const NodeDesc& d) {
   switch (d.op) {
     case Op::Elementwise:
-      return std::string(codegen::info(d.sop).name);
+      return std::string(info(d.sop).name);
     case Op::Reduce:
     case Op::ArgReduce:
       return absl::StrCat(std::string(opName(d.op)), ".", std::string(reduceName(d.rop)));

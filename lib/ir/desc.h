@@ -5,34 +5,26 @@
 #include <string>
 #include <vector>
 
-#include "codegen/scalar_op.h"
 #include "kiln/scalar_type.h"
+#include "lib/ir/scalar_op.h"
 
 namespace kiln::ir {
 
 using Shape = std::vector<int64_t>;
-using codegen::ScalarOp;
 
-/// The graph's ops. Elementwise nodes carry a ScalarOp; everything else is one of these.
-///   param        a realized buffer, read as a flat [numel] array (graph input)
-///   const        a number broadcast to the node's shape (passed to kernels as an argument)
-///   iota         the index along `axis`, converted to the node's type
-///   rand/randn   uniform [0,1) / standard normal numbers, Philox4x32-10 at counter offset + flat
-///   index strided      reads its input as a flat array through sizes (the node's shape), strides,
-///   offset reduce       sum/prod/max/min over `axes`, keeping them as size 1 argreduce    index of
-///   the max/min along `axis` (kept as size 1), i64 write        the base (a flat array) with
-///   `value` stored at the strided positions
+/// The graph's ops. Elementwise nodes carry a ScalarOp (lib/ir/ops.def); everything else is one
+/// of these.
 enum class Op : uint8_t {
-  Param,
-  Const,
-  Iota,
-  Rand,
-  Randn,
-  Elementwise,
-  Strided,
-  Reduce,
-  ArgReduce,
-  Write
+  Param,        // a realized buffer, read as a flat [numel] array (graph input)
+  Const,        // a number broadcast to the node's shape (passed to kernels as an argument)
+  Iota,         // the index along `axis`, converted to the node's type
+  Rand,         // uniform [0,1) numbers, Philox4x32-10 at counter offset + flat index
+  Randn,        // standard normal numbers, from the same counters
+  Elementwise,  // `sop` applied to operands of the node's shape
+  Strided,      // reads its input as a flat array through sizes (the node's shape), strides, offset
+  Reduce,       // sum/prod/max/min over `axes`, keeping them as size 1
+  ArgReduce,    // the index of the max/min along `axis` (kept as size 1), i64
+  Write,        // the base (a flat array) with `value` stored at the strided positions
 };
 enum class ReduceOp : uint8_t { Sum, Prod, Max, Min };
 
@@ -72,7 +64,3 @@ int64_t numelOf(const Shape& s);
 std::vector<int64_t> contiguousStrides(const Shape& s);
 
 }  // namespace kiln::ir
-
-namespace kiln {
-using codegen::ScalarOp;
-}  // namespace kiln

@@ -8,19 +8,10 @@
 #include <cstdlib>
 #include <limits>
 
+#include "lib/core/scalar_type.h"
+
 namespace kiln::ir {
 namespace {
-
-bool dtypeFromName(std::string_view s, ScalarType* t) {
-  for (ScalarType c : {ScalarType::Bool, ScalarType::Int, ScalarType::Long, ScalarType::Float,
-                       ScalarType::Double}) {
-    if (irName(c) == s) {
-      *t = c;
-      return true;
-    }
-  }
-  return false;
-}
 
 // A cursor over the text that knows its line and column, for error messages.
 class Lexer {
@@ -194,7 +185,7 @@ void decodeMnemonic(Lexer& lx, const std::string& m, NodeDesc& d) {
       lx.failToken(absl::StrCat("unknown reduction '", m, "'"));
     }
   }
-  if (codegen::scalarOpFromName(m, &d.sop)) {
+  if (scalarOpFromName(m, &d.sop)) {
     d.op = Op::Elementwise;
     return;
   }
@@ -221,6 +212,172 @@ void parseAttrs(Lexer& lx, NodeDesc& d) {
   lx.expect('}', "after attributes");
 }
 
+// Whether an elementwise op's operand and result types follow its row's dtype rule (ops.def);
+// the problem, or "".
+std::string checkDtypeRule(ScalarOp op, const std::vector<ScalarType>& operands,
+                           ScalarType result) {
+  const ScalarOpInfo& row = info(op);
+  switch (row.dtype) {
+    case DtypeRule::Arith:
+    case DtypeRule::Float:
+    case DtypeRule::Compare:
+      for (ScalarType t : operands) {
+        if (t != operands[0]) return "operands must have the same type";
+      }
+      if (row.dtype == DtypeRule::Compare) {
+        if (result != ScalarType::Bool) return "a comparison's result is i1";
+      } else if (operands[0] != result) {
+        return "the result must have the operands' type";
+      }
+      if (row.dtype == DtypeRule::Float && !isFloatingType(result))
+        return absl::StrCat(std::string(row.name), " needs f32 or f64");
+      return "";
+    case DtypeRule::Logical:
+      if (result != ScalarType::Bool) return "a comparison's result is i1";
+      return "";
+    case DtypeRule::Cast:
+      return "";
+    case DtypeRule::Select:
+      if (operands[0] != ScalarType::Bool) return "where's condition must be i1";
+      if (operands[1] != result || operands[2] != result)
+        return "where's values must have the result's type";
+      return "";
+  }
+  return "";
+}
+
+// `graph {` and the end of its line.
+void parseHeader(Lexer& lx) {
+  lx.skipBlankLines();
+  if (lx.word() != "graph") lx.fail("expected 'graph'");
+  lx.expect('{', "after 'graph'");
+  lx.expectLineEnd("after 'graph {'");
+}
+
+// `%a, %b, ...` after the op, each defined before this instruction (`defined` values so far).
+void parseOperands(Lexer& lx, size_t defined, Instr& in) {
+  lx.skipSpaces();
+  if (lx.peek() != '%') return;
+  do {
+    lx.expect('%', "for an operand");
+    int64_t o = lx.integer("after '%'");
+    if (o < 0 || o >= static_cast<int64_t>(defined)) {
+      lx.failToken(absl::StrCat("operand %", o, " is not defined before this instruction"));
+    }
+    in.operands.push_back(static_cast<int32_t>(o));
+  } while (lx.accept(','));
+}
+
+// `: dtype[shape]`.
+void parseType(Lexer& lx, NodeDesc& d) {
+  lx.expect(':', "before the type");
+  std::string dt = lx.word();
+  if (!detail::scalarTypeFromIrName(dt, &d.dtype))
+    lx.failToken(absl::StrCat("unknown dtype '", dt, "'"));
+  d.shape = lx.intList("shape");
+  for (int64_t x : d.shape) {
+    if (x < 0 || x > kMaxDim) lx.failToken("shape sizes must be between 0 and 2^40");
+  }
+}
+
+// A const's literal, read as its dtype (known only once the type is read).
+void setConstValue(Lexer& lx, const std::string& literal, NodeDesc& d) {
+  const char* begin = literal.c_str();
+  char* end = nullptr;
+  if (isFloatingType(d.dtype)) {
+    d.fvalue = std::strtod(begin, &end);
+  } else {
+    d.ivalue = std::strtoll(begin, &end, 10);
+  }
+  if (end != begin + literal.size())
+    lx.failToken(absl::StrCat("bad constant '", literal, "' for ", std::string(irName(d.dtype))));
+}
+
+// One line `%N = op [literal] [operands] [attrs] : type`, where N is `defined`.
+Instr parseInstruction(Lexer& lx, size_t defined) {
+  lx.expect('%', "at the start of an instruction");
+  int64_t id = lx.integer("after '%'");
+  if (id != static_cast<int64_t>(defined)) {
+    lx.failToken(absl::StrCat("expected %", defined, " (values are numbered in order)"));
+  }
+  lx.expect('=', "after the value name");
+  std::string m = lx.word();
+  if (m.empty()) lx.fail("expected an op name");
+  Instr in;
+  decodeMnemonic(lx, m, in.d);
+  std::string literal;
+  if (in.d.op == Op::Param) {
+    in.d.ivalue = lx.integer("for the param index");
+  } else if (in.d.op == Op::Const) {
+    literal = lx.numberToken();
+    if (literal.empty()) lx.fail("expected a number for the constant");
+  }
+  parseOperands(lx, defined, in);
+  parseAttrs(lx, in.d);
+  parseType(lx, in.d);
+  if (in.d.op == Op::Const) setConstValue(lx, literal, in.d);
+  lx.expectLineEnd("after the type");
+  return in;
+}
+
+// The instructions up to `return`; line_of gets each one's line, for verifier messages.
+void parseInstructions(Lexer& lx, Graph& g, std::vector<int>& line_of) {
+  for (;;) {
+    lx.skipBlankLines();
+    if (lx.atEnd()) lx.fail("expected 'return' before the end of the input");
+    if (lx.peekWord("return")) return;
+    line_of.push_back(lx.line());
+    g.instrs.push_back(parseInstruction(lx, g.instrs.size()));
+    if (g.instrs.size() > (size_t{1} << 24)) lx.fail("too many instructions");
+  }
+}
+
+// `%v [into param P]`, one returned value.
+Output parseOutput(Lexer& lx, size_t defined) {
+  lx.expect('%', "for a returned value");
+  int64_t v = lx.integer("after '%'");
+  if (v < 0 || v >= static_cast<int64_t>(defined))
+    lx.failToken(absl::StrCat("returned value %", v, " is not defined"));
+  Output o{static_cast<int32_t>(v), -1};
+  if (lx.peekWord("into")) {
+    lx.word();
+    if (lx.word() != "param") lx.fail("expected 'param' after 'into'");
+    int64_t p = lx.integer("for the destination param");
+    if (p < 0 || p > std::numeric_limits<int32_t>::max()) lx.fail("bad destination param");
+    o.dest_param = static_cast<int32_t>(p);
+  }
+  return o;
+}
+
+// `return %a, %b into param 0, ...` and the end of its line.
+void parseReturn(Lexer& lx, Graph& g) {
+  lx.word();  // return
+  do {
+    g.outputs.push_back(parseOutput(lx, g.instrs.size()));
+  } while (lx.accept(','));
+  lx.expectLineEnd("after 'return'");
+}
+
+// The closing `}`, and nothing but blank lines and comments after it.
+void parseEnd(Lexer& lx) {
+  lx.skipBlankLines();
+  lx.expect('}', "to close the graph");
+  lx.skipBlankLines();
+  if (!lx.atEnd()) lx.fail("unexpected text after the graph");
+}
+
+// The verifier's problem as `file:line:1: problem`, at the instruction's line when the problem
+// names one (`%N: ...`), else at `last_line`.
+std::string placeProblem(const std::string& problem, std::string_view filename,
+                         const std::vector<int>& line_of, int last_line) {
+  int line = 0;
+  if (problem.size() > 1 && problem[0] == '%') {
+    size_t k = static_cast<size_t>(std::atoll(problem.c_str() + 1));
+    if (k < line_of.size()) line = line_of[k];
+  }
+  return absl::StrCat(std::string(filename), ":", line ? line : last_line, ":1: ", problem);
+}
+
 }  // namespace
 
 ParseResult parseGraph(std::string_view text, std::string_view filename) {
@@ -228,103 +385,15 @@ ParseResult parseGraph(std::string_view text, std::string_view filename) {
   Graph g;
   std::vector<int> line_of;  // per instruction, for verifier messages
   try {
-    lx.skipBlankLines();
-    if (lx.word() != "graph") lx.fail("expected 'graph'");
-    lx.expect('{', "after 'graph'");
-    lx.expectLineEnd("after 'graph {'");
-    for (;;) {
-      lx.skipBlankLines();
-      if (lx.atEnd()) lx.fail("expected 'return' before the end of the input");
-      if (lx.peekWord("return")) break;
-      line_of.push_back(lx.line());
-      lx.expect('%', "at the start of an instruction");
-      int64_t id = lx.integer("after '%'");
-      if (id != static_cast<int64_t>(g.instrs.size())) {
-        lx.failToken(
-            absl::StrCat("expected %", g.instrs.size(), " (values are numbered in order)"));
-      }
-      lx.expect('=', "after the value name");
-      std::string m = lx.word();
-      if (m.empty()) lx.fail("expected an op name");
-      Instr in;
-      decodeMnemonic(lx, m, in.d);
-      std::string literal;
-      if (in.d.op == Op::Param) {
-        in.d.ivalue = lx.integer("for the param index");
-      } else if (in.d.op == Op::Const) {
-        literal = lx.numberToken();
-        if (literal.empty()) lx.fail("expected a number for the constant");
-      }
-      lx.skipSpaces();
-      if (lx.peek() == '%') {
-        do {
-          lx.expect('%', "for an operand");
-          int64_t o = lx.integer("after '%'");
-          if (o < 0 || o >= static_cast<int64_t>(g.instrs.size())) {
-            lx.failToken(absl::StrCat("operand %", o, " is not defined before this instruction"));
-          }
-          in.operands.push_back(static_cast<int32_t>(o));
-        } while (lx.accept(','));
-      }
-      parseAttrs(lx, in.d);
-      lx.expect(':', "before the type");
-      std::string dt = lx.word();
-      if (!dtypeFromName(dt, &in.d.dtype)) lx.failToken(absl::StrCat("unknown dtype '", dt, "'"));
-      in.d.shape = lx.intList("shape");
-      for (int64_t x : in.d.shape) {
-        if (x < 0 || x > kMaxDim) lx.failToken("shape sizes must be between 0 and 2^40");
-      }
-      if (in.d.op == Op::Const) {
-        const char* begin = literal.c_str();
-        char* end = nullptr;
-        if (isFloatingType(in.d.dtype)) {
-          in.d.fvalue = std::strtod(begin, &end);
-        } else {
-          in.d.ivalue = std::strtoll(begin, &end, 10);
-        }
-        if (end != begin + literal.size())
-          lx.failToken(
-              absl::StrCat("bad constant '", literal, "' for ", std::string(irName(in.d.dtype))));
-      }
-      lx.expectLineEnd("after the type");
-      g.instrs.push_back(std::move(in));
-      if (g.instrs.size() > (size_t{1} << 24)) lx.fail("too many instructions");
-    }
-    lx.word();  // return
-    do {
-      lx.expect('%', "for a returned value");
-      int64_t v = lx.integer("after '%'");
-      if (v < 0 || v >= static_cast<int64_t>(g.instrs.size()))
-        lx.failToken(absl::StrCat("returned value %", v, " is not defined"));
-      Output o{static_cast<int32_t>(v), -1};
-      if (lx.peekWord("into")) {
-        lx.word();
-        if (lx.word() != "param") lx.fail("expected 'param' after 'into'");
-        int64_t p = lx.integer("for the destination param");
-        if (p < 0 || p > std::numeric_limits<int32_t>::max()) lx.fail("bad destination param");
-        o.dest_param = static_cast<int32_t>(p);
-      }
-      g.outputs.push_back(o);
-    } while (lx.accept(','));
-    lx.expectLineEnd("after 'return'");
-    lx.skipBlankLines();
-    lx.expect('}', "to close the graph");
-    lx.skipBlankLines();
-    if (!lx.atEnd()) lx.fail("unexpected text after the graph");
+    parseHeader(lx);
+    parseInstructions(lx, g, line_of);
+    parseReturn(lx, g);
+    parseEnd(lx);
   } catch (const Lexer::ParseError& e) {
     return {std::nullopt, e.message};
   }
   std::string problem = verifyGraph(g);
-  if (!problem.empty()) {
-    // Point at the instruction's line when the message names one.
-    int line = 0;
-    if (problem.size() > 1 && problem[0] == '%') {
-      size_t k = static_cast<size_t>(std::atoll(problem.c_str() + 1));
-      if (k < line_of.size()) line = line_of[k];
-    }
-    return {std::nullopt,
-            absl::StrCat(std::string(filename), ":", line ? line : lx.line(), ":1: ", problem)};
-  }
+  if (!problem.empty()) return {std::nullopt, placeProblem(problem, filename, line_of, lx.line())};
   return {std::move(g), ""};
 }
 
@@ -371,36 +440,14 @@ std::string verifyGraph(const Graph& g) {
         if (d.offset < 0) return bad("offset must be non-negative");
         break;
       case Op::Elementwise: {
-        const auto& info = codegen::info(d.sop);
         for (size_t k = 0; k < in.operands.size(); ++k) {
           if (operand(k).shape != d.shape)
             return bad("elementwise operands must have the result's shape");
         }
-        if (d.sop == ScalarOp::Where) {
-          if (operand(0).dtype != ScalarType::Bool) return bad("where's condition must be i1");
-          if (operand(1).dtype != d.dtype || operand(2).dtype != d.dtype)
-            return bad("where's values must have the result's type");
-        } else if (d.sop != ScalarOp::Cast && d.sop != ScalarOp::Not && d.sop != ScalarOp::And &&
-                   d.sop != ScalarOp::Or) {
-          for (size_t k = 1; k < in.operands.size(); ++k) {
-            if (operand(k).dtype != operand(0).dtype)
-              return bad("operands must have the same type");
-          }
-          if (info.result == codegen::ScalarResult::Same && operand(0).dtype != d.dtype)
-            return bad("the result must have the operands' type");
-        }
-        if (info.result == codegen::ScalarResult::Bool && d.dtype != ScalarType::Bool)
-          return bad("a comparison's result is i1");
-        bool fp_only = d.sop == ScalarOp::Exp || d.sop == ScalarOp::Log ||
-                       d.sop == ScalarOp::Sqrt || d.sop == ScalarOp::Rsqrt ||
-                       d.sop == ScalarOp::Sin || d.sop == ScalarOp::Cos ||
-                       d.sop == ScalarOp::Tanh || d.sop == ScalarOp::Sigmoid;
-        if (fp_only && !isFloatingType(d.dtype))
-          return bad(absl::StrCat(std::string(info.name), " needs f32 or f64"));
-        if ((d.sop == ScalarOp::Div || d.sop == ScalarOp::FloorDiv || d.sop == ScalarOp::Mod) &&
-            !isFloatingType(d.dtype)) {
-          return bad("integer division is not supported (true division works on floats)");
-        }
+        std::vector<ScalarType> types;
+        for (size_t k = 0; k < in.operands.size(); ++k) types.push_back(operand(k).dtype);
+        std::string problem = checkDtypeRule(d.sop, types, d.dtype);
+        if (!problem.empty()) return bad(problem);
         break;
       }
       case Op::Strided: {

@@ -286,8 +286,7 @@ class Lowering {
         if (in.d.op == Op::Strided) {
           result = ops[0];
         } else if (in.d.op == Op::Elementwise) {
-          const auto& info = codegen::info(in.d.sop);
-          ScalarType t = info.result == codegen::ScalarResult::Bool ? ScalarType::Bool : in.d.dtype;
+          ScalarType t = ir::resultType(in.d.sop, in.d.dtype);
           result = b_.op(in.d.sop, t, ops[0], ops.size() > 1 ? ops[1] : -1,
                          ops.size() > 2 ? ops[2] : -1);
         } else {

@@ -12,6 +12,7 @@
 #include "kiln/autograd.h"
 #include "kiln/error.h"
 #include "kiln/ops.h"
+#include "lib/autograd/elementwise_ops.h"
 #include "lib/frontend/common.h"
 #include "lib/frontend/tensor_impl.h"
 #include "lib/ir/extract.h"
@@ -70,7 +71,7 @@ std::vector<Tensor> replay(const ir::Graph& g, const std::vector<Tensor>& params
       case Op::Elementwise: {
         std::vector<Tensor> inputs;
         for (size_t k = 0; k < in.operands.size(); ++k) inputs.push_back(operand(k));
-        v[i] = detail::elementwiseOp(d.sop, d.dtype, inputs);
+        v[i] = autograd::elementwiseOp(d.sop, d.dtype, inputs);
         break;
       }
       case Op::Strided:

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "lib/core/format.h"
+#include "lib/core/scalar_type.h"
 #include "runtime/plan.h"
 #include "tools/kiln-ir/grad.h"
 #include "tools/kiln-ir/npy.h"
@@ -286,93 +287,44 @@ std::pair<int64_t, std::string> indexedPath(const std::string& option, const std
   return {k, value.substr(eq + 1)};
 }
 
-template <typename T>
-T loadAs(const char* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
 // Integers go through int64 so that large i64 values survive; anything involving a float goes
 // through double.
 void convertElements(const NpyArray& from, ScalarType to, void* dst) {
-  const int64_t n = from.numel();
-  const size_t in_size = elementSize(from.dtype), out_size = elementSize(to);
-  const char* src = from.data.data();
-  char* out = static_cast<char*>(dst);
-  for (int64_t i = 0; i < n; ++i) {
-    const char* p = src + i * in_size;
+  const bool from_float = isFloatingType(from.dtype);
+  for (int64_t i = 0; i < from.numel(); ++i) {
     double d = 0;
     int64_t l = 0;
-    switch (from.dtype) {
-      case ScalarType::Float:
-        d = loadAs<float>(p);
-        l = static_cast<int64_t>(d);
-        break;
-      case ScalarType::Double:
-        d = loadAs<double>(p);
-        l = static_cast<int64_t>(d);
-        break;
-      case ScalarType::Int:
-        l = loadAs<int32_t>(p);
-        d = static_cast<double>(l);
-        break;
-      case ScalarType::Long:
-        l = loadAs<int64_t>(p);
-        d = static_cast<double>(l);
-        break;
-      case ScalarType::Bool:
-        l = *p != 0;
-        d = static_cast<double>(l);
-        break;
-    }
-    char* q = out + i * out_size;
-    switch (to) {
-      case ScalarType::Float: {
-        float f = static_cast<float>(d);
-        std::memcpy(q, &f, sizeof f);
-        break;
+    detail::visitType(from.dtype, [&]<typename T>() {
+      T v = detail::loadAs<T>(from.data.data(), i);
+      d = static_cast<double>(v);
+      l = from_float ? static_cast<int64_t>(d) : static_cast<int64_t>(v);
+    });
+    detail::visitType(to, [&]<typename T>() {
+      if constexpr (std::is_same_v<T, bool>) {
+        detail::storeAs<bool>(dst, i, from_float ? d != 0 : l != 0);
+      } else if constexpr (std::is_floating_point_v<T>) {
+        detail::storeAs<T>(dst, i, static_cast<T>(d));
+      } else {
+        detail::storeAs<T>(dst, i, static_cast<T>(l));
       }
-      case ScalarType::Double:
-        std::memcpy(q, &d, sizeof d);
-        break;
-      case ScalarType::Int: {
-        auto v = static_cast<int32_t>(l);
-        std::memcpy(q, &v, sizeof v);
-        break;
-      }
-      case ScalarType::Long:
-        std::memcpy(q, &l, sizeof l);
-        break;
-      case ScalarType::Bool:
-        *q = from.dtype == ScalarType::Float || from.dtype == ScalarType::Double ? d != 0 : l != 0;
-        break;
-    }
+    });
   }
 }
 
 void fillRandom(std::mt19937_64& rng, ScalarType t, int64_t n, void* dst) {
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
   std::uniform_int_distribution<int64_t> small(0, 9);
-  for (int64_t i = 0; i < n; ++i) {
-    switch (t) {
-      case ScalarType::Float:
-        static_cast<float*>(dst)[i] = static_cast<float>(uniform(rng));
-        break;
-      case ScalarType::Double:
-        static_cast<double*>(dst)[i] = uniform(rng);
-        break;
-      case ScalarType::Int:
-        static_cast<int32_t*>(dst)[i] = static_cast<int32_t>(small(rng));
-        break;
-      case ScalarType::Long:
-        static_cast<int64_t*>(dst)[i] = small(rng);
-        break;
-      case ScalarType::Bool:
-        static_cast<uint8_t*>(dst)[i] = static_cast<uint8_t>(small(rng) & 1);
-        break;
+  detail::visitType(t, [&]<typename T>() {
+    for (int64_t i = 0; i < n; ++i) {
+      if constexpr (std::is_same_v<T, bool>) {
+        detail::storeAs<bool>(dst, i, (small(rng) & 1) != 0);
+      } else if constexpr (std::is_floating_point_v<T>) {
+        detail::storeAs<T>(dst, i, static_cast<T>(uniform(rng)));
+      } else {
+        detail::storeAs<T>(dst, i, static_cast<T>(small(rng)));
+      }
     }
-  }
+  });
 }
 
 std::string tensorText(ScalarType dtype, const std::vector<int64_t>& shape, const void* data) {

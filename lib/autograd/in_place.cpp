@@ -1,0 +1,153 @@
+// In-place ops under autograd (see in_place.h).
+#include "lib/autograd/in_place.h"
+
+#include <absl/strings/str_cat.h>
+
+#include "kiln/autograd.h"
+#include "kiln/ops.h"
+#include "lib/autograd/function.h"
+#include "lib/autograd/rules.h"
+#include "lib/frontend/common.h"
+
+namespace kiln::autograd {
+namespace {
+
+using detail::readNode;
+
+// The tensor an in-place op reads as `self`: the current value and autograd history of self,
+// held apart from self's storage, which the op is about to replace.
+Tensor inPlaceSource(const Tensor& self) {
+  checkInPlaceAllowed(self, {});
+  if (!needsGrad({&self})) return self;
+  Tensor old = detail::fromNode(readNode(self), self.device());
+  old.impl()->grad_fn = self.impl()->grad_fn;
+  old.impl()->output_nr = self.impl()->output_nr;
+  return old;
+}
+
+// Where a view sits in its base, relative to the base's first element (values, so that
+// backward rules can keep it without keeping the tensors alive).
+struct ViewGeometry {
+  std::vector<int64_t> sizes, strides;
+  int64_t offset;
+  std::vector<int64_t> base_sizes;
+};
+
+ViewGeometry geometryOf(const detail::TensorImpl& view) {
+  return {view.sizes, view.strides, view.offset - view.view_base->offset, view.view_base->sizes};
+}
+
+// `base_like` (a tensor of the view base's shape) read through the view's geometry, as a
+// differentiable op: its gradient is embedded back at the viewed positions.
+Tensor viewThrough(const Tensor& base_like, const ViewGeometry& geo) {
+  auto apply = [geo](const Tensor& t) {
+    Tensor c = t.contiguous();
+    return detail::makeView(c, geo.sizes, geo.strides, c.storage_offset() + geo.offset);
+  };
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    out = apply(base_like);
+  }
+  ScalarType dtype = base_like.dtype();
+  recordView(out, base_like, "AsStridedBackward0",
+             [=](const Tensor& g) { return embedView(g, geo.base_sizes, dtype, apply); });
+  return out;
+}
+
+// Whether an in-place op on `self` giving `result` must rewrite a view base's history.
+bool throughView(const Tensor& self, const Tensor& result) {
+  return is_grad_enabled() && self.impl()->view_base && result.requires_grad();
+}
+
+void checkShapeKept(const Tensor& self, const Tensor& result) {
+  if (result.sizes() != self.sizes()) {
+    throw Error(absl::StrCat("output with shape ", detail::shapeText(self.sizes().vec()),
+                             " doesn't match the broadcast shape ",
+                             detail::shapeText(result.sizes().vec())));
+  }
+}
+
+}  // namespace
+
+void checkInPlaceAllowed(const Tensor& self, std::initializer_list<const Tensor*> others) {
+  if (!is_grad_enabled()) return;
+  if (self.is_leaf() && self.requires_grad()) {
+    throw Error("a leaf Variable that requires grad is being used in an in-place operation.");
+  }
+  const auto& base = self.impl()->view_base;
+  if (!base) return;
+  bool grads = self.requires_grad() || base->requires_grad || base->grad_fn;
+  for (const Tensor* o : others) grads = grads || (o && o->defined() && o->requires_grad());
+  if (!grads) return;
+  if (!base->grad_fn && base->requires_grad) {
+    throw Error(
+        "a view of a leaf Variable that requires grad is being used in an in-place operation.");
+  }
+  if (!Tensor(base).is_contiguous()) {
+    throw Error(
+        "kiln: in-place operations on views of non-contiguous tensors that take part in autograd "
+        "are not supported yet");
+  }
+}
+
+Tensor& assignThroughView(Tensor& self, const std::function<Tensor(const Tensor&)>& op) {
+  Tensor base(self.impl()->view_base);
+  const ViewGeometry geo = geometryOf(*self.impl());
+  // Always a tensor of its own (even when the base has no history yet): the base's new history
+  // saves it, and saving the base itself would be a reference cycle.
+  checkInPlaceAllowed(base, {});
+  Tensor base_old = detail::fromNode(readNode(base), base.device());
+  base_old.impl()->grad_fn = base.impl()->grad_fn;
+  base_old.impl()->output_nr = base.impl()->output_nr;
+  Tensor result;
+  {
+    detail::DeferEager defer;
+    result = op(viewThrough(base_old, geo));
+  }
+  checkShapeKept(self, result);
+  detail::checkCastable(result.dtype(), self.dtype());
+  Tensor cast = result.dtype() == self.dtype() ? result : result.to(self.dtype());
+  detail::assignNode(self, readNode(cast));
+  auto apply = [geo](const Tensor& t) { return viewThrough(t, geo); };
+  Tensor placed = embedView(cast, base.sizes(), base.dtype(), apply);
+  Tensor mask;
+  {
+    NoGradGuard no_grad;
+    mask = embedView(ones_like(cast, kBool), base.sizes(), kBool, apply);
+  }
+  Tensor base_new = where(mask, placed, base_old);
+  base.impl()->grad_fn = base_new.impl()->grad_fn;
+  base.impl()->output_nr = base_new.impl()->output_nr;
+  Tensor view_new = viewThrough(base_new, geo);
+  self.impl()->grad_fn = view_new.impl()->grad_fn;
+  self.impl()->output_nr = view_new.impl()->output_nr;
+  detail::afterRecord(self);
+  return self;
+}
+
+Tensor& assignResult(Tensor& self, const Tensor& result) {
+  checkShapeKept(self, result);
+  detail::checkCastable(result.dtype(), self.dtype());
+  checkInPlaceAllowed(self, {&result});
+  detail::assignNode(self, detail::castNode(readNode(result), self.dtype()));
+  if (result.impl()->grad_fn && is_grad_enabled()) {
+    Tensor cast = result.dtype() == self.dtype() ? result : result.to(self.dtype());
+    self.impl()->grad_fn = cast.impl()->grad_fn;
+    self.impl()->output_nr = cast.impl()->output_nr;
+  }
+  detail::afterRecord(self);
+  return self;
+}
+
+Tensor& inPlace(Tensor& self, const std::function<Tensor(const Tensor&)>& op) {
+  Tensor result;
+  {
+    detail::DeferEager defer;
+    result = op(inPlaceSource(self));
+  }
+  if (throughView(self, result)) return assignThroughView(self, op);
+  return assignResult(self, result);
+}
+
+}  // namespace kiln::autograd
