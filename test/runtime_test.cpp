@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <vector>
 
+#include "lib/frontend/common.h"
 #include "lib/ir/parse.h"
 #include "lib/passes/passes.h"
 #include "lib/sched/schedule.h"
@@ -215,6 +217,43 @@ TEST(Plan, AllocatesAndLaunchesThroughItsDevice) {
     EXPECT_EQ(readFloats(*slots[plan->schedule.output_slots[1]]), (std::vector<float>{120}));
   }
   EXPECT_EQ(device.releases, device.allocations);  // every buffer went back to its device
+}
+
+}  // namespace
+
+namespace {
+
+// kiln cannot make CUDA tensors yet: a storage that says it lives on cuda:0 stands for one.
+kiln::Tensor onCuda(std::vector<int64_t> shape) {
+  return kiln::detail::fromNode(kiln::detail::constantNode(1.0, kiln::kFloat, shape),
+                                kiln::Device("cuda:0"));
+}
+
+void expectError(const std::function<void()>& f, const std::string& message) {
+  try {
+    f();
+    ADD_FAILURE() << "no error; expected: " << message;
+  } catch (const kiln::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+  }
+}
+
+TEST(Devices, OpsRefuseTensorsOnTwoDevicesAsPyTorchDoes) {
+  kiln::Tensor cuda = onCuda({2, 2});
+  kiln::Tensor cpu = kiln::ones({2, 2});
+  const std::string same =
+      "Expected all tensors to be on the same device, but found at least two devices, ";
+  expectError([&] { cpu + cuda; }, same + "cpu and cuda:0!");
+  expectError([&] { cuda* cpu; }, same + "cuda:0 and cpu!");
+  expectError([&] { cpu.add_(cuda); }, same + "cpu and cuda:0!");
+  expectError([&] { kiln::where(cpu > 0, cpu, cuda); }, same + "cpu and cuda:0!");
+  expectError([&] { kiln::mm(cpu, cuda); }, same + "cpu and cuda:0!");
+  expectError([&] { kiln::cat({cpu, cuda}); }, same + "cpu and cuda:0!");
+  // One device, but one kiln has no backend for: refused when the op is recorded.
+  expectError([&] { kiln::exp(cuda); }, "cuda:0 tensors are not supported yet");
+  // A zero-dimensional CPU tensor joins a tensor of another device, as a number would.
+  expectError([&] { cuda + kiln::tensor(2.0); }, "cuda:0 tensors are not supported yet");
+  EXPECT_TRUE(kiln::equal(cpu + kiln::tensor(2.0), kiln::full({2, 2}, 3.0)));
 }
 
 }  // namespace

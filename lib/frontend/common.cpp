@@ -3,6 +3,8 @@
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_join.h>
 
+#include "runtime/device.h"
+
 namespace kiln::detail {
 
 std::string shapeText(const std::vector<int64_t>& s) {
@@ -145,9 +147,23 @@ void checkCastable(ScalarType from, ScalarType to) {
   }
 }
 
-void checkDevice(const Tensor& t, const char* op) {
-  if (!t.defined())
-    throw Error(absl::StrCat(op, ": expected a defined tensor, but got an undefined one"));
+Device commonDevice(const char* op, std::initializer_list<const Tensor*> tensors) {
+  const Tensor* first = nullptr;  // the first tensor that is not a CPU scalar, else the first
+  for (const Tensor* t : tensors) {
+    if (t == nullptr) continue;
+    if (!t->defined())
+      throw Error(absl::StrCat(op, ": expected a defined tensor, but got an undefined one"));
+    if (first == nullptr || (first->dim() == 0 && first->device().is_cpu())) first = t;
+  }
+  for (const Tensor* t : tensors) {
+    if (t == nullptr || t->device() == first->device() || (t->dim() == 0 && t->device().is_cpu()))
+      continue;
+    throw Error(absl::StrCat(
+        "Expected all tensors to be on the same device, but found at least two devices, ",
+        first->device().str(), " and ", t->device().str(), "!"));
+  }
+  runtime::deviceFor(first->device());  // a device without a backend says so now
+  return first->device();
 }
 
 }  // namespace kiln::detail

@@ -44,7 +44,11 @@ Tensor record(ir::NodeRef n, Device device = Device(DeviceType::CPU));
 /// Throws PyTorch's error unless `from` can be written into a tensor of type `to`.
 void checkCastable(ScalarType from, ScalarType to);
 
-/// Checks that all tensors are on the same (CPU) device.
-void checkDevice(const Tensor& t, const char* op);
+/// The device an op on `tensors` (null entries, numbers' places, are skipped) computes on:
+/// theirs, which must be one device that kiln can compute on. A zero-dimensional CPU tensor may
+/// join tensors of another device (PyTorch treats it as a number). Throws PyTorch's "Expected all
+/// tensors to be on the same device" otherwise, "not supported yet" for a device without a backend,
+/// and the undefined-tensor error.
+Device commonDevice(const char* op, std::initializer_list<const Tensor*> tensors);
 
 }  // namespace kiln::detail

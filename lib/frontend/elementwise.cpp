@@ -11,10 +11,6 @@ std::vector<int64_t> shapeOf(const Operand& o) {
   return o.tensor ? o.tensor->sizes().vec() : std::vector<int64_t>{};
 }
 
-const Tensor& firstTensor(const Operand& a, const Operand& b) {
-  return a.tensor ? *a.tensor : *b.tensor;
-}
-
 // floor_divide, remainder and fmod: PyTorch has no bool kernels for them, and refuses an integer
 // division by zero ("ZeroDivisionError"). A zero divisor that is a number is refused here; one
 // inside a tensor gives 0, since a lazy kernel cannot raise.
@@ -77,6 +73,11 @@ ir::NodeRef binaryNode(ScalarOp op, const Operand& a, const Operand& b) {
   return elementwiseNode(op, t, {operandNode(a, t, shape), operandNode(b, t, shape)});
 }
 
+// The device of a binary op's tensor operands (one or two).
+Device operandsDevice(ScalarOp op, const Operand& a, const Operand& b) {
+  return commonDevice(ir::info(op).name.data(), {a.tensor, b.tensor});
+}
+
 void checkAlpha(const Tensor& a, const Operand& b, const Scalar& alpha) {
   ScalarType t = resultType({a, b});
   if (!isFloatingType(t) && alpha.isFloatingPoint()) {
@@ -90,28 +91,28 @@ void checkAlpha(const Tensor& a, const Operand& b, const Scalar& alpha) {
 }  // namespace
 
 Tensor unaryOp(ScalarOp op, const Tensor& a) {
-  checkDevice(a, ir::info(op).name.data());
+  Device device = commonDevice(ir::info(op).name.data(), {&a});
   checkOperands(op, a, Scalar());
   ScalarType t = ir::computeType(op, a.dtype());
-  return record(elementwiseNode(op, t, {castNode(readNode(a), t)}), a.device());
+  return record(elementwiseNode(op, t, {castNode(readNode(a), t)}), device);
 }
 
 Tensor binaryOp(ScalarOp op, const Operand& a, const Operand& b) {
-  const Tensor& t = firstTensor(a, b);
-  checkDevice(t, ir::info(op).name.data());
+  Device device = operandsDevice(op, a, b);
   checkOperands(op, a, b);
-  return record(binaryNode(op, a, b), t.device());
+  return record(binaryNode(op, a, b), device);
 }
 
 Tensor addOp(ScalarOp op, const Tensor& a, const Operand& b, const Scalar& alpha) {
+  Device device = operandsDevice(op, a, b);
   checkOperands(op, a, b);
   checkAlpha(a, b, alpha);
-  if (alpha.toDouble() == 1.0) return record(binaryNode(op, a, b), a.device());
+  if (alpha.toDouble() == 1.0) return record(binaryNode(op, a, b), device);
   ScalarType t = resultType({a, b});
   std::vector<int64_t> shape = broadcastShapes(a.sizes().vec(), shapeOf(b));
   ir::NodeRef scaled =
       elementwiseNode(ScalarOp::Mul, t, {operandNode(b, t, shape), constantNode(alpha, t, shape)});
-  return record(elementwiseNode(op, t, {operandNode(a, t, shape), scaled}), a.device());
+  return record(elementwiseNode(op, t, {operandNode(a, t, shape), scaled}), device);
 }
 
 Tensor clampOp(const Tensor& a, std::optional<Scalar> min, std::optional<Scalar> max) {
@@ -127,13 +128,14 @@ Tensor clampOp(const Tensor& a, std::optional<Scalar> min, std::optional<Scalar>
 }
 
 Tensor whereOp(const Tensor& cond, const Operand& a, const Operand& b) {
+  Device device = commonDevice("where", {&cond, a.tensor, b.tensor});
   ScalarType t = resultType({a, b});
   std::vector<int64_t> shape =
       broadcastShapes(cond.sizes().vec(), broadcastShapes(shapeOf(a), shapeOf(b)));
   ir::NodeRef c = operandNode(cond, kBool, shape);
   return record(
       elementwiseNode(ScalarOp::Where, t, {c, operandNode(a, t, shape), operandNode(b, t, shape)}),
-      cond.device());
+      device);
 }
 
 Tensor instructionOp(ScalarOp op, ScalarType dtype, const std::vector<Tensor>& inputs) {

@@ -194,6 +194,7 @@ std::string matText(const Tensor& t) {
 }
 
 void checkMatmulTypes(const Tensor& a, const Tensor& b) {
+  commonDevice("matmul", {&a, &b});
   if (a.dtype() != b.dtype()) {
     throw Error(absl::StrCat("expected m1 and m2 to have the same dtype, but got: ",
                              std::string(detail::typeMetaName(a.dtype())),

@@ -376,6 +376,7 @@ std::optional<int64_t> catDim(const std::vector<Tensor>& tensors, int64_t dim) {
 }
 
 Tensor concat(const std::vector<Tensor>& tensors, int64_t d) {
+  for (const Tensor& x : tensors) commonDevice("cat", {&tensors[0], &x});
   const Tensor* ref = nullptr;
   for (const Tensor& t : tensors) {
     if (!(t.dim() == 1 && t.numel() == 0)) {
