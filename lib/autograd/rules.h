@@ -1,6 +1,7 @@
 #pragma once
-// The vector-Jacobian rules of kiln's ops, recorded by the front end after each op (a no-op
-// when no input requires grad or recording is off).
+// The vector-Jacobian rules of kiln's ops, attached by the differentiable ops of lib/autograd
+// after the front end has recorded the op (a no-op when no input requires grad or recording is
+// off).
 #include <functional>
 #include <optional>
 #include <vector>
