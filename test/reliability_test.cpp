@@ -320,3 +320,21 @@ TEST(SizeOverflow, RandintOverTheWholeInt64Range) {
     EXPECT_LT(x, 2);
   }
 }
+
+TEST(AlphaChecks, AsPyTorchAlphaCheck) {
+  Tensor f = kiln::ones({2});
+  Tensor l = kiln::ones({2}, kiln::kLong);
+  Tensor b = kiln::tensor({true, false});
+  const char* kBoolAlpha = "Boolean alpha only supported for Boolean results.";
+  const char* kFloatAlpha =
+      "For integral input tensors, argument alpha must not be a floating point number.";
+  EXPECT_MESSAGE(kiln::add(f, f, true), kBoolAlpha);
+  EXPECT_MESSAGE(kiln::sub(l, l, false), kBoolAlpha);
+  EXPECT_MESSAGE(kiln::add(l, l, 2.0), kFloatAlpha);
+  EXPECT_MESSAGE(kiln::add(b, b, 0.5), kFloatAlpha);
+  // An integral alpha is allowed with bool results: b + 2 * b is b or b.
+  EXPECT_EQ(values(kiln::add(b, kiln::tensor({false, false}), 2)), (std::vector<double>{1, 0}));
+  EXPECT_EQ(values(kiln::add(b, b, true)), (std::vector<double>{1, 0}));
+  EXPECT_EQ(values(kiln::add(f, f, 2.5)), (std::vector<double>{3.5, 3.5}));
+}
+

@@ -79,12 +79,14 @@ Device operandsDevice(ScalarOp op, const Operand& a, const Operand& b) {
 }
 
 void checkAlpha(const Tensor& a, const Operand& b, const Scalar& alpha) {
+  // PyTorch's alpha_check: a bool alpha needs a bool result; an integral (or bool) result needs
+  // an integral (or bool) alpha.
   ScalarType t = resultType({a, b});
-  if (!isFloatingType(t) && alpha.isFloatingPoint()) {
-    throw Error("For integral input tensors, argument alpha must not be a floating point number.");
-  }
-  if (t == ScalarType::Bool && !alpha.isBoolean() && alpha.toLong() != 1) {
+  if (alpha.isBoolean() && t != ScalarType::Bool) {
     throw Error("Boolean alpha only supported for Boolean results.");
+  }
+  if (!isFloatingType(t) && !alpha.isIntegral(true)) {
+    throw Error("For integral input tensors, argument alpha must not be a floating point number.");
   }
 }
 
