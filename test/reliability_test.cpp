@@ -338,3 +338,12 @@ TEST(AlphaChecks, AsPyTorchAlphaCheck) {
   EXPECT_EQ(values(kiln::add(f, f, 2.5)), (std::vector<double>{3.5, 3.5}));
 }
 
+TEST(EmptyTensors, SoftmaxOfEmpty) {
+  for (int64_t d : {0, 1}) {
+    Tensor x = kiln::zeros({2, 0});
+    EXPECT_EQ(kiln::softmax(x, d).sizes().vec(), (std::vector<int64_t>{2, 0}));
+    EXPECT_EQ(kiln::log_softmax(x, d).sizes().vec(), (std::vector<int64_t>{2, 0}));
+  }
+  EXPECT_EQ(kiln::softmax(kiln::zeros({0}), 0).sizes().vec(), std::vector<int64_t>{0});
+}
+

@@ -171,6 +171,8 @@ Tensor reduceVar(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) 
 
 Tensor softmaxOf(const Tensor& x, int64_t d) {
   NoGradGuard no_grad;
+  // No maximum to shift by: an empty input gives an empty result, as in PyTorch.
+  if (x.numel() == 0) return x.clone();
   Tensor v = x.dim() == 0 ? x.reshape({1}) : x;
   Tensor e = (v - amax(v, {d}, true)).exp();
   Tensor out = e / e.sum({d}, true);
@@ -179,6 +181,7 @@ Tensor softmaxOf(const Tensor& x, int64_t d) {
 
 Tensor logSoftmaxOf(const Tensor& x, int64_t d) {
   NoGradGuard no_grad;
+  if (x.numel() == 0) return x.clone();
   Tensor v = x.dim() == 0 ? x.reshape({1}) : x;
   Tensor shifted = v - amax(v, {d}, true);
   Tensor out = shifted - shifted.exp().sum({d}, true).log();
