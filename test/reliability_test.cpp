@@ -338,6 +338,14 @@ TEST(AlphaChecks, AsPyTorchAlphaCheck) {
   EXPECT_EQ(values(kiln::add(f, f, 2.5)), (std::vector<double>{3.5, 3.5}));
 }
 
+TEST(SizeOverflow, ExpandToANegativeSize) {
+  EXPECT_MESSAGE(kiln::zeros({1}).expand({3, -2}),
+                 "Trying to create tensor with negative dimension -2: [3, -2]");
+  EXPECT_MESSAGE(kiln::zeros({2}).expand({3, -2}),
+                 "The expanded size of the tensor (-2) must match the existing size (2) at "
+                 "non-singleton dimension 1.  Target sizes: [3, -2].  Tensor sizes: [2]");
+}
+
 TEST(EmptyTensors, SoftmaxOfEmpty) {
   for (int64_t d : {0, 1}) {
     Tensor x = kiln::zeros({2, 0});
