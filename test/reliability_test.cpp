@@ -321,6 +321,24 @@ TEST(SizeOverflow, RandintOverTheWholeInt64Range) {
   }
 }
 
+TEST(ExactIntegers, ItemThatDoesNotFit) {
+  EXPECT_MESSAGE(kiln::tensor(int64_t{1} << 40).item<int32_t>(),
+                 "value cannot be converted to type int32_t without overflow");
+  EXPECT_MESSAGE(kiln::tensor(3e9, kiln::kDouble).item<int32_t>(),
+                 "value cannot be converted to type int32_t without overflow");
+  EXPECT_MESSAGE(kiln::tensor(std::nan(""), kiln::kDouble).item<int64_t>(),
+                 "value cannot be converted to type int64_t without overflow");
+  EXPECT_MESSAGE(kiln::tensor(0x1p63, kiln::kDouble).item<int64_t>(),
+                 "value cannot be converted to type int64_t without overflow");
+  EXPECT_MESSAGE(kiln::tensor(1e300, kiln::kDouble).item<float>(),
+                 "value cannot be converted to type float without overflow");
+  EXPECT_EQ(kiln::tensor(-int64_t{2147483648}).item<int32_t>(), -2147483647 - 1);
+  EXPECT_EQ(kiln::tensor(-0x1p63, kiln::kDouble).item<int64_t>(), -kMax - 1);
+  EXPECT_EQ(kiln::tensor(kMax).item<int64_t>(), kMax);
+  EXPECT_TRUE(std::isinf(kiln::tensor(INFINITY, kiln::kDouble).item<float>()));
+  EXPECT_TRUE(std::isnan(kiln::tensor(std::nan(""), kiln::kDouble).item<float>()));
+}
+
 TEST(AlphaChecks, AsPyTorchAlphaCheck) {
   Tensor f = kiln::ones({2});
   Tensor l = kiln::ones({2}, kiln::kLong);

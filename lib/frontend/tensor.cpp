@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 
 #include "kiln/autograd.h"
 #include "kiln/ops.h"
@@ -143,9 +145,54 @@ Scalar Tensor::item() const {
   return detail::visitType(dtype(), [&]<typename T>() { return Scalar(detail::loadAs<T>(p, 0)); });
 }
 
+namespace {
+// c10's checked_convert: a value outside T's range is refused rather than wrapped; infinities
+// convert to floating types, and NaN to any type that has one. Any value converts to bool
+// (nonzero is true).
+template <typename T>
+bool overflows(const Scalar& s) {
+  using Limit = std::numeric_limits<T>;
+  if constexpr (std::is_same_v<T, bool>) return false;
+  if (s.isFloatingPoint()) {
+    double f = s.toDouble();
+    if (Limit::has_infinity && std::isinf(f)) return false;
+    if (std::isnan(f)) return !Limit::has_quiet_NaN;
+    // The largest int64 rounds up to 2^63 as a double: bound signed integers by -lowest too.
+    bool past_signed =
+        std::is_integral_v<T> && Limit::is_signed && f >= -static_cast<double>(Limit::lowest());
+    return f < static_cast<double>(Limit::lowest()) || f > static_cast<double>(Limit::max()) ||
+           past_signed;
+  }
+  if (s.isBoolean()) return false;
+  int64_t i = s.toLong();
+  if constexpr (std::is_integral_v<T>) {
+    return i < static_cast<int64_t>(Limit::lowest()) || i > static_cast<int64_t>(Limit::max());
+  }
+  return false;
+}
+
+template <typename T>
+constexpr const char* kTypeName = "";
+template <>
+constexpr const char* kTypeName<float> = "float";
+template <>
+constexpr const char* kTypeName<double> = "double";
+template <>
+constexpr const char* kTypeName<int32_t> = "int32_t";
+template <>
+constexpr const char* kTypeName<int64_t> = "int64_t";
+template <>
+constexpr const char* kTypeName<bool> = "bool";
+}  // namespace
+
 template <typename T>
 T Tensor::item() const {
-  return item().to<T>();
+  Scalar s = item();
+  if (overflows<T>(s)) {
+    throw Error(
+        absl::StrCat("value cannot be converted to type ", kTypeName<T>, " without overflow"));
+  }
+  return s.to<T>();
 }
 template float Tensor::item<float>() const;
 template double Tensor::item<double>() const;
