@@ -321,6 +321,40 @@ TEST(SizeOverflow, RandintOverTheWholeInt64Range) {
   }
 }
 
+// ------------------------------------------------------------------ exact values
+
+namespace {
+// Every element as an int64, read exactly (values() goes through double).
+std::vector<int64_t> longs(const Tensor& t) {
+  Tensor c = t.contiguous();
+  const int64_t* p = c.data_ptr<int64_t>();
+  return std::vector<int64_t>(p, p + c.numel());
+}
+}  // namespace
+
+TEST(ExactIntegers, ConstantFoldingKeepsInt64Exact) {
+  // Both operands are constants: the sum is folded before any kernel runs.
+  Tensor big = kiln::full({1}, int64_t{1700000000123456789}, kiln::kLong);
+  EXPECT_EQ(longs(big + 1), std::vector<int64_t>{1700000000123456790});
+  EXPECT_EQ(longs(big - 2), std::vector<int64_t>{1700000000123456787});
+  // 3037000500^2 = 9223372037000250000 wraps past the largest int64, as PyTorch's does.
+  Tensor b = kiln::full({2}, int64_t{3037000500}, kiln::kLong);
+  EXPECT_EQ(longs(b * b), (std::vector<int64_t>{-9223372036709301616, -9223372036709301616}));
+  // 2^53 + 1 and 2^53 are one double apart only as integers.
+  Tensor odd = kiln::full({1}, (int64_t{1} << 53) + 1, kiln::kLong);
+  Tensor even = kiln::full({1}, int64_t{1} << 53, kiln::kLong);
+  EXPECT_EQ(values(odd == even), std::vector<double>{0});
+  EXPECT_EQ(values(odd > even), std::vector<double>{1});
+  EXPECT_EQ(longs(kiln::maximum(odd, even)), std::vector<int64_t>{(int64_t{1} << 53) + 1});
+  EXPECT_EQ(longs(kiln::floor_divide(odd, kiln::full({1}, int64_t{-2}, kiln::kLong))),
+            std::vector<int64_t>{-(int64_t{1} << 52) - 1});
+  EXPECT_EQ(longs(kiln::remainder(odd, kiln::full({1}, int64_t{10}, kiln::kLong))),
+            std::vector<int64_t>{9007199254740993 % 10});
+  EXPECT_EQ(longs(kiln::pow(kiln::full({1}, int64_t{3}, kiln::kLong), 39)),
+            std::vector<int64_t>{4052555153018976267});
+  EXPECT_EQ(longs(-kiln::full({1}, kMax, kiln::kLong)), std::vector<int64_t>{-kMax});
+}
+
 TEST(ExactIntegers, ItemThatDoesNotFit) {
   EXPECT_MESSAGE(kiln::tensor(int64_t{1} << 40).item<int32_t>(),
                  "value cannot be converted to type int32_t without overflow");

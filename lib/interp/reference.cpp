@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
+#include <type_traits>
 
 #include "lib/ir/philox.h"
 
@@ -31,17 +32,6 @@ double roundTo(ScalarType t, double v) {
 }
 
 namespace {
-double intPow(double base, double exp) {
-  int64_t b = static_cast<int64_t>(base), e = static_cast<int64_t>(exp);
-  if (e < 0) return b == 1 ? 1 : b == -1 ? (e % 2 ? -1 : 1) : 0;
-  int64_t r = 1;
-  while (e > 0) {
-    if (e & 1) r = static_cast<int64_t>(static_cast<uint64_t>(r) * static_cast<uint64_t>(b));
-    b = static_cast<int64_t>(static_cast<uint64_t>(b) * static_cast<uint64_t>(b));
-    e >>= 1;
-  }
-  return static_cast<double>(r);
-}
 
 int64_t asInt(double v) {
   if (v >= 0x1p63) return std::numeric_limits<int64_t>::max();
@@ -49,54 +39,120 @@ int64_t asInt(double v) {
   return static_cast<int64_t>(v);
 }
 
-// a // b and a % b as PyTorch's floor_divide and remainder compute them (the quotient rounded
-// toward -inf, the remainder taking the divisor's sign). Integers divided by zero give 0 (the
-// compiled kernels never trap), and the most negative integer divided by -1 wraps.
-double floorDivide(double a, double b, ScalarType t) {
-  if (isFloatingType(t)) {
-    if (b == 0) return a / b;
-    double mod = std::fmod(a, b);
-    double div = (a - mod) / b;
-    if (mod != 0 && (b < 0) != (mod < 0)) div -= 1;
-    if (div == 0) return std::copysign(0.0, a / b);
-    double below = std::floor(div);
-    return div - below > 0.5 ? below + 1 : below;
-  }
-  int64_t x = asInt(a), y = asInt(b);
-  if (y == 0) return 0;
-  if (y == -1) return static_cast<double>(static_cast<int64_t>(0 - static_cast<uint64_t>(x)));
-  int64_t q = x / y;
-  return static_cast<double>(x % y != 0 && (x < 0) != (y < 0) ? q - 1 : q);
+// An int64 whose arithmetic wraps (two's complement), as PyTorch's integer kernels do: the
+// reference column of lib/ir/ops.def evaluated on Ints is exact for every integral value.
+struct Int {
+  int64_t v;
+  Int(int64_t x = 0) : v(x) {}  // NOLINT: the table's literals (0, bools) convert implicitly
+  friend auto operator<=>(Int, Int) = default;
+  friend bool operator==(Int, Int) = default;
+};
+Int operator-(Int a) {
+  return static_cast<int64_t>(0 - static_cast<uint64_t>(a.v));
+}
+Int operator+(Int a, Int b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a.v) + static_cast<uint64_t>(b.v));
+}
+Int operator-(Int a, Int b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a.v) - static_cast<uint64_t>(b.v));
+}
+Int operator*(Int a, Int b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a.v) * static_cast<uint64_t>(b.v));
 }
 
-double floorRemainder(double a, double b, ScalarType t) {
-  if (isFloatingType(t)) {
-    double mod = std::fmod(a, b);
-    return mod != 0 && (b < 0) != (mod < 0) ? mod + b : mod;
+// The table's helpers, once for each number type. Integers divided by zero give 0 (the compiled
+// kernels never trap), and the most negative integer divided by -1 wraps.
+Int absolute(Int a) {
+  return a < 0 ? -a : a;
+}
+double absolute(double a) {
+  return std::fabs(a);
+}
+
+Int maximum(Int a, Int b) {
+  return a < b ? b : a;
+}
+double maximum(double a, double b) {
+  return std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b);
+}
+Int minimum(Int a, Int b) {
+  return b < a ? b : a;
+}
+double minimum(double a, double b) {
+  return std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b);
+}
+
+Int power(Int base, Int exp, ScalarType) {
+  if (exp < 0) return base == 1 ? 1 : base == -1 ? (exp.v % 2 ? -1 : 1) : 0;
+  Int r = 1, b = base;
+  for (int64_t e = exp.v; e > 0; e >>= 1) {
+    if (e & 1) r = r * b;
+    b = b * b;
   }
-  int64_t x = asInt(a), y = asInt(b);
-  if (y == 0 || y == -1) return 0;
-  int64_t r = x % y;
-  return static_cast<double>(r != 0 && (r < 0) != (y < 0) ? r + y : r);
+  return r;
+}
+double power(double a, double b, ScalarType t) {
+  return isFloatingType(t) ? std::pow(a, b)
+                           : static_cast<double>(power(Int(asInt(a)), Int(asInt(b)), t).v);
+}
+
+// a // b and a % b as PyTorch's floor_divide and remainder compute them (the quotient rounded
+// toward -inf, the remainder taking the divisor's sign).
+Int floorDivide(Int a, Int b, ScalarType) {
+  if (b == 0) return 0;
+  if (b == -1) return -a;
+  int64_t q = a.v / b.v;
+  return a.v % b.v != 0 && (a < 0) != (b < 0) ? q - 1 : q;
+}
+double floorDivide(double a, double b, ScalarType t) {
+  if (!isFloatingType(t))
+    return static_cast<double>(floorDivide(Int(asInt(a)), Int(asInt(b)), t).v);
+  if (b == 0) return a / b;
+  double mod = std::fmod(a, b);
+  double div = (a - mod) / b;
+  if (mod != 0 && (b < 0) != (mod < 0)) div -= 1;
+  if (div == 0) return std::copysign(0.0, a / b);
+  double below = std::floor(div);
+  return div - below > 0.5 ? below + 1 : below;
+}
+
+Int floorRemainder(Int a, Int b, ScalarType) {
+  if (b == 0 || b == -1) return 0;
+  int64_t r = a.v % b.v;
+  return r != 0 && (r < 0) != (b < 0) ? r + b.v : r;
+}
+double floorRemainder(double a, double b, ScalarType t) {
+  if (!isFloatingType(t))
+    return static_cast<double>(floorRemainder(Int(asInt(a)), Int(asInt(b)), t).v);
+  double mod = std::fmod(a, b);
+  return mod != 0 && (b < 0) != (mod < 0) ? mod + b : mod;
 }
 
 // C's fmod: the remainder of the quotient truncated toward zero, taking the dividend's sign.
+Int truncRemainder(Int a, Int b, ScalarType) {
+  if (b == 0 || b == -1) return 0;
+  return a.v % b.v;
+}
 double truncRemainder(double a, double b, ScalarType t) {
-  if (isFloatingType(t)) return std::fmod(a, b);
-  int64_t x = asInt(a), y = asInt(b);
-  if (y == 0 || y == -1) return 0;
-  return static_cast<double>(x % y);
+  if (!isFloatingType(t))
+    return static_cast<double>(truncRemainder(Int(asInt(a)), Int(asInt(b)), t).v);
+  return std::fmod(a, b);
 }
 
-}  // namespace
-
-namespace {
-// Each op's meaning in double precision: the reference column of lib/ir/ops.def, on the operands
-// a, b, c and their type t.
-using Evaluate = double (*)(double a, double b, double c, ScalarType t);
-constexpr Evaluate kEvaluate[] = {
-#define X(name, text, arity, dtype, grad, reference) \
-  [](double a, double b, double c, ScalarType t) -> double { return reference; },
+// Each op's meaning: the reference column of lib/ir/ops.def, on the operands a, b, c and their
+// type t, in double precision (V = double) or exactly on integers (V = Int). Ops whose results
+// are always floating (the Float dtype rule) have no integer form.
+template <typename V>
+using Evaluate = V (*)(V a, V b, V c, ScalarType t);
+template <typename V>
+constexpr Evaluate<V> kEvaluate[] = {
+#define X(name, text, arity, dtype, grad, reference)                                      \
+  [](V a, V b, V c, ScalarType t) -> V {                                                  \
+    if constexpr (std::is_same_v<V, Int> && ir::DtypeRule::dtype == ir::DtypeRule::Float) \
+      return V();                                                                         \
+    else                                                                                  \
+      return reference;                                                                   \
+  },
 #include "lib/ir/ops.def"
 #undef X
 };
@@ -104,7 +160,20 @@ constexpr Evaluate kEvaluate[] = {
 
 double evalScalar(ScalarOp op, ScalarType result, ScalarType operand, double a, double b,
                   double c) {
-  return roundTo(result, kEvaluate[static_cast<int>(op)](a, b, c, operand));
+  return roundTo(result, kEvaluate<double>[static_cast<int>(op)](a, b, c, operand));
+}
+
+int64_t evalScalarExact(ScalarOp op, ScalarType result, ScalarType operand, int64_t a, int64_t b,
+                        int64_t c) {
+  int64_t r = kEvaluate<Int>[static_cast<int>(op)](a, b, c, operand).v;
+  switch (result) {
+    case ScalarType::Bool:
+      return r != 0;
+    case ScalarType::Int:
+      return static_cast<int32_t>(static_cast<uint32_t>(r));
+    default:
+      return r;
+  }
 }
 
 std::vector<std::vector<double>> interpret(const ir::Graph& g,

@@ -100,17 +100,29 @@ struct Rewriter {
       return true;
     }
     if (instr.d.op != Op::Elementwise) return false;
-    double v[3] = {0, 0, 0};
-    for (size_t k = 0; k < instr.operands.size(); ++k) {
-      const Instr& x = out.instrs[instr.operands[k]];
-      if (x.d.op != Op::Const) return false;
-      v[k] = constValue(x);
+    for (int32_t k : instr.operands) {
+      if (out.instrs[k].d.op != Op::Const) return false;
     }
-    ScalarType operand = out.instrs[instr.operands[instr.d.sop == ScalarOp::Where ? 1 : 0]].d.dtype;
-    double r = interp::evalScalar(instr.d.sop, instr.d.dtype, operand, v[0], v[1], v[2]);
+    auto operandAt = [&](size_t k) -> const ir::NodeDesc* {
+      return k < instr.operands.size() ? &out.instrs[instr.operands[k]].d : nullptr;
+    };
+    ScalarType operand = operandAt(instr.d.sop == ScalarOp::Where ? 1 : 0)->dtype;
+    const ScalarType result = instr.d.dtype;
+    // Integers fold exactly (a double holds them only up to 2^53); the rest in double.
+    if (!isFloatingType(operand) && !isFloatingType(result)) {
+      int64_t v[3] = {0, 0, 0};
+      for (size_t k = 0; k < 3; ++k) v[k] = operandAt(k) ? operandAt(k)->ivalue : 0;
+      instr.d.ivalue = interp::evalScalarExact(instr.d.sop, result, operand, v[0], v[1], v[2]);
+      instr.d.fvalue = 0;
+    } else {
+      double v[3] = {0, 0, 0};
+      for (size_t k = 0; k < instr.operands.size(); ++k)
+        v[k] = constValue(out.instrs[instr.operands[k]]);
+      double r = interp::evalScalar(instr.d.sop, result, operand, v[0], v[1], v[2]);
+      instr.d.fvalue = isFloatingType(result) ? r : 0;
+      instr.d.ivalue = isFloatingType(result) ? 0 : static_cast<int64_t>(r);
+    }
     instr.d.op = Op::Const;
-    instr.d.fvalue = isFloatingType(instr.d.dtype) ? r : 0;
-    instr.d.ivalue = isFloatingType(instr.d.dtype) ? 0 : static_cast<int64_t>(r);
     instr.operands.clear();
     return true;
   }
