@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -353,6 +354,17 @@ TEST(ExactIntegers, ConstantFoldingKeepsInt64Exact) {
   EXPECT_EQ(longs(kiln::pow(kiln::full({1}, int64_t{3}, kiln::kLong), 39)),
             std::vector<int64_t>{4052555153018976267});
   EXPECT_EQ(longs(-kiln::full({1}, kMax, kiln::kLong)), std::vector<int64_t>{-kMax});
+}
+
+TEST(ExactIntegers, PrintingInt64) {
+  std::ostringstream os;
+  os << kiln::tensor({kMax, -kMax - 1});
+  EXPECT_EQ(os.str(), "tensor([ 9223372036854775807, -9223372036854775808])");
+  std::ostringstream view;
+  view << kiln::tensor({kMax, int64_t{1}, kMax - 1, int64_t{2}}).reshape({2, 2}).t();
+  EXPECT_EQ(view.str(),
+            "tensor([[9223372036854775807, 9223372036854775806],\n"
+            "        [                  1,                   2]])");
 }
 
 TEST(ExactIntegers, ItemThatDoesNotFit) {

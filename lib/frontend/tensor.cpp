@@ -262,11 +262,7 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   detail::FormatRequest r;
   r.dtype = t.dtype();
   r.sizes = t.sizes().vec();
-  std::vector<double> values = detail::toDoubles(t);
-  std::vector<char> bytes(values.size() * elementSize(t.dtype()));
-  for (size_t i = 0; i < values.size(); ++i) {
-    detail::storeElement(bytes.data(), t.dtype(), static_cast<int64_t>(i), values[i]);
-  }
+  std::vector<char> bytes = detail::toBytes(t);
   r.data = bytes.data();
   if (t.device().is_cuda()) r.suffixes.push_back(absl::StrCat("device='", t.device().str(), "'"));
   bool default_kind = t.dtype() == kFloat || t.dtype() == kLong || t.dtype() == kBool;

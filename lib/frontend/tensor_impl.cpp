@@ -189,20 +189,24 @@ void* dataPointer(const Tensor& t) {
   return static_cast<char*>(impl.storage->buffer->data()) + impl.offset * elementSize(impl.dtype());
 }
 
-std::vector<double> toDoubles(const Tensor& t) {
-  const TensorImpl& impl = *t.impl();
+namespace {
+// Materializes t's storage and copies its elements out in row-major order, `per_element` Ts
+// each: store(destination, storage base, element position). The copy may be far larger than the
+// storage (an expanded view): it is refused as PyTorch's allocator would, rather than with
+// std::bad_alloc.
+template <typename T, typename Store>
+std::vector<T> copyOut(const TensorImpl& impl, size_t per_element, Store store) {
   materialize({impl.storage.get()}, "reading values");
   checkAllocated(*impl.storage->buffer);
   const void* base = impl.storage->buffer->data();
   const int64_t n = impl.numel();
-  // The copy may be far larger than the storage (an expanded view): refuse it as PyTorch's
-  // allocator would, rather than with std::bad_alloc.
-  uint64_t bytes;
-  if (__builtin_mul_overflow(static_cast<uint64_t>(n), sizeof(double), &bytes)) bytes = UINT64_MAX;
-  if (static_cast<uint64_t>(n) > std::vector<double>().max_size()) hostOutOfMemory(bytes);
-  std::vector<double> out;
+  uint64_t count, bytes;
+  if (__builtin_mul_overflow(static_cast<uint64_t>(n), per_element, &count)) count = UINT64_MAX;
+  if (__builtin_mul_overflow(count, sizeof(T), &bytes)) bytes = UINT64_MAX;
+  if (count > std::vector<T>().max_size()) hostOutOfMemory(bytes);
+  std::vector<T> out;
   try {
-    out.resize(n);
+    out.resize(count);
   } catch (const std::bad_alloc&) {
     hostOutOfMemory(bytes);
   }
@@ -210,13 +214,28 @@ std::vector<double> toDoubles(const Tensor& t) {
   for (int64_t f = 0; f < n; ++f) {
     int64_t pos = impl.offset;
     for (size_t d = 0; d < idx.size(); ++d) pos += idx[d] * impl.strides[d];
-    out[f] = loadElement(base, impl.dtype(), pos);
+    store(out.data() + f * per_element, base, pos);
     for (size_t d = idx.size(); d-- > 0;) {
       if (++idx[d] < impl.sizes[d]) break;
       idx[d] = 0;
     }
   }
   return out;
+}
+}  // namespace
+
+std::vector<double> toDoubles(const Tensor& t) {
+  const ScalarType dtype = t.impl()->dtype();
+  return copyOut<double>(*t.impl(), 1, [&](double* to, const void* base, int64_t pos) {
+    *to = loadElement(base, dtype, pos);
+  });
+}
+
+std::vector<char> toBytes(const Tensor& t) {
+  const size_t size = elementSize(t.impl()->dtype());
+  return copyOut<char>(*t.impl(), size, [&](char* to, const void* base, int64_t pos) {
+    std::memcpy(to, static_cast<const char*>(base) + pos * size, size);
+  });
 }
 
 }  // namespace kiln::detail

@@ -101,6 +101,8 @@ void materialize(const std::vector<Storage*>& storages, const char* why);
 void* dataPointer(const Tensor& t);
 /// Contiguous host copy of `t`'s elements, as doubles (for printing and comparisons).
 std::vector<double> toDoubles(const Tensor& t);
+/// The elements as stored (exact for every type), in row-major order: elementSize bytes each.
+std::vector<char> toBytes(const Tensor& t);
 
 /// After recording an op: materialise now in eager mode, or when the pending graph is deeper
 /// than the size budget.
