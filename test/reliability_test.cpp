@@ -367,6 +367,17 @@ TEST(ExactIntegers, PrintingInt64) {
             "        [                  1,                   2]])");
 }
 
+TEST(ExactIntegers, ArangeWithLargeBounds) {
+  EXPECT_EQ(longs(kiln::arange(kMax - 3, kMax)),
+            (std::vector<int64_t>{kMax - 3, kMax - 2, kMax - 1}));
+  EXPECT_EQ(longs(kiln::arange(kMax, kMax - 7, -3)),
+            (std::vector<int64_t>{kMax, kMax - 3, kMax - 6}));
+  // As PyTorch, an int64 arange converts its bounds to int64 first: [0, 3) here.
+  EXPECT_EQ(longs(kiln::arange(0.5, 3.6, 1, kiln::kLong)), (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_MESSAGE(kiln::arange(0, 1e19, 1, kiln::kLong),
+                 "value cannot be converted to type int64_t without overflow");
+}
+
 TEST(ExactIntegers, ItemThatDoesNotFit) {
   EXPECT_MESSAGE(kiln::tensor(int64_t{1} << 40).item<int32_t>(),
                  "value cannot be converted to type int32_t without overflow");

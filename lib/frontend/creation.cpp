@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "kiln/ops.h"
 #include "lib/core/scalar_type.h"
@@ -162,16 +163,47 @@ Tensor arange(const Scalar& end, TensorOptions options) {
 Tensor arange(const Scalar& start, const Scalar& end, TensorOptions options) {
   return arange(start, end, 1, options);
 }
+namespace {
+// Scalar::to<int64_t> as c10 checks it: a floating value that does not fit is refused.
+int64_t checkedLong(const Scalar& v) {
+  if (v.isFloatingPoint() && !(v.toDouble() >= -0x1p63 && v.toDouble() < 0x1p63)) {
+    throw Error("value cannot be converted to type int64_t without overflow");
+  }
+  return v.toLong();
+}
+
+// arange of int64s, as PyTorch computes it: bounds and step converted to int64 first, and the
+// length and the values in exact integer arithmetic (a double holds them only up to 2^53).
+Tensor longArange(const Scalar& start, const Scalar& end, const Scalar& step,
+                  TensorOptions options) {
+  int64_t s = checkedLong(start), e = checkedLong(end), st = checkedLong(step);
+  if (st == 0) throw Error("step must be nonzero");
+  if ((st > 0 && e < s) || (st < 0 && e > s))
+    throw Error("upper bound and larger bound inconsistent with step sign");
+  const __int128 sgn = st > 0 ? 1 : -1;
+  const __int128 size = (static_cast<__int128>(e) - s + st - sgn) / st;
+  if (size > std::numeric_limits<int64_t>::max()) throw Error("invalid size, possible overflow?");
+  std::vector<int64_t> shape{static_cast<int64_t>(size)};
+  ir::NodeRef i = iotaNode(0, kLong, shape);
+  ir::NodeRef v = detail::elementwiseNode(
+      ScalarOp::Add, kLong,
+      {detail::elementwiseNode(ScalarOp::Mul, kLong, {i, constantNode(st, kLong, shape)}),
+       constantNode(s, kLong, shape)});
+  return withGrad(record(std::move(v)), options);
+}
+}  // namespace
+
 Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, TensorOptions options) {
   checkDeviceOption(options);
+  bool floating = start.isFloatingPoint() || end.isFloatingPoint() || step.isFloatingPoint();
+  ScalarType t = options.has_dtype() ? options.dtype() : (floating ? kFloat : kLong);
+  if (t == kLong) return longArange(start, end, step, options);
   double s = start.toDouble(), e = end.toDouble(), st = step.toDouble();
   if (st == 0) throw Error("step must be nonzero");
   if (!std::isfinite(s) || !std::isfinite(e))
     throw Error(absl::StrCat("unsupported range: ", s, " -> ", e));
   if ((st > 0 && e < s) || (st < 0 && e > s))
     throw Error("upper bound and larger bound inconsistent with step sign");
-  bool floating = start.isFloatingPoint() || end.isFloatingPoint() || step.isFloatingPoint();
-  ScalarType t = options.has_dtype() ? options.dtype() : (floating ? kFloat : kLong);
   double size = std::ceil((e - s) / st);
   if (!(size >= 0 && size < std::ldexp(1.0, 63))) {
     throw Error("invalid size, possible overflow?");
