@@ -430,3 +430,18 @@ TEST(EmptyTensors, SoftmaxOfEmpty) {
   EXPECT_EQ(kiln::softmax(kiln::zeros({0}), 0).sizes().vec(), std::vector<int64_t>{0});
 }
 
+TEST(InPlace, CopyBetweenPartlyOverlappingViews) {
+  const char* kOverlap =
+      "unsupported operation: some elements of the input tensor and the written-to tensor refer "
+      "to a single memory location. Please clone() the tensor before performing the operation.";
+  Tensor x = kiln::arange(6.0);
+  EXPECT_MESSAGE(x.narrow(0, 1, 4).copy_(x.narrow(0, 0, 4)), kOverlap);
+  Tensor m = kiln::arange(4.0).reshape({2, 2});
+  EXPECT_MESSAGE(m.copy_(m.t()), kOverlap);
+  // Disjoint views of one storage, the same view, and a 0-dim fill value are fine.
+  x.narrow(0, 0, 3).copy_(x.narrow(0, 3, 3));
+  EXPECT_EQ(values(x), (std::vector<double>{3, 4, 5, 3, 4, 5}));
+  x.copy_(x);
+  x.fill_(x.select(0, 1));
+  EXPECT_EQ(values(x), (std::vector<double>{4, 4, 4, 4, 4, 4}));
+}

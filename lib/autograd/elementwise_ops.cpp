@@ -390,6 +390,8 @@ Tensor& Tensor::copy_(const Tensor& src, bool) {
                              " doesn't match the broadcast shape ", detail::shapeText(common)));
   }
   autograd::checkInPlaceAllowed(*this, {&src});
+  // fill_ copies its 0-dim value through here, and reads it first as PyTorch's fill_ does.
+  if (src.dim() != 0) detail::checkNoPartialOverlap(*this, src);
   Tensor expanded = src.expand(shape);
   if (autograd::needsGrad({&src, this})) {
     return autograd::inPlace(*this,

@@ -3,6 +3,7 @@
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_join.h>
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -171,6 +172,41 @@ void assignNode(const Tensor& t, ir::NodeRef value) {
   d.ints = impl.strides;
   d.offset = impl.offset;
   s.value = ir::Node::make(std::move(d), {s.value, std::move(value)});
+}
+
+namespace {
+// PyTorch's is_non_overlapping_and_dense: some order of the dimensions makes the view
+// contiguous.
+bool nonOverlappingAndDense(const TensorImpl& t) {
+  std::vector<size_t> perm(t.sizes.size());
+  for (size_t i = 0; i < perm.size(); ++i) perm[i] = i;
+  std::sort(perm.begin(), perm.end(), [&](size_t a, size_t b) {
+    if (t.sizes[a] < 2) return false;
+    if (t.sizes[b] < 2) return true;
+    return t.strides[a] < t.strides[b];
+  });
+  int64_t required = 1;
+  for (size_t i : perm) {
+    if (t.sizes[i] < 2) return true;
+    if (t.strides[i] != required) return false;
+    required *= t.sizes[i];
+  }
+  return true;
+}
+}  // namespace
+
+void checkNoPartialOverlap(const Tensor& written, const Tensor& read) {
+  const TensorImpl& a = *written.impl();
+  const TensorImpl& b = *read.impl();
+  if (&a == &b || a.storage != b.storage || a.numel() == 0 || b.numel() == 0) return;
+  if (!nonOverlappingAndDense(a) || !nonOverlappingAndDense(b)) return;
+  const int64_t a_end = a.offset + a.numel(), b_end = b.offset + b.numel();
+  const bool same = a.offset == b.offset && a_end == b_end && a.strides == b.strides;
+  if (!same && a.offset < b_end && b.offset < a_end) {
+    throw Error(
+        "unsupported operation: some elements of the input tensor and the written-to tensor refer "
+        "to a single memory location. Please clone() the tensor before performing the operation.");
+  }
 }
 
 void* dataPointer(const Tensor& t) {

@@ -89,6 +89,10 @@ Tensor makeView(const Tensor& base, std::vector<int64_t> sizes, std::vector<int6
 ir::NodeRef readNode(const Tensor& t);
 /// Replaces the elements `t` views with `value` (same shape, already cast to t's dtype).
 void assignNode(const Tensor& t, ir::NodeRef value);
+/// Refuses a copy into `written` from `read` when the two are dense views of one storage that
+/// share some elements but not all of them in the same order (PyTorch's partial-overlap check;
+/// a view it cannot judge, such as an expanded one, passes).
+void checkNoPartialOverlap(const Tensor& written, const Tensor& read);
 /// A new storage wrapping an existing buffer (on the buffer's device).
 Tensor fromBuffer(runtime::BufferPtr buffer, ScalarType dtype, std::vector<int64_t> sizes,
                   std::vector<int64_t> strides, int64_t storage_numel);
