@@ -378,6 +378,14 @@ TEST(ExactIntegers, ArangeWithLargeBounds) {
                  "value cannot be converted to type int64_t without overflow");
 }
 
+TEST(ExactIntegers, EqualComparesInt64Exactly) {
+  Tensor a = kiln::tensor({(int64_t{1} << 53) + 1, kMax});
+  EXPECT_FALSE(kiln::equal(a, kiln::tensor({int64_t{1} << 53, kMax})));
+  EXPECT_FALSE(a.equal(kiln::tensor({(int64_t{1} << 53) + 1, kMax - 1})));
+  EXPECT_TRUE(a.equal(kiln::tensor({(int64_t{1} << 53) + 1, kMax})));
+  EXPECT_TRUE(kiln::equal(kiln::tensor({true, false}), kiln::tensor({true, false})));
+}
+
 TEST(ExactIntegers, ItemThatDoesNotFit) {
   EXPECT_MESSAGE(kiln::tensor(int64_t{1} << 40).item<int32_t>(),
                  "value cannot be converted to type int32_t without overflow");

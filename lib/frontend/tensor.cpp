@@ -235,6 +235,10 @@ bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol, bool e
 
 bool equal(const Tensor& a, const Tensor& b) {
   if (a.sizes() != b.sizes()) return false;
+  // Integers compare exactly (a double holds them only up to 2^53).
+  if (a.dtype() == b.dtype() && !isFloatingType(a.dtype())) {
+    return detail::toBytes(a) == detail::toBytes(b);
+  }
   std::vector<double> x = detail::toDoubles(a), y = detail::toDoubles(b);
   return x == y;
 }
