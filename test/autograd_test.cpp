@@ -419,6 +419,54 @@ TEST(Autograd, InPlaceErrors) {
   (void)y;
 }
 
+// As in PyTorch, a rule checks the versions of what its formula reads and nothing else: exp,
+// tanh, sigmoid, sqrt, rsqrt and relu read their result, a product with a number reads nothing
+// of the tensor, and add and sub read nothing at all.
+TEST(Autograd, InPlaceAfterUseBySavedResultOnly) {
+  for (int op = 0; op < 6; ++op) {
+    Tensor q = kiln::tensor({0.5, 2.0}, kiln::requires_grad());
+    Tensor y = q * 1;
+    Tensor z = op == 0   ? y.exp()
+               : op == 1 ? y.tanh()
+               : op == 2 ? y.sigmoid()
+               : op == 3 ? y.sqrt()
+               : op == 4 ? y.rsqrt()
+                         : y.relu();
+    Tensor zv = z.detach().clone();
+    y.add_(1);  // z's rule reads z, not y: backward still works
+    z.sum().backward();
+    std::vector<double> v = valuesOf(zv), expect;
+    for (double r : v) {
+      expect.push_back(op == 0   ? r
+                       : op == 1 ? 1 - r * r
+                       : op == 2 ? r * (1 - r)
+                       : op == 3 ? 0.5 / r
+                       : op == 4 ? -0.5 * r * r * r
+                                 : 1.0);
+    }
+    std::vector<double> got = valuesOf(q.grad());
+    for (size_t i = 0; i < 2; ++i) EXPECT_NEAR(got[i], expect[i], 1e-6) << "op " << op;
+  }
+  Tensor q = kiln::tensor({1.0, 2.0}, kiln::requires_grad());
+  Tensor y = q * 1;
+  Tensor z = (y * 2 + y - 3) / 4;  // nothing of y is read by these rules
+  y.mul_(10);
+  z.sum().backward();
+  EXPECT_EQ(valuesOf(q.grad()), (std::vector<double>{0.75, 0.75}));
+
+  Tensor s = kiln::tensor({1.0, 2.0}, kiln::requires_grad());
+  Tensor t = s * 1;
+  Tensor u = t.sin();  // sin reads its operand: changing it is refused
+  t.add_(1);
+  try {
+    u.sum().backward();
+    FAIL() << "expected the saved-tensor version error";
+  } catch (const kiln::Error& err) {
+    EXPECT_NE(std::string(err.what()).find("has been modified by an inplace operation"),
+              std::string::npos);
+  }
+}
+
 TEST(Autograd, InPlaceOnNonLeafKeepsHistory) {
   Tensor x = kiln::tensor({1.0, 2.0}, kiln::requires_grad());
   Tensor y = x * 2;
