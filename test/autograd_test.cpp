@@ -467,6 +467,29 @@ TEST(Autograd, InPlaceAfterUseBySavedResultOnly) {
   }
 }
 
+// prod's gradient where inputs are zero (PyTorch's prod_backward): one zero in a reduced slice
+// gets the product of the others, everything else in that slice zero; two zeros zero the slice.
+TEST(Autograd, ProdGradientWithZeros) {
+  Tensor x = kiln::tensor({0.0, 2.0, 3.0}, kiln::requires_grad());
+  x.prod().backward();
+  EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{6, 0, 0}));
+  Tensor m = kiln::tensor({0.0, 2.0, 3.0, 1.0, 2.0, 3.0, 0.0, 0.0, 4.0}, kiln::kDouble)
+                 .reshape({3, 3})
+                 .requires_grad_(true);
+  m.prod(1).sum().backward();
+  EXPECT_EQ(valuesOf(m.grad()), (std::vector<double>{6, 0, 0, 6, 3, 2, 0, 0, 0}));
+  Tensor c = kiln::tensor({0.0, 2.0, 3.0, 1.0, 0.0, 3.0}, kiln::kDouble).reshape({2, 3});
+  gradcheck([](auto& v) { return v[0].prod(); }, {c});
+  gradcheck([](auto& v) { return v[0].prod(0, true); }, {c});
+  gradcheck([](auto& v) { return v[0].prod(1); }, {m});
+  // Second derivatives through the new rule, away from zeros (at a zero, the count of zeros is
+  // taken as constant, as in PyTorch's rule for a full reduction).
+  Tensor p = kiln::tensor({1.0, 2.0, 3.0, 0.5, -2.0, 4.0}, kiln::kDouble).reshape({2, 3});
+  gradcheck(
+      [](auto& v) { return kiln::autograd::grad({v[0].prod(1).sum()}, {v[0]}, {}, true, true)[0]; },
+      {p});
+}
+
 TEST(Autograd, InPlaceOnNonLeafKeepsHistory) {
   Tensor x = kiln::tensor({1.0, 2.0}, kiln::requires_grad());
   Tensor y = x * 2;
