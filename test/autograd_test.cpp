@@ -490,6 +490,22 @@ TEST(Autograd, ProdGradientWithZeros) {
       {p});
 }
 
+// An in-place op writing a tensor that requires grad into one that does not: the old value the
+// rule saves is held apart from the storage the op overwrites, as PyTorch's original_self.
+TEST(Autograd, InPlaceIntoTensorWithoutGrad) {
+  Tensor b = kiln::tensor({1.0, 2.0, 3.0}, kiln::requires_grad());
+  Tensor c = kiln::zeros({3}, kiln::kDouble);
+  c.add_(b);
+  EXPECT_TRUE(c.requires_grad());
+  c.sum().backward();
+  EXPECT_EQ(valuesOf(b.grad()), (std::vector<double>{1, 1, 1}));
+  Tensor d = kiln::full({3}, 2.0, kiln::kDouble);
+  d.mul_(b);  // d's old value (2) is b's gradient
+  (d * d).sum().backward();
+  // d = 2b, d*d = 4b^2: 8b, plus b's earlier gradient.
+  EXPECT_EQ(valuesOf(b.grad()), (std::vector<double>{1 + 8, 1 + 16, 1 + 24}));
+}
+
 TEST(Autograd, InPlaceOnNonLeafKeepsHistory) {
   Tensor x = kiln::tensor({1.0, 2.0}, kiln::requires_grad());
   Tensor y = x * 2;
