@@ -506,6 +506,45 @@ TEST(Autograd, InPlaceIntoTensorWithoutGrad) {
   EXPECT_EQ(valuesOf(b.grad()), (std::vector<double>{1 + 8, 1 + 16, 1 + 24}));
 }
 
+// zero_, fill_ and copy_ from a tensor without history overwrite self: as in PyTorch, self keeps
+// requiring grad, and the old value's history gets zero gradient from the overwritten elements.
+TEST(Autograd, OverwritingKeepsRequiresGradWithZeroGradient) {
+  Tensor x = kiln::tensor({1.0, 2.0}, kiln::requires_grad());
+  Tensor y = x * 2;
+  y.zero_();
+  EXPECT_TRUE(y.requires_grad());
+  EXPECT_EQ(y.grad_fn()->name(), "ZeroBackward0");
+  (y + x).sum().backward();
+  EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{1, 1}));
+
+  x.grad().zero_();
+  y = x * 2;
+  y.fill_(5);
+  EXPECT_EQ(y.grad_fn()->name(), "FillBackward0");
+  (y * x).sum().backward();
+  EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{5, 5}));
+
+  x.grad().zero_();
+  y = x * 3;
+  y.copy_(kiln::tensor({7.0, 8.0}));
+  EXPECT_EQ(y.grad_fn()->name(), "CopyBackwards");
+  (y * x).sum().backward();
+  EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{7, 8}));
+
+  x.grad().zero_();
+  y = x * 3;
+  y.fill_(kiln::tensor(4.0));
+  (y * x).sum().backward();
+  EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{4, 4}));
+
+  // Part of a tensor overwritten through a view: zero gradient there only.
+  x.grad().zero_();
+  y = x * 3;
+  y.narrow(0, 1, 1).copy_(kiln::tensor({9.0}));
+  y.sum().backward();
+  EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{3, 0}));
+}
+
 TEST(Autograd, InPlaceOnNonLeafKeepsHistory) {
   Tensor x = kiln::tensor({1.0, 2.0}, kiln::requires_grad());
   Tensor y = x * 2;
