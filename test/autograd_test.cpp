@@ -419,6 +419,132 @@ TEST(Autograd, InPlaceErrors) {
   (void)y;
 }
 
+// As in PyTorch, a rule checks the versions of what its formula reads and nothing else: exp,
+// tanh, sigmoid, sqrt, rsqrt and relu read their result, a product with a number reads nothing
+// of the tensor, and add and sub read nothing at all.
+TEST(Autograd, InPlaceAfterUseBySavedResultOnly) {
+  for (int op = 0; op < 6; ++op) {
+    Tensor q = kiln::tensor({0.5, 2.0}, kiln::requires_grad());
+    Tensor y = q * 1;
+    Tensor z = op == 0   ? y.exp()
+               : op == 1 ? y.tanh()
+               : op == 2 ? y.sigmoid()
+               : op == 3 ? y.sqrt()
+               : op == 4 ? y.rsqrt()
+                         : y.relu();
+    Tensor zv = z.detach().clone();
+    y.add_(1);  // z's rule reads z, not y: backward still works
+    z.sum().backward();
+    std::vector<double> v = valuesOf(zv), expect;
+    for (double r : v) {
+      expect.push_back(op == 0   ? r
+                       : op == 1 ? 1 - r * r
+                       : op == 2 ? r * (1 - r)
+                       : op == 3 ? 0.5 / r
+                       : op == 4 ? -0.5 * r * r * r
+                                 : 1.0);
+    }
+    std::vector<double> got = valuesOf(q.grad());
+    for (size_t i = 0; i < 2; ++i) EXPECT_NEAR(got[i], expect[i], 1e-6) << "op " << op;
+  }
+  Tensor q = kiln::tensor({1.0, 2.0}, kiln::requires_grad());
+  Tensor y = q * 1;
+  Tensor z = (y * 2 + y - 3) / 4;  // nothing of y is read by these rules
+  y.mul_(10);
+  z.sum().backward();
+  EXPECT_EQ(valuesOf(q.grad()), (std::vector<double>{0.75, 0.75}));
+
+  Tensor s = kiln::tensor({1.0, 2.0}, kiln::requires_grad());
+  Tensor t = s * 1;
+  Tensor u = t.sin();  // sin reads its operand: changing it is refused
+  t.add_(1);
+  try {
+    u.sum().backward();
+    FAIL() << "expected the saved-tensor version error";
+  } catch (const kiln::Error& err) {
+    EXPECT_NE(std::string(err.what()).find("has been modified by an inplace operation"),
+              std::string::npos);
+  }
+}
+
+// prod's gradient where inputs are zero (PyTorch's prod_backward): one zero in a reduced slice
+// gets the product of the others, everything else in that slice zero; two zeros zero the slice.
+TEST(Autograd, ProdGradientWithZeros) {
+  Tensor x = kiln::tensor({0.0, 2.0, 3.0}, kiln::requires_grad());
+  x.prod().backward();
+  EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{6, 0, 0}));
+  Tensor m = kiln::tensor({0.0, 2.0, 3.0, 1.0, 2.0, 3.0, 0.0, 0.0, 4.0}, kiln::kDouble)
+                 .reshape({3, 3})
+                 .requires_grad_(true);
+  m.prod(1).sum().backward();
+  EXPECT_EQ(valuesOf(m.grad()), (std::vector<double>{6, 0, 0, 6, 3, 2, 0, 0, 0}));
+  Tensor c = kiln::tensor({0.0, 2.0, 3.0, 1.0, 0.0, 3.0}, kiln::kDouble).reshape({2, 3});
+  gradcheck([](auto& v) { return v[0].prod(); }, {c});
+  gradcheck([](auto& v) { return v[0].prod(0, true); }, {c});
+  gradcheck([](auto& v) { return v[0].prod(1); }, {m});
+  // Second derivatives through the new rule, away from zeros (at a zero, the count of zeros is
+  // taken as constant, as in PyTorch's rule for a full reduction).
+  Tensor p = kiln::tensor({1.0, 2.0, 3.0, 0.5, -2.0, 4.0}, kiln::kDouble).reshape({2, 3});
+  gradcheck(
+      [](auto& v) { return kiln::autograd::grad({v[0].prod(1).sum()}, {v[0]}, {}, true, true)[0]; },
+      {p});
+}
+
+// An in-place op writing a tensor that requires grad into one that does not: the old value the
+// rule saves is held apart from the storage the op overwrites, as PyTorch's original_self.
+TEST(Autograd, InPlaceIntoTensorWithoutGrad) {
+  Tensor b = kiln::tensor({1.0, 2.0, 3.0}, kiln::requires_grad());
+  Tensor c = kiln::zeros({3}, kiln::kDouble);
+  c.add_(b);
+  EXPECT_TRUE(c.requires_grad());
+  c.sum().backward();
+  EXPECT_EQ(valuesOf(b.grad()), (std::vector<double>{1, 1, 1}));
+  Tensor d = kiln::full({3}, 2.0, kiln::kDouble);
+  d.mul_(b);  // d's old value (2) is b's gradient
+  (d * d).sum().backward();
+  // d = 2b, d*d = 4b^2: 8b, plus b's earlier gradient.
+  EXPECT_EQ(valuesOf(b.grad()), (std::vector<double>{1 + 8, 1 + 16, 1 + 24}));
+}
+
+// zero_, fill_ and copy_ from a tensor without history overwrite self: as in PyTorch, self keeps
+// requiring grad, and the old value's history gets zero gradient from the overwritten elements.
+TEST(Autograd, OverwritingKeepsRequiresGradWithZeroGradient) {
+  Tensor x = kiln::tensor({1.0, 2.0}, kiln::requires_grad());
+  Tensor y = x * 2;
+  y.zero_();
+  EXPECT_TRUE(y.requires_grad());
+  EXPECT_EQ(y.grad_fn()->name(), "ZeroBackward0");
+  (y + x).sum().backward();
+  EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{1, 1}));
+
+  x.grad().zero_();
+  y = x * 2;
+  y.fill_(5);
+  EXPECT_EQ(y.grad_fn()->name(), "FillBackward0");
+  (y * x).sum().backward();
+  EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{5, 5}));
+
+  x.grad().zero_();
+  y = x * 3;
+  y.copy_(kiln::tensor({7.0, 8.0}));
+  EXPECT_EQ(y.grad_fn()->name(), "CopyBackwards");
+  (y * x).sum().backward();
+  EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{7, 8}));
+
+  x.grad().zero_();
+  y = x * 3;
+  y.fill_(kiln::tensor(4.0));
+  (y * x).sum().backward();
+  EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{4, 4}));
+
+  // Part of a tensor overwritten through a view: zero gradient there only.
+  x.grad().zero_();
+  y = x * 3;
+  y.narrow(0, 1, 1).copy_(kiln::tensor({9.0}));
+  y.sum().backward();
+  EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{3, 0}));
+}
+
 TEST(Autograd, InPlaceOnNonLeafKeepsHistory) {
   Tensor x = kiln::tensor({1.0, 2.0}, kiln::requires_grad());
   Tensor y = x * 2;

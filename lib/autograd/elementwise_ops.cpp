@@ -360,17 +360,37 @@ Tensor& Tensor::fmod_(const Scalar& o) {
 Tensor& Tensor::clamp_(std::optional<Scalar> min, std::optional<Scalar> max) {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::clamp(self, min, max); });
 }
-Tensor& Tensor::fill_(const Scalar& value) {
-  autograd::checkInPlaceAllowed(*this, {});
-  if (is_grad_enabled() && impl()->view_base && Tensor(impl()->view_base).requires_grad()) {
-    return autograd::assignThroughView(*this,
-                                       [&](const Tensor& old) { return full_like(old, value); });
+namespace {
+// The new value of an in-place op that overwrites self (fill_, zero_, copy_ from a tensor
+// without history): as in PyTorch, it gets a grad_fn `name` giving the old value a zero
+// gradient, so a self that requires grad keeps requiring it and its old history gets nothing
+// from the overwritten elements.
+Tensor overwritten(const char* name, const Tensor& old, Tensor value) {
+  if (value.requires_grad()) return value;
+  autograd::record(value, name, {old}, {}, [](const Tensor& g, const std::vector<Tensor>&) {
+    return std::vector<Tensor>{zeros_like(g)};
+  });
+  return value;
+}
+
+Tensor& fillScalar(Tensor& self, const Scalar& value, const char* name) {
+  autograd::checkInPlaceAllowed(self, {});
+  auto op = [&](const Tensor& old) { return overwritten(name, old, full_like(old, value)); };
+  if (is_grad_enabled() && self.impl()->view_base &&
+      Tensor(self.impl()->view_base).requires_grad()) {
+    return autograd::assignThroughView(self, op);
   }
-  detail::assignNode(*this, detail::constantNode(value, dtype(), sizes().vec()));
+  if (autograd::needsGrad({&self})) return autograd::inPlace(self, op);
+  detail::assignNode(self, detail::constantNode(value, self.dtype(), self.sizes().vec()));
   // A constant has no history: gradients stop here.
-  impl()->grad_fn = nullptr;
-  detail::afterRecord(*this);
-  return *this;
+  self.impl()->grad_fn = nullptr;
+  detail::afterRecord(self);
+  return self;
+}
+}  // namespace
+
+Tensor& Tensor::fill_(const Scalar& value) {
+  return fillScalar(*this, value, "FillBackward0");
 }
 Tensor& Tensor::fill_(const Tensor& value) {
   if (value.dim() != 0) {
@@ -380,7 +400,7 @@ Tensor& Tensor::fill_(const Tensor& value) {
   return copy_(value);
 }
 Tensor& Tensor::zero_() {
-  return fill_(0);
+  return fillScalar(*this, 0, "ZeroBackward0");
 }
 Tensor& Tensor::copy_(const Tensor& src, bool) {
   std::vector<int64_t> shape = sizes().vec();
@@ -394,8 +414,9 @@ Tensor& Tensor::copy_(const Tensor& src, bool) {
   if (src.dim() != 0) detail::checkNoPartialOverlap(*this, src);
   Tensor expanded = src.expand(shape);
   if (autograd::needsGrad({&src, this})) {
-    return autograd::inPlace(*this,
-                             [&](const Tensor&) { return expanded.to(dtype(), false, true); });
+    return autograd::inPlace(*this, [&](const Tensor& old) {
+      return overwritten("CopyBackwards", old, expanded.to(dtype(), false, true));
+    });
   }
   detail::assignNode(*this, detail::castNode(detail::readNode(expanded), dtype()));
   impl()->grad_fn = nullptr;

@@ -15,10 +15,12 @@ namespace {
 using detail::readNode;
 
 // The tensor an in-place op reads as `self`: the current value and autograd history of self,
-// held apart from self's storage, which the op is about to replace.
+// held apart from self's storage, which the op is about to replace. Held apart even when self
+// needs no gradient, since a rule may save it for another operand's gradient (c.mul_(b) saves
+// c's old value for b's).
 Tensor inPlaceSource(const Tensor& self) {
   checkInPlaceAllowed(self, {});
-  if (!needsGrad({&self})) return self;
+  if (!is_grad_enabled()) return self;
   Tensor old = detail::fromNode(readNode(self), self.device());
   old.impl()->grad_fn = self.impl()->grad_fn;
   old.impl()->output_nr = self.impl()->output_nr;

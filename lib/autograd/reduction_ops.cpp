@@ -70,9 +70,20 @@ void recordExtremum(Tensor& out, const Tensor& a, const std::vector<int64_t>& di
 Tensor prodImpl(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim,
                 std::optional<ScalarType> dtype, const char* name) {
   Tensor out = detail::reduceProd(a, dims, keepdim, dtype);
-  recordReduction(out, a, name, [dims, keepdim](const Tensor& g, const Tensor& x, const Tensor& y) {
-    return spread(g * y, x, dims, keepdim) / x;
-  });
+  recordReduction(
+      out, a, name, [dims, keepdim, name](const Tensor& g, const Tensor& x, const Tensor&) {
+        // PyTorch's prod_backward, without dividing by zero: where a reduced slice holds no zero,
+        // each input's gradient is the product of the others; where it holds one, only the zero
+        // gets one (the product of the others); where it holds two or more, all get zero.
+        Tensor zero = x == 0;
+        Tensor nonzero = where(zero, ones_like(x), x);
+        Tensor hits = zero.to(x.dtype());
+        Tensor zeros_in = spread(dims.empty() ? hits.sum() : hits.sum(dims, true), x, dims, true);
+        Tensor others = spread(prodImpl(nonzero, dims, true, std::nullopt, name), x, dims, true);
+        Tensor factor =
+            where(zero, (zeros_in == 1).to(x.dtype()), (zeros_in == 0).to(x.dtype()) / nonzero);
+        return spread(g, x, dims, keepdim) * others * factor;
+      });
   return out;
 }
 

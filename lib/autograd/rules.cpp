@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <string_view>
 
 #include "kiln/autograd.h"
 #include "kiln/ops.h"
@@ -57,7 +58,28 @@ Tensor truncQuotient(const detail::Operand& a, const Tensor& b) {
   return detail::binaryOp(ScalarOp::Sub, q, detail::binaryOp(ScalarOp::Fmod, q, Scalar(1)));
 }
 
-// A gradient for input `x` of the op: reduced over broadcasting and in x's dtype.
+// What a rule needs of an operand it does not save: whether it is a tensor that requires grad,
+// and its shape and dtype. Saving the tensor itself would make later in-place changes to it fail
+// backward, where PyTorch's rules (which save only what their formulas read) succeed.
+struct Operand {
+  bool wants_grad = false;
+  std::vector<int64_t> sizes;
+  ScalarType dtype = kFloat;
+};
+
+Operand describe(const Tensor& t) {
+  if (!t.defined()) return {};
+  return Operand{t.requires_grad(), t.sizes().vec(), t.dtype()};
+}
+
+// A gradient for the operand `x` of the op: reduced over broadcasting and in x's dtype; none
+// where x needs none.
+Tensor forInput(const Tensor& g, const Operand& x) {
+  if (!x.wants_grad) return {};
+  Tensor r = sumTo(g, x.sizes);
+  return r.dtype() == x.dtype ? r : r.to(x.dtype);
+}
+
 Tensor forInput(const Tensor& g, const Tensor& x) {
   if (!x.defined()) return {};
   Tensor r = sumTo(g, x.sizes());
@@ -81,42 +103,43 @@ void recordBinary(ScalarOp op, Tensor& out, const detail::Operand& a, const deta
     return;
   }
   Scalar sa = a.scalar, sb = b.scalar;
+  Operand da = describe(ta), db = describe(tb);
   Rule rule;
   std::vector<Tensor> saved;
   int out_index = -1;
   switch (op) {
     case ScalarOp::Add:
     case ScalarOp::Sub: {
+      // Nothing of either operand is saved: the gradients are g, scaled.
       double sign = op == ScalarOp::Sub ? -1.0 : 1.0;
       double scale = sign * alpha.toDouble();
       bool a_is_tensor = a.tensor != nullptr;
-      saved = {ta, tb};
-      rule = [scale, a_is_tensor, sign](const Tensor& g, const std::vector<Tensor>& s) {
+      rule = [scale, a_is_tensor, sign, da, db](const Tensor& g, const std::vector<Tensor>&) {
         // scalar - tensor (rsub) negates the tensor operand, which is b here.
-        Tensor ga = a_is_tensor ? forInput(g, s[0]) : Tensor();
-        Tensor gb = s[1].defined()
-                        ? forInput(a_is_tensor ? (scale == 1.0 ? g : g * scale) : g * sign, s[1])
-                        : Tensor();
+        Tensor ga = forInput(g, da);
+        Tensor gb = forInput(a_is_tensor ? (scale == 1.0 ? g : g * scale) : g * sign, db);
         return std::vector<Tensor>{ga, gb};
       };
       break;
     }
     case ScalarOp::Mul:
-      saved = {ta, tb};
-      rule = [sa, sb](const Tensor& g, const std::vector<Tensor>& s) {
-        Tensor ga = s[0].defined() ? forInput(s[1].defined() ? g * s[1] : g * sb, s[0]) : Tensor();
-        Tensor gb = s[1].defined() ? forInput(s[0].defined() ? g * s[0] : g * sa, s[1]) : Tensor();
+      // Each operand is saved only for the other's gradient (x * 2 saves nothing of x).
+      saved = {db.wants_grad ? ta : Tensor(), da.wants_grad ? tb : Tensor()};
+      rule = [sa, sb, da, db](const Tensor& g, const std::vector<Tensor>& s) {
+        Tensor ga = da.wants_grad ? forInput(s[1].defined() ? g * s[1] : g * sb, da) : Tensor();
+        Tensor gb = db.wants_grad ? forInput(s[0].defined() ? g * s[0] : g * sa, db) : Tensor();
         return std::vector<Tensor>{ga, gb};
       };
       break;
     case ScalarOp::Div:
-      saved = {ta, tb};
-      rule = [sa, sb](const Tensor& g, const std::vector<Tensor>& s) {
+      // a's gradient reads b; b's reads a and b.
+      saved = {db.wants_grad ? ta : Tensor(), da.wants_grad || db.wants_grad ? tb : Tensor()};
+      rule = [sa, sb, da, db](const Tensor& g, const std::vector<Tensor>& s) {
         Tensor ga, gb;
-        if (s[0].defined()) ga = forInput(s[1].defined() ? g / s[1] : g / sb, s[0]);
-        if (s[1].defined()) {
+        if (da.wants_grad) ga = forInput(s[1].defined() ? g / s[1] : g / sb, da);
+        if (db.wants_grad) {
           Tensor num = s[0].defined() ? -g * s[0] : -g * sa;
-          gb = forInput(num / (s[1] * s[1]), s[1]);
+          gb = forInput(num / (s[1] * s[1]), db);
         }
         return std::vector<Tensor>{ga, gb};
       };
@@ -185,12 +208,39 @@ namespace {
 // The vector-Jacobian products of the unary ops whose row in lib/ir/ops.def gives one: the
 // gradient of the operand x from the gradient g of the result y.
 using UnaryVjp = Tensor (*)(const Tensor& g, const Tensor& x, const Tensor& y);
-#define VJP_None nullptr
-#define VJP_Vjp(...) \
-  [](const Tensor& g, const Tensor& x, const Tensor& y) -> Tensor { return __VA_ARGS__; }
-#define VJP_Custom nullptr
-#define VJP_NotImplemented nullptr
-constexpr UnaryVjp kUnaryVjps[] = {
+// Whether `formula` names the variable `var` (a one-letter identifier): the rule saves x, y or
+// both only where its formula reads them, as PyTorch's do (exp, tanh, sigmoid, sqrt and relu save
+// their result, not their operand), so that in-place changes to what is not saved are allowed.
+constexpr bool names(std::string_view formula, char var) {
+  auto ident = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  };
+  for (size_t i = 0; i < formula.size(); ++i) {
+    if (formula[i] == var && (i == 0 || (!ident(formula[i - 1]) && formula[i - 1] != '.')) &&
+        (i + 1 == formula.size() || !ident(formula[i + 1]))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+struct UnaryRule {
+  UnaryVjp vjp;
+  bool saves_x;
+  bool saves_y;
+};
+#define VJP_None \
+  { nullptr, false, false }
+#define VJP_Vjp(...)                                                                         \
+  {                                                                                          \
+    [](const Tensor& g, const Tensor& x, const Tensor& y) -> Tensor { return __VA_ARGS__; }, \
+        names(#__VA_ARGS__, 'x'), names(#__VA_ARGS__, 'y')                                   \
+  }
+#define VJP_Custom \
+  { nullptr, false, false }
+#define VJP_NotImplemented \
+  { nullptr, false, false }
+constexpr UnaryRule kUnaryVjps[] = {
 #define X(name, text, arity, dtype, grad, reference) VJP_##grad,
 #include "lib/ir/ops.def"
 #undef X
@@ -199,11 +249,16 @@ constexpr UnaryVjp kUnaryVjps[] = {
 #undef VJP_Vjp
 #undef VJP_Custom
 #undef VJP_NotImplemented
+static_assert(!kUnaryVjps[static_cast<int>(ScalarOp::Exp)].saves_x &&
+              kUnaryVjps[static_cast<int>(ScalarOp::Exp)].saves_y);
+static_assert(kUnaryVjps[static_cast<int>(ScalarOp::Sin)].saves_x &&
+              !kUnaryVjps[static_cast<int>(ScalarOp::Sin)].saves_y);
 }  // namespace
 
 void recordUnary(ScalarOp op, Tensor& out, const Tensor& a) {
   if (!needsGrad({&a})) return;
-  UnaryVjp vjp = kUnaryVjps[static_cast<int>(op)];
+  const UnaryRule& unary = kUnaryVjps[static_cast<int>(op)];
+  UnaryVjp vjp = unary.vjp;
   if (!vjp) {
     throw Error(
         absl::StrCat("the derivative for '", std::string(info(op).name), "' is not implemented"));
@@ -211,7 +266,7 @@ void recordUnary(ScalarOp op, Tensor& out, const Tensor& a) {
   std::string name = absl::StrCat(std::string(info(op).name), "Backward0");
   name[0] = static_cast<char>(std::toupper(name[0]));
   record(
-      out, std::move(name), {a}, {a, out},
+      out, std::move(name), {a}, {unary.saves_x ? a : Tensor(), unary.saves_y ? out : Tensor()},
       [vjp](const Tensor& g, const std::vector<Tensor>& s) {
         return std::vector<Tensor>{vjp(g, s[0], s[1])};
       },
@@ -235,11 +290,12 @@ void recordWhere(Tensor& out, const Tensor& cond, const detail::Operand& a,
   const Tensor& ta = tensorOf(a);
   const Tensor& tb = tensorOf(b);
   if (!needsGrad({&ta, &tb})) return;
-  record(out, "WhereBackward0", {ta, tb}, {cond, ta, tb},
-         [](const Tensor& g, const std::vector<Tensor>& s) {
+  Operand da = describe(ta), db = describe(tb);
+  record(out, "WhereBackward0", {ta, tb}, {cond},
+         [da, db](const Tensor& g, const std::vector<Tensor>& s) {
            Tensor z = zeros_like(g);
-           return std::vector<Tensor>{forInput(where(s[0], g, z), s[1]),
-                                      forInput(where(s[0], z, g), s[2])};
+           return std::vector<Tensor>{forInput(where(s[0], g, z), da),
+                                      forInput(where(s[0], z, g), db)};
          });
 }
 
