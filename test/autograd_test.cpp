@@ -375,6 +375,20 @@ TEST(Autograd, RetainGradFollowsInPlaceOps) {
   EXPECT_EQ(valuesOf(x.grad()), (std::vector<double>{72, 144}));  // 2h * 6
 }
 
+// A view that retains its gradient and is then written in place: its new history is a view of
+// the base's new history, and the retained gradient follows it there.
+TEST(Autograd, RetainGradOfAViewWrittenInPlace) {
+  Tensor a = kiln::ones({4}, kiln::requires_grad());
+  Tensor b = a * 2;
+  Tensor v = b.narrow(0, 1, 2);
+  v.retain_grad();
+  v.mul_(3);  // v = 6a[1:3] = [6, 6]
+  (v * v).sum().backward();
+  ASSERT_TRUE(v.grad().defined());
+  EXPECT_EQ(valuesOf(v.grad()), (std::vector<double>{12, 12}));        // 2v
+  EXPECT_EQ(valuesOf(a.grad()), (std::vector<double>{0, 72, 72, 0}));  // 2v * 6
+}
+
 // Under create_graph the retained gradient is differentiable: d/dx of sum(dL/dh) for
 // L = sum(h^3), h = 2x, is d/dx sum(3h^2) = 6h * 2 = 24x.
 TEST(Autograd, RetainGradWithCreateGraph) {

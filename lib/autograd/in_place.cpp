@@ -14,6 +14,24 @@ namespace {
 
 using detail::readNode;
 
+// Gives `t` the autograd history of `from`. A tensor that retains its gradient keeps doing so:
+// its entry moves to the new grad_fn, as PyTorch moves the retains_grad hook (the old grad_fn of
+// a view written in place is not in the new history, so the engine could not find it there).
+void takeHistory(const Tensor& t, const Tensor& from) {
+  detail::TensorImpl& impl = *t.impl();
+  const std::shared_ptr<Node>& fn = from.impl()->grad_fn;
+  if (impl.retains_grad && impl.grad_fn != fn) {
+    if (impl.grad_fn) {
+      auto& old = functionOf(impl.grad_fn)->retained;
+      std::erase_if(
+          old, [&](const std::weak_ptr<detail::TensorImpl>& w) { return w.lock() == t.impl(); });
+    }
+    if (fn) functionOf(fn)->retained.push_back(t.impl());
+  }
+  impl.grad_fn = fn;
+  impl.output_nr = from.impl()->output_nr;
+}
+
 // The tensor an in-place op reads as `self`: the current value and autograd history of self,
 // held apart from self's storage, which the op is about to replace. Held apart even when self
 // needs no gradient, since a rule may save it for another operand's gradient (c.mul_(b) saves
@@ -119,11 +137,8 @@ Tensor& assignThroughView(Tensor& self, const std::function<Tensor(const Tensor&
     mask = embedView(ones_like(cast, kBool), base.sizes(), kBool, apply);
   }
   Tensor base_new = where(mask, placed, base_old);
-  base.impl()->grad_fn = base_new.impl()->grad_fn;
-  base.impl()->output_nr = base_new.impl()->output_nr;
-  Tensor view_new = viewThrough(base_new, geo);
-  self.impl()->grad_fn = view_new.impl()->grad_fn;
-  self.impl()->output_nr = view_new.impl()->output_nr;
+  takeHistory(base, base_new);
+  takeHistory(self, viewThrough(base_new, geo));
   detail::afterRecord(self);
   return self;
 }
@@ -134,9 +149,7 @@ Tensor& assignResult(Tensor& self, const Tensor& result) {
   checkInPlaceAllowed(self, {&result});
   detail::assignNode(self, detail::castNode(readNode(result), self.dtype()));
   if (result.impl()->grad_fn && is_grad_enabled()) {
-    Tensor cast = result.dtype() == self.dtype() ? result : result.to(self.dtype());
-    self.impl()->grad_fn = cast.impl()->grad_fn;
-    self.impl()->output_nr = cast.impl()->output_nr;
+    takeHistory(self, result.dtype() == self.dtype() ? result : result.to(self.dtype()));
   }
   detail::afterRecord(self);
   return self;
