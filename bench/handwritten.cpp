@@ -4,7 +4,9 @@
 
 namespace kiln_bench {
 
-void chain(const float* __restrict x, const float* __restrict y, float* __restrict out, size_t n) {
+void chain(const float* __restrict x, const float* __restrict y, float* __restrict out, size_t n,
+           int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (size_t i = 0; i < n; ++i) {
     float a = x[i];
     out[i] = std::tanh((a + y[i]) * 0.5f) + std::exp(-(a * a)) * 0.25f;
@@ -39,7 +41,8 @@ void unary(UnaryFn fn, const float* __restrict x, const float* __restrict y, flo
 }
 
 void triad(float* __restrict a, const float* __restrict b, const float* __restrict c, float s,
-           size_t n) {
+           size_t n, int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (size_t i = 0; i < n; ++i) a[i] = b[i] + s * c[i];
 }
 

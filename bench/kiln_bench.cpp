@@ -15,10 +15,13 @@
 //                    codegen/llvm/vector_math) against libm (the hand-written scalar loop).
 //                    max_rel_err: the largest relative difference from libm, checked before
 //                    timing.
+//   BM_Softmax/*, BM_LayerNormGelu/*  row reductions with their consumers (bench/rows.cpp).
+// Rows whose name ends in /threads:N run with kiln::set_num_threads(N) (the hand-written loops
+// with N OpenMP threads) and report wall time; the others run on one thread and report CPU time,
+// which other work on a shared machine disturbs less.
 // Counters: kernels = kernels run per iteration; compiled = kernels compiled per iteration;
 // max_abs_err = largest difference from the hand-written loop (libm), checked before timing.
-// Times are CPU times (single-threaded: the engine runs kernels on the calling thread), which are
-// less disturbed than wall times by other work on a shared machine.
+// Interleaved figures: --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true.
 #include <benchmark/benchmark.h>
 #include <kiln/kiln.h>
 
@@ -31,6 +34,7 @@
 #include <vector>
 
 #include "handwritten.h"
+#include "rows.h"
 
 namespace {
 
@@ -89,6 +93,7 @@ void setKernelCounters(benchmark::State& state, const kiln::Stats& before) {
 
 void chainEngine(benchmark::State& state, bool eager) {
   const ChainInputs& in = chainInputs();
+  kiln_bench::ThreadsGuard threads(state);
   kiln::EagerGuard mode(eager);
   {
     // Compiles the kernels (not timed) and checks the value.
@@ -110,18 +115,19 @@ void chainEngine(benchmark::State& state, bool eager) {
 
 void chainHandwritten(benchmark::State& state, bool fast_math) {
   const ChainInputs& in = chainInputs();
+  const int threads = static_cast<int>(state.range(0));
   const float* x = in.x.data_ptr<float>();
   const float* y = in.y.data_ptr<float>();
   std::vector<float> out(kChainElements);  // touched: no page faults in the timed loop
   auto run = fast_math ? kiln_bench::chain_fast_math : kiln_bench::chain;
-  run(x, y, out.data(), kChainElements);
+  run(x, y, out.data(), kChainElements, threads);
   double err = 0;
   for (int64_t i = 0; i < kChainElements; ++i) {
     err = std::max(err, static_cast<double>(std::fabs(out[i] - in.reference[i])));
   }
   state.counters["max_abs_err"] = err;
   for (auto _ : state) {
-    run(x, y, out.data(), kChainElements);
+    run(x, y, out.data(), kChainElements, threads);
     benchmark::ClobberMemory();
   }
   setChainCounters(state);
@@ -132,7 +138,7 @@ void chainTriad(benchmark::State& state) {
   std::vector<float> out(kChainElements);
   for (auto _ : state) {
     kiln_bench::triad(out.data(), in.x.data_ptr<float>(), in.y.data_ptr<float>(), 0.25f,
-                      kChainElements);
+                      kChainElements, static_cast<int>(state.range(0)));
     benchmark::ClobberMemory();
   }
   setChainCounters(state);
@@ -155,6 +161,7 @@ void compile(benchmark::State& state, bool eager, bool cold) {
   // a size never seen before (4096 + k elements), so that neither the kernel cache nor the
   // engine's plan cache (keyed by graph structure) can serve it: every kernel is compiled.
   static int64_t fresh = 0;
+  kiln_bench::ThreadsGuard one_thread(1);
   auto [x, y] = compileInputs(kCompileElements);
   kiln::EagerGuard mode(eager);
   if (!cold) chain(x, y).eval();  // compiled once, before timing
@@ -176,6 +183,7 @@ void compile(benchmark::State& state, bool eager, bool cold) {
 }
 
 void smallLoop(benchmark::State& state, bool eager) {
+  kiln_bench::ThreadsGuard one_thread(1);
   kiln::Tensor x, y;
   {
     kiln::EagerGuard lazy(false);
@@ -234,6 +242,7 @@ kiln::Tensor unaryKiln(const UnaryCase& c, const kiln::Tensor& x, const kiln::Te
 }
 
 void unaryMath(benchmark::State& state, const UnaryCase& c, bool libm) {
+  kiln_bench::ThreadsGuard one_thread(1);
   kiln::EagerGuard lazy(false);
   kiln::Tensor x = kiln::linspace(c.lo, c.hi, kUnaryElements);
   kiln::Tensor y = kiln::linspace(-3, 3, kUnaryElements);
@@ -264,17 +273,21 @@ void registerAll() {
   using benchmark::RegisterBenchmark;
   for (bool eager : {false, true}) {
     std::string mode = eager ? "eager" : "lazy";
-    RegisterBenchmark(("BM_Chain/" + mode).c_str(), [eager](benchmark::State& s) {
-      chainEngine(s, eager);
-    })->Unit(benchmark::kMillisecond);
+    kiln_bench::threadRows(
+        RegisterBenchmark(("BM_Chain/" + mode).c_str(), [eager](benchmark::State& s) {
+          chainEngine(s, eager);
+        })->Unit(benchmark::kMillisecond));
   }
-  RegisterBenchmark("BM_Chain/handwritten", [](benchmark::State& s) {
-    chainHandwritten(s, false);
-  })->Unit(benchmark::kMillisecond);
-  RegisterBenchmark("BM_Chain/handwritten_fast_math", [](benchmark::State& s) {
-    chainHandwritten(s, true);
-  })->Unit(benchmark::kMillisecond);
-  RegisterBenchmark("BM_Chain/triad_bandwidth", chainTriad)->Unit(benchmark::kMillisecond);
+  kiln_bench::threadRows(RegisterBenchmark("BM_Chain/handwritten", [](benchmark::State& s) {
+                           chainHandwritten(s, false);
+                         })->Unit(benchmark::kMillisecond));
+  kiln_bench::threadRows(
+      RegisterBenchmark("BM_Chain/handwritten_fast_math", [](benchmark::State& s) {
+        chainHandwritten(s, true);
+      })->Unit(benchmark::kMillisecond));
+  kiln_bench::threadRows(
+      RegisterBenchmark("BM_Chain/triad_bandwidth", chainTriad)->Unit(benchmark::kMillisecond));
+  kiln_bench::registerRowBenchmarks();
   for (bool cold : {true, false}) {
     for (bool eager : {false, true}) {
       std::string name =

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <optional>
 #include <random>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "lib/frontend/tensor_impl.h"
+#include "runtime/cpu/thread_pool.h"
 
 namespace {
 
@@ -818,6 +820,48 @@ TEST(Differential, RandomGraphsMatchReference) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "[ differential ] " << compared_exact << " exact and " << compared_tol
             << " tolerance comparisons in " << secs << " s\n";
+  EXPECT_EQ(failures, 0);
+}
+
+// Threads divide a kernel's outer parallel loops only (codegen/llvm/cpu_schedule.h), so every
+// thread count must give the same bits. The grain is set to one point so that even these small
+// graphs split, into chunks that cut the loops at every possible place.
+TEST(Differential, ThreadCountsGiveIdenticalBits) {
+  const uint64_t seed = envOr("KILN_DIFF_SEED", kDefaultSeed) + 7;
+  const int graphs = static_cast<int>(envOr("KILN_DIFF_GRAPHS", kDefaultGraphs) / 4);
+  const int saved_threads = kiln::get_num_threads();
+  const int64_t saved_grain = kiln::runtime::minPointsPerThread();
+  kiln::runtime::setMinPointsPerThread(1);
+  std::vector<Shape> shapes = shapePool();
+  for (Shape s : {Shape{37, 129}, Shape{5, 7, 33}, Shape{4099}, Shape{2, 3, 4, 5}})
+    shapes.push_back(s);
+  int failures = 0;
+  for (int g = 0; g < graphs && failures < 5; ++g) {
+    const uint64_t graph_seed = seed * 1000003 + static_cast<uint64_t>(g);
+    std::vector<std::vector<double>> results;
+    std::string log;
+    for (int threads : {1, 2, 3}) {
+      kiln::set_num_threads(threads);
+      kiln::manual_seed(graph_seed);
+      GraphGen gen(graph_seed, false);
+      std::mt19937 pick(static_cast<uint32_t>(graph_seed));
+      const Shape& s = shapes[pick() % shapes.size()];
+      Val v = gen.gen(2 + static_cast<int>(pick() % 4), s);
+      results.push_back(kiln::detail::toDoubles(v.t));
+      log = gen.log();
+    }
+    for (size_t t = 1; t < results.size(); ++t) {
+      if (results[t].size() != results[0].size() ||
+          std::memcmp(results[t].data(), results[0].data(), results[0].size() * sizeof(double))) {
+        ++failures;
+        ADD_FAILURE() << "graph " << g << " (graph seed " << graph_seed << "): " << t + 1
+                      << " threads differ from 1 thread\nrecorded ops:\n"
+                      << log;
+      }
+    }
+  }
+  kiln::runtime::setMinPointsPerThread(saved_grain);
+  kiln::set_num_threads(saved_threads);
   EXPECT_EQ(failures, 0);
 }
 

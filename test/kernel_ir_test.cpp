@@ -92,7 +92,12 @@ TEST(CpuSchedule, TransposedReadsPutTheirUnitStrideLoopInnermost) {
   EXPECT_EQ(s.access_score, (std::vector<int32_t>{4, 2}));
   EXPECT_TRUE(s.moved);
   EXPECT_EQ(s.accumulate, Accumulate::None);
-  EXPECT_EQ(s.text(), "cpu: order=[1,0] (innermost loop 0: best access score of [4,2])");
+  // Both loops are parallel: threads divide all 12 points.
+  EXPECT_EQ(s.split_loops, 2u);
+  EXPECT_EQ(s.split_units, 12);
+  EXPECT_EQ(s.text(),
+            "cpu: order=[1,0] (innermost loop 0: best access score of [4,2]), threads split loops "
+            "[1,0] (12 units)");
 }
 
 TEST(CpuSchedule, TiesAndContiguousAccessesKeepTheLoopsOwnOrder) {
@@ -101,7 +106,9 @@ TEST(CpuSchedule, TiesAndContiguousAccessesKeepTheLoopsOwnOrder) {
   EXPECT_EQ(tie.access_score, (std::vector<int32_t>{2, 2}));
   EXPECT_EQ(tie.order, (std::vector<int32_t>{0, 1}));
   EXPECT_FALSE(tie.moved);
-  EXPECT_EQ(tie.text(), "cpu: order=[0,1] (innermost loop 1: kept last, access scores [2,2])");
+  EXPECT_EQ(tie.text(),
+            "cpu: order=[0,1] (innermost loop 1: kept last, access scores [2,2]), threads split "
+            "loops [0,1] (12 units)");
 }
 
 TEST(CpuSchedule, ALoopOfExtentOneNeverMovesInnermost) {
@@ -121,7 +128,7 @@ TEST(CpuSchedule, RowReductionsAccumulateInRegisters) {
   EXPECT_EQ(s.accumulate, Accumulate::Registers);
   EXPECT_EQ(s.text(),
             "cpu: order=[0,1] (innermost loop 1: kept last, access scores [2,3]), reduction in "
-            "registers");
+            "registers, threads split loops [0] (3 units)");
   CpuSchedule arg = cpuSchedule(matrixSum(3, 5, /*rows=*/true, ReduceKind::ArgMax));
   EXPECT_EQ(arg.order, (std::vector<int32_t>{0, 1}));
   EXPECT_EQ(arg.accumulate, Accumulate::Registers);
@@ -135,6 +142,10 @@ TEST(CpuSchedule, ColumnReductionsAccumulateInMemory) {
   EXPECT_EQ(s.order, (std::vector<int32_t>{0, 1}));
   EXPECT_EQ(s.outer_parallel, 0u);
   EXPECT_EQ(s.accumulate, Accumulate::Memory);
+  // The reduction loop is outermost: one thread runs it all (its order decides the rounding).
+  EXPECT_EQ(s.split_loops, 0u);
+  EXPECT_EQ(s.split_units, 1);
+  EXPECT_EQ(s.points, 15);
 }
 
 TEST(CpuSchedule, MatmulRunsItsOutputColumnsInnermost) {
@@ -147,7 +158,7 @@ TEST(CpuSchedule, MatmulRunsItsOutputColumnsInnermost) {
   EXPECT_EQ(s.accumulate, Accumulate::Memory);
   EXPECT_EQ(s.text(),
             "cpu: order=[0,2,1] (innermost loop 1: best access score of [1,5,3]), reduction in "
-            "memory");
+            "memory, threads split loops [0] (2 units)");
 }
 
 TEST(CpuSchedule, KernelsWithoutAChoice) {
@@ -163,7 +174,7 @@ TEST(CpuSchedule, KernelsWithoutAChoice) {
   st.index = c.materialize(c.var(c.addLoop(7, kParallel)));
   st.value = c.load(c.addBuffer(kFloat, false), c.var(0));
   c.store(st);
-  EXPECT_EQ(cpuSchedule(c.take()).text(), "cpu: order=[0]");
+  EXPECT_EQ(cpuSchedule(c.take()).text(), "cpu: order=[0], threads split loops [0] (7 units)");
 }
 
 TEST(KernelIr, TextListsLoopsWithTheirRolesAndNoOrder) {

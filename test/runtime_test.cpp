@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <kiln/kiln.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include "lib/sched/schedule.h"
 #include "runtime/buffer.h"
 #include "runtime/cpu/llvm_backend.h"
+#include "runtime/cpu/thread_pool.h"
 #include "runtime/kernel_cache.h"
 #include "runtime/plan.h"
 
@@ -141,6 +143,43 @@ std::vector<float> readFloats(const Buffer& b) {
   std::vector<float> out(b.bytes() / sizeof(float));
   b.device().copyToHost(b, out.data(), b.bytes());
   return out;
+}
+
+TEST(Threads, CountIsSetAsInLibtorch) {
+  const int saved = kiln::get_num_threads();
+  EXPECT_GE(saved, 1);
+  kiln::set_num_threads(3);
+  EXPECT_EQ(kiln::get_num_threads(), 3);
+  try {
+    kiln::set_num_threads(0);
+    ADD_FAILURE() << "set_num_threads(0) did not throw";
+  } catch (const kiln::Error& e) {
+    EXPECT_STREQ(e.what(), "set_num_threads: Expected positive number of threads, got 0");
+  }
+  EXPECT_EQ(kiln::get_num_threads(), 3);
+  kiln::set_num_threads(saved);
+}
+
+TEST(Threads, ParallelForCoversTheRangeOnceInChunksOfAtLeastTheMinimum) {
+  const int saved = kiln::get_num_threads();
+  kiln::set_num_threads(3);
+  struct Seen {
+    std::vector<std::atomic<int>> hits = std::vector<std::atomic<int>>(1000);
+    std::atomic<int64_t> smallest{1 << 30};
+  } seen;
+  kiln::runtime::parallelFor(
+      1000, 7,
+      [](void* context, int64_t begin, int64_t end) {
+        auto* s = static_cast<Seen*>(context);
+        int64_t size = end - begin, cur = s->smallest.load();
+        while (size < cur && !s->smallest.compare_exchange_weak(cur, size)) {
+        }
+        for (int64_t i = begin; i < end; ++i) s->hits[i]++;
+      },
+      &seen);
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(seen.hits[i].load(), 1) << i;
+  EXPECT_GE(seen.smallest.load(), 7);
+  kiln::set_num_threads(saved);
 }
 
 TEST(CpuDevice, AllocatesAlignedBuffersThatKnowTheirDevice) {

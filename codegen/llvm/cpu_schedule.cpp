@@ -68,6 +68,9 @@ CpuSchedule cpuSchedule(const Kernel& k) {
   auto parallel = [&](int32_t l) { return k.loops[l].role == LoopRole::Parallel; };
   s.outer_parallel = static_cast<size_t>(
       std::find_if_not(s.order.begin(), s.order.end(), parallel) - s.order.begin());
+  s.split_loops = s.outer_parallel;
+  for (size_t i = 0; i < s.split_loops; ++i) s.split_units *= k.loops[s.order[i]].extent;
+  for (const Loop& l : k.loops) s.points *= l.extent;
   if (k.reduces()) {
     bool inside = std::all_of(s.order.begin() + s.outer_parallel, s.order.end(),
                               [&](int32_t l) { return !parallel(l); });
@@ -85,6 +88,11 @@ std::string CpuSchedule::text() const {
   }
   if (accumulate == Accumulate::Registers) absl::StrAppend(&out, ", reduction in registers");
   if (accumulate == Accumulate::Memory) absl::StrAppend(&out, ", reduction in memory");
+  if (split_loops > 0) {
+    absl::StrAppend(&out, ", threads split loops [",
+                    absl::StrJoin(order.begin(), order.begin() + split_loops, ","), "] (",
+                    split_units, " units)");
+  }
   return out;
 }
 

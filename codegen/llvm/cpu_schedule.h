@@ -28,15 +28,25 @@ struct CpuSchedule {
   /// How many loops at the start of `order` are Parallel (the register accumulators live inside
   /// them).
   size_t outer_parallel = 0;
+  /// Threads: the first `split_loops` loops of `order` (the outer Parallel ones) form one range
+  /// of `split_units` iterations that the kernel runs a subrange of, so threads divide it (an
+  /// output element is then computed by one thread, in the same order as on one thread, and
+  /// results do not depend on the thread count). 0 loops and 1 unit when nothing can be split.
+  size_t split_loops = 0;
+  int64_t split_units = 1;
+  /// Points of the whole index space: the work measure that decides whether threads pay.
+  int64_t points = 1;
 
-  /// One line, e.g. "cpu: order=[1,0] (innermost loop 0: best access score of [4,2])".
+  /// One line, e.g. "cpu: order=[1,0] (innermost loop 0: best access score of [4,2]), threads
+  /// split loops [1] (64 units)".
   std::string text() const;
 };
 
 /// The loops nest in their own order, except that the loop (of extent above 1) with the highest
 /// access score, if it beats the last loop's, moves innermost (the first such loop on ties).
 /// This runs matmul's inner loop along the columns of its right operand and its output, and
-/// keeps row reductions contiguous. An access's stride along a loop is the loop's coefficient
+/// keeps row reductions contiguous. Threads split the Parallel loops outside every Reduction
+/// loop. An access's stride along a loop is the loop's coefficient
 /// in the affine part of the index (terms under floor-div or mod count as not moving); each
 /// load expression and each store's index is one access.
 CpuSchedule cpuSchedule(const Kernel& k);

@@ -40,15 +40,18 @@ class Emitter {
     // The body takes each buffer as a separate noalias pointer: the scheduler guarantees that
     // distinct kernel buffers never overlap, and telling LLVM so is what lets it vectorise.
     std::vector<llvm::Type*> bodyParams(k_.buffers.size() + 1, ptr);
+    bodyParams.push_back(b_.getInt64Ty());
+    bodyParams.push_back(b_.getInt64Ty());
     auto* bodyTy = llvm::FunctionType::get(voidTy, bodyParams, false);
     auto* body =
         llvm::Function::Create(bodyTy, llvm::Function::InternalLinkage, name + ".body", m_);
-    for (size_t i = 0; i < bodyParams.size(); ++i) body->addParamAttr(i, llvm::Attribute::NoAlias);
+    for (size_t i = 0; i <= k_.buffers.size(); ++i) body->addParamAttr(i, llvm::Attribute::NoAlias);
     body->addFnAttr(llvm::Attribute::AlwaysInline);
     body->addFnAttr(llvm::Attribute::NoUnwind);
     if (avx512) body->addFnAttr("prefer-vector-width", "512");
 
-    auto* entryTy = llvm::FunctionType::get(voidTy, {ptr, ptr}, false);
+    auto* entryTy =
+        llvm::FunctionType::get(voidTy, {ptr, ptr, b_.getInt64Ty(), b_.getInt64Ty()}, false);
     auto* entry = llvm::Function::Create(entryTy, llvm::Function::ExternalLinkage, name, m_);
     entry->addFnAttr(llvm::Attribute::NoUnwind);
     if (avx512) entry->addFnAttr("prefer-vector-width", "512");
@@ -59,7 +62,7 @@ class Emitter {
         Value* slot = b_.CreateConstGEP1_64(ptr, entry->getArg(0), i);
         callArgs.push_back(b_.CreateLoad(ptr, slot));
       }
-      callArgs.push_back(entry->getArg(1));
+      for (unsigned i = 1; i < 4; ++i) callArgs.push_back(entry->getArg(i));
       b_.CreateCall(body, callArgs);
       b_.CreateRetVoid();
     }
@@ -74,16 +77,19 @@ class Emitter {
           b_.CreateLoad(b_.getInt64Ty(), b_.CreateConstGEP1_64(b_.getInt64Ty(), argsPtr, i));
       args_.push_back(fromRawArg(raw, k_.args[i]));
     }
+    begin_ = body->getArg(k_.buffers.size() + 1);
+    end_ = body->getArg(k_.buffers.size() + 2);
     loopVars_.assign(k_.loops.size(), nullptr);
 
     const CpuSchedule cpu = cpuSchedule(k_);
+    split_ = cpu.split_loops;
     switch (cpu.accumulate) {
       case CpuSchedule::Accumulate::None:
-        emitNest(cpu.order, 0, cpu.order.size(), [&] { emitPlainStores(); });
+        emitRangeNest(cpu.order, cpu.order.size(), [&] { emitPlainStores(); });
         break;
       case CpuSchedule::Accumulate::Registers:
-        emitNest(cpu.order, 0, cpu.outer_parallel,
-                 [&] { emitRegisterReduction(cpu.order, cpu.outer_parallel); });
+        emitRangeNest(cpu.order, cpu.outer_parallel,
+                      [&] { emitRegisterReduction(cpu.order, cpu.outer_parallel); });
         break;
       case CpuSchedule::Accumulate::Memory:
         emitMemoryReduction(cpu.order);
@@ -156,6 +162,26 @@ class Emitter {
   }
 
   // ---- loops ----
+  // A loop over l from `lo` to `end` (exclusive; lo < end) around `body`.
+  template <typename F>
+  void emitLoop(int32_t l, Value* lo, Value* end, F body) {
+    llvm::BasicBlock* pre = b_.GetInsertBlock();
+    auto* header = llvm::BasicBlock::Create(ctx_, "loop" + std::to_string(l), fn_);
+    auto* exit = llvm::BasicBlock::Create(ctx_, "after" + std::to_string(l), fn_);
+    b_.CreateBr(header);
+    b_.SetInsertPoint(header);
+    llvm::PHINode* iv = b_.CreatePHI(b_.getInt64Ty(), 2, "i" + std::to_string(l));
+    iv->addIncoming(lo, pre);
+    Value* saved = loopVars_[l];
+    loopVars_[l] = iv;
+    body(iv);
+    Value* next = b_.CreateAdd(iv, b_.getInt64(1), "", true, true);
+    iv->addIncoming(next, b_.GetInsertBlock());
+    b_.CreateCondBr(b_.CreateICmpSLT(next, end), header, exit);
+    b_.SetInsertPoint(exit);
+    loopVars_[l] = saved;
+  }
+
   // Loops order[from..to), outermost first, around `body`.
   template <typename F>
   void emitNest(const std::vector<int32_t>& order, size_t from, size_t to, F body) {
@@ -166,21 +192,49 @@ class Emitter {
     int32_t l = order[from];
     int64_t extent = k_.loops[l].extent;
     if (extent == 0) return;  // an empty index space runs nothing (the loops below run >= once)
-    llvm::BasicBlock* pre = b_.GetInsertBlock();
-    auto* header = llvm::BasicBlock::Create(ctx_, "loop" + std::to_string(l), fn_);
-    auto* exit = llvm::BasicBlock::Create(ctx_, "after" + std::to_string(l), fn_);
-    b_.CreateBr(header);
-    b_.SetInsertPoint(header);
-    llvm::PHINode* iv = b_.CreatePHI(b_.getInt64Ty(), 2, "i" + std::to_string(l));
-    iv->addIncoming(b_.getInt64(0), pre);
-    Value* saved = loopVars_[l];
-    loopVars_[l] = iv;
-    emitNest(order, from + 1, to, body);
-    Value* next = b_.CreateAdd(iv, b_.getInt64(1), "", true, true);
-    iv->addIncoming(next, b_.GetInsertBlock());
-    b_.CreateCondBr(b_.CreateICmpSLT(next, b_.getInt64(extent)), header, exit);
-    b_.SetInsertPoint(exit);
-    loopVars_[l] = saved;
+    emitLoop(l, b_.getInt64(0), b_.getInt64(extent),
+             [&](Value*) { emitNest(order, from + 1, to, body); });
+  }
+
+  // Loops order[0..to) around `body`, where the first split_ of them (the threads' split,
+  // cpu_schedule.h) run only the flat subrange [begin, end) of their combined index space, the
+  // last of them varying fastest. Each split loop starts at the subrange's first index while
+  // every loop outside it is at its own first index, and ends likewise, so the innermost loop
+  // keeps plain bounds that the vectoriser handles. The caller guarantees begin < end.
+  template <typename F>
+  void emitRangeNest(const std::vector<int32_t>& order, size_t to, F body) {
+    if (split_ == 0) return emitNest(order, 0, to, body);
+    std::vector<Value*> first(split_), last(split_);
+    Value* b = begin_;
+    Value* e = b_.CreateSub(end_, b_.getInt64(1));
+    for (size_t j = split_; j-- > 0;) {
+      Value* extent = b_.getInt64(k_.loops[order[j]].extent);
+      first[j] = j == 0 ? b : b_.CreateURem(b, extent);
+      last[j] = j == 0 ? e : b_.CreateURem(e, extent);
+      b = b_.CreateUDiv(b, extent);
+      e = b_.CreateUDiv(e, extent);
+    }
+    emitRangeLevel(order, 0, to, first, last, b_.getTrue(), b_.getTrue(), body);
+  }
+
+  template <typename F>
+  void emitRangeLevel(const std::vector<int32_t>& order, size_t j, size_t to,
+                      const std::vector<Value*>& first, const std::vector<Value*>& last,
+                      Value* atFirst, Value* atLast, F body) {
+    if (j == split_) return emitNest(order, j, to, body);
+    int32_t l = order[j];
+    Value* lo = b_.CreateSelect(atFirst, first[j], b_.getInt64(0));
+    Value* end = b_.CreateAdd(b_.CreateSelect(atLast, last[j], b_.getInt64(k_.loops[l].extent - 1)),
+                              b_.getInt64(1));
+    emitLoop(l, lo, end, [&](Value* iv) {
+      Value* innerFirst = atFirst;
+      Value* innerLast = atLast;
+      if (j + 1 < split_) {
+        innerFirst = b_.CreateAnd(atFirst, b_.CreateICmpEQ(iv, first[j]));
+        innerLast = b_.CreateAnd(atLast, b_.CreateICmpEQ(iv, last[j]));
+      }
+      emitRangeLevel(order, j + 1, to, first, last, innerFirst, innerLast, body);
+    });
   }
 
   // ---- stores ----
@@ -305,7 +359,7 @@ class Emitter {
     for (int32_t l : order) {
       if (k_.loops[l].role == LoopRole::Parallel) parallelOrder.push_back(l);
     }
-    emitNest(parallelOrder, 0, parallelOrder.size(), [&] {
+    emitRangeNest(parallelOrder, parallelOrder.size(), [&] {
       memo_.assign(k_.exprs.size(), nullptr);
       for (const Store& s : k_.stores) {
         ScalarType vt = k_.exprs[s.value].type;
@@ -318,7 +372,7 @@ class Emitter {
         }
       }
     });
-    emitNest(order, 0, order.size(), [&] {
+    emitRangeNest(order, order.size(), [&] {
       memo_.assign(k_.exprs.size(), nullptr);
       for (const Store& s : k_.stores) {
         ScalarType vt = k_.exprs[s.value].type;
@@ -668,6 +722,9 @@ class Emitter {
   IRBuilder<> b_;
   llvm::Function* fn_ = nullptr;
   llvm::BasicBlock* allocaBlock_ = nullptr;
+  Value* begin_ = nullptr;  // the subrange of the split loops that this call runs
+  Value* end_ = nullptr;
+  size_t split_ = 0;
   std::vector<Value*> buffers_, args_, loopVars_, memo_;
 };
 

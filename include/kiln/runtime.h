@@ -1,5 +1,5 @@
 #pragma once
-// Control and observation of the engine: materialisation, eager mode, counters.
+// Control and observation of the engine: materialisation, eager mode, threads, counters.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -41,6 +41,13 @@ class EagerGuard {
  private:
   bool previous_;
 };
+
+/// Sets how many threads kernels run on (the calling thread included), as libtorch's
+/// set_num_threads does for its intra-op pool. The default is the environment variable
+/// KILN_NUM_THREADS, else the number of CPUs the process may run on. Results do not depend on it.
+void set_num_threads(int n);
+/// The number of threads kernels run on.
+int get_num_threads();
 
 /// Drops every compiled kernel and cached schedule (the next use compiles again).
 void clear_kernel_cache();

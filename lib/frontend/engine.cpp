@@ -16,6 +16,7 @@
 #include "lib/core/dump.h"
 #include "lib/frontend/tensor_impl.h"
 #include "lib/ir/extract.h"
+#include "runtime/cpu/thread_pool.h"
 #include "runtime/kernel_cache.h"
 #include "runtime/plan.h"
 #include "runtime/stats.h"
@@ -258,6 +259,14 @@ void reset_stats() {
   c.materializations = 0;
   c.budget_materializations = 0;
   c.compile_ns = 0;
+}
+
+void set_num_threads(int n) {
+  runtime::setNumThreads(n);
+}
+
+int get_num_threads() {
+  return runtime::numThreads();
 }
 
 void set_eager(bool eager) {

@@ -9,11 +9,13 @@
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Target/TargetMachine.h>
 
+#include <algorithm>
 #include <mutex>
 #include <stdexcept>
 
 #include "codegen/llvm/cpu_schedule.h"
 #include "codegen/llvm/emitter.h"
+#include "runtime/cpu/thread_pool.h"
 
 namespace kiln::runtime {
 namespace {
@@ -25,18 +27,38 @@ std::string errorText(llvm::Error e) {
 }
 
 // Every kernel the emitter produces has this C signature (codegen/llvm/emitter.h).
-using KernelFn = void (*)(void* const* buffers, const uint64_t* args);
+using KernelFn = void (*)(void* const* buffers, const uint64_t* args, int64_t begin, int64_t end);
 
-// Runs on the CPU stream, which executes work on the calling thread as it is given.
+// Runs on the CPU stream, which executes work on the calling thread as it is given; the thread
+// pool divides the loops that the CPU schedule splits.
 class LlvmKernel final : public CompiledKernel {
  public:
-  explicit LlvmKernel(KernelFn fn) : fn_(fn) {}
+  LlvmKernel(KernelFn fn, const codegen::CpuSchedule& schedule)
+      : fn_(fn),
+        units_(schedule.split_units),
+        points_per_unit_(units_ > 0 ? std::max<int64_t>(1, schedule.points / units_) : 1) {}
+
   void launch(void* const* buffers, const uint64_t* args, Stream&) const override {
-    fn_(buffers, args);
+    if (units_ == 0) return;  // no outputs
+    Call call{fn_, buffers, args};
+    const int64_t min_chunk = (minPointsPerThread() + points_per_unit_ - 1) / points_per_unit_;
+    parallelFor(units_, min_chunk, &Call::run, &call);
   }
 
  private:
+  struct Call {
+    KernelFn fn;
+    void* const* buffers;
+    const uint64_t* args;
+    static void run(void* self, int64_t begin, int64_t end) {
+      auto* c = static_cast<Call*>(self);
+      c->fn(c->buffers, c->args, begin, end);
+    }
+  };
+
   KernelFn fn_;
+  int64_t units_;
+  int64_t points_per_unit_;
 };
 
 }  // namespace
@@ -105,7 +127,7 @@ std::shared_ptr<const CompiledKernel> LlvmBackend::compile(const codegen::Kernel
     throw std::runtime_error("kiln: JIT lookup of " + options.name + ": " +
                              errorText(sym.takeError()));
   }
-  return std::make_shared<LlvmKernel>(sym->toPtr<KernelFn>());
+  return std::make_shared<LlvmKernel>(sym->toPtr<KernelFn>(), codegen::cpuSchedule(kernel));
 }
 
 std::string LlvmBackend::scheduleText(const codegen::Kernel& kernel) const {

@@ -1,0 +1,29 @@
+#pragma once
+// Shared pieces of kiln's benchmark program: thread-count rows and the row-reduction workloads.
+#include <benchmark/benchmark.h>
+#include <kiln/kiln.h>
+
+namespace kiln_bench {
+
+/// Runs a row with kiln::set_num_threads(n) (by default the row's /threads:N argument) and
+/// restores the previous count after.
+class ThreadsGuard {
+ public:
+  explicit ThreadsGuard(int n) : previous_(kiln::get_num_threads()) { kiln::set_num_threads(n); }
+  explicit ThreadsGuard(const benchmark::State& state)
+      : ThreadsGuard(static_cast<int>(state.range(0))) {}
+  ~ThreadsGuard() { kiln::set_num_threads(previous_); }
+  ThreadsGuard(const ThreadsGuard&) = delete;
+  ThreadsGuard& operator=(const ThreadsGuard&) = delete;
+
+ private:
+  int previous_;
+};
+
+/// Gives a row the arguments threads:1 and threads:2, measured in wall time.
+benchmark::internal::Benchmark* threadRows(benchmark::internal::Benchmark* b);
+
+/// BM_Softmax/* and BM_LayerNormGelu/* (bench/rows.cpp).
+void registerRowBenchmarks();
+
+}  // namespace kiln_bench
