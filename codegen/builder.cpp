@@ -102,6 +102,37 @@ int32_t KernelBuilder::randNormal(ScalarType type, int32_t counter, int32_t key)
   return expr(e);
 }
 
+int32_t KernelBuilder::addPhase(Phase p, int32_t outer) {
+  kernel_.phases.push_back(std::move(p));
+  kernel_.outer = outer;
+  return static_cast<int32_t>(kernel_.phases.size() - 1);
+}
+
+int32_t KernelBuilder::acc(int32_t phase, ScalarType type) {
+  Expr e;
+  e.kind = ExprKind::Acc;
+  e.type = type;
+  e.i = phase;
+  return expr(e);
+}
+
+std::vector<bool> KernelBuilder::loopsOf(int32_t root) const {
+  const std::vector<Expr>& exprs = kernel_.exprs;
+  std::vector<bool> loops(kernel_.loops.size(), false), seen(exprs.size(), false);
+  std::vector<int32_t> stack{root};
+  while (!stack.empty()) {
+    int32_t e = stack.back();
+    stack.pop_back();
+    if (seen[e]) continue;
+    seen[e] = true;
+    if (exprs[e].kind == ExprKind::LoopVar) loops[exprs[e].i] = true;
+    for (int32_t o : {exprs[e].a, exprs[e].b, exprs[e].c}) {
+      if (o >= 0) stack.push_back(o);
+    }
+  }
+  return loops;
+}
+
 Kernel KernelBuilder::take() {
   std::vector<Expr>& exprs = kernel_.exprs;
   std::vector<bool> used(exprs.size(), false);
@@ -111,6 +142,7 @@ Kernel KernelBuilder::take() {
       if (e >= 0) stack.push_back(e);
     }
   }
+  for (const Phase& p : kernel_.phases) stack.push_back(p.value);
   while (!stack.empty()) {
     int32_t e = stack.back();
     stack.pop_back();
@@ -138,6 +170,7 @@ Kernel KernelBuilder::take() {
       if (*e >= 0) *e = renumber[*e];
     }
   }
+  for (Phase& p : kernel_.phases) p.value = renumber[p.value];
   memo_.clear();
   atoms_.clear();
   return std::move(kernel_);

@@ -38,6 +38,12 @@ class KernelBuilder {
   int32_t randUniform(ScalarType type, int32_t counter, int32_t key);
   int32_t randNormal(ScalarType type, int32_t counter, int32_t key);
   void store(Store s) { kernel_.stores.push_back(s); }
+  /// Adds a phase computed per point of loops [0, outer) (codegen/kernel.h); returns its index.
+  int32_t addPhase(Phase p, int32_t outer);
+  /// The accumulator of phase p, of type `type`.
+  int32_t acc(int32_t phase, ScalarType type);
+  /// The loops that expression e depends on, as a bit per loop (e through its operands).
+  std::vector<bool> loopsOf(int32_t e) const;
 
   // Index algebra (all values non-negative).
   Lin var(int32_t loop);

@@ -60,6 +60,8 @@ std::string exprText(const Expr& e) {
       return absl::StrCat("rand.uniform.", t, " counter=$", e.a, " key=$", e.b);
     case ExprKind::RandNormal:
       return absl::StrCat("rand.normal.", t, " counter=$", e.a, " key=$", e.b);
+    case ExprKind::Acc:
+      return absl::StrCat("acc.", t, " ", e.i);
   }
   return "?";
 }
@@ -79,9 +81,14 @@ std::string Kernel::text() const {
     absl::StrAppend(&s, " ", l, ":", loops[l].extent,
                     loops[l].role == LoopRole::Reduction ? "r" : "");
   }
+  if (outer > 0) absl::StrAppend(&s, "\n  outer ", outer);
   absl::StrAppend(&s, "\n");
   for (size_t i = 0; i < exprs.size(); ++i) {
     absl::StrAppend(&s, "  $", i, " = ", exprText(exprs[i]), "\n");
+  }
+  for (size_t p = 0; p < phases.size(); ++p) {
+    absl::StrAppend(&s, "  phase ", p, " loops ", absl::StrJoin(phases[p].loops, ","), " ",
+                    std::string(reduceText(phases[p].reduce)), " $", phases[p].value, "\n");
   }
   for (const Store& st : stores) {
     absl::StrAppend(&s, "  store", st.reduce == ReduceKind::None ? "" : ".",
@@ -98,6 +105,13 @@ std::string Kernel::text() const {
 bool Kernel::reduces() const {
   return std::any_of(stores.begin(), stores.end(),
                      [](const Store& st) { return st.reduce != ReduceKind::None; });
+}
+
+bool Kernel::isPhaseLoop(int32_t l) const {
+  for (const Phase& p : phases) {
+    if (std::find(p.loops.begin(), p.loops.end(), l) != p.loops.end()) return true;
+  }
+  return false;
 }
 
 double reduceIdentity(ReduceKind k, ScalarType t) {

@@ -47,6 +47,19 @@
 // never share an output element, so they may run in any order and in parallel; the terms of one
 // element may also be split among workers and combined in any order the rules above allow.
 //
+// Phases (row reductions fused with their consumers). A kernel may compute reductions per point
+// of its `outer` loops (loops[0..outer), all Parallel) before its stores: phase p is
+//   acc_p(o) = identity (+) value_p(o, r_1) (+) value_p(o, r_2) (+) ...
+// over every point r of the phase's own loops (Reduction loops that no other phase and no store
+// uses), with (+) its reduce kind's combine as for reducing stores (Sum, Prod, Max, Min). The
+// expression `acc p` is acc_p at the current point of the outer loops; phase p's value may read
+// the outer loops, its own loops and the accumulators of phases before it; the stores may read
+// the outer loops, the loops of no phase and every accumulator. Every store index depends on all
+// outer loops, so a phase is computed once per point, and threads split only the outer loops:
+// a softmax row (max, then the sum of exponentials, then the quotients) is one kernel that reads
+// the row from memory once. The stores of a phased kernel are plain, or reducing over Reduction
+// loops of their own.
+//
 // Arguments. Scalar argument i is passed at launch as 64 raw bits: a double's bits for a floating
 // argument (a float argument is that double rounded to float), the integer for integral ones, and
 // nonzero for true; so kernels that differ only in constants share code.
@@ -74,6 +87,7 @@ enum class ExprKind : uint8_t {
   Load,         // buffer i at element index a
   RandUniform,  // uniform [0,1) of `type`, Philox4x32-10 at counter a with key = arg b
   RandNormal,   // standard normal of `type` (Box-Muller on one Philox block)
+  Acc,          // the accumulator of phase i at the current point of the outer loops
 };
 
 struct Expr {
@@ -112,17 +126,29 @@ struct Loop {
   LoopRole role = LoopRole::Parallel;
 };
 
+/// A reduction computed per point of the kernel's outer loops before its stores (see above).
+struct Phase {
+  std::vector<int32_t> loops;  // its own Reduction loops, outermost first
+  ReduceKind reduce = ReduceKind::Sum;
+  int32_t value = -1;
+};
+
 struct Kernel {
   std::vector<BufferParam> buffers;
   std::vector<ScalarType> args;
   std::vector<Loop> loops;
   std::vector<Expr> exprs;
   std::vector<Store> stores;
+  /// Loops [0, outer) are the ones the phases are computed per point of (0 without phases).
+  int32_t outer = 0;
+  std::vector<Phase> phases;
 
   /// Readable listing; equal texts mean equal code, so it is the cache key.
   std::string text() const;
   /// Whether the stores are reducing ones (then all of them are).
   bool reduces() const;
+  /// Whether loop l belongs to a phase.
+  bool isPhaseLoop(int32_t l) const;
 };
 
 /// Identity of a reduction for a type (0, 1, -inf, +inf, ...), as raw bits of that type's value.

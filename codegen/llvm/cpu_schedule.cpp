@@ -49,28 +49,50 @@ std::vector<int32_t> accessScores(const Kernel& k) {
 
 CpuSchedule cpuSchedule(const Kernel& k) {
   CpuSchedule s;
-  const size_t n = k.loops.size();
-  s.order.resize(n);
-  std::iota(s.order.begin(), s.order.end(), 0);
+  // The stores' nest: every loop but the phases' own, which run inside the outer loops, each
+  // phase's in its own order.
+  for (int32_t l = 0; l < std::ssize(k.loops); ++l) {
+    if (!k.isPhaseLoop(l)) s.order.push_back(l);
+  }
+  const size_t n = s.order.size();
   s.access_score = accessScores(k);
-  if (n >= 2) {
-    const int32_t last = static_cast<int32_t>(n - 1);
-    int32_t best = last;
-    for (int32_t l = 0; l < last; ++l) {
-      if (s.access_score[l] > s.access_score[best] && k.loops[l].extent > 1) best = l;
+  // The outer loops of a phased kernel stay outermost, and a phased kernel's reducing stores
+  // keep their reduction loops innermost (the phases live where the register accumulators do).
+  const size_t movable_from = static_cast<size_t>(k.outer);
+  const bool may_move = k.phases.empty() || !k.reduces();
+  if (!may_move) {
+    std::stable_partition(s.order.begin() + static_cast<std::ptrdiff_t>(movable_from),
+                          s.order.end(),
+                          [&](int32_t l) { return k.loops[l].role == LoopRole::Parallel; });
+  }
+  if (n >= 2 && may_move) {
+    const size_t last = n - 1;
+    size_t best = last;
+    for (size_t i = movable_from; i < last; ++i) {
+      int32_t l = s.order[i];
+      if (s.access_score[l] > s.access_score[s.order[best]] && k.loops[l].extent > 1) best = i;
     }
     if (best != last) {
-      s.order.erase(s.order.begin() + best);
-      s.order.push_back(best);
+      int32_t l = s.order[best];
+      s.order.erase(s.order.begin() + static_cast<std::ptrdiff_t>(best));
+      s.order.push_back(l);
       s.moved = true;
     }
   }
   auto parallel = [&](int32_t l) { return k.loops[l].role == LoopRole::Parallel; };
   s.outer_parallel = static_cast<size_t>(
       std::find_if_not(s.order.begin(), s.order.end(), parallel) - s.order.begin());
-  s.split_loops = s.outer_parallel;
+  s.split_loops = k.phases.empty() ? s.outer_parallel : static_cast<size_t>(k.outer);
   for (size_t i = 0; i < s.split_loops; ++i) s.split_units *= k.loops[s.order[i]].extent;
-  for (const Loop& l : k.loops) s.points *= l.extent;
+  // Points per unit of the split: the stores' inner nest plus each phase's loops.
+  int64_t per_unit = 1;
+  for (size_t i = s.split_loops; i < n; ++i) per_unit *= k.loops[s.order[i]].extent;
+  for (const Phase& p : k.phases) {
+    int64_t phase_points = 1;
+    for (int32_t l : p.loops) phase_points *= k.loops[l].extent;
+    per_unit += phase_points;
+  }
+  s.points = s.split_units * per_unit;
   if (k.reduces()) {
     bool inside = std::all_of(s.order.begin() + s.outer_parallel, s.order.end(),
                               [&](int32_t l) { return !parallel(l); });

@@ -17,7 +17,8 @@ struct CpuSchedule {
   /// inside every Parallel one, otherwise in the output buffers (initialised first).
   enum class Accumulate : uint8_t { None, Registers, Memory };
 
-  /// The loop nest, outermost first (a permutation of the kernel's loops).
+  /// The stores' loop nest, outermost first: a permutation of the kernel's loops other than the
+  /// phases' own (which run, each phase's in its own order, inside the outer loops).
   std::vector<int32_t> order;
   /// Per loop, how cheap the kernel's memory accesses are with that loop innermost: 2 per access
   /// that the loop walks with unit stride, 1 per access it leaves in place, 0 per strided one.
@@ -34,7 +35,8 @@ struct CpuSchedule {
   /// results do not depend on the thread count). 0 loops and 1 unit when nothing can be split.
   size_t split_loops = 0;
   int64_t split_units = 1;
-  /// Points of the whole index space: the work measure that decides whether threads pay.
+  /// Points evaluated in all (the stores' index space and every phase's, per point of the outer
+  /// loops): the work measure that decides whether threads pay.
   int64_t points = 1;
 
   /// One line, e.g. "cpu: order=[1,0] (innermost loop 0: best access score of [4,2]), threads

@@ -83,13 +83,21 @@ class Emitter {
 
     const CpuSchedule cpu = cpuSchedule(k_);
     split_ = cpu.split_loops;
+    // The split loops, then (with phases, whose outer loops these are) the phases, then the rest.
+    const size_t outer = split_;
     switch (cpu.accumulate) {
       case CpuSchedule::Accumulate::None:
-        emitRangeNest(cpu.order, cpu.order.size(), [&] { emitPlainStores(); });
+        emitRangeNest(cpu.order, outer, [&] {
+          emitPhases();
+          emitNest(cpu.order, outer, cpu.order.size(), [&] { emitPlainStores(); });
+        });
         break;
       case CpuSchedule::Accumulate::Registers:
-        emitRangeNest(cpu.order, cpu.outer_parallel,
-                      [&] { emitRegisterReduction(cpu.order, cpu.outer_parallel); });
+        emitRangeNest(cpu.order, outer, [&] {
+          emitPhases();
+          emitNest(cpu.order, outer, cpu.outer_parallel,
+                   [&] { emitRegisterReduction(cpu.order, cpu.outer_parallel); });
+        });
         break;
       case CpuSchedule::Accumulate::Memory:
         emitMemoryReduction(cpu.order);
@@ -237,6 +245,74 @@ class Emitter {
     });
   }
 
+  // ---- register accumulators ----
+  // A running reduction in registers (allocas that SROA turns into phis). Floating max and min
+  // accumulate with maxnum/minnum, which the loop vectoriser turns into vector reductions (it
+  // cannot vectorise the NaN-propagating compare-and-select of `maximum`), beside a flag that
+  // records whether a NaN was seen and makes the result NaN at the end.
+  struct RegisterAcc {
+    ReduceKind kind;
+    ScalarType type;
+    llvm::AllocaInst* value;
+    llvm::AllocaInst* nan = nullptr;
+  };
+
+  static bool splitsNan(ReduceKind k, ScalarType t) {
+    return isFloatingType(t) && (k == ReduceKind::Max || k == ReduceKind::Min);
+  }
+
+  RegisterAcc startAcc(ReduceKind k, ScalarType t) {
+    RegisterAcc acc{k, t, entryAlloca(valueType(t))};
+    b_.CreateStore(identity(k, t), acc.value);
+    if (splitsNan(k, t)) {
+      acc.nan = entryAlloca(b_.getInt1Ty());
+      b_.CreateStore(b_.getFalse(), acc.nan);
+    }
+    return acc;
+  }
+
+  void accumulate(const RegisterAcc& acc, Value* v) {
+    Value* cur = b_.CreateLoad(valueType(acc.type), acc.value);
+    if (!acc.nan) {
+      b_.CreateStore(combine(acc.kind, acc.type, cur, v), acc.value);
+      return;
+    }
+    // nnan and nsz are what the vectoriser asks of a min/max reduction: a NaN makes the value
+    // poison, but the flag then discards it, and the sign of a zero maximum is unspecified.
+    auto id = acc.kind == ReduceKind::Max ? llvm::Intrinsic::maxnum : llvm::Intrinsic::minnum;
+    llvm::FastMathFlags flags;
+    flags.setNoNaNs();
+    flags.setNoSignedZeros();
+    Value* next = b_.CreateBinaryIntrinsic(id, cur, v);
+    llvm::cast<llvm::Instruction>(next)->setFastMathFlags(flags);
+    b_.CreateStore(next, acc.value);
+    Value* seen = b_.CreateLoad(b_.getInt1Ty(), acc.nan);
+    b_.CreateStore(b_.CreateOr(seen, b_.CreateFCmpUNO(v, v)), acc.nan);
+  }
+
+  Value* accResult(const RegisterAcc& acc) {
+    Value* v = b_.CreateLoad(valueType(acc.type), acc.value);
+    if (!acc.nan) return v;
+    Value* nan = llvm::ConstantFP::getNaN(valueType(acc.type));
+    return b_.CreateSelect(b_.CreateLoad(b_.getInt1Ty(), acc.nan), nan, v);
+  }
+
+  // ---- phases ----
+  // Each phase's accumulator at the current point of the outer loops, in registers like a
+  // register reduction; later phases and the stores read it as `acc p`.
+  void emitPhases() {
+    accs_.assign(k_.phases.size(), nullptr);
+    for (size_t p = 0; p < k_.phases.size(); ++p) {
+      const Phase& ph = k_.phases[p];
+      RegisterAcc acc = startAcc(ph.reduce, k_.exprs[ph.value].type);
+      emitNest(ph.loops, 0, ph.loops.size(), [&] {
+        memo_.assign(k_.exprs.size(), nullptr);
+        accumulate(acc, eval(ph.value));
+      });
+      accs_[p] = accResult(acc);
+    }
+  }
+
   // ---- stores ----
   Value* address(int32_t buffer, Value* index) {
     return b_.CreateInBoundsGEP(memoryType(k_.buffers[buffer].dtype), buffers_[buffer], index);
@@ -307,6 +383,7 @@ class Emitter {
   // the alloca into a phi), and the loop vectoriser can split it across lanes.
   void emitRegisterReduction(const std::vector<int32_t>& order, size_t parallel) {
     std::vector<llvm::AllocaInst*> acc(k_.stores.size()), best(k_.stores.size());
+    std::vector<RegisterAcc> plain;
     for (size_t i = 0; i < k_.stores.size(); ++i) {
       const Store& s = k_.stores[i];
       ScalarType vt = k_.exprs[s.value].type;
@@ -315,9 +392,9 @@ class Emitter {
         best[i] = entryAlloca(valueType(vt));
         b_.CreateStore(b_.getInt64(0), acc[i]);
         b_.CreateStore(identity(s.reduce, vt), best[i]);
+        plain.push_back({});
       } else {
-        acc[i] = entryAlloca(valueType(vt));
-        b_.CreateStore(identity(s.reduce, vt), acc[i]);
+        plain.push_back(startAcc(s.reduce, vt));
       }
     }
     emitNest(order, parallel, order.size(), [&] {
@@ -333,8 +410,7 @@ class Emitter {
           Value* pos = b_.CreateLoad(b_.getInt64Ty(), acc[i]);
           b_.CreateStore(b_.CreateSelect(take, eval(s.position), pos), acc[i]);
         } else {
-          Value* cur = b_.CreateLoad(valueType(vt), acc[i]);
-          b_.CreateStore(combine(s.reduce, vt, cur, v), acc[i]);
+          accumulate(plain[i], v);
         }
       }
     });
@@ -347,7 +423,7 @@ class Emitter {
         storeBuffer(s.best_buffer, index,
                     b_.CreateLoad(valueType(k_.exprs[s.value].type), best[i]));
       } else {
-        storeBuffer(s.buffer, index, b_.CreateLoad(valueType(k_.exprs[s.value].type), acc[i]));
+        storeBuffer(s.buffer, index, accResult(plain[i]));
       }
     }
   }
@@ -558,6 +634,9 @@ class Emitter {
         }
         break;
       }
+      case ExprKind::Acc:
+        v = accs_[e.i];
+        break;
       case ExprKind::Op:
         v = evalOp(e);
         break;
@@ -725,7 +804,7 @@ class Emitter {
   Value* begin_ = nullptr;  // the subrange of the split loops that this call runs
   Value* end_ = nullptr;
   size_t split_ = 0;
-  std::vector<Value*> buffers_, args_, loopVars_, memo_;
+  std::vector<Value*> buffers_, args_, loopVars_, memo_, accs_;
 };
 
 }  // namespace

@@ -59,6 +59,25 @@ codegen::ReduceKind reduceKind(const ir::NodeDesc& d) {
   return ReduceKind::Sum;
 }
 
+// Thrown by a lowering that meets a row reduction it cannot compute as a phase of its kernel
+// (codegen/kernel.h): the scheduler realizes that reduction and schedules again.
+struct NotAPhase {
+  int32_t instr;
+};
+
+// A reduction over trailing dimensions, with at least one dimension kept: its reader may compute
+// it per row as a phase (softmax's max and sum, layernorm's mean and variance), when the reader
+// runs over those rows as its outer loops.
+bool rowReduction(const Graph& g, const Instr& in) {
+  if (in.d.op != Op::Reduce) return false;
+  const size_t rank = g.instrs[in.operands[0]].d.shape.size();
+  std::vector<bool> reduced(rank, false);
+  for (int64_t a : in.d.ints) reduced[a] = true;
+  size_t first = rank;
+  while (first > 0 && reduced[first - 1]) --first;
+  return first >= 1 && first < rank && in.d.ints.size() == rank - first;
+}
+
 // Lowers one realized instruction to a kernel. Inlined producers are walked with an explicit
 // stack (graphs can be deep); realized ones become loads from their slots.
 class Lowering {
@@ -87,6 +106,7 @@ class Lowering {
         for (int64_t a : in.d.ints) reduced[a] = true;
       }
       idx = indexSpace(src.d.shape, reduced);
+      root_loops_ = static_cast<int32_t>(b_.kernel().loops.size());
       std::vector<Lin> out_idx = idx;
       for (size_t d = 0; d < idx.size(); ++d) {
         if (reduced[d]) out_idx[d] = Lin{};
@@ -105,6 +125,7 @@ class Lowering {
     } else if (in.d.op == Op::Write) {
       const Instr& val = g_.instrs[in.operands[1]];
       idx = indexSpace(val.d.shape, std::vector<bool>(val.d.shape.size(), false));
+      root_loops_ = static_cast<int32_t>(b_.kernel().loops.size());
       codegen::Store st;
       st.buffer = bufferFor(out_slot, true);
       store_lin_ = b_.linear(idx, in.d.ints, in.d.offset);
@@ -113,6 +134,7 @@ class Lowering {
       b_.store(st);
     } else {
       idx = indexSpace(in.d.shape, std::vector<bool>(in.d.shape.size(), false));
+      root_loops_ = static_cast<int32_t>(b_.kernel().loops.size());
       codegen::Store st;
       st.buffer = bufferFor(out_slot, true);
       store_lin_ = b_.linear(idx, ir::contiguousStrides(in.d.shape), 0);
@@ -137,10 +159,12 @@ class Lowering {
 
   std::vector<bool> computeMergeableDims() const {
     const codegen::Kernel& k = b_.kernel();
-    const size_t n = k.loops.size();
+    const size_t n = static_cast<size_t>(root_loops_);
     std::vector<bool> merge(n, n > 1);
     if (n < 2) return merge;
     merge[n - 1] = false;
+    // The outer loops of phases stay apart from the rest (they may merge among themselves).
+    if (k.outer > 0) merge[k.outer - 1] = false;
     std::vector<Lin> lins = index_lins_;
     for (const auto& [buffer, lin] : b_.loads()) lins.push_back(lin);
     lins.push_back(store_lin_);
@@ -149,6 +173,7 @@ class Lowering {
       for (auto [atom, c] : lin.terms) {
         const codegen::Expr& e = k.exprs[atom];
         if (e.kind != codegen::ExprKind::LoopVar) return std::vector<bool>(n, false);
+        if (e.i >= root_loops_) continue;  // a phase's own loop
         coef[e.i] = c;
       }
       for (size_t d = 0; d + 1 < n; ++d) {
@@ -270,6 +295,19 @@ class Lowering {
         int32_t key_arg = b_.arg(argFor(t.instr, ArgSource::Field::Seed));
         result = in.d.op == Op::Rand ? b_.randUniform(in.d.dtype, counter, key_arg)
                                      : b_.randNormal(in.d.dtype, counter, key_arg);
+      } else if (in.d.op == Op::Reduce) {
+        const int32_t child_index = phaseInput(t.instr, t.index);
+        const int64_t child_key = key(in.operands[0], child_index);
+        if (!memo_.contains(child_key)) {
+          stack.push_back({in.operands[0], child_index});
+          continue;
+        }
+        codegen::Phase phase;
+        phase.loops = {phase_loop_.at(key(t.instr, t.index))};
+        phase.reduce = reduceKind(in.d);
+        phase.value = memo_.at(child_key);
+        ScalarType type = b_.kernel().exprs[phase.value].type;
+        result = b_.acc(b_.addPhase(std::move(phase), outer_), type);
       } else {
         std::vector<Lin> child_idx = operandIndex(in, idx);
         int32_t child_index = internIndex(child_idx);
@@ -299,6 +337,50 @@ class Lowering {
     return memo_.at(key(root, internIndex(root_idx)));
   }
 
+  // The index at which a row reduction's input is read when the reduction, read at `index`,
+  // is computed as a phase: its kept dimensions at `index`, its reduced ones over a new loop of
+  // the phase. Throws NotAPhase unless the kept dimensions' indices depend on exactly the first
+  // k loops of the kernel's index space (k >= 1, all Parallel, the same k for every phase).
+  int32_t phaseInput(int32_t instr, int32_t index) {
+    const int64_t k = (int64_t{instr} << 32) | uint32_t(index);
+    if (auto it = phase_input_.find(k); it != phase_input_.end()) return it->second;
+    const Instr& in = g_.instrs[instr];
+    const ir::Shape& src = g_.instrs[in.operands[0]].d.shape;
+    std::vector<bool> reduced(src.size(), false);
+    for (int64_t a : in.d.ints) reduced[a] = true;
+    const std::vector<Lin> idx = indices_[index];
+    std::vector<bool> deps(b_.kernel().loops.size(), false);
+    for (size_t d = 0; d < src.size(); ++d) {
+      if (reduced[d]) continue;
+      for (auto [atom, c] : idx[d].terms) {
+        std::vector<bool> loops = b_.loopsOf(atom);
+        for (size_t l = 0; l < loops.size(); ++l) deps[l] = deps[l] || loops[l];
+      }
+    }
+    int32_t outer = 0;
+    while (outer < root_loops_ && deps[outer] &&
+           b_.kernel().loops[outer].role == codegen::LoopRole::Parallel) {
+      ++outer;
+    }
+    const bool exact = std::find(deps.begin() + outer, deps.end(), true) == deps.end();
+    if (!exact || outer == 0 || (outer_ != 0 && outer != outer_)) throw NotAPhase{instr};
+    outer_ = outer;
+    std::vector<int64_t> extents;
+    for (size_t d = 0; d < src.size(); ++d) {
+      if (reduced[d]) extents.push_back(src[d]);
+    }
+    int32_t loop = b_.addLoop(ir::numelOf(extents), codegen::LoopRole::Reduction);
+    std::vector<Lin> parts = b_.unravel(b_.var(loop), extents);
+    std::vector<Lin> child = idx;
+    for (size_t d = 0, j = 0; d < src.size(); ++d) {
+      if (reduced[d]) child[d] = parts[j++];
+    }
+    int32_t child_index = internIndex(child);
+    phase_input_.emplace(k, child_index);
+    phase_loop_.emplace(k, loop);
+    return child_index;
+  }
+
   const Graph& g_;
   const std::vector<bool>& realized_;
   std::vector<int32_t> read_slot_;
@@ -316,6 +398,9 @@ class Lowering {
   std::vector<bool> mergeable_;
   int32_t out_slot_ = -1;
   bool reduces_ = false;
+  int32_t root_loops_ = 0;  // loops of the index space (the phases' own come after them)
+  int32_t outer_ = 0;       // the phases' outer loops, once a phase exists
+  absl::flat_hash_map<int64_t, int32_t> phase_input_, phase_loop_;  // by (instr, index)
 };
 
 // ---- which values get a buffer of their own ----
@@ -339,13 +424,33 @@ void realizeBoundaries(const Graph& g, Realized& r) {
   for (int32_t i = 0; i < std::ssize(g.instrs); ++i) {
     const Instr& in = g.instrs[i];
     if (in.d.op == Op::Param) r.mark(i, "input buffer");
-    if (in.d.op == Op::Reduce || in.d.op == Op::ArgReduce) r.mark(i, "reduction");
+    if ((in.d.op == Op::Reduce && !rowReduction(g, in)) || in.d.op == Op::ArgReduce)
+      r.mark(i, "reduction");
     if (in.d.op == Op::Write) {
       r.mark(i, "write into part of a storage");
       r.mark(in.operands[0], "base of a partial write");
     }
   }
-  for (const ir::Output& o : g.outputs) r.mark(o.value, "requested output");
+  for (const ir::Output& o : g.outputs) {
+    r.mark(o.value, g.instrs[o.value].d.op == Op::Reduce ? "reduction" : "requested output");
+  }
+}
+
+// Whether computing value i inline loads from memory: it reaches a realized value without
+// passing a row reduction (computed once per row as a phase, so cheap to read per point).
+bool readsMemory(const Graph& g, const Realized& r, int32_t i) {
+  std::vector<int32_t> stack{i};
+  std::vector<bool> seen(g.instrs.size(), false);
+  while (!stack.empty()) {
+    int32_t j = stack.back();
+    stack.pop_back();
+    if (seen[j]) continue;
+    seen[j] = true;
+    if (r.is[j]) return true;
+    if (g.instrs[j].d.op == Op::Reduce) continue;
+    for (int32_t o : g.instrs[j].operands) stack.push_back(o);
+  }
+  return false;
 }
 
 // Inside a reduction, a computed value read through a broadcast would be recomputed for every
@@ -371,7 +476,8 @@ void realizeBroadcastReads(const Graph& g, Realized& r) {
         for (size_t k = 0; k < x.d.shape.size(); ++k) {
           if (x.d.ints[k] == 0) factor *= x.d.shape[k];
         }
-        if (factor >= kRecomputeLimit && !r.is[src] && g.instrs[src].d.op == Op::Elementwise) {
+        if (factor >= kRecomputeLimit && !r.is[src] && g.instrs[src].d.op == Op::Elementwise &&
+            readsMemory(g, r, src)) {
           r.mark(src, "read many times through a broadcast by a reduction");
           continue;
         }
@@ -381,10 +487,42 @@ void realizeBroadcastReads(const Graph& g, Realized& r) {
   }
 }
 
-Realized chooseRealized(const Graph& g) {
+// A row reduction that several kernels would compute as a phase is computed once instead (each
+// phase reads the rows from memory again); so is one that its reader could not compute per row
+// (`not_phases`, found by an earlier attempt). Decided from the last value back: every path from
+// a kernel's root down to a value passes only later values, whose fate is then known.
+void realizeSharedRowReductions(const Graph& g, const std::vector<bool>& not_phases, Realized& r) {
+  const int32_t n = static_cast<int32_t>(g.instrs.size());
+  for (int32_t i = 0; i < n; ++i) {
+    if (not_phases[i]) r.mark(i, "reduction its reader cannot compute per row");
+  }
+  std::vector<int32_t> seen_by(n, -1);
+  for (int32_t i = n - 1; i >= 0; --i) {
+    if (r.is[i] || g.instrs[i].d.op != Op::Reduce) continue;
+    int32_t readers = 0;
+    for (int32_t root = i + 1; root < n && readers < 2; ++root) {
+      if (!r.is[root] || g.instrs[root].d.op == Op::Param) continue;
+      std::vector<int32_t> stack(g.instrs[root].operands.begin(), g.instrs[root].operands.end());
+      bool reaches = false;
+      while (!stack.empty() && !reaches) {
+        int32_t j = stack.back();
+        stack.pop_back();
+        if (j < i || seen_by[j] == root || r.is[j]) continue;
+        seen_by[j] = root;
+        reaches = j == i;
+        for (int32_t o : g.instrs[j].operands) stack.push_back(o);
+      }
+      readers += reaches;
+    }
+    if (readers > 1) r.mark(i, "reduction read by several kernels");
+  }
+}
+
+Realized chooseRealized(const Graph& g, const std::vector<bool>& not_phases) {
   Realized r(g.instrs.size());
   realizeBoundaries(g, r);
   realizeBroadcastReads(g, r);
+  realizeSharedRowReductions(g, not_phases, r);
   return r;
 }
 
@@ -679,9 +817,11 @@ void placeOutputs(const Graph& g, const std::vector<int32_t>& slot,
 
 }  // namespace
 
-Schedule schedule(const Graph& g) {
+namespace {
+
+Schedule scheduleAttempt(const Graph& g, const std::vector<bool>& not_phases) {
   Schedule s;
-  const Realized realized = chooseRealized(g);
+  const Realized realized = chooseRealized(g, not_phases);
   const std::vector<int32_t> uses = useCounts(g);
   const std::vector<int32_t> param_slot = paramSlots(g, s.slots);
   const std::vector<int32_t> slot =
@@ -694,6 +834,19 @@ Schedule schedule(const Graph& g) {
   s.value_slot = finalValueSlots(g, order, slot, s.slots.size());
   placeOutputs(g, slot, param_slot, s);
   return s;
+}
+
+}  // namespace
+
+Schedule schedule(const Graph& g) {
+  std::vector<bool> not_phases(g.instrs.size(), false);
+  for (;;) {
+    try {
+      return scheduleAttempt(g, not_phases);
+    } catch (const NotAPhase& e) {
+      not_phases[e.instr] = true;
+    }
+  }
 }
 
 std::string Schedule::text(const std::function<std::string(const codegen::Kernel&)>& note) const {

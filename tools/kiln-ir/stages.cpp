@@ -30,8 +30,7 @@ std::vector<bool> realizedValues(const ir::Graph& g, const sched::Schedule& s) {
   std::vector<bool> realized(g.instrs.size(), false);
   for (size_t i = 0; i < g.instrs.size(); ++i) {
     const ir::Instr& in = g.instrs[i];
-    if (in.d.op == Op::Param || in.d.op == Op::Reduce || in.d.op == Op::ArgReduce)
-      realized[i] = true;
+    if (in.d.op == Op::Param || in.d.op == Op::ArgReduce) realized[i] = true;
     if (in.d.op == Op::Write) {
       realized[i] = true;
       realized[in.operands[0]] = true;
@@ -63,7 +62,19 @@ std::string dotEscape(std::string_view s) {
 std::string boundaryExplanation(std::string_view reason) {
   if (reason == "reduction")
     return "a reduction: every result element combines many input elements, so the result is "
-           "stored before anything reads it (its elementwise producers are inlined into it)";
+           "stored before anything reads it (its elementwise producers are inlined into it; "
+           "reductions over trailing dimensions are instead computed row by row inside their "
+           "reader's kernel, as phases, where they can)";
+  if (reason == "reduction its reader cannot compute per row")
+    return "a row reduction that its reader cannot compute row by row (the reader does not run "
+           "over the reduction's rows as its outer loops, e.g. another reduction over them), so "
+           "the result is stored before the reader runs";
+  if (reason == "reduction read by several kernels")
+    return "a row reduction read by several kernels: computed once and stored rather than "
+           "recomputed, rows read again from memory, as a phase of each reader";
+  if (reason == "read many times through a broadcast by a reduction")
+    return "a computed value that a reduction reads many times through a broadcast (as matmul "
+           "reads its operands): computed once and stored rather than recomputed at every read";
   if (reason == "requested output")
     return "a requested output: the program asked for this value, so it gets a buffer of its own";
   if (reason == "write into part of a storage")
@@ -227,7 +238,11 @@ std::string fusionText(const Pipeline& p) {
     for (int32_t r : fg.reads) reads.push_back(valueName(g, r));
     absl::StrAppend(&out, "  reads   ", reads.empty() ? "nothing" : absl::StrJoin(reads, ", "),
                     "\n");
-    for (int32_t v : fg.inlined) absl::StrAppend(&out, "  inlines ", ir::instrText(g, v), "\n");
+    // A reduction inside a kernel is computed per row before the stores (a phase).
+    for (int32_t v : fg.inlined) {
+      absl::StrAppend(&out, g.instrs[v].d.op == Op::Reduce ? "  phase   " : "  inlines ",
+                      ir::instrText(g, v), "\n");
+    }
     absl::StrAppend(&out, "  stores  ", ir::instrText(g, fg.root), "\n");
   }
   return out;
@@ -382,6 +397,11 @@ std::string explainText(const Source& src, const Pipeline& p) {
                       " among them (views and shape changes are index arithmetic and never end a "
                       "kernel)");
     absl::StrAppend(&out, "\n");
+    if (!st.kernel.phases.empty())
+      absl::StrAppend(&out, "  computes ",
+                      plural(std::ssize(st.kernel.phases), "row reduction", "row reductions"),
+                      " per row inside the kernel, as phases before its stores (the rows are read "
+                      "from memory once)\n");
     if (!shared.empty())
       absl::StrAppend(&out, "  recomputes ", absl::StrJoin(shared, ", "),
                       " (also inlined into other kernels: cheap values are recomputed where they "
