@@ -19,6 +19,12 @@
 // Rows whose name ends in /threads:N run with kiln::set_num_threads(N) (the hand-written loops
 // with N OpenMP threads) and report wall time; the others run on one thread and report CPU time,
 // which other work on a shared machine disturbs less.
+//   BM_Reduce/*      long reductions of uniform [0,1) float32 (inputs already computed): sum of
+//                    2^24 elements (full), of [16, 2^20] over dim 1 (rows) and of [2^20, 16] over
+//                    dim 0 (columns), lazy (eager runs the same single op). The full and row sums
+//                    run in blocks (lib/sched: 2 kernels), the column sum whole. bytes/s counts
+//                    the input read once. rel_err: the largest relative difference from a
+//                    double-precision sum of the same floats.
 // Counters: kernels = kernels run per iteration; compiled = kernels compiled per iteration;
 // max_abs_err = largest difference from the hand-written loop (libm), checked before timing.
 // Interleaved figures: --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true.
@@ -269,6 +275,62 @@ void unaryMath(benchmark::State& state, const UnaryCase& c, bool libm) {
   state.counters["max_rel_err"] = err;
 }
 
+constexpr int64_t kReduceElements = int64_t{1} << 24;
+
+struct ReduceCase {
+  const char* name;
+  std::vector<int64_t> shape;
+  int64_t dim;  // -1: every dim
+};
+const ReduceCase kReduceCases[] = {{"full_2^24", {kReduceElements}, -1},
+                                   {"rows_16x2^20", {16, kReduceElements / 16}, 1},
+                                   {"cols_2^20x16", {kReduceElements / 16, 16}, 0}};
+
+kiln::Tensor reduceInput() {
+  static const kiln::Tensor* x = [] {
+    kiln::EagerGuard lazy(false);
+    kiln::manual_seed(1);
+    auto* t = new kiln::Tensor(kiln::rand({kReduceElements}));
+    t->eval();
+    return t;
+  }();
+  return *x;
+}
+
+kiln::Tensor reduceKiln(const ReduceCase& c, const kiln::Tensor& x) {
+  return c.dim < 0 ? x.sum() : x.sum({c.dim});
+}
+
+void reduceEngine(benchmark::State& state, const ReduceCase& c) {
+  kiln::EagerGuard lazy(false);
+  kiln::Tensor x = reduceInput().view(c.shape);
+  {
+    // Compiles (not timed) and checks against sums in double of the same floats.
+    kiln::Tensor r = reduceKiln(c, x).contiguous();
+    const float* in = x.data_ptr<float>();
+    const float* got = r.data_ptr<float>();
+    const int64_t outputs = r.numel();
+    const int64_t terms = kReduceElements / outputs;
+    const int64_t stride = c.dim == 0 ? outputs : 1;  // between terms of one output
+    const int64_t step = c.dim == 0 ? 1 : terms;      // between outputs
+    double err = 0;
+    for (int64_t o = 0; o < outputs; ++o) {
+      double want = 0;
+      for (int64_t k = 0; k < terms; ++k) want += in[o * step + k * stride];
+      err = std::max(err, std::fabs(got[o] - want) / want);
+    }
+    state.counters["rel_err"] = err;
+  }
+  kiln::Stats before = kiln::stats();
+  for (auto _ : state) {
+    kiln::Tensor r = reduceKiln(c, x);
+    r.eval();
+    benchmark::DoNotOptimize(r.data_ptr());
+  }
+  state.SetBytesProcessed(state.iterations() * kReduceElements * int64_t{sizeof(float)});
+  setKernelCounters(state, before);
+}
+
 void registerAll() {
   using benchmark::RegisterBenchmark;
   for (bool eager : {false, true}) {
@@ -306,6 +368,12 @@ void registerAll() {
         unaryMath(s, c, libm);
       })->Unit(benchmark::kMicrosecond);
     }
+  }
+  for (const ReduceCase& c : kReduceCases) {
+    std::string name = std::string("BM_Reduce/") + c.name;
+    RegisterBenchmark(name.c_str(), [&c](benchmark::State& s) {
+      reduceEngine(s, c);
+    })->Unit(benchmark::kMillisecond);
   }
   for (bool eager : {false, true}) {
     std::string name = std::string("BM_SmallLoop/") + (eager ? "eager" : "lazy");
