@@ -48,14 +48,17 @@
 // element may also be split among workers and combined in any order the rules above allow.
 //
 // Phases (row reductions fused with their consumers). A kernel may compute reductions per point
-// of its `outer` loops (loops[0..outer), all Parallel) before its stores: phase p is
+// of its `outer` loops (loops[0..outer): Parallel ones, then possibly Reduction ones, but then
+// every Parallel loop of the kernel is among them) before its stores: phase p is
 //   acc_p(o) = identity (+) value_p(o, r_1) (+) value_p(o, r_2) (+) ...
 // over every point r of the phase's own loops (Reduction loops that no other phase and no store
 // uses), with (+) its reduce kind's combine as for reducing stores (Sum, Prod, Max, Min). The
 // expression `acc p` is acc_p at the current point of the outer loops; phase p's value may read
 // the outer loops, its own loops and the accumulators of phases before it; the stores may read
 // the outer loops, the loops of no phase and every accumulator. Every store index depends on all
-// outer loops, so a phase is computed once per point, and threads split only the outer loops:
+// outer Parallel loops, so a phase is computed once per point, and threads split only the outer
+// loops; with outer Reduction loops the phases run inside them, per term (cross-entropy: per
+// row of the batch whose losses the kernel sums):
 // a softmax row (max, then the sum of exponentials, then the quotients) is one kernel that reads
 // the row from memory once. The stores of a phased kernel are plain, or reducing over Reduction
 // loops of their own.

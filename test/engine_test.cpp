@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "lib/frontend/tensor_impl.h"
@@ -556,9 +557,37 @@ TEST(RowPhases, BoundariesThatRemain) {
   kiln::eval({a, c});
   EXPECT_EQ(kiln::stats().kernels_run, 3);
   expectNearReference(x - x.amax({1}, true), "first reader");
-  // A row sum read inside a reduction over its rows (the mean of the row sums): its reader does
-  // not run over the rows as outer loops, so it is stored.
-  Tensor mean_of_sums = (x.sum({1}, true) * x).sum();
-  expectNearReference(mean_of_sums, "sum of row sums times x");
-  EXPECT_EQ(kernelsFor((x.sum({1}, true) * x).sum()), 2);
+  // A row sum read by a reduction over all rows is a phase inside the reduction's row loop (as
+  // the per-row losses of cross-entropy); read by a column sum, whose outer loops are the
+  // columns, it is stored.
+  expectNearReference((x.sum({1}, true) * x).sum(), "sum of row sums times x");
+  EXPECT_EQ(kernelsFor((x.sum({1}, true) * x).sum()), 1);
+  expectNearReference((x.sum({1}, true) * x).sum({0}), "column sums of row sums times x");
+  EXPECT_EQ(kernelsFor((x.sum({1}, true) * x).sum({0})), 2);
+}
+
+TEST(RowPhases, BackwardPassesFuseWithTheirForward) {
+  Tensor x = (kiln::randn({48, 70}) * 2.0).requires_grad_(true);
+  Tensor w = (kiln::rand({70}) + 0.5).requires_grad_(true);
+  Tensor b = kiln::randn({70}).requires_grad_(true);
+  Tensor target = kiln::randint(0, 70, {48});
+  Tensor g = kiln::randn({48, 70});
+  kiln::eval({x, w, b, target, g});
+  // The input gradient of each, recorded with its forward pass: one kernel (cross-entropy: and
+  // one that counts the targets that are not ignored).
+  const std::tuple<std::string, std::function<Tensor()>, int64_t> cases[] = {
+      {"softmax", [&] { return kiln::autograd::grad({kiln::softmax(x, 1)}, {x}, {g})[0]; }, 1},
+      {"log_softmax", [&] { return kiln::autograd::grad({kiln::log_softmax(x, 1)}, {x}, {g})[0]; },
+       1},
+      {"layer norm", [&] { return kiln::autograd::grad({layerNorm(x, w, b)}, {x}, {g})[0]; }, 1},
+      {"cross entropy",
+       [&] {
+         return kiln::autograd::grad({kiln::nn::functional::cross_entropy(x, target)}, {x})[0];
+       },
+       2},
+  };
+  for (const auto& [what, make, kernels] : cases) {
+    expectNearReference(make(), what);
+    EXPECT_EQ(kernelsFor(make()), kernels) << what;
+  }
 }

@@ -82,7 +82,8 @@ CpuSchedule cpuSchedule(const Kernel& k) {
   auto parallel = [&](int32_t l) { return k.loops[l].role == LoopRole::Parallel; };
   s.outer_parallel = static_cast<size_t>(
       std::find_if_not(s.order.begin(), s.order.end(), parallel) - s.order.begin());
-  s.split_loops = k.phases.empty() ? s.outer_parallel : static_cast<size_t>(k.outer);
+  s.split_loops = k.phases.empty() ? s.outer_parallel
+                                   : std::min(s.outer_parallel, static_cast<size_t>(k.outer));
   for (size_t i = 0; i < s.split_loops; ++i) s.split_units *= k.loops[s.order[i]].extent;
   // Points per unit of the split: the stores' inner nest plus each phase's loops.
   int64_t per_unit = 1;

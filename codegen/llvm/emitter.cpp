@@ -83,21 +83,16 @@ class Emitter {
 
     const CpuSchedule cpu = cpuSchedule(k_);
     split_ = cpu.split_loops;
-    // The split loops, then (with phases, whose outer loops these are) the phases, then the rest.
-    const size_t outer = split_;
+    // Phases run as soon as the stores' nest has opened the kernel's outer loops.
+    store_order_ = &cpu.order;
+    phase_depth_ = k_.phases.empty() ? 0 : static_cast<size_t>(k_.outer);
     switch (cpu.accumulate) {
       case CpuSchedule::Accumulate::None:
-        emitRangeNest(cpu.order, outer, [&] {
-          emitPhases();
-          emitNest(cpu.order, outer, cpu.order.size(), [&] { emitPlainStores(); });
-        });
+        emitRangeNest(cpu.order, cpu.order.size(), [&] { emitPlainStores(); });
         break;
       case CpuSchedule::Accumulate::Registers:
-        emitRangeNest(cpu.order, outer, [&] {
-          emitPhases();
-          emitNest(cpu.order, outer, cpu.outer_parallel,
-                   [&] { emitRegisterReduction(cpu.order, cpu.outer_parallel); });
-        });
+        emitRangeNest(cpu.order, cpu.outer_parallel,
+                      [&] { emitRegisterReduction(cpu.order, cpu.outer_parallel); });
         break;
       case CpuSchedule::Accumulate::Memory:
         emitMemoryReduction(cpu.order);
@@ -200,8 +195,10 @@ class Emitter {
     int32_t l = order[from];
     int64_t extent = k_.loops[l].extent;
     if (extent == 0) return;  // an empty index space runs nothing (the loops below run >= once)
-    emitLoop(l, b_.getInt64(0), b_.getInt64(extent),
-             [&](Value*) { emitNest(order, from + 1, to, body); });
+    emitLoop(l, b_.getInt64(0), b_.getInt64(extent), [&](Value*) {
+      if (&order == store_order_ && from + 1 == phase_depth_) emitPhases();
+      emitNest(order, from + 1, to, body);
+    });
   }
 
   // Loops order[0..to) around `body`, where the first split_ of them (the threads' split,
@@ -241,6 +238,7 @@ class Emitter {
         innerFirst = b_.CreateAnd(atFirst, b_.CreateICmpEQ(iv, first[j]));
         innerLast = b_.CreateAnd(atLast, b_.CreateICmpEQ(iv, last[j]));
       }
+      if (&order == store_order_ && j + 1 == phase_depth_) emitPhases();
       emitRangeLevel(order, j + 1, to, first, last, innerFirst, innerLast, body);
     });
   }
@@ -804,6 +802,8 @@ class Emitter {
   Value* begin_ = nullptr;  // the subrange of the split loops that this call runs
   Value* end_ = nullptr;
   size_t split_ = 0;
+  const std::vector<int32_t>* store_order_ = nullptr;  // the stores' loop nest
+  size_t phase_depth_ = 0;  // phases run inside the first phase_depth_ loops of it (0: none)
   std::vector<Value*> buffers_, args_, loopVars_, memo_, accs_;
 };
 

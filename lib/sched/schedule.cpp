@@ -412,12 +412,10 @@ class Lowering {
       }
     }
     int32_t outer = 0;
-    while (outer < root_loops_ && deps[outer] &&
-           b_.kernel().loops[outer].role == codegen::LoopRole::Parallel) {
-      ++outer;
-    }
+    while (outer < root_loops_ && deps[outer]) ++outer;
     const bool exact = std::find(deps.begin() + outer, deps.end(), true) == deps.end();
-    if (!exact || outer == 0 || (outer_ != 0 && outer != outer_)) throw NotAPhase{instr};
+    if (!exact || outer == 0 || (outer_ != 0 && outer != outer_) || !phaseOuterLoops(outer))
+      throw NotAPhase{instr};
     outer_ = outer;
     std::vector<int64_t> extents;
     for (size_t d = 0; d < src.size(); ++d) {
@@ -433,6 +431,26 @@ class Lowering {
     phase_input_.emplace(k, child_index);
     phase_loop_.emplace(k, loop);
     return child_index;
+  }
+
+  // Whether loops [0, outer) can be a phase's outer loops (codegen/kernel.h): Parallel loops,
+  // then Reduction loops only if no Parallel loop of the kernel is left outside them (a reduction
+  // root whose terms are rows, as the mean of the per-row losses of a batch).
+  bool phaseOuterLoops(int32_t outer) const {
+    const std::vector<codegen::Loop>& loops = b_.kernel().loops;
+    bool reduction = false;
+    for (int32_t l = 0; l < outer; ++l) {
+      if (loops[l].role == codegen::LoopRole::Reduction) {
+        reduction = true;
+      } else if (reduction) {
+        return false;
+      }
+    }
+    if (!reduction) return true;
+    for (int32_t l = outer; l < root_loops_; ++l) {
+      if (loops[l].role == codegen::LoopRole::Parallel) return false;
+    }
+    return true;
   }
 
   // Whether every load of the kernel reads with unit stride, or not at all, along a phase's loop.
@@ -511,8 +529,9 @@ void realizeBoundaries(const Graph& g, Realized& r) {
   }
 }
 
-// Whether computing value i inline loads from memory: it reaches a realized value without
-// passing a row reduction (computed once per row as a phase, so cheap to read per point).
+// Whether computing value i inline loads from memory: it reaches a realized value of more than
+// one element without passing a row reduction (computed once per row as a phase, so cheap to
+// read per point; a single element, such as a loss's count, stays in a register).
 bool readsMemory(const Graph& g, const Realized& r, int32_t i) {
   std::vector<int32_t> stack{i};
   std::vector<bool> seen(g.instrs.size(), false);
@@ -521,8 +540,8 @@ bool readsMemory(const Graph& g, const Realized& r, int32_t i) {
     stack.pop_back();
     if (seen[j]) continue;
     seen[j] = true;
-    if (r.is[j]) return true;
-    if (g.instrs[j].d.op == Op::Reduce) continue;
+    if (r.is[j] && g.instrs[j].d.numel() > 1) return true;
+    if (r.is[j] || g.instrs[j].d.op == Op::Reduce) continue;
     for (int32_t o : g.instrs[j].operands) stack.push_back(o);
   }
   return false;
