@@ -9,8 +9,11 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <string>
+#include <thread>
 #include <vector>
 
+#include "codegen/builder.h"
 #include "lib/frontend/common.h"
 #include "lib/ir/parse.h"
 #include "lib/passes/passes.h"
@@ -293,6 +296,48 @@ TEST(Devices, OpsRefuseTensorsOnTwoDevicesAsPyTorchDoes) {
   // A zero-dimensional CPU tensor joins a tensor of another device, as a number would.
   expectError([&] { cuda + kiln::tensor(2.0); }, "cuda:0 tensors are not supported yet");
   EXPECT_TRUE(kiln::equal(cpu + kiln::tensor(2.0), kiln::full({2, 2}, 3.0)));
+}
+
+}  // namespace
+
+namespace {
+
+// out[i] = i * k as int64 over 64 points: one distinct kernel per k.
+kiln::codegen::Kernel iotaTimes(int64_t k) {
+  kiln::codegen::KernelBuilder b;
+  kiln::codegen::Store st;
+  st.buffer = b.addBuffer(kiln::kLong, true);
+  kiln::codegen::Lin i = b.var(b.addLoop(64, kiln::codegen::LoopRole::Parallel));
+  st.index = b.materialize(i);
+  st.value = b.op(kiln::ir::ScalarOp::Mul, kiln::kLong, st.index, b.intConst(k));
+  b.store(st);
+  return b.take();
+}
+
+TEST(LlvmBackend, CompilesConcurrentlyAndFreesCodeWithItsLastReference) {
+  Backend& backend = kiln::runtime::llvmBackend();
+  const int64_t before = kiln::runtime::LlvmBackend::liveKernels();
+  constexpr int kKernels = 8;
+  std::vector<std::shared_ptr<const CompiledKernel>> kernels(kKernels);
+  auto compileEvery = [&](int parity) {
+    for (int k = parity; k < kKernels; k += 2) {
+      CompileOptions options;
+      options.name = "runtime_test_concurrent_" + std::to_string(k);
+      kernels[k] = backend.compile(iotaTimes(k + 2), options);
+    }
+  };
+  std::thread other(compileEvery, 1);
+  compileEvery(0);
+  other.join();
+  EXPECT_EQ(kiln::runtime::LlvmBackend::liveKernels(), before + kKernels);
+  for (int k = 0; k < kKernels; ++k) {
+    std::vector<int64_t> out(64, -1);
+    void* buffers[] = {out.data()};
+    kernels[k]->launch(buffers, nullptr, kiln::runtime::cpuDevice().defaultStream());
+    for (int64_t i = 0; i < 64; ++i) ASSERT_EQ(out[i], i * (k + 2)) << k;
+  }
+  kernels.clear();
+  EXPECT_EQ(kiln::runtime::LlvmBackend::liveKernels(), before);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "runtime/cpu/llvm_backend.h"
 
+#include <llvm/ExecutionEngine/Orc/CompileUtils.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
@@ -10,7 +11,7 @@
 #include <llvm/Target/TargetMachine.h>
 
 #include <algorithm>
-#include <mutex>
+#include <atomic>
 #include <stdexcept>
 
 #include "codegen/llvm/cpu_schedule.h"
@@ -29,14 +30,27 @@ std::string errorText(llvm::Error e) {
 // Every kernel the emitter produces has this C signature (codegen/llvm/emitter.h).
 using KernelFn = void (*)(void* const* buffers, const uint64_t* args, int64_t begin, int64_t end);
 
+std::atomic<int64_t> live_kernels{0};
+
 // Runs on the CPU stream, which executes work on the calling thread as it is given; the thread
-// pool divides the loops that the CPU schedule splits.
+// pool divides the loops that the CPU schedule splits. Owns its code in the JIT: destroying the
+// last reference frees it.
 class LlvmKernel final : public CompiledKernel {
  public:
-  LlvmKernel(KernelFn fn, const codegen::CpuSchedule& schedule)
+  LlvmKernel(KernelFn fn, const codegen::CpuSchedule& schedule, llvm::orc::ResourceTrackerSP code)
       : fn_(fn),
         units_(schedule.split_units),
-        points_per_unit_(units_ > 0 ? std::max<int64_t>(1, schedule.points / units_) : 1) {}
+        points_per_unit_(units_ > 0 ? std::max<int64_t>(1, schedule.points / units_) : 1),
+        code_(std::move(code)) {
+    live_kernels.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~LlvmKernel() override {
+    // Freeing can only fail if the JIT session is broken; then the code stays mapped.
+    llvm::consumeError(code_->remove());
+    live_kernels.fetch_sub(1, std::memory_order_relaxed);
+  }
+  LlvmKernel(const LlvmKernel&) = delete;
+  LlvmKernel& operator=(const LlvmKernel&) = delete;
 
   void launch(void* const* buffers, const uint64_t* args, Stream&) const override {
     if (units_ == 0) return;  // no outputs
@@ -59,16 +73,18 @@ class LlvmKernel final : public CompiledKernel {
   KernelFn fn_;
   int64_t units_;
   int64_t points_per_unit_;
+  llvm::orc::ResourceTrackerSP code_;
 };
 
 }  // namespace
 
+// Compilations run concurrently: each emits and optimises its module with a target machine of
+// its own, and the JIT compiles each module with a new one (ConcurrentIRCompiler); the JIT's
+// session locks what it shares.
 struct LlvmBackend::Session {
-  // Held while a kernel is emitted, optimised and added: the target machine and the JIT's main
-  // library are shared by every compilation.
-  std::mutex mu;
+  std::unique_ptr<llvm::orc::JITTargetMachineBuilder> builder;
   std::unique_ptr<llvm::orc::LLJIT> jit;
-  std::unique_ptr<llvm::TargetMachine> machine;
+  std::unique_ptr<llvm::TargetMachine> machine;  // for targetMachine() (tools)
   Target target{DeviceType::CPU, ""};
 };
 
@@ -85,7 +101,15 @@ LlvmBackend::LlvmBackend() : session_(std::make_unique<Session>()) {
   auto tm = jtmb->createTargetMachine();
   if (!tm) throw std::runtime_error("kiln: no target machine: " + errorText(tm.takeError()));
   session_->machine = std::move(*tm);
-  auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(*jtmb)).create();
+  session_->builder = std::make_unique<llvm::orc::JITTargetMachineBuilder>(*jtmb);
+  auto jit = llvm::orc::LLJITBuilder()
+                 .setJITTargetMachineBuilder(std::move(*jtmb))
+                 .setCompileFunctionCreator(
+                     [](llvm::orc::JITTargetMachineBuilder builder)
+                         -> llvm::Expected<std::unique_ptr<llvm::orc::IRCompileLayer::IRCompiler>> {
+                       return std::make_unique<llvm::orc::ConcurrentIRCompiler>(std::move(builder));
+                     })
+                 .create();
   if (!jit) throw std::runtime_error("kiln: cannot start the JIT: " + errorText(jit.takeError()));
   session_->jit = std::move(*jit);
   // Loop idioms may become memset/memcpy calls: resolve them from the host process.
@@ -113,12 +137,16 @@ llvm::TargetMachine& LlvmBackend::targetMachine() {
 
 std::shared_ptr<const CompiledKernel> LlvmBackend::compile(const codegen::Kernel& kernel,
                                                            const CompileOptions& options) {
-  std::lock_guard<std::mutex> lock(session_->mu);
-  codegen::LlvmKernel k = codegen::emitLlvm(kernel, options.name, *session_->machine);
-  codegen::optimizeLlvm(*k.module, *session_->machine);
+  auto machine = session_->builder->createTargetMachine();
+  if (!machine) {
+    throw std::runtime_error("kiln: no target machine: " + errorText(machine.takeError()));
+  }
+  codegen::LlvmKernel k = codegen::emitLlvm(kernel, options.name, **machine);
+  codegen::optimizeLlvm(*k.module, **machine);
   if (options.code_dump) *options.code_dump = codegen::llvmText(*k.module);
   llvm::orc::ThreadSafeModule tsm(std::move(k.module), std::move(k.context));
-  if (auto err = session_->jit->addIRModule(std::move(tsm))) {
+  llvm::orc::ResourceTrackerSP code = session_->jit->getMainJITDylib().createResourceTracker();
+  if (auto err = session_->jit->addIRModule(code, std::move(tsm))) {
     throw std::runtime_error("kiln: JIT rejected kernel " + options.name + ": " +
                              errorText(std::move(err)));
   }
@@ -127,7 +155,12 @@ std::shared_ptr<const CompiledKernel> LlvmBackend::compile(const codegen::Kernel
     throw std::runtime_error("kiln: JIT lookup of " + options.name + ": " +
                              errorText(sym.takeError()));
   }
-  return std::make_shared<LlvmKernel>(sym->toPtr<KernelFn>(), codegen::cpuSchedule(kernel));
+  return std::make_shared<LlvmKernel>(sym->toPtr<KernelFn>(), codegen::cpuSchedule(kernel),
+                                      std::move(code));
+}
+
+int64_t LlvmBackend::liveKernels() {
+  return live_kernels.load(std::memory_order_relaxed);
 }
 
 std::string LlvmBackend::scheduleText(const codegen::Kernel& kernel) const {

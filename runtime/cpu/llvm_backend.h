@@ -14,8 +14,12 @@ namespace kiln::runtime {
 class LlvmBackend final : public Backend {
  public:
   const Target& target() const override;
+  /// Compiles `kernel`; several threads may compile at once. The code is freed when the last
+  /// reference to the compiled kernel goes.
   std::shared_ptr<const CompiledKernel> compile(const codegen::Kernel& kernel,
                                                 const CompileOptions& options) override;
+  /// How many compiled kernels hold code in the JIT now.
+  static int64_t liveKernels();
   std::string scheduleText(const codegen::Kernel& kernel) const override;
   /// The target machine kernels are emitted and optimised for (kiln-ir prints its stages with
   /// it). Not thread-safe: use it only while no kernel is being compiled elsewhere.
