@@ -354,8 +354,6 @@ void registerAll() {
     for (bool eager : {false, true}) {
       std::string name =
           std::string("BM_Compile/") + (cold ? "cold/" : "hit/") + (eager ? "eager" : "lazy");
-      // Every cold iteration leaves its code mapped (clear_kernel_cache() forgets, never unmaps):
-      // bounded by the default 0.5 s of compiling.
       RegisterBenchmark(name.c_str(), [eager, cold](benchmark::State& s) {
         compile(s, eager, cold);
       })->Unit(cold ? benchmark::kMillisecond : benchmark::kMicrosecond);
