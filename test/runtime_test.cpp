@@ -341,3 +341,28 @@ TEST(LlvmBackend, CompilesConcurrentlyAndFreesCodeWithItsLastReference) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(KernelCache, HoldsABoundedNumberAndFreesWhatItDrops) {
+  Backend& backend = kiln::runtime::llvmBackend();
+  const size_t saved = kiln::runtime::kernelCacheCapacity();
+  kiln::runtime::clearKernelCache();
+  kiln::runtime::setKernelCacheCapacity(4);
+  const int64_t live = kiln::runtime::LlvmBackend::liveKernels();
+  for (int k = 0; k < 10; ++k) kiln::runtime::cachedKernel(backend, iotaTimes(1000 + k));
+  EXPECT_EQ(kiln::runtime::cachedKernelCount(), 4u);
+  EXPECT_EQ(kiln::runtime::LlvmBackend::liveKernels(), live + 4);  // the other 6 were freed
+  // The 4 most recent are still there; the first must be compiled again.
+  kiln::reset_stats();
+  kiln::runtime::cachedKernel(backend, iotaTimes(1009));
+  EXPECT_EQ(kiln::stats().kernels_compiled, 0);
+  kiln::runtime::cachedKernel(backend, iotaTimes(1000));
+  EXPECT_EQ(kiln::stats().kernels_compiled, 1);
+  EXPECT_EQ(kiln::runtime::cachedKernelCount(), 4u);
+  kiln::runtime::setKernelCacheCapacity(saved);
+  kiln::runtime::clearKernelCache();
+  EXPECT_EQ(kiln::runtime::LlvmBackend::liveKernels(), live);
+}
+
+}  // namespace
