@@ -2,6 +2,7 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include <exception>
 #include <mutex>
 
 #include "lib/core/checked.h"
@@ -9,6 +10,7 @@
 #include "lib/passes/passes.h"
 #include "runtime/kernel_cache.h"
 #include "runtime/stats.h"
+#include "runtime/thread_pool.h"
 
 namespace kiln::runtime {
 namespace {
@@ -87,6 +89,42 @@ std::string structuralKey(const ir::Graph& g) {
   return key;
 }
 
+namespace {
+
+// Compiles (or finds in the kernel cache) every kernel step of `plan`, several at a time on the
+// thread pool: the first training step compiles dozens of kernels.
+void compileKernels(Plan& plan, Backend& backend, const std::string& dump) {
+  struct Work {
+    Plan& plan;
+    Backend& backend;
+    const std::string& dump;
+    std::vector<size_t> steps;
+    std::mutex mu;
+    std::exception_ptr error;
+  } work{plan, backend, dump, {}, {}, {}};
+  for (size_t i = 0; i < plan.schedule.steps.size(); ++i) {
+    if (plan.schedule.steps[i].kind == sched::Step::Kind::Kernel) work.steps.push_back(i);
+  }
+  parallelFor(
+      static_cast<int64_t>(work.steps.size()), 1,
+      [](void* context, int64_t begin, int64_t end) {
+        auto& w = *static_cast<Work*>(context);
+        for (int64_t k = begin; k < end; ++k) {
+          const size_t i = w.steps[k];
+          try {
+            w.plan.kernels[i] = cachedKernel(w.backend, w.plan.schedule.steps[i].kernel, w.dump);
+          } catch (...) {
+            std::lock_guard<std::mutex> lock(w.mu);
+            if (!w.error) w.error = std::current_exception();
+          }
+        }
+      },
+      &work);
+  if (work.error) std::rethrow_exception(work.error);
+}
+
+}  // namespace
+
 std::shared_ptr<const Plan> buildPlan(const ir::Graph& graph, Device& device,
                                       const std::string& dump_prefix) {
   passes::Simplified simple = passes::simplify(graph);
@@ -112,8 +150,8 @@ std::shared_ptr<const Plan> buildPlan(const ir::Graph& graph, Device& device,
       bool same_kind = from >= 0 && graph.instrs[from].d.op == simple.graph.instrs[src.instr].d.op;
       plan->arg_instr[i].push_back(same_kind ? from : -1);
     }
-    plan->kernels[i] = cachedKernel(device.backend(), st.kernel, dump);
   }
+  compileKernels(*plan, device.backend(), dump);
   for (size_t i = 0; i < simple.graph.instrs.size(); ++i) {
     int32_t sl = plan->schedule.value_slot[i];
     int32_t from = simple.origin[i];

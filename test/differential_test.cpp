@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "lib/frontend/tensor_impl.h"
-#include "runtime/cpu/thread_pool.h"
+#include "runtime/thread_pool.h"
 
 namespace {
 

@@ -20,7 +20,7 @@
 #include "lib/sched/schedule.h"
 #include "runtime/buffer.h"
 #include "runtime/cpu/llvm_backend.h"
-#include "runtime/cpu/thread_pool.h"
+#include "runtime/thread_pool.h"
 #include "runtime/kernel_cache.h"
 #include "runtime/plan.h"
 

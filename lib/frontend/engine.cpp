@@ -16,7 +16,7 @@
 #include "lib/core/dump.h"
 #include "lib/frontend/tensor_impl.h"
 #include "lib/ir/extract.h"
-#include "runtime/cpu/thread_pool.h"
+#include "runtime/thread_pool.h"
 #include "runtime/kernel_cache.h"
 #include "runtime/plan.h"
 #include "runtime/stats.h"

@@ -16,7 +16,7 @@
 
 #include "codegen/llvm/cpu_schedule.h"
 #include "codegen/llvm/emitter.h"
-#include "runtime/cpu/thread_pool.h"
+#include "runtime/thread_pool.h"
 
 namespace kiln::runtime {
 namespace {

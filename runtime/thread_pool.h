@@ -1,9 +1,10 @@
 #pragma once
-// The CPU's thread pool: runs a kernel's range of outer parallel iterations in chunks on the
-// calling thread and on worker threads. kiln::set_num_threads sets its size (libtorch's
-// intra-op controls); the default is KILN_NUM_THREADS, else the CPUs this process may run on.
-// Work splits only where results do not depend on it (codegen/llvm/cpu_schedule.h), so a
-// kernel's results are the same for every thread count.
+// The host's thread pool: runs a range of iterations in chunks on the calling thread and on
+// worker threads: a CPU kernel's outer parallel loops, and the compilation of a plan's kernels.
+// kiln::set_num_threads sets its size (libtorch's intra-op controls); the default is
+// KILN_NUM_THREADS, else the CPUs this process may run on. A kernel's work splits only where
+// results do not depend on it (codegen/llvm/cpu_schedule.h), so its results are the same for
+// every thread count.
 #include <cstdint>
 
 namespace kiln::runtime {

@@ -1,8 +1,8 @@
-// The CPU thread pool (see thread_pool.h). One job at a time: the caller publishes it, wakes the
+// The host thread pool (see thread_pool.h). One job at a time: the caller publishes it, wakes the
 // workers and claims chunks from a shared counter like them, so that a worker that a noisy
 // machine delays simply takes fewer chunks. Workers spin briefly after a job before sleeping,
 // because kernels of one materialisation follow each other within microseconds.
-#include "runtime/cpu/thread_pool.h"
+#include "runtime/thread_pool.h"
 
 #include <sched.h>
 
