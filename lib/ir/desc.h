@@ -50,6 +50,31 @@ struct NodeDesc {
 
 size_t hashDesc(const NodeDesc& d);
 
+/// The part of a node that decides a plan's schedule and code: everything but the values that
+/// reach kernels as arguments. A constant counts by what simplification looks at: whether it is
+/// 0 or 1, or its exact value where it gets folded (`exact`, see exactConstants); random numbers
+/// count without their seeds and counter offsets. The plan cache's string key, the structural
+/// hash of live nodes and the check of a cached plan against a live graph all read a node
+/// through this one view, so they cannot disagree about what is structure.
+struct Structure {
+  uint64_t head = 0;   // op, sop, rop, dtype and, for a constant, its class
+  uint64_t fbits = 0;  // an exact constant's value
+  int64_t ivalue = 0;  // an exact constant's value; param index, axis
+  int64_t offset = 0;
+  const Shape* shape = nullptr;
+  const std::vector<int64_t>* ints = nullptr;  // null where they are not structure
+
+  bool operator==(const Structure& o) const;
+};
+Structure structureOf(const NodeDesc& d, bool exact);
+/// A 64-bit hash of a structure (equal structures hash equally).
+uint64_t hashStructure(const Structure& s);
+/// One step of the hash combination used for structural hashes.
+inline uint64_t mixHash(uint64_t h, uint64_t v) {
+  h = (h ^ v) * 0x9e3779b97f4a7c15ull;
+  return h ^ (h >> 29);
+}
+
 /// `f32[5,3]`
 std::string typeText(ScalarType t, const Shape& s);
 /// The attribute block printed after the operands, e.g. ` {strides=[3,1], offset=0}`, or "".

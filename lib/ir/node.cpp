@@ -1,8 +1,10 @@
 #include "lib/ir/node.h"
 
 #include <absl/container/flat_hash_set.h>
+#include <absl/container/inlined_vector.h>
 
 #include <mutex>
+#include <stdexcept>
 
 namespace kiln::ir {
 
@@ -13,7 +15,8 @@ struct NodeTable {
   };
   struct Eq {
     bool operator()(const Node* a, const Node* b) const {
-      return a->hash_ == b->hash_ && a->input_ids_ == b->input_ids_ && a->desc_ == b->desc_;
+      return a->hash_ == b->hash_ && a->input_count_ == b->input_count_ &&
+             a->input_ids_ == b->input_ids_ && a->desc_ == b->desc_;
     }
   };
   std::mutex mu;
@@ -27,21 +30,39 @@ struct NodeTable {
   }
 };
 
+namespace {
+
+// What a realized node is to extraction: a param of its type, viewed in its shape.
+uint64_t realizedHash(const NodeDesc& d) {
+  uint64_t h = mixHash(0x7265616c697a6564ull, static_cast<uint64_t>(d.dtype));
+  h = mixHash(h, d.shape.size());
+  for (int64_t x : d.shape) h = mixHash(h, static_cast<uint64_t>(x));
+  return h;
+}
+
+}  // namespace
+
 int64_t Node::liveCount() {
   return NodeTable::get().live.load();
 }
 
+uint64_t Node::hashFor(bool folding) const {
+  if (folding && desc_.op == Op::Const) return hashStructure(structureOf(desc_, true));
+  return structuralHash();
+}
+
 NodeRef Node::make(NodeDesc desc, std::vector<NodeRef> inputs) {
+  if (inputs.size() > kMaxInputs) throw std::logic_error("kiln: a node with too many inputs");
   NodeTable& table = NodeTable::get();
   auto* n = new Node;
   n->desc_ = std::move(desc);
-  n->input_ids_.reserve(inputs.size());
+  n->input_count_ = static_cast<uint8_t>(inputs.size());
   int32_t depth = 0;
-  for (const NodeRef& in : inputs) {
-    n->input_ids_.push_back(in->id_);
-    depth = std::max(depth, in->depth() + 1);
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    n->input_ids_[k] = inputs[k]->id_;
+    depth = std::max(depth, inputs[k]->depth() + 1);
   }
-  n->hash_ = absl::HashOf(hashDesc(n->desc_), n->input_ids_);
+  n->hash_ = absl::HashOf(hashDesc(n->desc_), n->input_ids_, n->input_count_);
   {
     std::lock_guard<std::mutex> lock(table.mu);
     auto it = table.set.find(n);
@@ -62,6 +83,16 @@ NodeRef Node::make(NodeDesc desc, std::vector<NodeRef> inputs) {
     n->interned_ = true;
     table.set.insert(n);
   }
+  const Op op = n->desc_.op;
+  bool foldable = op == Op::Const;
+  if ((op == Op::Elementwise || op == Op::Strided) && !inputs.empty()) {
+    foldable = true;
+    for (const NodeRef& in : inputs) foldable = foldable && in->foldable_.load();
+  }
+  uint64_t h = hashStructure(structureOf(n->desc_, false));
+  for (const NodeRef& in : inputs) h = mixHash(h, in->hashFor(foldable));
+  n->shash_.store(h, std::memory_order_relaxed);
+  n->foldable_.store(foldable, std::memory_order_relaxed);
   n->inputs_ = std::move(inputs);
   n->depth_.store(depth);
   n->refs_.store(1);
@@ -77,6 +108,7 @@ NodeRef Node::makeParam(MemoryPtr memory, ScalarType dtype, int64_t numel) {
   n->desc_.shape = {numel};
   n->id_ = table.next_id.fetch_add(1);
   n->realized_ = std::move(memory);
+  n->shash_.store(realizedHash(n->desc_), std::memory_order_relaxed);
   n->refs_.store(1);
   table.live.fetch_add(1);
   return NodeRef(n);
@@ -94,6 +126,8 @@ void Node::forget() {
 void Node::realize(MemoryPtr memory) {
   realized_ = std::move(memory);
   depth_.store(0);
+  shash_.store(realizedHash(desc_), std::memory_order_relaxed);
+  foldable_.store(false, std::memory_order_relaxed);
   std::vector<NodeRef> dropped = std::move(inputs_);
   inputs_.clear();
 }
@@ -101,7 +135,7 @@ void Node::realize(MemoryPtr memory) {
 void Node::release(Node* first) {
   if (first->refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   // Iterative destruction: inputs whose count drops to zero join the worklist.
-  std::vector<Node*> work{first};
+  absl::InlinedVector<Node*, 16> work{first};
   NodeTable& table = NodeTable::get();
   while (!work.empty()) {
     Node* n = work.back();
