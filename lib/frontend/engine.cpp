@@ -186,7 +186,7 @@ bool sameOutputs(const Scratch& sc, const ir::Graph& recorded) {
 }
 
 // Whether requested[i] appeared earlier in `requested`.
-bool repeated(Scratch& sc, const std::vector<Storage*>& requested, size_t i) {
+bool repeated(Scratch& sc, absl::Span<Storage* const> requested, size_t i) {
   constexpr size_t kLinear = 16;
   if (requested.size() <= kLinear) {
     for (size_t j = 0; j < i; ++j) {
@@ -200,7 +200,7 @@ bool repeated(Scratch& sc, const std::vector<Storage*>& requested, size_t i) {
 
 }  // namespace
 
-void materialize(const std::vector<Storage*>& requested, const char* why) {
+void materialize(absl::Span<Storage* const> requested, const char* why) {
   std::lock_guard<std::mutex> lock(engineMutex());
   Scratch& sc = scratch();
   struct Release {
@@ -248,7 +248,8 @@ void materialize(const std::vector<Storage*>& requested, const char* why) {
   // A plan cached for this structure is found by the hash kept on the nodes and checked against
   // the live graph in one walk; otherwise the graph is extracted and the plan looked up by its
   // full structural key, or built. Dumps always extract (they print the extracted graph).
-  const std::string dump = core::dumpDir();
+  // Read once, as KILN_EAGER is: the environment is no cheaper to search than a cache hit.
+  static const std::string dump = core::dumpDir();
   const uint64_t hash = liveGraphHash(sc.work);
   std::shared_ptr<const runtime::Plan> plan;
   if (dump.empty()) {

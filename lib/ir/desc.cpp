@@ -65,40 +65,6 @@ size_t hashDesc(const NodeDesc& d) {
                       d.ints);
 }
 
-bool Structure::operator==(const Structure& o) const {
-  return head == o.head && fbits == o.fbits && ivalue == o.ivalue && offset == o.offset &&
-         *shape == *o.shape && (ints == nullptr) == (o.ints == nullptr) &&
-         (ints == nullptr || *ints == *o.ints);
-}
-
-Structure structureOf(const NodeDesc& d, bool exact) {
-  Structure s;
-  uint64_t cls = 0;
-  switch (d.op) {
-    case Op::Const:
-      if (exact) {
-        cls = 3;
-        std::memcpy(&s.fbits, &d.fvalue, sizeof s.fbits);
-        s.ivalue = d.ivalue;
-      } else {
-        double v = isFloatingType(d.dtype) ? d.fvalue : static_cast<double>(d.ivalue);
-        cls = v == 0 ? 0 : v == 1 ? 1 : 2;
-      }
-      break;
-    case Op::Rand:
-    case Op::Randn:
-      break;
-    default:
-      s.ivalue = d.ivalue;
-      s.offset = d.offset;
-      s.ints = &d.ints;
-  }
-  s.head = static_cast<uint64_t>(d.op) | static_cast<uint64_t>(d.sop) << 8 |
-           static_cast<uint64_t>(d.rop) << 16 | static_cast<uint64_t>(d.dtype) << 24 | cls << 32;
-  s.shape = &d.shape;
-  return s;
-}
-
 uint64_t hashStructure(const Structure& s) {
   uint64_t h = mixHash(s.head, s.fbits);
   h = mixHash(h, static_cast<uint64_t>(s.ivalue));

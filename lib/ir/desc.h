@@ -2,6 +2,7 @@
 // NodeDesc: what one graph node computes (op, result type and shape, attributes), shared by the
 // live lazy graph (lib/ir/node.h) and the flat SSA graph that passes work on (lib/ir/graph.h).
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -87,5 +88,40 @@ std::string mnemonic(const NodeDesc& d);
 int64_t numelOf(const Shape& s);
 /// Row-major strides for `s` (saturating likewise).
 std::vector<int64_t> contiguousStrides(const Shape& s);
+
+// Inline: checking a cached plan against a live graph reads every node through them.
+inline bool Structure::operator==(const Structure& o) const {
+  return head == o.head && fbits == o.fbits && ivalue == o.ivalue && offset == o.offset &&
+         *shape == *o.shape && (ints == nullptr) == (o.ints == nullptr) &&
+         (ints == nullptr || *ints == *o.ints);
+}
+
+inline Structure structureOf(const NodeDesc& d, bool exact) {
+  Structure s;
+  uint64_t cls = 0;
+  switch (d.op) {
+    case Op::Const:
+      if (exact) {
+        cls = 3;
+        std::memcpy(&s.fbits, &d.fvalue, sizeof s.fbits);
+        s.ivalue = d.ivalue;
+      } else {
+        double v = isFloatingType(d.dtype) ? d.fvalue : static_cast<double>(d.ivalue);
+        cls = v == 0 ? 0 : v == 1 ? 1 : 2;
+      }
+      break;
+    case Op::Rand:
+    case Op::Randn:
+      break;
+    default:
+      s.ivalue = d.ivalue;
+      s.offset = d.offset;
+      s.ints = &d.ints;
+  }
+  s.head = static_cast<uint64_t>(d.op) | static_cast<uint64_t>(d.sop) << 8 |
+           static_cast<uint64_t>(d.rop) << 16 | static_cast<uint64_t>(d.dtype) << 24 | cls << 32;
+  s.shape = &d.shape;
+  return s;
+}
 
 }  // namespace kiln::ir

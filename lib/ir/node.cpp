@@ -51,7 +51,7 @@ uint64_t Node::hashFor(bool folding) const {
   return structuralHash();
 }
 
-NodeRef Node::make(NodeDesc desc, std::vector<NodeRef> inputs) {
+NodeRef Node::make(NodeDesc desc, absl::Span<const NodeRef> inputs) {
   if (inputs.size() > kMaxInputs) throw std::logic_error("kiln: a node with too many inputs");
   NodeTable& table = NodeTable::get();
   auto* n = new Node;
@@ -93,7 +93,8 @@ NodeRef Node::make(NodeDesc desc, std::vector<NodeRef> inputs) {
   for (const NodeRef& in : inputs) h = mixHash(h, in->hashFor(foldable));
   n->shash_.store(h, std::memory_order_relaxed);
   n->foldable_.store(foldable, std::memory_order_relaxed);
-  n->inputs_ = std::move(inputs);
+  for (size_t k = 0; k < inputs.size(); ++k) n->inputs_[k] = inputs[k];
+  n->held_inputs_ = n->input_count_;
   n->depth_.store(depth);
   n->refs_.store(1);
   table.live.fetch_add(1);
@@ -128,8 +129,8 @@ void Node::realize(MemoryPtr memory) {
   depth_.store(0);
   shash_.store(realizedHash(desc_), std::memory_order_relaxed);
   foldable_.store(false, std::memory_order_relaxed);
-  std::vector<NodeRef> dropped = std::move(inputs_);
-  inputs_.clear();
+  std::array<NodeRef, kMaxInputs> dropped = std::move(inputs_);
+  held_inputs_ = 0;
 }
 
 void Node::release(Node* first) {
@@ -145,8 +146,8 @@ void Node::release(Node* first) {
       auto it = table.set.find(n);
       if (it != table.set.end() && *it == n) table.set.erase(it);
     }
-    for (NodeRef& in : n->inputs_) {
-      Node* child = in.detach();
+    for (uint8_t k = 0; k < n->held_inputs_; ++k) {
+      Node* child = n->inputs_[k].detach();
       if (child->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) work.push_back(child);
     }
     table.live.fetch_sub(1);

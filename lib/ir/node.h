@@ -2,6 +2,8 @@
 // The live lazy graph: every recorded op is a Node, reference counted and hash-consed so that
 // identical subexpressions are one node. A node that has been computed keeps its buffer
 // (`realized`) and lets go of its inputs, so finished work is never kept alive or redone.
+#include <absl/types/span.h>
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -61,7 +63,7 @@ class Node {
   const Shape& shape() const { return desc_.shape; }
   uint64_t id() const { return id_; }
   /// Inputs; empty once the node is realized.
-  const std::vector<NodeRef>& inputs() const { return inputs_; }
+  absl::Span<const NodeRef> inputs() const { return {inputs_.data(), held_inputs_}; }
   /// Longest chain of pending nodes ending here (0 when realized).
   int32_t depth() const { return depth_.load(std::memory_order_relaxed); }
   int32_t refs() const { return refs_.load(std::memory_order_relaxed); }
@@ -85,8 +87,8 @@ class Node {
   /// whose buffer a storage owns, since that memory can change (in place, or through data_ptr).
   void forget();
 
-  /// Records a node, or returns the existing identical one (hash-consing).
-  static NodeRef make(NodeDesc desc, std::vector<NodeRef> inputs);
+  /// Records a node, or returns the existing identical one (hash-consing). At most three inputs.
+  static NodeRef make(NodeDesc desc, absl::Span<const NodeRef> inputs);
   /// A param leaf for memory (never shared: every param is its own node).
   static NodeRef makeParam(MemoryPtr memory, ScalarType dtype, int64_t numel);
   /// Number of live nodes, for tests of memory bounds.
@@ -106,7 +108,9 @@ class Node {
   static constexpr size_t kMaxInputs = 3;
 
   NodeDesc desc_;
-  std::vector<NodeRef> inputs_;
+  // Held in the node (no allocation of their own): input_count_ of them until it is realized.
+  std::array<NodeRef, kMaxInputs> inputs_;
+  uint8_t held_inputs_ = 0;
   // The hash-consing key outlives the inputs themselves.
   std::array<uint64_t, kMaxInputs> input_ids_{};
   uint8_t input_count_ = 0;

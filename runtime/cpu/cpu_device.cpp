@@ -1,12 +1,13 @@
 // The host CPU as a device: host memory from a caching allocator, memcpy copies, and a stream
 // that runs each kernel on the calling thread. Its backend is LLVM (runtime/cpu/llvm_backend.h).
+#include <absl/container/flat_hash_map.h>
 #include <absl/strings/str_cat.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <limits>
-#include <map>
 #include <mutex>
+#include <vector>
 
 #include "kiln/error.h"
 #include "runtime/buffer.h"
@@ -15,27 +16,29 @@
 namespace kiln::runtime {
 namespace {
 
-// Freed large blocks are kept for reuse by size: a fresh multi-megabyte block costs a page
-// fault per 4 KiB on first touch, which would otherwise dominate every streaming kernel.
+// Freed blocks are kept for reuse by size, small and large alike. A fresh multi-megabyte block
+// costs a page fault per 4 KiB on first touch, which would otherwise dominate every streaming
+// kernel; a small one costs an aligned malloc and free, which would dominate a small graph run
+// from the plan cache (a [5, 3] loop allocates a block per run). Each size keeps a stack of
+// blocks, so that once a size has been seen, taking and giving back cost no allocation.
 class BlockCache {
  public:
-  static constexpr size_t kMinBytes = size_t{1} << 16;
   static constexpr size_t kMaxCachedBytes = size_t{1} << 30;
 
   void* take(size_t rounded) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = free_.find(rounded);
-    if (it == free_.end()) return nullptr;
-    void* p = it->second;
-    free_.erase(it);
+    if (it == free_.end() || it->second.empty()) return nullptr;
+    void* p = it->second.back();
+    it->second.pop_back();
     cached_ -= rounded;
     return p;
   }
   void give(void* p, size_t rounded) {
-    if (rounded >= kMinBytes) {
+    {
       std::lock_guard<std::mutex> lock(mu_);
       if (cached_ + rounded <= kMaxCachedBytes) {
-        free_.emplace(rounded, p);
+        free_[rounded].push_back(p);
         cached_ += rounded;
         return;
       }
@@ -45,7 +48,7 @@ class BlockCache {
 
  private:
   std::mutex mu_;
-  std::multimap<size_t, void*> free_;
+  absl::flat_hash_map<size_t, std::vector<void*>> free_;
   size_t cached_ = 0;
 };
 
