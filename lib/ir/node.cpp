@@ -15,6 +15,8 @@ struct NodeTable {
   };
   struct Eq {
     bool operator()(const Node* a, const Node* b) const {
+      // Erasing a node finds itself: no need to compare its description with its own.
+      if (a == b) return true;
       return a->hash_ == b->hash_ && a->input_count_ == b->input_count_ &&
              a->input_ids_ == b->input_ids_ && a->desc_ == b->desc_;
     }
@@ -62,11 +64,22 @@ NodeRef Node::make(NodeDesc desc, absl::Span<const NodeRef> inputs) {
     n->input_ids_[k] = inputs[k]->id_;
     depth = std::max(depth, inputs[k]->depth() + 1);
   }
-  n->hash_ = absl::HashOf(hashDesc(n->desc_), n->input_ids_, n->input_count_);
+  // The structural hash leaves out what reaches kernels as arguments; hash-consing tells every
+  // value apart, so its hash adds them back (and the inputs' identities).
+  const NodeDesc& d = n->desc_;
+  const uint64_t own = hashStructure(structureOf(d, false));
+  uint64_t full = own;
+  if (d.op == Op::Const) {
+    full = hashStructure(structureOf(d, true));
+  } else if (d.op == Op::Rand || d.op == Op::Randn) {
+    full = mixHash(mixHash(own, d.seed), static_cast<uint64_t>(d.offset));
+  }
+  for (size_t k = 0; k < inputs.size(); ++k) full = mixHash(full, n->input_ids_[k]);
+  n->hash_ = mixHash(full, n->input_count_);
   {
     std::lock_guard<std::mutex> lock(table.mu);
-    auto it = table.set.find(n);
-    if (it != table.set.end()) {
+    auto [it, added] = table.set.insert(n);
+    if (!added) {
       Node* existing = *it;
       // A node whose count reached zero is being destroyed by another thread: replace it.
       int32_t r = existing->refs_.load();
@@ -78,18 +91,17 @@ NodeRef Node::make(NodeDesc desc, absl::Span<const NodeRef> inputs) {
       }
       existing->interned_ = false;
       table.set.erase(it);
+      table.set.insert(n);
     }
     n->id_ = table.next_id.fetch_add(1);
     n->interned_ = true;
-    table.set.insert(n);
   }
-  const Op op = n->desc_.op;
-  bool foldable = op == Op::Const;
-  if ((op == Op::Elementwise || op == Op::Strided) && !inputs.empty()) {
+  bool foldable = d.op == Op::Const;
+  if ((d.op == Op::Elementwise || d.op == Op::Strided) && !inputs.empty()) {
     foldable = true;
     for (const NodeRef& in : inputs) foldable = foldable && in->foldable_.load();
   }
-  uint64_t h = hashStructure(structureOf(n->desc_, false));
+  uint64_t h = own;
   for (const NodeRef& in : inputs) h = mixHash(h, in->hashFor(foldable));
   n->shash_.store(h, std::memory_order_relaxed);
   n->foldable_.store(foldable, std::memory_order_relaxed);
