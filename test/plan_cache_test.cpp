@@ -144,6 +144,23 @@ TEST(PlanCache, GraphsWhoseHashesCollideKeepTheirOwnPlans) {
                  [&] { return x * y + y; }, {10, 22, 36});
 }
 
+TEST(PlanCache, SameGraphWithOtherDestinationsTakesItsOwnPlan) {
+  // p += 1 three times: the same graph each time. The third time a pending q still reads p's
+  // old value, so the old buffer is kept for q and p's update needs a destination of its own:
+  // the plan of the first two (which writes in place) must not be used as it is.
+  Tensor p = kiln::full({3}, 1.0);
+  p.eval();
+  p.add_(1);
+  p.eval();
+  p.add_(1);
+  p.eval();
+  Tensor q = p * 2;
+  p.add_(1);
+  p.eval();
+  EXPECT_EQ(values(p), (std::vector<double>{4, 4, 4}));
+  EXPECT_EQ(values(q), (std::vector<double>{6, 6, 6}));
+}
+
 TEST(PlanCache, MatchNumbersTheGraphAsExtractionDoes) {
   Tensor x = counting(4, 3);
   Tensor a = (x.t() * 2 + kiln::full({3, 4}, 3.0)).exp().sum({1});

@@ -1,7 +1,7 @@
 // Materialisation: turns pending storages into computed buffers. The pipeline, in order:
+// find a cached plan by the live nodes' structural hash and check the graph against it, or
 // extract a Graph from the live nodes -> simplify -> schedule into kernels -> compile each
 // kernel (or find it in the cache) -> run -> record the results back on the live nodes.
-#include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
 #include <absl/strings/str_cat.h>
 
@@ -245,31 +245,30 @@ void materialize(absl::Span<Storage* const> requested, const char* why) {
     if (s->owner) sc.roots.push_back(s->owner.get());
   }
 
+  // Read once, as KILN_EAGER is: the environment is no cheaper to search than a cache hit.
+  static const std::string dump = core::dumpDir();
   // A plan cached for this structure is found by the hash kept on the nodes and checked against
   // the live graph in one walk; otherwise the graph is extracted and the plan looked up by its
   // full structural key, or built. Dumps always extract (they print the extracted graph).
-  // Read once, as KILN_EAGER is: the environment is no cheaper to search than a cache hit.
-  static const std::string dump = core::dumpDir();
   const uint64_t hash = liveGraphHash(sc.work);
-  std::shared_ptr<const runtime::Plan> plan;
+  std::shared_ptr<const runtime::Plan> matched;
   if (dump.empty()) {
     for (auto& candidate : runtime::plansForHash(device, hash)) {
       if (ir::matchExtraction(sc.roots, candidate->recorded, candidate->exact, sc.live)) {
-        plan = std::move(candidate);
+        matched = std::move(candidate);
         break;
       }
     }
   }
   ir::Extraction ex;
-  auto extractAll = [&] {
+  if (!matched) {
     ex = ir::extract(sc.roots);
     sc.live.node_of = ex.node_of;
     sc.live.param_node = ex.param_node;
     sc.live.root_instr.clear();
     for (Node* root : sc.roots) sc.live.root_instr.push_back(ex.instr_of.at(root));
-  };
-  if (!plan) extractAll();
-  const std::vector<ir::Instr>& instrs = plan ? plan->recorded.instrs : ex.graph.instrs;
+  }
+  const std::vector<ir::Instr>& instrs = matched ? matched->recorded.instrs : ex.graph.instrs;
   protectOldContents(sc, instrs);
   // The rebinding above may have changed param buffers: read them now.
   sc.params.clear();
@@ -278,15 +277,15 @@ void materialize(absl::Span<Storage* const> requested, const char* why) {
     checkAllocated(*sc.params.back());
   }
   computeOutputs(sc, instrs);
-  if (plan && !sameOutputs(sc, plan->recorded)) {
-    plan = nullptr;
-    ex = ir::extract(sc.roots);
-  }
 
-  if (plan) {
+  std::shared_ptr<const runtime::Plan> plan;
+  if (matched && sameOutputs(sc, matched->recorded)) {
+    plan = matched;
     runtime::countHit(*plan);
     runtime::counters().plans_matched.fetch_add(1);
   } else {
+    // The nodes matched but the destinations differ: the same graph, other outputs.
+    if (matched) ex = ir::extract(sc.roots);
     for (size_t j = 0; j < sc.dest_params.size(); ++j) {
       const size_t param = sc.live.param_node.size() + j;
       ex.addParam(sc.params[param], sc.dest_params[j].first, sc.dest_params[j].second);
