@@ -10,6 +10,10 @@
 //                    and a new size, so every kernel is compiled; compile_ms from kiln::stats()
 //                    is the compile part of the time) and hit (everything cached).
 //   BM_SmallLoop/*   z = x * 0.5 + y; s = z.sum().item<float>() on [5, 3] tensors: per-op overhead.
+//                    allocs: C++ heap allocations (operator new) per iteration.
+//   BM_ParamUpdates/N  N parameters of 4 float32 each updated in place, p.add_(g, -lr), then
+//                    materialised together (kiln::eval), as an optimizer step does: the cost of
+//                    a materialisation that writes many storages (linear in N).
 //   BM_UnaryMath/FN/*  one function (exp log tanh sigmoid sin cos pow) on 2^16 float32 that stay
 //                    in cache: kiln (lazy, one kernel: the vector-math polynomials of
 //                    codegen/llvm/vector_math) against libm (the hand-written scalar loop).
@@ -34,6 +38,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <new>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -41,6 +47,24 @@
 
 #include "handwritten.h"
 #include "rows.h"
+
+namespace {
+// Heap allocations made on this thread, counted by the replaced operator new below.
+thread_local int64_t allocations = 0;
+}  // namespace
+
+void* operator new(std::size_t bytes) {
+  ++allocations;
+  void* p = std::malloc(bytes == 0 ? 1 : bytes);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
 
 namespace {
 
@@ -200,6 +224,7 @@ void smallLoop(benchmark::State& state, bool eager) {
   kiln::EagerGuard mode(eager);
   float expected = (x * 0.5 + y).sum().item<float>();  // compiles, before timing
   kiln::Stats before = kiln::stats();
+  const int64_t allocations_before = allocations;
   for (auto _ : state) {
     kiln::Tensor z = x * 0.5 + y;
     float s = z.sum().item<float>();
@@ -208,6 +233,37 @@ void smallLoop(benchmark::State& state, bool eager) {
       state.SkipWithError("the sum changed between iterations");
       break;
     }
+  }
+  state.counters["allocs"] = benchmark::Counter(
+      static_cast<double>(allocations - allocations_before), benchmark::Counter::kAvgIterations);
+  setKernelCounters(state, before);
+}
+
+void paramUpdates(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  kiln::EagerGuard lazy(false);
+  std::vector<kiln::Tensor> params, grads;
+  for (int64_t i = 0; i < n; ++i) {
+    params.push_back(kiln::full({4}, 1.0));
+    grads.push_back(kiln::full({4}, 0.5));
+  }
+  kiln::eval(params);
+  kiln::eval(grads);
+  auto step = [&] {
+    for (int64_t i = 0; i < n; ++i) params[i].add_(grads[i], -0.01);
+    kiln::eval(params);
+  };
+  step();  // compiles, before timing
+  kiln::Stats before = kiln::stats();
+  int64_t steps = 1;
+  for (auto _ : state) {
+    step();
+    ++steps;
+  }
+  // Every parameter went down by 0.005 per step (each step rounds to float).
+  const double want = 1.0 - 0.005 * static_cast<double>(steps);
+  if (std::fabs(params[0].data_ptr<float>()[0] - want) > 1e-4 + 1e-7 * static_cast<double>(steps)) {
+    state.SkipWithError("wrong parameter values");
   }
   setKernelCounters(state, before);
 }
@@ -379,6 +435,10 @@ void registerAll() {
       smallLoop(s, eager);
     })->Unit(benchmark::kMicrosecond);
   }
+  RegisterBenchmark("BM_ParamUpdates", paramUpdates)
+      ->Arg(100)
+      ->Arg(800)
+      ->Unit(benchmark::kMillisecond);
 }
 
 }  // namespace

@@ -3,11 +3,11 @@
 namespace kiln::runtime {
 
 BufferPtr Buffer::adopt(Device& device, void* data, size_t bytes) {
-  return BufferPtr(new Buffer(device, data, bytes, false));
+  return std::make_shared<Buffer>(Token{}, device, data, bytes, false);
 }
 
 BufferPtr Buffer::wrap(Device& device, void* data, size_t bytes) {
-  return BufferPtr(new Buffer(device, data, bytes, true));
+  return std::make_shared<Buffer>(Token{}, device, data, bytes, true);
 }
 
 BufferPtr Buffer::clone() const {

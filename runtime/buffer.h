@@ -40,8 +40,15 @@ class Buffer final : public ir::Memory {
   void bind() { bound_ = true; }
 
  private:
-  Buffer(Device& device, void* data, size_t bytes, bool external)
+  // Only adopt() and wrap() can name it, so only they construct buffers (through make_shared,
+  // one allocation for the buffer and its count).
+  struct Token {};
+
+ public:
+  Buffer(Token, Device& device, void* data, size_t bytes, bool external)
       : device_(&device), data_(data), bytes_(bytes), external_(external) {}
+
+ private:
   Device* device_;
   void* data_;
   size_t bytes_;

@@ -20,11 +20,14 @@ void appendRaw(std::string& key, const T& v) {
   key.append(reinterpret_cast<const char*>(&v), sizeof v);
 }
 
-// Per target (its key), then per graph structure.
+// Per target (its key), then per graph structure; and by the structural hash of live graphs.
 struct PlanCache {
   std::mutex mu;
   absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, std::shared_ptr<const Plan>>>
       plans;
+  absl::flat_hash_map<std::pair<const Device*, uint64_t>,
+                      absl::InlinedVector<std::shared_ptr<const Plan>, 2>>
+      by_hash;
   size_t count = 0;
 };
 PlanCache& planCache() {
@@ -35,49 +38,20 @@ PlanCache& planCache() {
 }  // namespace
 
 std::string structuralKey(const ir::Graph& g) {
-  const size_t n = g.instrs.size();
-  std::vector<bool> foldable(n, false), exact(n, false);
-  for (size_t i = 0; i < n; ++i) {
-    const ir::Instr& in = g.instrs[i];
-    if (in.d.op == ir::Op::Const) {
-      foldable[i] = true;
-    } else if (in.d.op == ir::Op::Elementwise || in.d.op == ir::Op::Strided) {
-      bool all = true;
-      for (int32_t o : in.operands) all = all && foldable[o];
-      foldable[i] = all;
-      if (all) {
-        for (int32_t o : in.operands) exact[o] = true;
-      }
-    }
-  }
+  const std::vector<bool> exact = ir::exactConstants(g);
   std::string key;
-  key.reserve(n * 48);
-  for (size_t i = 0; i < n; ++i) {
-    const ir::NodeDesc& d = g.instrs[i].d;
-    uint8_t head[4] = {static_cast<uint8_t>(d.op), static_cast<uint8_t>(d.sop),
-                       static_cast<uint8_t>(d.rop), static_cast<uint8_t>(d.dtype)};
-    appendRaw(key, head);
-    appendRaw(key, static_cast<uint32_t>(d.shape.size()));
-    for (int64_t x : d.shape) appendRaw(key, x);
-    switch (d.op) {
-      case ir::Op::Const: {
-        double v = isFloatingType(d.dtype) ? d.fvalue : static_cast<double>(d.ivalue);
-        uint8_t cls = exact[i] ? 3 : v == 0 ? 0 : v == 1 ? 1 : 2;
-        appendRaw(key, cls);
-        if (exact[i]) {
-          appendRaw(key, d.fvalue);
-          appendRaw(key, d.ivalue);
-        }
-        break;
-      }
-      case ir::Op::Rand:
-      case ir::Op::Randn:
-        break;
-      default:
-        appendRaw(key, d.ivalue);
-        appendRaw(key, d.offset);
-        appendRaw(key, static_cast<uint32_t>(d.ints.size()));
-        for (int64_t x : d.ints) appendRaw(key, x);
+  key.reserve(g.instrs.size() * 48);
+  for (size_t i = 0; i < g.instrs.size(); ++i) {
+    const ir::Structure st = ir::structureOf(g.instrs[i].d, exact[i]);
+    appendRaw(key, st.head);
+    appendRaw(key, st.fbits);
+    appendRaw(key, st.ivalue);
+    appendRaw(key, st.offset);
+    appendRaw(key, static_cast<uint32_t>(st.shape->size()));
+    for (int64_t x : *st.shape) appendRaw(key, x);
+    if (st.ints != nullptr) {
+      appendRaw(key, static_cast<uint32_t>(st.ints->size()));
+      for (int64_t x : *st.ints) appendRaw(key, x);
     }
     appendRaw(key, static_cast<uint32_t>(g.instrs[i].operands.size()));
     for (int32_t o : g.instrs[i].operands) appendRaw(key, o);
@@ -130,6 +104,8 @@ std::shared_ptr<const Plan> buildPlan(const ir::Graph& graph, Device& device,
   passes::Simplified simple = passes::simplify(graph);
   auto plan = std::make_shared<Plan>();
   plan->device = &device;
+  plan->recorded = graph;
+  plan->exact = ir::exactConstants(graph);
   plan->schedule = sched::schedule(simple.graph);
   const std::string dump = dump_prefix.empty() ? std::string() : core::dumpDir();
   if (!dump_prefix.empty()) {
@@ -145,6 +121,7 @@ std::shared_ptr<const Plan> buildPlan(const ir::Graph& graph, Device& device,
   for (size_t i = 0; i < steps.size(); ++i) {
     const sched::Step& st = steps[i];
     if (st.kind != sched::Step::Kind::Kernel) continue;
+    ++plan->kernel_count;
     for (const sched::ArgSource& src : st.arg_sources) {
       int32_t from = simple.origin[src.instr];
       bool same_kind = from >= 0 && graph.instrs[from].d.op == simple.graph.instrs[src.instr].d.op;
@@ -176,10 +153,7 @@ std::shared_ptr<const Plan> cachedPlan(const ir::Graph& graph, Device& device,
     auto& plans = cache.plans[target];
     auto it = plans.find(key);
     if (it != plans.end() && dump_prefix.empty()) {
-      int64_t kernels = 0;
-      for (const sched::Step& st : it->second->schedule.steps)
-        kernels += st.kind == sched::Step::Kind::Kernel;
-      counters().cache_hits.fetch_add(kernels);
+      countHit(*it->second);
       return it->second;
     }
   }
@@ -187,6 +161,7 @@ std::shared_ptr<const Plan> cachedPlan(const ir::Graph& graph, Device& device,
   std::lock_guard<std::mutex> lock(cache.mu);
   if (cache.count >= kMaxPlans) {
     cache.plans.clear();
+    cache.by_hash.clear();
     cache.count = 0;
   }
   auto [it, added] = cache.plans[target].insert_or_assign(std::move(key), plan);
@@ -194,26 +169,66 @@ std::shared_ptr<const Plan> cachedPlan(const ir::Graph& graph, Device& device,
   return plan;
 }
 
+absl::InlinedVector<std::shared_ptr<const Plan>, 2> plansForHash(const Device& device,
+                                                                 uint64_t hash) {
+  PlanCache& cache = planCache();
+  std::lock_guard<std::mutex> lock(cache.mu);
+  auto it = cache.by_hash.find(std::make_pair(&device, hash));
+  if (it == cache.by_hash.end()) return {};
+  return it->second;
+}
+
+void rememberPlan(const Device& device, uint64_t hash, std::shared_ptr<const Plan> plan) {
+  // A structure reached through histories of different hashes is remembered under each (the
+  // hash of a node depends on when its inputs were realized), so this index is bounded apart
+  // from the plan map.
+  constexpr size_t kMaxHashes = 4096;
+  constexpr size_t kPlansPerHash = 4;
+  PlanCache& cache = planCache();
+  std::lock_guard<std::mutex> lock(cache.mu);
+  if (cache.by_hash.size() >= kMaxHashes) cache.by_hash.clear();
+  auto& plans = cache.by_hash[std::make_pair(&device, hash)];
+  for (const auto& p : plans) {
+    if (p == plan) return;
+  }
+  if (plans.size() == kPlansPerHash) plans.pop_back();
+  plans.insert(plans.begin(), std::move(plan));
+}
+
+void countHit(const Plan& plan) {
+  counters().cache_hits.fetch_add(plan.kernel_count);
+}
+
 void clearPlans() {
   PlanCache& cache = planCache();
   std::lock_guard<std::mutex> lock(cache.mu);
   cache.plans.clear();
+  cache.by_hash.clear();
   cache.count = 0;
 }
 
 std::vector<BufferPtr> runPlan(const Plan& plan, const ir::Graph& g,
                                const std::vector<BufferPtr>& params) {
+  std::vector<BufferPtr> slots;
+  runPlan(
+      plan, [&](int32_t i) -> const ir::NodeDesc& { return g.instrs[i].d; }, params, slots);
+  return slots;
+}
+
+void runPlan(const Plan& plan, absl::FunctionRef<const ir::NodeDesc&(int32_t)> desc_of,
+             const std::vector<BufferPtr>& params, std::vector<BufferPtr>& slots) {
   const sched::Schedule& sch = plan.schedule;
   Device& device = *plan.device;
   Stream& stream = device.defaultStream();
-  std::vector<BufferPtr> slots(sch.slots.size());
+  slots.resize(sch.slots.size());
   for (size_t i = 0; i < sch.slots.size(); ++i) {
     const sched::Slot& sl = sch.slots[i];
     slots[i] = sl.param >= 0 ? params[sl.param]
                              : device.allocate(saturatingMul(sl.numel, elementSize(sl.dtype)));
   }
-  std::vector<void*> ptrs;
-  std::vector<uint64_t> args;
+  // Reused by every run on this thread: a run allocates only its slots' buffers.
+  thread_local std::vector<void*> ptrs;
+  thread_local std::vector<uint64_t> args;
   for (size_t i = 0; i < sch.steps.size(); ++i) {
     const sched::Step& st = sch.steps[i];
     if (st.kind == sched::Step::Kind::Copy) {
@@ -226,13 +241,12 @@ std::vector<BufferPtr> runPlan(const Plan& plan, const ir::Graph& g,
     args = st.args;
     for (size_t k = 0; k < args.size(); ++k) {
       int32_t from = plan.arg_instr[i][k];
-      if (from >= 0) args[k] = sched::argValue(g.instrs[from].d, st.arg_sources[k].field);
+      if (from >= 0) args[k] = sched::argValue(desc_of(from), st.arg_sources[k].field);
     }
     plan.kernels[i]->launch(ptrs.data(), args.data(), stream);
     counters().kernels_run.fetch_add(1);
   }
   stream.synchronize();
-  return slots;
 }
 
 }  // namespace kiln::runtime

@@ -13,6 +13,9 @@ struct Counters {
   std::atomic<int64_t> materializations{0};
   std::atomic<int64_t> budget_materializations{0};
   std::atomic<int64_t> compile_ns{0};
+  /// Materialisations that found their plan by the live graph's structural hash, without
+  /// extracting the graph (the rest of the hits go through the full structural key).
+  std::atomic<int64_t> plans_matched{0};
 };
 
 Counters& counters();

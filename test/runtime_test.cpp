@@ -198,6 +198,24 @@ TEST(CpuDevice, AllocatesAlignedBuffersThatKnowTheirDevice) {
   EXPECT_EQ(readFloats(*c), (std::vector<float>{1, 2, 3}));
 }
 
+TEST(CpuDevice, ReusesFreedBlocksOfEverySize) {
+  // A small block comes back for the next buffer of its size class (1400 and 1500 bytes are
+  // both held in 1536-byte blocks), a large one for the next buffer of its size; both aligned.
+  Device& cpu = kiln::runtime::cpuDevice();
+  for (auto [first, second] :
+       {std::pair<size_t, size_t>{12, 12}, {1500, 1400}, {1 << 20, 1 << 20}}) {
+    void* freed;
+    {
+      BufferPtr a = cpu.allocate(first);
+      freed = a->data();
+    }
+    BufferPtr b = cpu.allocate(second);
+    EXPECT_EQ(b->data(), freed) << first << " then " << second << " bytes";
+    EXPECT_EQ(b->bytes(), second);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(b->data()) % 64, 0u);
+  }
+}
+
 TEST(CpuDevice, OutOfMemoryIsPyTorchsError) {
   const size_t huge = std::numeric_limits<size_t>::max() - 8;
   try {

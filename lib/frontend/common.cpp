@@ -119,13 +119,13 @@ ir::NodeRef expandNode(ir::NodeRef n, const std::vector<int64_t>& shape) {
   return ir::Node::make(std::move(d), {std::move(n)});
 }
 
-ir::NodeRef elementwiseNode(ScalarOp op, ScalarType dtype, std::vector<ir::NodeRef> inputs) {
+ir::NodeRef elementwiseNode(ScalarOp op, ScalarType dtype, absl::Span<const ir::NodeRef> inputs) {
   ir::NodeDesc d;
   d.op = ir::Op::Elementwise;
   d.sop = op;
   d.dtype = ir::resultType(op, dtype);
   d.shape = inputs[0]->shape();
-  return ir::Node::make(std::move(d), std::move(inputs));
+  return ir::Node::make(std::move(d), inputs);
 }
 
 ir::NodeRef operandNode(const Operand& o, ScalarType dtype, const std::vector<int64_t>& shape) {

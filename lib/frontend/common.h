@@ -35,7 +35,7 @@ ir::NodeRef constantNode(const Scalar& value, ScalarType dtype, const std::vecto
 ir::NodeRef castNode(ir::NodeRef n, ScalarType dtype);
 /// A broadcasting view of `n` to `shape` (stride 0 along new and size-1 dimensions).
 ir::NodeRef expandNode(ir::NodeRef n, const std::vector<int64_t>& shape);
-ir::NodeRef elementwiseNode(ScalarOp op, ScalarType dtype, std::vector<ir::NodeRef> inputs);
+ir::NodeRef elementwiseNode(ScalarOp op, ScalarType dtype, absl::Span<const ir::NodeRef> inputs);
 /// The node for an operand, cast to `dtype` and broadcast to `shape`.
 ir::NodeRef operandNode(const Operand& o, ScalarType dtype, const std::vector<int64_t>& shape);
 /// A fresh tensor holding `n`, recorded (eager mode materialises it at once).

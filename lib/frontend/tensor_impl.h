@@ -3,6 +3,8 @@
 // are a graph node (pending or realized); a TensorImpl is a strided view of a storage, as in
 // PyTorch. Views share the storage, so an in-place op through any view replaces the storage's
 // node and every other view sees it.
+#include <absl/types/span.h>
+
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -100,7 +102,7 @@ Tensor fromBuffer(runtime::BufferPtr buffer, ScalarType dtype, std::vector<int64
 /// Held while materialising and while changing realized nodes.
 std::mutex& engineMutex();
 /// Computes the given storages' contents into their buffers (one compilation for all).
-void materialize(const std::vector<Storage*>& storages, const char* why);
+void materialize(absl::Span<Storage* const> storages, const char* why);
 /// Materialises `t`'s storage and returns a pointer to its first element.
 void* dataPointer(const Tensor& t);
 /// Contiguous host copy of `t`'s elements, as doubles (for printing and comparisons).

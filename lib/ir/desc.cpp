@@ -65,6 +65,19 @@ size_t hashDesc(const NodeDesc& d) {
                       d.ints);
 }
 
+uint64_t hashStructure(const Structure& s) {
+  uint64_t h = mixHash(s.head, s.fbits);
+  h = mixHash(h, static_cast<uint64_t>(s.ivalue));
+  h = mixHash(h, static_cast<uint64_t>(s.offset));
+  h = mixHash(h, s.shape->size());
+  for (int64_t x : *s.shape) h = mixHash(h, static_cast<uint64_t>(x));
+  if (s.ints != nullptr) {
+    h = mixHash(h, s.ints->size());
+    for (int64_t x : *s.ints) h = mixHash(h, static_cast<uint64_t>(x));
+  }
+  return h;
+}
+
 int64_t numelOf(const Shape& s) {
   int64_t n = 1;
   for (int64_t x : s) n = saturatingMul(n, x);

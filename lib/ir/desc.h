@@ -2,6 +2,7 @@
 // NodeDesc: what one graph node computes (op, result type and shape, attributes), shared by the
 // live lazy graph (lib/ir/node.h) and the flat SSA graph that passes work on (lib/ir/graph.h).
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,31 @@ struct NodeDesc {
 
 size_t hashDesc(const NodeDesc& d);
 
+/// The part of a node that decides a plan's schedule and code: everything but the values that
+/// reach kernels as arguments. A constant counts by what simplification looks at: whether it is
+/// 0 or 1, or its exact value where it gets folded (`exact`, see exactConstants); random numbers
+/// count without their seeds and counter offsets. The plan cache's string key, the structural
+/// hash of live nodes and the check of a cached plan against a live graph all read a node
+/// through this one view, so they cannot disagree about what is structure.
+struct Structure {
+  uint64_t head = 0;   // op, sop, rop, dtype and, for a constant, its class
+  uint64_t fbits = 0;  // an exact constant's value
+  int64_t ivalue = 0;  // an exact constant's value; param index, axis
+  int64_t offset = 0;
+  const Shape* shape = nullptr;
+  const std::vector<int64_t>* ints = nullptr;  // null where they are not structure
+
+  bool operator==(const Structure& o) const;
+};
+Structure structureOf(const NodeDesc& d, bool exact);
+/// A 64-bit hash of a structure (equal structures hash equally).
+uint64_t hashStructure(const Structure& s);
+/// One step of the hash combination used for structural hashes.
+inline uint64_t mixHash(uint64_t h, uint64_t v) {
+  h = (h ^ v) * 0x9e3779b97f4a7c15ull;
+  return h ^ (h >> 29);
+}
+
 /// `f32[5,3]`
 std::string typeText(ScalarType t, const Shape& s);
 /// The attribute block printed after the operands, e.g. ` {strides=[3,1], offset=0}`, or "".
@@ -62,5 +88,40 @@ std::string mnemonic(const NodeDesc& d);
 int64_t numelOf(const Shape& s);
 /// Row-major strides for `s` (saturating likewise).
 std::vector<int64_t> contiguousStrides(const Shape& s);
+
+// Inline: checking a cached plan against a live graph reads every node through them.
+inline bool Structure::operator==(const Structure& o) const {
+  return head == o.head && fbits == o.fbits && ivalue == o.ivalue && offset == o.offset &&
+         *shape == *o.shape && (ints == nullptr) == (o.ints == nullptr) &&
+         (ints == nullptr || *ints == *o.ints);
+}
+
+inline Structure structureOf(const NodeDesc& d, bool exact) {
+  Structure s;
+  uint64_t cls = 0;
+  switch (d.op) {
+    case Op::Const:
+      if (exact) {
+        cls = 3;
+        std::memcpy(&s.fbits, &d.fvalue, sizeof s.fbits);
+        s.ivalue = d.ivalue;
+      } else {
+        double v = isFloatingType(d.dtype) ? d.fvalue : static_cast<double>(d.ivalue);
+        cls = v == 0 ? 0 : v == 1 ? 1 : 2;
+      }
+      break;
+    case Op::Rand:
+    case Op::Randn:
+      break;
+    default:
+      s.ivalue = d.ivalue;
+      s.offset = d.offset;
+      s.ints = &d.ints;
+  }
+  s.head = static_cast<uint64_t>(d.op) | static_cast<uint64_t>(d.sop) << 8 |
+           static_cast<uint64_t>(d.rop) << 16 | static_cast<uint64_t>(d.dtype) << 24 | cls << 32;
+  s.shape = &d.shape;
+  return s;
+}
 
 }  // namespace kiln::ir

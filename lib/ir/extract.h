@@ -26,6 +26,27 @@ struct Extraction {
   int32_t addParam(MemoryPtr memory, ScalarType dtype, int64_t numel);
 };
 
+/// A live graph found to have the structure of an earlier extraction (matchExtraction), numbered
+/// as extract() would number it.
+struct LiveMatch {
+  /// As Extraction::node_of and Extraction::param_node, for the matched instructions.
+  std::vector<Node*> node_of;
+  std::vector<Node*> param_node;
+  /// The instruction of each root.
+  std::vector<int32_t> root_instr;
+  /// The walk's stack (kept only to reuse its memory).
+  std::vector<std::pair<Node*, size_t>> stack;
+};
+
+/// Whether extract(roots) would give the first instructions of `expected` up to structure
+/// (ir::structureOf, `exact` being exactConstants(expected)): the same ops, types, shapes,
+/// structural attributes, operands and params, in the same order. Instructions of `expected`
+/// after those are not looked at (params that materialisation adds for destinations). On a
+/// match, `out` says what an Extraction would; it reuses its memory, so that a match visits each
+/// node once and allocates nothing once `out` has grown. Walks are serialised internally.
+bool matchExtraction(const std::vector<Node*>& roots, const Graph& expected,
+                     const std::vector<bool>& exact, LiveMatch& out);
+
 /// Extracts the graph computing `roots`, walking iteratively in post order (no recursion, however
 /// deep the graph). The nodes in `leaves` become params 0..n-1, in that order, whatever they
 /// are; realized nodes become the next params, read as flat arrays (through a reshaping strided

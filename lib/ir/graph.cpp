@@ -18,6 +18,25 @@ int32_t Graph::paramInstr(int32_t index) const {
   return -1;
 }
 
+std::vector<bool> exactConstants(const Graph& g) {
+  const size_t n = g.instrs.size();
+  std::vector<bool> foldable(n, false), exact(n, false);
+  for (size_t i = 0; i < n; ++i) {
+    const Instr& in = g.instrs[i];
+    if (in.d.op == Op::Const) {
+      foldable[i] = true;
+    } else if (in.d.op == Op::Elementwise || in.d.op == Op::Strided) {
+      bool all = true;
+      for (int32_t o : in.operands) all = all && foldable[o];
+      foldable[i] = all;
+      if (all) {
+        for (int32_t o : in.operands) exact[o] = g.instrs[o].d.op == Op::Const;
+      }
+    }
+  }
+  return exact;
+}
+
 namespace {
 // %.17g round-trips every double; integral values keep a trailing ".0" so the text says float.
 std::string floatText(double v) {

@@ -37,6 +37,11 @@ struct Graph {
   std::string text() const;
 };
 
+/// Per instruction, whether it is a constant whose exact value simplification may fold: an
+/// operand of an elementwise or strided instruction all of whose operands are constants or
+/// such instructions themselves (the `exact` of ir::structureOf).
+std::vector<bool> exactConstants(const Graph& g);
+
 /// The text of a single instruction (without the leading indentation).
 std::string instrText(const Graph& g, int32_t index);
 

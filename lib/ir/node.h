@@ -2,6 +2,9 @@
 // The live lazy graph: every recorded op is a Node, reference counted and hash-consed so that
 // identical subexpressions are one node. A node that has been computed keeps its buffer
 // (`realized`) and lets go of its inputs, so finished work is never kept alive or redone.
+#include <absl/types/span.h>
+
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -60,10 +63,17 @@ class Node {
   const Shape& shape() const { return desc_.shape; }
   uint64_t id() const { return id_; }
   /// Inputs; empty once the node is realized.
-  const std::vector<NodeRef>& inputs() const { return inputs_; }
+  absl::Span<const NodeRef> inputs() const { return {inputs_.data(), held_inputs_}; }
   /// Longest chain of pending nodes ending here (0 when realized).
   int32_t depth() const { return depth_.load(std::memory_order_relaxed); }
   int32_t refs() const { return refs_.load(std::memory_order_relaxed); }
+
+  /// A hash of everything about the graph behind this node that decides a plan
+  /// (ir::structureOf), kept as nodes are recorded: a pending node's combines its own structure
+  /// with its inputs', a realized node's is that of a param of its type and shape. Materialising
+  /// looks cached plans up by it without extracting the graph, and checks the structure before
+  /// using one (structuralMatch), so a collision costs time, never a wrong plan.
+  uint64_t structuralHash() const { return shash_.load(std::memory_order_relaxed); }
 
   /// The computed value (contiguous in this node's shape), or null while pending.
   const MemoryPtr& realized() const { return realized_; }
@@ -77,8 +87,8 @@ class Node {
   /// whose buffer a storage owns, since that memory can change (in place, or through data_ptr).
   void forget();
 
-  /// Records a node, or returns the existing identical one (hash-consing).
-  static NodeRef make(NodeDesc desc, std::vector<NodeRef> inputs);
+  /// Records a node, or returns the existing identical one (hash-consing). At most three inputs.
+  static NodeRef make(NodeDesc desc, absl::Span<const NodeRef> inputs);
   /// A param leaf for memory (never shared: every param is its own node).
   static NodeRef makeParam(MemoryPtr memory, ScalarType dtype, int64_t numel);
   /// Number of live nodes, for tests of memory bounds.
@@ -87,15 +97,33 @@ class Node {
  private:
   friend class NodeRef;
   friend struct NodeTable;
+  friend struct WalkMarks;
   Node() = default;
   void retain() { refs_.fetch_add(1, std::memory_order_relaxed); }
   static void release(Node* n);
+  // The hash that consumers combine: a constant's exact value counts where they fold it.
+  uint64_t hashFor(bool folding) const;
+
+  // The most inputs a node has (where: condition and two values).
+  static constexpr size_t kMaxInputs = 3;
 
   NodeDesc desc_;
-  std::vector<NodeRef> inputs_;
-  std::vector<uint64_t> input_ids_;  // the hash-consing key outlives the inputs themselves
+  // Held in the node (no allocation of their own): input_count_ of them until it is realized.
+  std::array<NodeRef, kMaxInputs> inputs_;
+  uint8_t held_inputs_ = 0;
+  // The hash-consing key outlives the inputs themselves.
+  std::array<uint64_t, kMaxInputs> input_ids_{};
+  uint8_t input_count_ = 0;
   uint64_t id_ = 0;
   size_t hash_ = 0;
+  std::atomic<uint64_t> shash_{0};
+  // A constant, or an elementwise or strided node of pending constants only: simplification
+  // folds it, so its constants' exact values are structure (ir::exactConstants).
+  std::atomic<bool> foldable_{false};
+  // Scratch of the graph walks of lib/ir/extract.cpp (the walk that set them, and the
+  // instruction standing for the node), which serialise themselves.
+  uint64_t walk_epoch_ = 0;
+  int32_t walk_instr_ = -1;
   std::atomic<bool> interned_{false};
   std::atomic<int32_t> refs_{0};
   std::atomic<int32_t> depth_{0};

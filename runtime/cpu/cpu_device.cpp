@@ -1,12 +1,14 @@
 // The host CPU as a device: host memory from a caching allocator, memcpy copies, and a stream
 // that runs each kernel on the calling thread. Its backend is LLVM (runtime/cpu/llvm_backend.h).
+#include <absl/container/flat_hash_map.h>
 #include <absl/strings/str_cat.h>
 
+#include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
-#include <map>
 #include <mutex>
+#include <vector>
 
 #include "kiln/error.h"
 #include "runtime/buffer.h"
@@ -15,27 +17,31 @@
 namespace kiln::runtime {
 namespace {
 
-// Freed large blocks are kept for reuse by size: a fresh multi-megabyte block costs a page
-// fault per 4 KiB on first touch, which would otherwise dominate every streaming kernel.
+// Freed blocks are kept for reuse by size, small and large alike. A fresh multi-megabyte block
+// costs a page fault per 4 KiB on first touch, which would otherwise dominate every streaming
+// kernel; a small one costs an aligned malloc and free, which would dominate a small graph run
+// from the plan cache (a [5, 3] loop allocates a block per run). Each size keeps a stack of
+// blocks, so that once a size has been seen, taking and giving back cost no allocation. Small
+// sizes come in a few classes (roundedSize), so that a program whose small shapes keep
+// changing reuses its blocks instead of keeping one of every size.
 class BlockCache {
  public:
-  static constexpr size_t kMinBytes = size_t{1} << 16;
   static constexpr size_t kMaxCachedBytes = size_t{1} << 30;
 
   void* take(size_t rounded) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = free_.find(rounded);
-    if (it == free_.end()) return nullptr;
-    void* p = it->second;
-    free_.erase(it);
+    if (it == free_.end() || it->second.empty()) return nullptr;
+    void* p = it->second.back();
+    it->second.pop_back();
     cached_ -= rounded;
     return p;
   }
   void give(void* p, size_t rounded) {
-    if (rounded >= kMinBytes) {
+    {
       std::lock_guard<std::mutex> lock(mu_);
       if (cached_ + rounded <= kMaxCachedBytes) {
-        free_.emplace(rounded, p);
+        free_[rounded].push_back(p);
         cached_ += rounded;
         return;
       }
@@ -45,14 +51,20 @@ class BlockCache {
 
  private:
   std::mutex mu_;
-  std::multimap<size_t, void*> free_;
+  absl::flat_hash_map<size_t, std::vector<void*>> free_;
   size_t cached_ = 0;
 };
 
+// The size of the block that holds `bytes`: a multiple of 64 (the JIT's vector loads start on a
+// cache line; never 0 bytes). From 1 KiB to 64 KiB, four classes per power of two (at most a
+// quarter wasted); larger blocks are kept by their exact size, which a loop repeats.
 size_t roundedSize(size_t bytes) {
-  // 64-byte alignment lets the JIT's vector loads start on a cache line; never allocate 0 bytes.
+  constexpr size_t kClassesFrom = size_t{1} << 10, kClassesTo = size_t{1} << 16;
   size_t rounded = (bytes + 63) / 64 * 64;
-  return rounded == 0 ? 64 : rounded;
+  if (rounded == 0) return 64;
+  if (rounded <= kClassesFrom || rounded > kClassesTo) return rounded;
+  const size_t step = (std::bit_floor(rounded - 1)) / 4;
+  return (rounded + step - 1) / step * step;
 }
 
 // Work runs on the calling thread as it is given, so there is never anything to wait for.
