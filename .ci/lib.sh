@@ -3,9 +3,10 @@
 # The Debian packages the build needs: compiler and build tools, LLVM 16 (the JIT; its shared
 # libLLVM-16), Abseil, GoogleTest/GoogleMock (test/), Google Benchmark (bench/), clang and its
 # runtimes (libFuzzer, for the parser fuzzer in fuzz/), zlib and Fashion-MNIST (the training demo,
-# examples/fashion_mnist.cpp, reads the data set's gzip files).
+# examples/fashion_mnist.cpp, reads the data set's gzip files), and libtorch (PyTorch 1.13's C++
+# library: the benchmarks' libtorch rows; optional when building by hand).
 KILN_PACKAGES=(cmake ninja-build g++ llvm-16-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-dev zlib1g-dev dataset-fashion-mnist)
+  clang libclang-rt-dev zlib1g-dev dataset-fashion-mnist libtorch-dev)
 
 # Seconds since the epoch when the outermost script started (exported by .ci/run to .ci/test.sh).
 export KILN_CI_START=${KILN_CI_START:-$(date +%s)}

@@ -20,6 +20,8 @@
 //                    max_rel_err: the largest relative difference from libm, checked before
 //                    timing.
 //   BM_Softmax/*, BM_LayerNormGelu/*  row reductions with their consumers (bench/rows.cpp).
+//   */libtorch       Debian's libtorch 1.13 on the same workload, eager, with its own kernels
+//                    (bench/libtorch_rows.cpp; only when CMake found Torch).
 // Rows whose name ends in /threads:N run with kiln::set_num_threads(N) (the hand-written loops
 // with N OpenMP threads) and report wall time; the others run on one thread and report CPU time,
 // which other work on a shared machine disturbs less.
@@ -406,6 +408,9 @@ void registerAll() {
   kiln_bench::threadRows(
       RegisterBenchmark("BM_Chain/triad_bandwidth", chainTriad)->Unit(benchmark::kMillisecond));
   kiln_bench::registerRowBenchmarks();
+#ifdef KILN_BENCH_LIBTORCH
+  kiln_bench::registerLibtorchBenchmarks();
+#endif
   for (bool cold : {true, false}) {
     for (bool eager : {false, true}) {
       std::string name =

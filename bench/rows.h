@@ -26,4 +26,8 @@ benchmark::internal::Benchmark* threadRows(benchmark::internal::Benchmark* b);
 /// BM_Softmax/* and BM_LayerNormGelu/* (bench/rows.cpp).
 void registerRowBenchmarks();
 
+/// The libtorch rows of BM_Softmax, BM_LayerNormGelu and BM_Chain (bench/libtorch_rows.cpp,
+/// built when CMake finds Torch: KILN_BENCH_LIBTORCH).
+void registerLibtorchBenchmarks();
+
 }  // namespace kiln_bench

@@ -1,0 +1,117 @@
+// libtorch (Debian's PyTorch 1.13, eager, its own library kernels) on the workloads of
+// bench/rows.cpp and the chain, at 1 and 2 threads (at::set_num_threads): the peer that kiln's
+// users compare against. Built only when CMake finds Torch (bench/CMakeLists.txt).
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "handwritten.h"
+#include "rows.h"
+
+namespace kiln_bench {
+namespace {
+
+constexpr int64_t kRows = 8192, kCols = 1024;
+constexpr int64_t kChainElements = int64_t{1} << 24;
+
+// Runs a row with at::set_num_threads(N) for the row's /threads:N argument.
+class TorchThreads {
+ public:
+  explicit TorchThreads(const benchmark::State& state) : previous_(at::get_num_threads()) {
+    at::set_num_threads(static_cast<int>(state.range(0)));
+  }
+  ~TorchThreads() { at::set_num_threads(previous_); }
+  TorchThreads(const TorchThreads&) = delete;
+  TorchThreads& operator=(const TorchThreads&) = delete;
+
+ private:
+  int previous_;
+};
+
+// The result of a hand-written loop on the same inputs, to check libtorch's answer before timing.
+double maxAbsError(const torch::Tensor& t, const std::vector<float>& reference) {
+  torch::Tensor c = t.contiguous();
+  const float* p = c.data_ptr<float>();
+  double err = 0;
+  for (size_t i = 0; i < reference.size(); ++i) {
+    err = std::max(err, static_cast<double>(std::fabs(p[i] - reference[i])));
+  }
+  return err;
+}
+
+template <typename F>
+void run(benchmark::State& state, F workload, const std::vector<float>& reference, int64_t bytes) {
+  torch::NoGradGuard no_grad;
+  TorchThreads threads(state);
+  torch::Tensor first = workload();
+  double err = maxAbsError(first, reference);
+  state.counters["max_abs_err"] = err;
+  if (!(err <= 1e-4)) state.SkipWithError("result differs from the hand-written loop");
+  for (auto _ : state) {
+    torch::Tensor r = workload();
+    benchmark::DoNotOptimize(r.data_ptr());
+  }
+  state.SetBytesProcessed(state.iterations() * bytes);
+}
+
+struct Inputs {
+  torch::Tensor x, w, b, cx, cy;
+  std::vector<float> softmax, layernorm_gelu, chain;
+};
+
+const Inputs& inputs() {
+  static const Inputs* in = [] {
+    torch::manual_seed(1);
+    auto* p = new Inputs;
+    p->x = torch::randn({kRows, kCols}) * 2.0;
+    p->w = torch::rand({kCols}) + 0.5;
+    p->b = torch::randn({kCols}) * 0.1;
+    p->cx = torch::randn({kChainElements});
+    p->cy = torch::randn({kChainElements});
+    p->softmax.resize(kRows * kCols);
+    p->layernorm_gelu.resize(kRows * kCols);
+    p->chain.resize(kChainElements);
+    softmax_rows(p->x.data_ptr<float>(), p->softmax.data(), kRows, kCols, 1);
+    layernorm_gelu_rows(p->x.data_ptr<float>(), p->w.data_ptr<float>(), p->b.data_ptr<float>(),
+                        p->layernorm_gelu.data(), kRows, kCols, 1);
+    chain(p->cx.data_ptr<float>(), p->cy.data_ptr<float>(), p->chain.data(), kChainElements, 1);
+    return p;
+  }();
+  return *in;
+}
+
+}  // namespace
+
+void registerLibtorchBenchmarks() {
+  using benchmark::RegisterBenchmark;
+  constexpr int64_t kRowBytes = kRows * kCols * int64_t{sizeof(float)} * 2;
+  threadRows(RegisterBenchmark("BM_Softmax/libtorch", [](benchmark::State& s) {
+               const Inputs& in = inputs();
+               run(
+                   s, [&] { return torch::softmax(in.x, 1); }, in.softmax, kRowBytes);
+             })->Unit(benchmark::kMillisecond));
+  threadRows(RegisterBenchmark("BM_LayerNormGelu/libtorch", [](benchmark::State& s) {
+               const Inputs& in = inputs();
+               run(
+                   s,
+                   [&] {
+                     torch::Tensor y = torch::layer_norm(in.x, {kCols}, in.w, in.b, 1e-5);
+                     return torch::gelu(y, "tanh");
+                   },
+                   in.layernorm_gelu, kRowBytes);
+             })->Unit(benchmark::kMillisecond));
+  threadRows(RegisterBenchmark("BM_Chain/libtorch", [](benchmark::State& s) {
+               const Inputs& in = inputs();
+               run(
+                   s,
+                   [&] {
+                     return torch::tanh((in.cx + in.cy) * 0.5) +
+                            torch::exp(-(in.cx * in.cx)) * 0.25;
+                   },
+                   in.chain, kChainElements * int64_t{sizeof(float)} * 3);
+             })->Unit(benchmark::kMillisecond));
+}
+
+}  // namespace kiln_bench
