@@ -4,9 +4,11 @@
 # libLLVM-16), Abseil, GoogleTest/GoogleMock (test/), Google Benchmark (bench/), clang and its
 # runtimes (libFuzzer, for the parser fuzzer in fuzz/), zlib and Fashion-MNIST (the training demo,
 # examples/fashion_mnist.cpp, reads the data set's gzip files), and libtorch (PyTorch 1.13's C++
-# library: the benchmarks' libtorch rows; optional when building by hand).
+# library: the benchmarks' libtorch rows; optional when building by hand) with OpenBLAS, which
+# libtorch's matrix products then use (its libblas.so.3 is otherwise Debian's reference BLAS,
+# which made libtorch's training step 4.5x slower).
 KILN_PACKAGES=(cmake ninja-build g++ llvm-16-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-dev zlib1g-dev dataset-fashion-mnist libtorch-dev)
+  clang libclang-rt-dev zlib1g-dev dataset-fashion-mnist libtorch-dev libopenblas-dev)
 
 # Seconds since the epoch when the outermost script started (exported by .ci/run to .ci/test.sh).
 export KILN_CI_START=${KILN_CI_START:-$(date +%s)}

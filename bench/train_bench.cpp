@@ -10,6 +10,9 @@
 //                               simplifying, scheduling and compiling the fused forward+backward
 //                               +update the first time, then running it
 //   BM_TrainCompile/cold/eager  the same in eager mode (every op's kernel compiled)
+//   BM_TrainStep/libtorch       the closure form in libtorch 1.13 (Debian, eager), same weights
+//                               and data, as many threads as kiln (bench/libtorch_train.cpp;
+//                               only when CMake found Torch)
 // Counters: kernels = kernels run per step; compiled = kernels compiled per step; compile_ms =
 // JIT time per step (kiln::stats()). Before timing, every row checks that its first step gives
 // the same loss as the first row's (lazy and eager compute the same thing).
@@ -20,8 +23,24 @@
 #include <memory>
 #include <string>
 
+#include "train_peers.h"
+
+namespace kiln_bench {
+
+// The first step's loss, the same for every row (same seed, same data).
+bool checkFirstLoss(benchmark::State& state, float loss) {
+  static float first = std::nanf("");
+  if (std::isnan(first)) first = loss;
+  if (std::fabs(loss - first) <= 1e-5f * std::fabs(first)) return true;
+  state.SkipWithError("the first step's loss differs from the first row's");
+  return false;
+}
+
+}  // namespace kiln_bench
+
 namespace {
 
+using kiln_bench::checkFirstLoss;
 namespace F = kiln::nn::functional;
 
 constexpr int64_t kBatch = 256;
@@ -62,15 +81,6 @@ struct Trainer {
     return loss.item<float>();
   }
 };
-
-// The first step's loss, the same for every row (same seed, same data).
-bool checkFirstLoss(benchmark::State& state, float loss) {
-  static float first = std::nanf("");
-  if (std::isnan(first)) first = loss;
-  if (std::fabs(loss - first) <= 1e-5f * std::fabs(first)) return true;
-  state.SkipWithError("the first step's loss differs from the first row's");
-  return false;
-}
 
 void setCounters(benchmark::State& state, const kiln::Stats& before) {
   kiln::Stats after = kiln::stats();
@@ -122,7 +132,13 @@ void registerAll() {
   RegisterBenchmark("BM_TrainStep/eager", [](benchmark::State& s) {
     trainStep(s, true, false);
   })->Unit(benchmark::kMillisecond);
-  // Cleared kernels stay mapped (clear_kernel_cache() forgets, never unmaps): a few iterations.
+#ifdef KILN_BENCH_LIBTORCH
+  RegisterBenchmark("BM_TrainStep/libtorch", [](benchmark::State& s) {
+    Trainer t;
+    kiln_bench::libtorchTrainStep(s, {t.model->parameters(), t.x, t.y});
+  })->Unit(benchmark::kMillisecond);
+#endif
+  // Each iteration compiles the whole step: a few iterations.
   for (bool eager : {false, true}) {
     std::string name = std::string("BM_TrainCompile/cold/") + (eager ? "eager" : "lazy");
     RegisterBenchmark(name.c_str(), [eager](benchmark::State& s) { trainCompile(s, eager); })
