@@ -99,15 +99,6 @@ const ChainInputs& chainInputs() {
   return *in;
 }
 
-double maxAbsError(const kiln::Tensor& result, const std::vector<float>& reference) {
-  const float* r = result.data_ptr<float>();
-  double err = 0;
-  for (size_t i = 0; i < reference.size(); ++i) {
-    err = std::max(err, static_cast<double>(std::fabs(r[i] - reference[i])));
-  }
-  return err;
-}
-
 void setChainCounters(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * kChainBytes);
   state.SetItemsProcessed(state.iterations() * kChainElements);
@@ -131,7 +122,7 @@ void chainEngine(benchmark::State& state, bool eager) {
     // Compiles the kernels (not timed) and checks the value.
     kiln::Tensor r = chain(in.x, in.y);
     r.eval();
-    double err = maxAbsError(r, in.reference);
+    double err = kiln_bench::maxAbsError(r, in.reference);
     state.counters["max_abs_err"] = err;
     if (!(err <= 1e-5)) state.SkipWithError("result differs from the hand-written loop");
   }

@@ -58,15 +58,6 @@ kiln::Tensor layerNormGelu(const kiln::Tensor& x, const kiln::Tensor& w, const k
   return y * 0.5 * (kiln::tanh((y + y * y * y * 0.044715) * 0.7978845608) + 1.0);
 }
 
-double maxAbsError(const kiln::Tensor& t, const std::vector<float>& reference) {
-  const float* p = t.data_ptr<float>();
-  double err = 0;
-  for (size_t i = 0; i < reference.size(); ++i) {
-    err = std::max(err, static_cast<double>(std::fabs(p[i] - reference[i])));
-  }
-  return err;
-}
-
 enum class Workload { ComposedSoftmax, Softmax, LayerNormGelu };
 
 kiln::Tensor run(Workload w, const RowInputs& in) {
@@ -129,6 +120,15 @@ void handwrittenRow(benchmark::State& state, Workload w) {
 }
 
 }  // namespace
+
+double maxAbsError(const kiln::Tensor& t, const std::vector<float>& reference) {
+  const float* p = t.data_ptr<float>();
+  double err = 0;
+  for (size_t i = 0; i < reference.size(); ++i) {
+    err = std::max(err, static_cast<double>(std::fabs(p[i] - reference[i])));
+  }
+  return err;
+}
 
 benchmark::internal::Benchmark* threadRows(benchmark::internal::Benchmark* b) {
   return b->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();

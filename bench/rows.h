@@ -3,6 +3,8 @@
 #include <benchmark/benchmark.h>
 #include <kiln/kiln.h>
 
+#include <vector>
+
 namespace kiln_bench {
 
 /// Runs a row with kiln::set_num_threads(n) (by default the row's /threads:N argument) and
@@ -19,6 +21,10 @@ class ThreadsGuard {
  private:
   int previous_;
 };
+
+/// The largest absolute difference between a float tensor's elements and a hand-written loop's
+/// results (`reference`, in the tensor's element order), checked before a row is timed.
+double maxAbsError(const kiln::Tensor& t, const std::vector<float>& reference);
 
 /// Gives a row the arguments threads:1 and threads:2, measured in wall time.
 benchmark::internal::Benchmark* threadRows(benchmark::internal::Benchmark* b);
