@@ -11,6 +11,9 @@
 //                    is the compile part of the time) and hit (everything cached).
 //   BM_SmallLoop/*   z = x * 0.5 + y; s = z.sum().item<float>() on [5, 3] tensors: per-op overhead.
 //                    allocs: C++ heap allocations (operator new) per iteration.
+//   BM_Windows/cold/*  64 rows of a [64, 4096] float32 matrix, big.select(0, i).mul(2).sum()
+//                    read with item() in turn, the kernel cache cleared before each loop: the
+//                    compiles that a loop over windows costs (compiled: kernels per loop).
 //   BM_ParamUpdates/N  N parameters of 4 float32 each updated in place, p.add_(g, -lr), then
 //                    materialised together (kiln::eval), as an optimizer step does: the cost of
 //                    a materialisation that writes many storages (linear in N).
@@ -55,16 +58,18 @@ namespace {
 thread_local int64_t allocations = 0;
 }  // namespace
 
-void* operator new(std::size_t bytes) {
+// Not inlined: GCC 12 otherwise sees malloc's memory reach operator delete (or free reach
+// operator new's) in callers it inlines, and warns (-Wmismatched-new-delete) about this pair.
+[[gnu::noinline]] void* operator new(std::size_t bytes) {
   ++allocations;
   void* p = std::malloc(bytes == 0 ? 1 : bytes);
   if (p == nullptr) throw std::bad_alloc();
   return p;
 }
-void operator delete(void* p) noexcept {
+[[gnu::noinline]] void operator delete(void* p) noexcept {
   std::free(p);
 }
-void operator delete(void* p, std::size_t) noexcept {
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept {
   std::free(p);
 }
 
@@ -230,6 +235,52 @@ void smallLoop(benchmark::State& state, bool eager) {
   state.counters["allocs"] = benchmark::Counter(
       static_cast<double>(allocations - allocations_before), benchmark::Counter::kAvgIterations);
   setKernelCounters(state, before);
+}
+
+void windows(benchmark::State& state, bool eager) {
+  // A fresh process's loop over the rows of a matrix: every iteration starts with empty caches,
+  // so the compiles that the windows' offsets cause are in the time.
+  kiln_bench::ThreadsGuard one_thread(1);
+  constexpr int64_t kRows = 64, kCols = 4096;
+  kiln::Tensor big;
+  {
+    kiln::EagerGuard lazy(false);
+    big = kiln::rand({kRows, kCols});
+    big.eval();
+  }
+  std::vector<double> want(kRows);
+  {
+    const float* p = big.data_ptr<float>();
+    for (int64_t i = 0; i < kRows; ++i) {
+      float s = 0;
+      for (int64_t j = 0; j < kCols; ++j) s += 2 * p[i * kCols + j];
+      want[i] = s;
+    }
+  }
+  kiln::EagerGuard mode(eager);
+  kiln::Stats before = kiln::stats();
+  for (auto _ : state) {
+    state.PauseTiming();
+    kiln::clear_kernel_cache();
+    state.ResumeTiming();
+    for (int64_t i = 0; i < kRows; ++i) {
+      float s = big.select(0, i).mul(2).sum().item<float>();
+      if (std::fabs(s - want[i]) > 1e-3 * std::fabs(want[i])) {
+        state.SkipWithError("a row's sum is wrong");
+        return;
+      }
+    }
+  }
+  state.counters["compile_ms"] = benchmark::Counter(kiln::stats().compile_ms - before.compile_ms,
+                                                    benchmark::Counter::kAvgIterations);
+  setKernelCounters(state, before);
+}
+
+void windowsLazy(benchmark::State& state) {
+  windows(state, false);
+}
+void windowsEager(benchmark::State& state) {
+  windows(state, true);
 }
 
 void paramUpdates(benchmark::State& state) {
@@ -431,6 +482,8 @@ void registerAll() {
       smallLoop(s, eager);
     })->Unit(benchmark::kMicrosecond);
   }
+  RegisterBenchmark("BM_Windows/cold/lazy", windowsLazy)->Unit(benchmark::kMillisecond);
+  RegisterBenchmark("BM_Windows/cold/eager", windowsEager)->Unit(benchmark::kMillisecond);
   RegisterBenchmark("BM_ParamUpdates", paramUpdates)
       ->Arg(100)
       ->Arg(800)

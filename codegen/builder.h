@@ -47,6 +47,8 @@ class KernelBuilder {
 
   // Index algebra (all values non-negative).
   Lin var(int32_t loop);
+  /// Scalar argument `index` (a non-negative i64) as an index term.
+  Lin argLin(int32_t index) { return atomLin(arg(index)); }
   Lin add(const Lin& a, const Lin& b);
   Lin scale(const Lin& a, int64_t k);
   Lin floorDiv(const Lin& a, int64_t d);

@@ -241,7 +241,7 @@ void runPlan(const Plan& plan, absl::FunctionRef<const ir::NodeDesc&(int32_t)> d
     args = st.args;
     for (size_t k = 0; k < args.size(); ++k) {
       int32_t from = plan.arg_instr[i][k];
-      if (from >= 0) args[k] = sched::argValue(desc_of(from), st.arg_sources[k].field);
+      if (from >= 0) args[k] = sched::argValue(desc_of(from), st.arg_sources[k]);
     }
     plan.kernels[i]->launch(ptrs.data(), args.data(), stream);
     counters().kernels_run.fetch_add(1);

@@ -25,7 +25,8 @@ enum class Op : uint8_t {
   Strided,      // reads its input as a flat array through sizes (the node's shape), strides, offset
   Reduce,       // sum/prod/max/min over `axes`, keeping them as size 1
   ArgReduce,    // the index of the max/min along `axis` (kept as size 1), i64
-  Write,        // the base (a flat array) with `value` stored at the strided positions
+  Write,        // the base (a flat array of as many elements) with `value` stored at the strided
+                // positions
 };
 enum class ReduceOp : uint8_t { Sum, Prod, Max, Min };
 

@@ -45,6 +45,22 @@ struct Rewriter {
     return id;
   }
 
+  // The value that a chain of plain reshapes (offset-0 contiguous views of as many elements)
+  // ends at. A partial write reads its base as a flat array, so it may update that value
+  // directly: an in-place update of part of a param then writes into the param's buffer, where
+  // its reshaped view would have been copied out and back.
+  int32_t reshapeSource(int32_t i) const {
+    for (;;) {
+      const Instr& v = out.instrs[i];
+      if (v.d.op != Op::Strided || v.d.offset != 0 ||
+          v.d.ints != ir::contiguousStrides(v.d.shape) ||
+          v.d.numel() != out.instrs[v.operands[0]].d.numel()) {
+        return i;
+      }
+      i = v.operands[0];
+    }
+  }
+
   // Returns an existing instruction equivalent to `instr`, or -1.
   int32_t algebra(const Instr& instr) {
     const auto& ops = instr.operands;
@@ -136,6 +152,7 @@ Simplified simplify(const Graph& g) {
   for (size_t i = 0; i < g.instrs.size(); ++i) {
     Instr instr = g.instrs[i];
     for (int32_t& o : instr.operands) o = map[o];
+    if (instr.d.op == Op::Write) instr.operands[0] = rw.reshapeSource(instr.operands[0]);
     int32_t same = rw.algebra(instr);
     if (same >= 0) {
       map[i] = same;

@@ -25,12 +25,14 @@ using ir::Op;
 
 }  // namespace
 
-uint64_t argValue(const ir::NodeDesc& d, ArgSource::Field field) {
-  switch (field) {
+uint64_t argValue(const ir::NodeDesc& d, const ArgSource& source) {
+  switch (source.field) {
     case ArgSource::Field::Seed:
       return d.seed;
     case ArgSource::Field::Offset:
       return static_cast<uint64_t>(d.offset);
+    case ArgSource::Field::ViewOffset:
+      return static_cast<uint64_t>(d.offset / source.unit);
     case ArgSource::Field::Value:
       break;
   }
@@ -165,7 +167,7 @@ class Lowering {
       root_loops_ = static_cast<int32_t>(b_.kernel().loops.size());
       codegen::Store st;
       st.buffer = bufferFor(out_slot, true);
-      store_lin_ = b_.linear(idx, in.d.ints, in.d.offset);
+      store_lin_ = b_.add(b_.linear(idx, in.d.ints, 0), offsetLin(root, 1));
       st.index = b_.materialize(store_lin_);
       st.value = value(in.operands[1], idx);
       b_.store(st);
@@ -209,7 +211,12 @@ class Lowering {
       std::vector<int64_t> coef(n, 0);
       for (auto [atom, c] : lin.terms) {
         const codegen::Expr& e = k.exprs[atom];
-        if (e.kind != codegen::ExprKind::LoopVar) return std::vector<bool>(n, false);
+        if (e.kind != codegen::ExprKind::LoopVar) {
+          // A term of no loop (a view offset's argument) moves with none of them.
+          const std::vector<bool> loops = b_.loopsOf(atom);
+          if (std::find(loops.begin(), loops.end(), true) == loops.end()) continue;
+          return std::vector<bool>(n, false);
+        }
         if (e.i >= root_loops_) continue;  // a phase's own loop
         coef[e.i] = c;
       }
@@ -287,8 +294,8 @@ class Lowering {
     const Instr& in = g_.instrs[instr];
     ScalarType type = field == ArgSource::Field::Value ? in.d.dtype : ScalarType::Long;
     int32_t a = b_.addArg(type);
-    args_.push_back(argValue(in.d, field));
     sources_.push_back({field, instr});
+    args_.push_back(argValue(in.d, sources_.back()));
     arg_of_.emplace(key, a);
     return a;
   }
@@ -302,11 +309,50 @@ class Lowering {
   }
 
   // The index at which operand `k` of `instr` is read when `instr` is evaluated at `idx`.
-  std::vector<Lin> operandIndex(const Instr& in, const std::vector<Lin>& idx) {
+  std::vector<Lin> operandIndex(int32_t instr, const std::vector<Lin>& idx) {
+    const Instr& in = g_.instrs[instr];
     if (in.d.op != Op::Strided) return idx;
     const Instr& src = g_.instrs[in.operands[0]];
-    Lin flat = b_.linear(idx, in.d.ints, in.d.offset);
+    const int64_t unit = src.d.shape.size() < 2 || readsFlat(in.operands[0])
+                             ? 1
+                             : std::max<int64_t>(1, ir::contiguousStrides(src.d.shape)[0]);
+    Lin flat = b_.add(b_.linear(idx, in.d.ints, 0), offsetLin(instr, unit));
     return b_.unravel(flat, src.d.shape);
+  }
+
+  // A view's element offset (of strided or write instruction `instr`) as a kernel argument, so
+  // that windows at other offsets (x.select(0, i) in a loop, the batches of a dataset) run the
+  // same code: offset = q * unit + r, with q an argument and r a constant of the code. Where the
+  // view's source is unravelled in its shape, `unit` is the stride of its outermost dimension,
+  // so that q moves whole rows and the index arithmetic within a row stays affine (windows along
+  // the first dimension share code); where the source reads as a flat array, 1 (every window
+  // does). Equal arguments are passed once, so that a kernel updating a window in place reads
+  // and writes it at visibly equal positions.
+  Lin offsetLin(int32_t instr, int64_t unit) {
+    const int64_t offset = g_.instrs[instr].d.offset;
+    if (offset == 0) return Lin{};
+    const int64_t q = offset / unit;
+    auto [it, added] = offset_arg_.try_emplace(std::make_pair(unit, q), -1);
+    if (added) {
+      it->second = b_.addArg(ScalarType::Long);
+      sources_.push_back({ArgSource::Field::ViewOffset, instr, unit});
+      args_.push_back(static_cast<uint64_t>(q));
+    }
+    return b_.add(Lin::constant(offset % unit), b_.scale(b_.argLin(it->second), unit));
+  }
+
+  // Whether the index algebra reads `instr` at a multi-index as it would read it as a flat array:
+  // a realized value (its load ravels the multi-index back) or a plain reshape of one.
+  bool readsFlat(int32_t instr) const {
+    for (;;) {
+      if (realized_[instr]) return true;
+      const Instr& in = g_.instrs[instr];
+      if (in.d.op != Op::Strided || in.d.offset != 0 ||
+          in.d.ints != ir::contiguousStrides(in.d.shape)) {
+        return false;
+      }
+      instr = in.operands[0];
+    }
   }
 
   int32_t value(int32_t root, const std::vector<Lin>& root_idx, bool inline_root = false) {
@@ -363,7 +409,7 @@ class Lowering {
         ScalarType type = b_.kernel().exprs[phase.value].type;
         result = b_.acc(b_.addPhase(std::move(phase), outer_), type);
       } else {
-        std::vector<Lin> child_idx = operandIndex(in, idx);
+        std::vector<Lin> child_idx = operandIndex(t.instr, idx);
         int32_t child_index = internIndex(child_idx);
         bool missing = false;
         for (int32_t operand : in.operands) {
@@ -481,6 +527,7 @@ class Lowering {
   std::vector<uint64_t> args_;
   std::vector<ArgSource> sources_;
   absl::flat_hash_map<int64_t, int32_t> arg_of_;
+  absl::flat_hash_map<std::pair<int64_t, int64_t>, int32_t> offset_arg_;  // (unit, q) -> arg
   std::vector<std::vector<Lin>> indices_;
   absl::flat_hash_map<int64_t, int32_t> memo_;
   Lin store_lin_;

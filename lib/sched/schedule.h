@@ -22,8 +22,11 @@ struct Slot {
 /// Where a kernel's scalar argument comes from, so that a cached schedule can be run again
 /// with the constants and random seeds of a new graph of the same structure.
 struct ArgSource {
-  enum class Field : uint8_t { Value, Seed, Offset } field;
+  /// A constant's value, a random op's seed or counter offset, or a view's element offset
+  /// divided by `unit` (the kernel multiplies it back: see the scheduler's view offsets).
+  enum class Field : uint8_t { Value, Seed, Offset, ViewOffset } field;
   int32_t instr;  // the graph instruction holding it
+  int64_t unit = 1;
 };
 
 struct Step {
@@ -50,7 +53,7 @@ struct Schedule {
 
 Schedule schedule(const ir::Graph& g);
 
-/// The raw 64 bits a kernel receives for an argument taken from `d`.
-uint64_t argValue(const ir::NodeDesc& d, ArgSource::Field field);
+/// The raw 64 bits a kernel receives for the argument `source` describes, taken from `d`.
+uint64_t argValue(const ir::NodeDesc& d, const ArgSource& source);
 
 }  // namespace kiln::sched

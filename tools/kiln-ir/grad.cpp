@@ -85,7 +85,7 @@ std::vector<Tensor> replay(const ir::Graph& g, const std::vector<Tensor>& params
                                           : operand(0).argmin(d.ivalue, /*keepdim=*/true);
         break;
       case Op::Write: {
-        Tensor out = operand(0).clone();
+        Tensor out = operand(0).reshape(d.shape).clone();
         const Tensor& value = operand(1);
         out.as_strided(value.sizes(), d.ints, d.offset).copy_(value);
         v[i] = out;
