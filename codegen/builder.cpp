@@ -171,6 +171,9 @@ Kernel KernelBuilder::take() {
     }
   }
   for (Phase& p : kernel_.phases) p.value = renumber[p.value];
+  for (Loop& l : kernel_.loops) {
+    if (l.extent_arg >= 0) l.extent = -1;
+  }
   memo_.clear();
   atoms_.clear();
   return std::move(kernel_);

@@ -28,6 +28,10 @@ class KernelBuilder {
   int32_t addBuffer(ScalarType dtype, bool written);
   int32_t addArg(ScalarType type);
   void markWritten(int32_t buffer) { kernel_.buffers[buffer].written = true; }
+  /// Makes loop l's extent scalar argument `arg` (an i64). Until take(), the index algebra still
+  /// reads the loop's range from the extent it was added with: decisions made from it are
+  /// visible in the kernel's text, so they hold for every kernel of that text.
+  void makeExtentArgument(int32_t loop, int32_t arg) { kernel_.loops[loop].extent_arg = arg; }
 
   int32_t expr(const Expr& e);
   int32_t op(ScalarOp sop, ScalarType type, int32_t a, int32_t b = -1, int32_t c = -1);

@@ -78,8 +78,9 @@ std::string Kernel::text() const {
   }
   absl::StrAppend(&s, ")\n  loops");
   for (size_t l = 0; l < loops.size(); ++l) {
-    absl::StrAppend(&s, " ", l, ":", loops[l].extent,
-                    loops[l].role == LoopRole::Reduction ? "r" : "");
+    const std::string extent = loops[l].extent_arg >= 0 ? absl::StrCat("arg", loops[l].extent_arg)
+                                                        : absl::StrCat(loops[l].extent);
+    absl::StrAppend(&s, " ", l, ":", extent, loops[l].role == LoopRole::Reduction ? "r" : "");
   }
   if (outer > 0) absl::StrAppend(&s, "\n  outer ", outer);
   absl::StrAppend(&s, "\n");

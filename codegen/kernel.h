@@ -67,9 +67,14 @@
 // argument (a float argument is that double rounded to float), the integer for integral ones, and
 // nonzero for true; so kernels that differ only in constants share code.
 //
-// Cache key. text() lists everything above (buffers, arguments, each loop's extent and role,
-// every expression and store). A backend's choices (such as the CPU loop order) are computed from
-// the kernel alone, so equal texts still mean equal compiled code.
+// Extents. A loop's extent is a constant of the code, or a scalar argument (Loop::extent_arg), so
+// that a kernel runs for every batch size, a last partial batch included. Nothing but the loop's
+// trip count may depend on it: a backend reads it at launch (for its loop bounds and its split
+// among threads) and must run an argument extent of 0 as an empty loop.
+//
+// Cache key. text() lists everything above (buffers, arguments, each loop's extent or extent
+// argument and its role, every expression and store). A backend's choices (such as the CPU loop
+// order) are computed from the kernel alone, so equal texts still mean equal compiled code.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -127,6 +132,9 @@ enum class LoopRole : uint8_t { Parallel, Reduction };
 struct Loop {
   int64_t extent = 1;
   LoopRole role = LoopRole::Parallel;
+  /// When >= 0, the extent is scalar argument `extent_arg` (an i64 >= 0 passed at launch) and
+  /// `extent` is -1: one code serves every extent (see "Extents" above).
+  int32_t extent_arg = -1;
 };
 
 /// A reduction computed per point of the kernel's outer loops before its stores (see above).
@@ -152,6 +160,11 @@ struct Kernel {
   bool reduces() const;
   /// Whether loop l belongs to a phase.
   bool isPhaseLoop(int32_t l) const;
+  /// Loop l's extent for a launch with scalar arguments `args` (raw, as passed).
+  int64_t extentAt(int32_t l, const uint64_t* args) const {
+    const Loop& loop = loops[l];
+    return loop.extent_arg >= 0 ? static_cast<int64_t>(args[loop.extent_arg]) : loop.extent;
+  }
 };
 
 /// Identity of a reduction for a type (0, 1, -inf, +inf, ...), as raw bits of that type's value.

@@ -123,7 +123,7 @@ std::shared_ptr<const Plan> buildPlan(const ir::Graph& graph, Device& device,
     if (st.kind != sched::Step::Kind::Kernel) continue;
     ++plan->kernel_count;
     for (const sched::ArgSource& src : st.arg_sources) {
-      int32_t from = simple.origin[src.instr];
+      int32_t from = src.field == sched::ArgSource::Field::Fixed ? -1 : simple.origin[src.instr];
       bool same_kind = from >= 0 && graph.instrs[from].d.op == simple.graph.instrs[src.instr].d.op;
       plan->arg_instr[i].push_back(same_kind ? from : -1);
     }

@@ -87,26 +87,28 @@ Kernel matmul(int64_t m, int64_t n, int64_t kk) {
 TEST(CpuSchedule, TransposedReadsPutTheirUnitStrideLoopInnermost) {
   // Loop 0 walks both inputs with unit stride (2 + 2) and the output with stride n (0); loop 1
   // walks only the output with unit stride.
-  CpuSchedule s = cpuSchedule(transposed(3, 4, true));
+  const Kernel k = transposed(3, 4, true);
+  CpuSchedule s = cpuSchedule(k);
   EXPECT_EQ(s.order, (std::vector<int32_t>{1, 0}));
   EXPECT_EQ(s.access_score, (std::vector<int32_t>{4, 2}));
   EXPECT_TRUE(s.moved);
   EXPECT_EQ(s.accumulate, Accumulate::None);
   // Both loops are parallel: threads divide all 12 points.
   EXPECT_EQ(s.split_loops, 2u);
-  EXPECT_EQ(s.split_units, 12);
-  EXPECT_EQ(s.text(),
+  EXPECT_EQ(s.work(k, nullptr).units, 12);
+  EXPECT_EQ(s.text(k),
             "cpu: order=[1,0] (innermost loop 0: best access score of [4,2]), threads split loops "
             "[1,0] (12 units)");
 }
 
 TEST(CpuSchedule, TiesAndContiguousAccessesKeepTheLoopsOwnOrder) {
   // One transposed input: each loop has unit stride in one access of two.
-  CpuSchedule tie = cpuSchedule(transposed(3, 4, false));
+  const Kernel k = transposed(3, 4, false);
+  CpuSchedule tie = cpuSchedule(k);
   EXPECT_EQ(tie.access_score, (std::vector<int32_t>{2, 2}));
   EXPECT_EQ(tie.order, (std::vector<int32_t>{0, 1}));
   EXPECT_FALSE(tie.moved);
-  EXPECT_EQ(tie.text(),
+  EXPECT_EQ(tie.text(k),
             "cpu: order=[0,1] (innermost loop 1: kept last, access scores [2,2]), threads split "
             "loops [0,1] (12 units)");
 }
@@ -121,12 +123,13 @@ TEST(CpuSchedule, ALoopOfExtentOneNeverMovesInnermost) {
 
 TEST(CpuSchedule, RowReductionsAccumulateInRegisters) {
   // Loop 1 (the reduction) reads the row with unit stride and leaves the output in place.
-  CpuSchedule s = cpuSchedule(matrixSum(3, 5, /*rows=*/true));
+  const Kernel k = matrixSum(3, 5, /*rows=*/true);
+  CpuSchedule s = cpuSchedule(k);
   EXPECT_EQ(s.access_score, (std::vector<int32_t>{2, 3}));
   EXPECT_EQ(s.order, (std::vector<int32_t>{0, 1}));
   EXPECT_EQ(s.outer_parallel, 1u);
   EXPECT_EQ(s.accumulate, Accumulate::Registers);
-  EXPECT_EQ(s.text(),
+  EXPECT_EQ(s.text(k),
             "cpu: order=[0,1] (innermost loop 1: kept last, access scores [2,3]), reduction in "
             "registers, threads split loops [0] (3 units)");
   CpuSchedule arg = cpuSchedule(matrixSum(3, 5, /*rows=*/true, ReduceKind::ArgMax));
@@ -137,26 +140,28 @@ TEST(CpuSchedule, RowReductionsAccumulateInRegisters) {
 TEST(CpuSchedule, ColumnReductionsAccumulateInMemory) {
   // Summing over dim 0: the parallel loop 1 is contiguous in the input and the output, so it
   // stays innermost, inside the reduction loop: the partial sums live in the output.
-  CpuSchedule s = cpuSchedule(matrixSum(3, 5, /*rows=*/false));
+  const Kernel k = matrixSum(3, 5, /*rows=*/false);
+  CpuSchedule s = cpuSchedule(k);
   EXPECT_EQ(s.access_score, (std::vector<int32_t>{1, 4}));
   EXPECT_EQ(s.order, (std::vector<int32_t>{0, 1}));
   EXPECT_EQ(s.outer_parallel, 0u);
   EXPECT_EQ(s.accumulate, Accumulate::Memory);
   // The reduction loop is outermost: one thread runs it all (its order decides the rounding).
   EXPECT_EQ(s.split_loops, 0u);
-  EXPECT_EQ(s.split_units, 1);
-  EXPECT_EQ(s.points, 15);
+  EXPECT_EQ(s.work(k, nullptr).units, 1);
+  EXPECT_EQ(s.work(k, nullptr).points_per_unit, 15);
 }
 
 TEST(CpuSchedule, MatmulRunsItsOutputColumnsInnermost) {
   // i: strided in a and the output, in place in c (1); j: in place in a, unit stride in c and
   // the output (5); k: unit stride in a, strided in c, in place in the output (3).
-  CpuSchedule s = cpuSchedule(matmul(2, 5, 3));
+  const Kernel k = matmul(2, 5, 3);
+  CpuSchedule s = cpuSchedule(k);
   EXPECT_EQ(s.access_score, (std::vector<int32_t>{1, 5, 3}));
   EXPECT_EQ(s.order, (std::vector<int32_t>{0, 2, 1}));
   EXPECT_EQ(s.outer_parallel, 1u);
   EXPECT_EQ(s.accumulate, Accumulate::Memory);
-  EXPECT_EQ(s.text(),
+  EXPECT_EQ(s.text(k),
             "cpu: order=[0,2,1] (innermost loop 1: best access score of [1,5,3]), reduction in "
             "memory, threads split loops [0] (2 units)");
 }
@@ -168,13 +173,15 @@ TEST(CpuSchedule, KernelsWithoutAChoice) {
   st.index = b.intConst(0);
   st.value = b.floatConst(1.5, kFloat);
   b.store(st);
-  EXPECT_EQ(cpuSchedule(b.take()).text(), "cpu: order=[]");
+  const Kernel kb = b.take();
+  EXPECT_EQ(cpuSchedule(kb).text(kb), "cpu: order=[]");
   KernelBuilder c;
   st.buffer = c.addBuffer(kFloat, true);
   st.index = c.materialize(c.var(c.addLoop(7, kParallel)));
   st.value = c.load(c.addBuffer(kFloat, false), c.var(0));
   c.store(st);
-  EXPECT_EQ(cpuSchedule(c.take()).text(), "cpu: order=[0], threads split loops [0] (7 units)");
+  const Kernel kc = c.take();
+  EXPECT_EQ(cpuSchedule(kc).text(kc), "cpu: order=[0], threads split loops [0] (7 units)");
 }
 
 TEST(KernelIr, TextListsLoopsWithTheirRolesAndNoOrder) {
@@ -187,33 +194,55 @@ TEST(KernelIr, TextListsLoopsWithTheirRolesAndNoOrder) {
   EXPECT_FALSE(transposed(3, 4, true).reduces());
 }
 
-// The kernel of the one kernel step of a parsed graph.
-Kernel onlyKernel(const std::string& text) {
+// The one kernel step of a parsed graph.
+kiln::sched::Step onlyStep(const std::string& text) {
   kiln::ir::ParseResult r = kiln::ir::parseGraph(text, "t.kir");
   EXPECT_TRUE(r.graph.has_value()) << r.error;
   if (!r.graph) return {};
   kiln::sched::Schedule s = kiln::sched::schedule(*r.graph);
   EXPECT_EQ(s.steps.size(), 1u) << s.text();
-  return s.steps.empty() ? Kernel{} : s.steps[0].kernel;
+  return s.steps.empty() ? kiln::sched::Step{} : s.steps[0];
 }
 
 TEST(KernelIr, TheSchedulerSaysWhichLoopsReduce) {
-  Kernel k = onlyKernel(R"(graph {
+  kiln::sched::Step st = onlyStep(R"(graph {
   %0 = param 0 : f32[12]
   %1 = strided %0 {strides=[4,1], offset=0} : f32[3,4]
   %2 = reduce.sum %1 {axes=[0]} : f32[1,4]
   return %2
 })");
+  const Kernel& k = st.kernel;
   ASSERT_EQ(k.loops.size(), 2u);
-  EXPECT_EQ(k.loops[0].extent, 3);
+  EXPECT_EQ(k.extentAt(0, st.args.data()), 3);
   EXPECT_EQ(k.loops[0].role, kReduction);
-  EXPECT_EQ(k.loops[1].extent, 4);
+  EXPECT_EQ(k.extentAt(1, st.args.data()), 4);
   EXPECT_EQ(k.loops[1].role, kParallel);
   EXPECT_EQ(cpuSchedule(k).accumulate, Accumulate::Memory);
 }
 
+TEST(KernelIr, LoopExtentsAreArguments) {
+  // The same graph on 3 and on 5 rows gives one kernel text: the extents are arguments, and
+  // a loop of one point keeps its constant extent.
+  auto graph = [](int rows) {
+    const std::string n = std::to_string(rows * 4);
+    return "graph {\n  %0 = param 0 : f32[" + n +
+           "]\n  %1 = strided %0 {strides=[4,1], offset=0} : f32[" + std::to_string(rows) +
+           ",4]\n  %2 = reduce.sum %1 {axes=[1]} : f32[" + std::to_string(rows) +
+           ",1]\n  return %2\n}";
+  };
+  kiln::sched::Step three = onlyStep(graph(3)), five = onlyStep(graph(5));
+  EXPECT_EQ(three.kernel.text(), five.kernel.text());
+  EXPECT_NE(three.kernel.text().find("\n  loops 0:arg0 1:arg1r\n"), std::string::npos)
+      << three.kernel.text();
+  EXPECT_EQ(three.args, (std::vector<uint64_t>{3, 4}));
+  EXPECT_EQ(five.args, (std::vector<uint64_t>{5, 4}));
+  kiln::sched::Step one = onlyStep(graph(1));
+  EXPECT_NE(one.kernel.text().find("\n  loops 0:1 1:arg0r\n"), std::string::npos)
+      << one.kernel.text();
+}
+
 TEST(KernelIr, TheCpuOrderOfAScheduledTransposeComesFromTheKernel) {
-  Kernel k = onlyKernel(R"(graph {
+  kiln::sched::Step st = onlyStep(R"(graph {
   %0 = param 0 : f32[12]
   %1 = strided %0 {strides=[1,3], offset=0} : f32[3,4]
   %2 = param 1 : f32[12]
@@ -221,7 +250,10 @@ TEST(KernelIr, TheCpuOrderOfAScheduledTransposeComesFromTheKernel) {
   %4 = add %1, %3 : f32[3,4]
   return %4
 })");
-  EXPECT_NE(k.text().find("\n  loops 0:3 1:4\n"), std::string::npos) << k.text();
+  const Kernel& k = st.kernel;
+  // The last loop, a parallel one inside another, keeps its extent (the backend's vector loop).
+  EXPECT_NE(k.text().find("\n  loops 0:arg0 1:4\n"), std::string::npos) << k.text();
+  EXPECT_EQ(st.args, (std::vector<uint64_t>{3}));
   EXPECT_EQ(cpuSchedule(k).order, (std::vector<int32_t>{1, 0}));
 }
 

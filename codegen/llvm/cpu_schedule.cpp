@@ -70,7 +70,8 @@ CpuSchedule cpuSchedule(const Kernel& k) {
     size_t best = last;
     for (size_t i = movable_from; i < last; ++i) {
       int32_t l = s.order[i];
-      if (s.access_score[l] > s.access_score[s.order[best]] && k.loops[l].extent > 1) best = i;
+      const bool long_enough = k.loops[l].extent_arg >= 0 || k.loops[l].extent > 1;
+      if (s.access_score[l] > s.access_score[s.order[best]] && long_enough) best = i;
     }
     if (best != last) {
       int32_t l = s.order[best];
@@ -84,16 +85,6 @@ CpuSchedule cpuSchedule(const Kernel& k) {
       std::find_if_not(s.order.begin(), s.order.end(), parallel) - s.order.begin());
   s.split_loops = k.phases.empty() ? s.outer_parallel
                                    : std::min(s.outer_parallel, static_cast<size_t>(k.outer));
-  for (size_t i = 0; i < s.split_loops; ++i) s.split_units *= k.loops[s.order[i]].extent;
-  // Points per unit of the split: the stores' inner nest plus each phase's loops.
-  int64_t per_unit = 1;
-  for (size_t i = s.split_loops; i < n; ++i) per_unit *= k.loops[s.order[i]].extent;
-  for (const Phase& p : k.phases) {
-    int64_t phase_points = 1;
-    for (int32_t l : p.loops) phase_points *= k.loops[l].extent;
-    per_unit += phase_points;
-  }
-  s.points = s.split_units * per_unit;
   if (k.reduces()) {
     bool inside = std::all_of(s.order.begin() + s.outer_parallel, s.order.end(),
                               [&](int32_t l) { return !parallel(l); });
@@ -102,7 +93,22 @@ CpuSchedule cpuSchedule(const Kernel& k) {
   return s;
 }
 
-std::string CpuSchedule::text() const {
+CpuSchedule::Work CpuSchedule::work(const Kernel& k, const uint64_t* args) const {
+  Work w;
+  for (size_t i = 0; i < split_loops; ++i) w.units *= k.extentAt(order[i], args);
+  // The stores' inner nest plus each phase's loops.
+  int64_t per_unit = 1;
+  for (size_t i = split_loops; i < order.size(); ++i) per_unit *= k.extentAt(order[i], args);
+  for (const Phase& p : k.phases) {
+    int64_t phase_points = 1;
+    for (int32_t l : p.loops) phase_points *= k.extentAt(l, args);
+    per_unit += phase_points;
+  }
+  w.points_per_unit = std::max<int64_t>(1, per_unit);
+  return w;
+}
+
+std::string CpuSchedule::text(const Kernel& k) const {
   std::string out = absl::StrCat("cpu: order=[", absl::StrJoin(order, ","), "]");
   if (order.size() >= 2) {
     absl::StrAppend(&out, " (innermost loop ", order.back(),
@@ -112,9 +118,21 @@ std::string CpuSchedule::text() const {
   if (accumulate == Accumulate::Registers) absl::StrAppend(&out, ", reduction in registers");
   if (accumulate == Accumulate::Memory) absl::StrAppend(&out, ", reduction in memory");
   if (split_loops > 0) {
+    // The units' count: the static extents' product, times each argument extent.
+    int64_t fixed = 1;
+    std::vector<std::string> factors;
+    for (size_t i = 0; i < split_loops; ++i) {
+      const Loop& l = k.loops[order[i]];
+      if (l.extent_arg >= 0) {
+        factors.push_back(absl::StrCat("arg", l.extent_arg));
+      } else {
+        fixed *= l.extent;
+      }
+    }
+    if (fixed != 1 || factors.empty()) factors.insert(factors.begin(), absl::StrCat(fixed));
     absl::StrAppend(&out, ", threads split loops [",
                     absl::StrJoin(order.begin(), order.begin() + split_loops, ","), "] (",
-                    split_units, " units)");
+                    absl::StrJoin(factors, "*"), " units)");
   }
   return out;
 }

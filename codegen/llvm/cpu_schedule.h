@@ -30,21 +30,27 @@ struct CpuSchedule {
   /// them).
   size_t outer_parallel = 0;
   /// Threads: the first `split_loops` loops of `order` (the outer Parallel ones) form one range
-  /// of `split_units` iterations that the kernel runs a subrange of, so threads divide it (an
-  /// output element is then computed by one thread, in the same order as on one thread, and
-  /// results do not depend on the thread count). 0 loops and 1 unit when nothing can be split.
+  /// of units (Work::units) that the kernel runs a subrange of, so threads divide it (an output
+  /// element is then computed by one thread, in the same order as on one thread, and results do
+  /// not depend on the thread count). 0 loops (and 1 unit) when nothing can be split.
   size_t split_loops = 0;
-  int64_t split_units = 1;
-  /// Points evaluated in all (the stores' index space and every phase's, per point of the outer
-  /// loops): the work measure that decides whether threads pay.
-  int64_t points = 1;
+
+  /// The size of the split range, and the points evaluated per unit of it (the stores' inner
+  /// nest and every phase's loops): the work measure that decides whether threads pay. Known at
+  /// launch, since extents may be arguments.
+  struct Work {
+    int64_t units = 1;
+    int64_t points_per_unit = 1;
+  };
+  Work work(const Kernel& k, const uint64_t* args) const;
 
   /// One line, e.g. "cpu: order=[1,0] (innermost loop 0: best access score of [4,2]), threads
-  /// split loops [1] (64 units)".
-  std::string text() const;
+  /// split loops [1] (64 units)"; `k` gives the extents (an argument extent prints as argN).
+  std::string text(const Kernel& k) const;
 };
 
-/// The loops nest in their own order, except that the loop (of extent above 1) with the highest
+/// The loops nest in their own order, except that the loop (of extent above 1, or an argument
+/// extent) with the highest
 /// access score, if it beats the last loop's, moves innermost (the first such loop on ties).
 /// This runs matmul's inner loop along the columns of its right operand and its output, and
 /// keeps row reductions contiguous. Threads split the Parallel loops outside every Reduction

@@ -209,12 +209,30 @@ class Emitter {
       return;
     }
     int32_t l = order[from];
-    int64_t extent = k_.loops[l].extent;
-    if (extent == 0) return;  // an empty index space runs nothing (the loops below run >= once)
-    emitLoop(l, b_.getInt64(0), b_.getInt64(extent), [&](Value*) {
-      if (&order == store_order_ && from + 1 == phase_depth_) emitPhases();
-      emitNest(order, from + 1, to, body);
-    });
+    auto loop = [&] {
+      emitLoop(l, b_.getInt64(0), extent(l), [&](Value*) {
+        if (&order == store_order_ && from + 1 == phase_depth_) emitPhases();
+        emitNest(order, from + 1, to, body);
+      });
+    };
+    // An empty index space runs nothing (the loops run at least once).
+    if (k_.loops[l].extent_arg < 0) {
+      if (k_.loops[l].extent > 0) loop();
+      return;
+    }
+    auto* run = llvm::BasicBlock::Create(ctx_, "run" + std::to_string(l), fn_);
+    auto* skip = llvm::BasicBlock::Create(ctx_, "skip" + std::to_string(l), fn_);
+    b_.CreateCondBr(b_.CreateICmpSGT(extent(l), b_.getInt64(0)), run, skip);
+    b_.SetInsertPoint(run);
+    loop();
+    b_.CreateBr(skip);
+    b_.SetInsertPoint(skip);
+  }
+
+  // Loop l's extent: a constant, or the argument that carries it.
+  Value* extent(int32_t l) {
+    const Loop& loop = k_.loops[l];
+    return loop.extent_arg >= 0 ? args_[loop.extent_arg] : b_.getInt64(loop.extent);
   }
 
   // Loops order[0..to) around `body`, where the first split_ of them (the threads' split,
@@ -229,11 +247,11 @@ class Emitter {
     Value* b = begin_;
     Value* e = b_.CreateSub(end_, b_.getInt64(1));
     for (size_t j = split_; j-- > 0;) {
-      Value* extent = b_.getInt64(k_.loops[order[j]].extent);
-      first[j] = j == 0 ? b : b_.CreateURem(b, extent);
-      last[j] = j == 0 ? e : b_.CreateURem(e, extent);
-      b = b_.CreateUDiv(b, extent);
-      e = b_.CreateUDiv(e, extent);
+      Value* n = extent(order[j]);
+      first[j] = j == 0 ? b : b_.CreateURem(b, n);
+      last[j] = j == 0 ? e : b_.CreateURem(e, n);
+      b = b_.CreateUDiv(b, n);
+      e = b_.CreateUDiv(e, n);
     }
     emitRangeLevel(order, 0, to, first, last, b_.getTrue(), b_.getTrue(), body);
   }
@@ -245,8 +263,8 @@ class Emitter {
     if (j == split_) return emitNest(order, j, to, body);
     int32_t l = order[j];
     Value* lo = b_.CreateSelect(atFirst, first[j], b_.getInt64(0));
-    Value* end = b_.CreateAdd(b_.CreateSelect(atLast, last[j], b_.getInt64(k_.loops[l].extent - 1)),
-                              b_.getInt64(1));
+    Value* end = b_.CreateAdd(
+        b_.CreateSelect(atLast, last[j], b_.CreateSub(extent(l), b_.getInt64(1))), b_.getInt64(1));
     emitLoop(l, lo, end, [&](Value* iv) {
       Value* innerFirst = atFirst;
       Value* innerLast = atLast;

@@ -16,7 +16,7 @@ namespace kiln::codegen {
 /// The emitted function has the C signature `void name(void* const* buffers, const uint64_t*
 /// args, int64_t begin, int64_t end)`: buffer i of the kernel is buffers[i]; scalar argument i is
 /// args[i] (a double's bits for floating arguments, an int64 otherwise); it runs the iterations
-/// [begin, end) of the loops that threads split (CpuSchedule::split_units of them in all; with
+/// [begin, end) of the loops that threads split (CpuSchedule::Work::units of them in all; with
 /// no split loops, pass 0 and 1); begin < end.
 struct LlvmKernel {
   std::unique_ptr<llvm::LLVMContext> context;

@@ -22,9 +22,10 @@ struct Slot {
 /// Where a kernel's scalar argument comes from, so that a cached schedule can be run again
 /// with the constants and random seeds of a new graph of the same structure.
 struct ArgSource {
-  /// A constant's value, a random op's seed or counter offset, or a view's element offset
-  /// divided by `unit` (the kernel multiplies it back: see the scheduler's view offsets).
-  enum class Field : uint8_t { Value, Seed, Offset, ViewOffset } field;
+  /// A constant's value, a random op's seed or counter offset, a view's element offset divided
+  /// by `unit` (the kernel multiplies it back: see the scheduler's view offsets), or a value that
+  /// the graph's structure fixes (a loop's extent: the step's own argument, instr -1).
+  enum class Field : uint8_t { Value, Seed, Offset, ViewOffset, Fixed } field;
   int32_t instr;  // the graph instruction holding it
   int64_t unit = 1;
 };

@@ -37,11 +37,14 @@ std::atomic<int64_t> live_kernels{0};
 // last reference frees it.
 class LlvmKernel final : public CompiledKernel {
  public:
-  LlvmKernel(KernelFn fn, const codegen::CpuSchedule& schedule, llvm::orc::ResourceTrackerSP code)
-      : fn_(fn),
-        units_(schedule.split_units),
-        points_per_unit_(units_ > 0 ? std::max<int64_t>(1, schedule.points / units_) : 1),
-        code_(std::move(code)) {
+  LlvmKernel(KernelFn fn, const codegen::Kernel& kernel, llvm::orc::ResourceTrackerSP code)
+      : fn_(fn), schedule_(codegen::cpuSchedule(kernel)), code_(std::move(code)) {
+    // What the work measure needs of the kernel: its loops and phases.
+    shape_.loops = kernel.loops;
+    shape_.phases = kernel.phases;
+    static_work_ = std::none_of(kernel.loops.begin(), kernel.loops.end(),
+                                [](const codegen::Loop& l) { return l.extent_arg >= 0; });
+    if (static_work_) work_ = schedule_.work(shape_, nullptr);
     live_kernels.fetch_add(1, std::memory_order_relaxed);
   }
   ~LlvmKernel() override {
@@ -53,10 +56,11 @@ class LlvmKernel final : public CompiledKernel {
   LlvmKernel& operator=(const LlvmKernel&) = delete;
 
   void launch(void* const* buffers, const uint64_t* args, Stream&) const override {
-    if (units_ == 0) return;  // no outputs
+    const codegen::CpuSchedule::Work w = static_work_ ? work_ : schedule_.work(shape_, args);
+    if (w.units == 0) return;  // no outputs
     Call call{fn_, buffers, args};
-    const int64_t min_chunk = (minPointsPerThread() + points_per_unit_ - 1) / points_per_unit_;
-    parallelFor(units_, min_chunk, &Call::run, &call);
+    const int64_t min_chunk = (minPointsPerThread() + w.points_per_unit - 1) / w.points_per_unit;
+    parallelFor(w.units, min_chunk, &Call::run, &call);
   }
 
  private:
@@ -71,8 +75,10 @@ class LlvmKernel final : public CompiledKernel {
   };
 
   KernelFn fn_;
-  int64_t units_;
-  int64_t points_per_unit_;
+  codegen::CpuSchedule schedule_;
+  codegen::Kernel shape_;
+  bool static_work_ = true;
+  codegen::CpuSchedule::Work work_;
   llvm::orc::ResourceTrackerSP code_;
 };
 
@@ -155,8 +161,7 @@ std::shared_ptr<const CompiledKernel> LlvmBackend::compile(const codegen::Kernel
     throw std::runtime_error("kiln: JIT lookup of " + options.name + ": " +
                              errorText(sym.takeError()));
   }
-  return std::make_shared<LlvmKernel>(sym->toPtr<KernelFn>(), codegen::cpuSchedule(kernel),
-                                      std::move(code));
+  return std::make_shared<LlvmKernel>(sym->toPtr<KernelFn>(), kernel, std::move(code));
 }
 
 int64_t LlvmBackend::liveKernels() {
@@ -164,7 +169,7 @@ int64_t LlvmBackend::liveKernels() {
 }
 
 std::string LlvmBackend::scheduleText(const codegen::Kernel& kernel) const {
-  return codegen::cpuSchedule(kernel).text();
+  return codegen::cpuSchedule(kernel).text(kernel);
 }
 
 }  // namespace kiln::runtime
