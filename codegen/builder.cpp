@@ -108,6 +108,15 @@ int32_t KernelBuilder::addPhase(Phase p, int32_t outer) {
   return static_cast<int32_t>(kernel_.phases.size() - 1);
 }
 
+int32_t KernelBuilder::stashed(int32_t buffer, int32_t index) {
+  Expr e;
+  e.kind = ExprKind::Stashed;
+  e.type = kernel_.buffers[buffer].dtype;
+  e.i = buffer;
+  e.a = index;
+  return expr(e);
+}
+
 int32_t KernelBuilder::acc(int32_t phase, ScalarType type) {
   Expr e;
   e.kind = ExprKind::Acc;
@@ -142,7 +151,10 @@ Kernel KernelBuilder::take() {
       if (e >= 0) stack.push_back(e);
     }
   }
-  for (const Phase& p : kernel_.phases) stack.push_back(p.value);
+  for (const Phase& p : kernel_.phases) {
+    stack.push_back(p.value);
+    if (p.stash_index >= 0) stack.push_back(p.stash_index);
+  }
   while (!stack.empty()) {
     int32_t e = stack.back();
     stack.pop_back();
@@ -170,7 +182,10 @@ Kernel KernelBuilder::take() {
       if (*e >= 0) *e = renumber[*e];
     }
   }
-  for (Phase& p : kernel_.phases) p.value = renumber[p.value];
+  for (Phase& p : kernel_.phases) {
+    p.value = renumber[p.value];
+    if (p.stash_index >= 0) p.stash_index = renumber[p.stash_index];
+  }
   for (Loop& l : kernel_.loops) {
     if (l.extent_arg >= 0) l.extent = -1;
   }

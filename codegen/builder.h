@@ -44,6 +44,13 @@ class KernelBuilder {
   void store(Store s) { kernel_.stores.push_back(s); }
   /// Adds a phase computed per point of loops [0, outer) (codegen/kernel.h); returns its index.
   int32_t addPhase(Phase p, int32_t outer);
+  /// Makes phase p also store each term at `index` (an expression) of `buffer`.
+  void stashPhase(int32_t phase, int32_t buffer, int32_t index) {
+    kernel_.phases[phase].stash_buffer = buffer;
+    kernel_.phases[phase].stash_index = index;
+  }
+  /// Element `index` of `buffer` as a phase stashed it.
+  int32_t stashed(int32_t buffer, int32_t index);
   /// The accumulator of phase p, of type `type`.
   int32_t acc(int32_t phase, ScalarType type);
   /// The loops that expression e depends on, as a bit per loop (e through its operands).

@@ -62,6 +62,8 @@ std::string exprText(const Expr& e) {
       return absl::StrCat("rand.normal.", t, " counter=$", e.a, " key=$", e.b);
     case ExprKind::Acc:
       return absl::StrCat("acc.", t, " ", e.i);
+    case ExprKind::Stashed:
+      return absl::StrCat("stashed.", t, " buf", e.i, "[$", e.a, "]");
   }
   return "?";
 }
@@ -89,7 +91,11 @@ std::string Kernel::text() const {
   }
   for (size_t p = 0; p < phases.size(); ++p) {
     absl::StrAppend(&s, "  phase ", p, " loops ", absl::StrJoin(phases[p].loops, ","), " ",
-                    std::string(reduceText(phases[p].reduce)), " $", phases[p].value, "\n");
+                    std::string(reduceText(phases[p].reduce)), " $", phases[p].value);
+    if (phases[p].stash_buffer >= 0) {
+      absl::StrAppend(&s, " stash buf", phases[p].stash_buffer, "[$", phases[p].stash_index, "]");
+    }
+    absl::StrAppend(&s, "\n");
   }
   for (const Store& st : stores) {
     absl::StrAppend(&s, "  store", st.reduce == ReduceKind::None ? "" : ".",

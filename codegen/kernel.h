@@ -63,6 +63,12 @@
 // the row from memory once. The stores of a phased kernel are plain, or reducing over Reduction
 // loops of their own.
 //
+// Stashed terms. A phase may also store each of its terms into a buffer that the kernel's plain
+// stores write (Phase::stash_buffer, at the i64 index stash_index), at elements that the stores
+// of the same point of the outer loops write; the stores read them back with `stashed` (its
+// index one the phase wrote at that point), before they overwrite them. Softmax stores each
+// exponential once in its row, then divides it in place, instead of computing it twice.
+//
 // Arguments. Scalar argument i is passed at launch as 64 raw bits: a double's bits for a floating
 // argument (a float argument is that double rounded to float), the integer for integral ones, and
 // nonzero for true; so kernels that differ only in constants share code.
@@ -96,6 +102,7 @@ enum class ExprKind : uint8_t {
   RandUniform,  // uniform [0,1) of `type`, Philox4x32-10 at counter a with key = arg b
   RandNormal,   // standard normal of `type` (Box-Muller on one Philox block)
   Acc,          // the accumulator of phase i at the current point of the outer loops
+  Stashed,      // buffer i at element index a, as a phase stashed it (see Phases)
 };
 
 struct Expr {
@@ -142,6 +149,9 @@ struct Phase {
   std::vector<int32_t> loops;  // its own Reduction loops, outermost first
   ReduceKind reduce = ReduceKind::Sum;
   int32_t value = -1;
+  /// When >= 0, each term is also stored: stash_buffer[stash_index] = value (see above).
+  int32_t stash_buffer = -1;
+  int32_t stash_index = -1;
 };
 
 struct Kernel {

@@ -339,7 +339,9 @@ class Emitter {
       RegisterAcc acc = startAcc(ph.reduce, k_.exprs[ph.value].type);
       emitNest(ph.loops, 0, ph.loops.size(), [&] {
         memo_.assign(k_.exprs.size(), nullptr);
-        accumulate(acc, eval(ph.value));
+        Value* term = eval(ph.value);
+        accumulate(acc, term);
+        if (ph.stash_buffer >= 0) storeBuffer(ph.stash_buffer, eval(ph.stash_index), term);
       });
       accs_[p] = accResult(acc);
     }
@@ -645,6 +647,7 @@ class Emitter {
         v = args_[e.i];
         break;
       case ExprKind::Load:
+      case ExprKind::Stashed:
         v = loadBuffer(static_cast<int32_t>(e.i), eval(e.a));
         break;
       case ExprKind::RandUniform:

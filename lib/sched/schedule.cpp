@@ -180,6 +180,7 @@ class Lowering {
       st.buffer = bufferFor(out_slot, true);
       store_lin_ = b_.linear(idx, ir::contiguousStrides(in.d.shape), 0);
       st.index = b_.materialize(store_lin_);
+      stash_target_ = {st.buffer, internIndex(idx), root};
       st.value = value(root, idx, /*inline_root=*/true);
       b_.store(st);
     }
@@ -208,8 +209,8 @@ class Lowering {
     if (part_.kind != ReducePart::Kind::Whole) return;
     for (int32_t l = 0; l < root_loops_; ++l) {
       const int64_t extent = b_.kernel().loops[l].extent;
-      const bool innermost_result = l == root_loops_ - 1 && l > 0 &&
-                                    b_.kernel().loops[l].role == codegen::LoopRole::Parallel;
+      const bool innermost_result =
+          l == root_loops_ - 1 && l > 0 && b_.kernel().loops[l].role == codegen::LoopRole::Parallel;
       if (extent < 2 || innermost_result) continue;
       b_.makeExtentArgument(l, b_.addArg(ScalarType::Long));
       sources_.push_back({ArgSource::Field::Fixed, -1});
@@ -402,7 +403,10 @@ class Lowering {
       const Instr& in = g_.instrs[t.instr];
       const std::vector<Lin> idx = indices_[t.index];
       int32_t result = -1;
-      if (isLeaf(t.instr)) {
+      const int32_t stashed = isLeaf(t.instr) ? -1 : stashedTerm(t.instr, t.index);
+      if (stashed >= 0) {
+        result = stashed;
+      } else if (isLeaf(t.instr)) {
         int32_t buf = bufferFor(read_slot_[t.instr], false);
         result = b_.load(buf, b_.linear(idx, ir::contiguousStrides(in.d.shape), 0));
       } else if (in.d.op == Op::Const) {
@@ -433,7 +437,9 @@ class Lowering {
         phase.reduce = reduceKind(in.d);
         phase.value = memo_.at(child_key);
         ScalarType type = b_.kernel().exprs[phase.value].type;
-        result = b_.acc(b_.addPhase(std::move(phase), outer_), type);
+        const int32_t p = b_.addPhase(std::move(phase), outer_);
+        phase_terms_.emplace(in.operands[0], PhaseTerms{p, child_index, loop});
+        result = b_.acc(p, type);
       } else {
         std::vector<Lin> child_idx = operandIndex(t.instr, idx);
         int32_t child_index = internIndex(child_idx);
@@ -505,6 +511,48 @@ class Lowering {
     return child_index;
   }
 
+  // The terms of a phase, read again by the stores at the same positions (softmax's exponentials,
+  // which its sum adds and its quotients divide), as the phase stashed them into the output
+  // (codegen/kernel.h), or -1 where that does not apply: `instr` must be a phase's term, computed
+  // (not a load), of the output's shape and type, and read by the stores at the output's own
+  // element, which is the phase's term with a loop of the stores of the same extent in place of
+  // the phase's loop.
+  int32_t stashedTerm(int32_t instr, int32_t index) {
+    auto it = phase_terms_.find(instr);
+    if (it == phase_terms_.end() || index != stash_target_.index) return -1;
+    const PhaseTerms& terms = it->second;
+    const codegen::Kernel& k = b_.kernel();
+    const codegen::Phase& phase = k.phases[terms.phase];
+    const codegen::Expr& value = k.exprs[phase.value];
+    const Instr& out = g_.instrs[stash_target_.root];
+    // One stash per output: the stores read it back as one expression.
+    if (stash_target_.used || value.kind != codegen::ExprKind::Op ||
+        value.type != k.buffers[stash_target_.buffer].dtype ||
+        g_.instrs[instr].d.shape != out.d.shape) {
+      return -1;
+    }
+    const std::vector<Lin>& term = indices_[terms.index];
+    const std::vector<Lin>& here = indices_[index];
+    const Lin phase_var = b_.var(terms.loop);
+    int32_t swapped = 0;
+    for (size_t d = 0; d < term.size(); ++d) {
+      if (term[d] == here[d]) continue;
+      if (!(term[d] == phase_var) || here[d].c != 0 || here[d].terms.size() != 1) return -1;
+      const codegen::Expr& v = k.exprs[here[d].terms[0].first];
+      if (here[d].terms[0].second != 1 || v.kind != codegen::ExprKind::LoopVar ||
+          v.i >= root_loops_ || k.loops[v.i].extent != k.loops[terms.loop].extent) {
+        return -1;
+      }
+      ++swapped;
+    }
+    if (swapped != 1) return -1;
+    const Lin at = b_.linear(term, ir::contiguousStrides(out.d.shape), 0);
+    index_lins_.push_back(at);
+    b_.stashPhase(terms.phase, stash_target_.buffer, b_.materialize(at));
+    stash_target_.used = true;
+    return b_.stashed(stash_target_.buffer, b_.materialize(store_lin_));
+  }
+
   // Whether loops [0, outer) can be a phase's outer loops (codegen/kernel.h): Parallel loops,
   // then Reduction loops only if no Parallel loop of the kernel is left outside them (a reduction
   // root whose terms are rows, as the mean of the per-row losses of a batch).
@@ -554,6 +602,17 @@ class Lowering {
   std::vector<ArgSource> sources_;
   absl::flat_hash_map<int64_t, int32_t> arg_of_;
   absl::flat_hash_map<std::pair<int64_t, int64_t>, int32_t> offset_arg_;  // (unit, q) -> arg
+  // Per instruction that is a phase's term: the phase, the index its term is read at, its loop.
+  struct PhaseTerms {
+    int32_t phase, index, loop;
+  };
+  absl::flat_hash_map<int32_t, PhaseTerms> phase_terms_;
+  // A plain store's buffer, the index its root is evaluated at, and the root (-1: no stashing).
+  struct StashTarget {
+    int32_t buffer = -1, index = -1, root = -1;
+    bool used = false;
+  };
+  StashTarget stash_target_;
   std::vector<std::vector<Lin>> indices_;
   absl::flat_hash_map<int64_t, int32_t> memo_;
   Lin store_lin_;
