@@ -543,6 +543,25 @@ TEST(RowPhases, NanAndEmptyRows) {
   expectNearReference(kiln::rand({4, 0}).sum({1}, true) + kiln::ones({4, 3}), "empty row sums");
 }
 
+TEST(RowPhases, StashedExponentialsInPlaceAndBeside) {
+  // Softmax stashes each exponential in its output row. Written over its own input (the kernel
+  // then reads a copy), beside a second reduction of the same exponentials, and with the row
+  // read in a different order (the exponentials of a transposed matrix), the values stay right.
+  Tensor x = kiln::randn({9, 33}) * 4.0;
+  x.eval();
+  Tensor y = x.clone();
+  y.eval();
+  std::vector<double> want = kiln::detail::referenceValues(composedSoftmax(x));
+  y.copy_(composedSoftmax(y));
+  std::vector<double> got = values(y);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-6) << i;
+  Tensor e = kiln::exp(x - x.amax({1}, true));
+  expectNearReference(e / e.sum({1}, true) + e.amax({1}, true), "softmax beside the exp's max");
+  Tensor t = x.t();
+  expectNearReference(composedSoftmax(t), "softmax of a transpose");
+}
+
 TEST(RowPhases, BoundariesThatRemain) {
   Tensor x = kiln::rand({50, 30});
   x.eval();
