@@ -23,6 +23,8 @@
 //                    max_rel_err: the largest relative difference from libm, checked before
 //                    timing.
 //   BM_Softmax/*, BM_LayerNormGelu/*  row reductions with their consumers (bench/rows.cpp).
+//   BM_Mm/*          square float32 matrix products, kiln's mm beside OpenBLAS's cblas_sgemm
+//                    (bench/matmul_rows.cpp).
 //   */libtorch       Debian's libtorch 1.13 on the same workload, eager, with its own kernels
 //                    (bench/libtorch_rows.cpp; only when CMake found Torch).
 // Rows whose name ends in /threads:N run with kiln::set_num_threads(N) (the hand-written loops
@@ -450,6 +452,7 @@ void registerAll() {
   kiln_bench::threadRows(
       RegisterBenchmark("BM_Chain/triad_bandwidth", chainTriad)->Unit(benchmark::kMillisecond));
   kiln_bench::registerRowBenchmarks();
+  kiln_bench::registerMatmulBenchmarks();
 #ifdef KILN_BENCH_LIBTORCH
   kiln_bench::registerLibtorchBenchmarks();
 #endif

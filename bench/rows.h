@@ -32,6 +32,9 @@ benchmark::internal::Benchmark* threadRows(benchmark::internal::Benchmark* b);
 /// BM_Softmax/* and BM_LayerNormGelu/* (bench/rows.cpp).
 void registerRowBenchmarks();
 
+/// BM_Mm/* (bench/matmul_rows.cpp).
+void registerMatmulBenchmarks();
+
 /// The libtorch rows of BM_Softmax, BM_LayerNormGelu and BM_Chain (bench/libtorch_rows.cpp,
 /// built when CMake finds Torch: KILN_BENCH_LIBTORCH).
 void registerLibtorchBenchmarks();

@@ -45,9 +45,80 @@ std::vector<int32_t> accessScores(const Kernel& k) {
   return score;
 }
 
+// Whether index expression `e` is affine in the loops: sums of loop variables, integer constants
+// and arguments (view offsets), each possibly times a constant.
+bool affine(const Kernel& k, int32_t e) {
+  const Expr& x = k.exprs[e];
+  switch (x.kind) {
+    case ExprKind::LoopVar:
+    case ExprKind::IntConst:
+      return true;
+    case ExprKind::Arg:
+      return x.type == ScalarType::Long;
+    case ExprKind::Op:
+      if (x.sop == ScalarOp::Add) return affine(k, x.a) && affine(k, x.b);
+      if (x.sop == ScalarOp::Mul) {
+        return (k.exprs[x.b].kind == ExprKind::IntConst && affine(k, x.a)) ||
+               (k.exprs[x.a].kind == ExprKind::IntConst && affine(k, x.b));
+      }
+      return false;
+    default:
+      return false;
+  }
+}
+
+std::optional<CpuSchedule::Contraction> findContraction(const Kernel& k) {
+  if (!k.phases.empty() || k.stores.size() != 1 || k.loops.size() != 3) return std::nullopt;
+  const Store& st = k.stores[0];
+  const Expr& v = k.exprs[st.value];
+  if (st.reduce != ReduceKind::Sum || v.kind != ExprKind::Op || v.sop != ScalarOp::Mul ||
+      (v.type != ScalarType::Float && v.type != ScalarType::Double)) {
+    return std::nullopt;
+  }
+  CpuSchedule::Contraction c;
+  for (int32_t l = 0; l < 3; ++l) {
+    int32_t& slot = k.loops[l].role == LoopRole::Reduction ? c.k : c.m < 0 ? c.m : c.n;
+    if (slot >= 0) return std::nullopt;
+    slot = l;
+  }
+  auto coefficients = [&](int32_t index) -> std::optional<std::vector<int64_t>> {
+    if (!affine(k, index)) return std::nullopt;
+    std::vector<int64_t> coef(3, 0);
+    addCoefficients(k, index, 1, coef);
+    return coef;
+  };
+  const auto out = coefficients(st.index);
+  if (!out || (*out)[c.k] != 0) return std::nullopt;
+  // The result is contiguous along one parallel loop: that one is n.
+  if ((*out)[c.n] != 1) std::swap(c.m, c.n);
+  if ((*out)[c.n] != 1 || (*out)[c.m] < 1) return std::nullopt;
+  c.ldc = (*out)[c.m];
+  for (int32_t operand : {v.a, v.b}) {
+    const Expr& load = k.exprs[operand];
+    if (load.kind != ExprKind::Load || load.type != v.type) return std::nullopt;
+    const auto coef = coefficients(load.a);
+    if (!coef) return std::nullopt;
+    const int64_t along_m = (*coef)[c.m], along_n = (*coef)[c.n], along_k = (*coef)[c.k];
+    if (along_n == 0 && along_m > 0 && along_k > 0 && c.a < 0) {
+      c.a = operand;
+      c.a_trans = along_k != 1;
+      c.lda = c.a_trans ? along_k : along_m;
+      if (c.a_trans && along_m != 1) return std::nullopt;
+    } else if (along_m == 0 && along_n > 0 && along_k > 0 && c.b < 0) {
+      c.b = operand;
+      c.b_trans = along_n != 1;
+      c.ldb = c.b_trans ? along_n : along_k;
+      if (c.b_trans && along_k != 1) return std::nullopt;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return c;
+}
+
 }  // namespace
 
-CpuSchedule cpuSchedule(const Kernel& k) {
+CpuSchedule cpuSchedule(const Kernel& k, bool gemm) {
   CpuSchedule s;
   // The stores' nest: every loop but the phases' own, which run inside the outer loops, each
   // phase's in its own order.
@@ -85,6 +156,10 @@ CpuSchedule cpuSchedule(const Kernel& k) {
       std::find_if_not(s.order.begin(), s.order.end(), parallel) - s.order.begin());
   s.split_loops = k.phases.empty() ? s.outer_parallel
                                    : std::min(s.outer_parallel, static_cast<size_t>(k.outer));
+  if (gemm && (s.contraction = findContraction(k))) {
+    // The library's threads divide the product: the kernel runs once.
+    s.split_loops = 0;
+  }
   if (k.reduces()) {
     bool inside = std::all_of(s.order.begin() + s.outer_parallel, s.order.end(),
                               [&](int32_t l) { return !parallel(l); });
@@ -117,6 +192,12 @@ std::string CpuSchedule::text(const Kernel& k) const {
   }
   if (accumulate == Accumulate::Registers) absl::StrAppend(&out, ", reduction in registers");
   if (accumulate == Accumulate::Memory) absl::StrAppend(&out, ", reduction in memory");
+  if (contraction) {
+    const Contraction& c = *contraction;
+    absl::StrAppend(&out, ", gemm C[", c.m, ",", c.n, "] = A", c.a_trans ? "^T" : "", " B",
+                    c.b_trans ? "^T" : "", " over loop ", c.k, " (lda ", c.lda, ", ldb ", c.ldb,
+                    ", ldc ", c.ldc, ")");
+  }
   if (split_loops > 0) {
     // The units' count: the static extents' product, times each argument extent.
     int64_t fixed = 1;

@@ -5,6 +5,7 @@
 // and deterministically, so Kernel::text() stays a complete cache key. kiln-ir prints it with
 // each kernel (`cpu: order=[1,0] ...`).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,22 @@ struct CpuSchedule {
   };
   Work work(const Kernel& k, const uint64_t* args) const;
 
+  /// A matrix product C[m, n] = sum_k A[m, k] * B[k, n] (float32 or float64, each operand a
+  /// plain load with unit stride along one of its two loops, the result contiguous in n) that a
+  /// BLAS gemm call can compute: the kernel calls it once, for the whole product, on the
+  /// library's own threads (as many as the engine's, whose pool waits meanwhile) when the backend
+  /// has one and the extents fit its leading dimensions at launch, and runs its loops otherwise.
+  /// The library's results are the same from run to run at a given thread count, but not across
+  /// thread counts (OpenBLAS picks its kernels by the size of each thread's share: splitting a
+  /// product's rows among single-threaded calls changed the last bits of 1 element in 20).
+  struct Contraction {
+    int32_t m = -1, n = -1, k = -1;  // the loops
+    int32_t a = -1, b = -1;          // the load expressions of A and B
+    bool a_trans = false, b_trans = false;
+    int64_t lda = 0, ldb = 0, ldc = 0;
+  };
+  std::optional<Contraction> contraction;
+
   /// One line, e.g. "cpu: order=[1,0] (innermost loop 0: best access score of [4,2]), threads
   /// split loops [1] (64 units)"; `k` gives the extents (an argument extent prints as argN).
   std::string text(const Kernel& k) const;
@@ -57,6 +74,7 @@ struct CpuSchedule {
 /// loop. An access's stride along a loop is the loop's coefficient
 /// in the affine part of the index (terms under floor-div or mod count as not moving); each
 /// load expression and each store's index is one access.
-CpuSchedule cpuSchedule(const Kernel& k);
+/// With `gemm`, the backend can call a BLAS gemm: matrix products are found (Contraction).
+CpuSchedule cpuSchedule(const Kernel& k, bool gemm = false);
 
 }  // namespace kiln::codegen

@@ -31,8 +31,8 @@ using llvm::Value;
 
 class Emitter {
  public:
-  Emitter(const Kernel& k, llvm::LLVMContext& ctx, llvm::Module& m)
-      : k_(k), ctx_(ctx), m_(m), b_(ctx) {}
+  Emitter(const Kernel& k, llvm::LLVMContext& ctx, llvm::Module& m, const CpuLibraries& libraries)
+      : k_(k), ctx_(ctx), m_(m), b_(ctx), libraries_(libraries) {}
 
   void run(const std::string& name, bool avx512) {
     auto* ptr = llvm::PointerType::get(ctx_, 0);
@@ -81,11 +81,12 @@ class Emitter {
     end_ = body->getArg(k_.buffers.size() + 2);
     loopVars_.assign(k_.loops.size(), nullptr);
 
-    const CpuSchedule cpu = cpuSchedule(k_);
+    const CpuSchedule cpu = cpuSchedule(k_, libraries_.available());
     split_ = cpu.split_loops;
     // Phases run as soon as the stores' nest has opened the kernel's outer loops.
     store_order_ = &cpu.order;
     phase_depth_ = k_.phases.empty() ? 0 : static_cast<size_t>(k_.outer);
+    if (cpu.contraction) emitGemmCall(*cpu.contraction);
     switch (cpu.accumulate) {
       case CpuSchedule::Accumulate::None:
         emitRangeNest(cpu.order, cpu.order.size(), [&] { emitPlainStores(); });
@@ -275,6 +276,60 @@ class Emitter {
       if (&order == store_order_ && j + 1 == phase_depth_) emitPhases();
       emitRangeLevel(order, j + 1, to, first, last, innerFirst, innerLast, body);
     });
+  }
+
+  // ---- matrix products ----
+  // C = A B by the library's gemm when the extents fit: the call, then a return; the kernel's
+  // loops follow for extents the library cannot take (a leading dimension below the extent it
+  // spans, or extents beyond its 32-bit integers).
+  void emitGemmCall(const CpuSchedule::Contraction& c) {
+    const bool f64 = k_.exprs[c.a].type == ScalarType::Double;
+    const void* gemm = f64 ? libraries_.dgemm : libraries_.sgemm;
+    if (gemm == nullptr) return;
+    Value* m = extent(c.m);
+    Value* n = extent(c.n);
+    Value* kk = extent(c.k);
+    auto atLeast = [&](int64_t ld, Value* e) { return b_.CreateICmpSGE(b_.getInt64(ld), e); };
+    Value* limit = b_.getInt64(std::numeric_limits<int32_t>::max());
+    Value* fits = b_.CreateAnd(b_.CreateICmpSLE(m, limit), b_.CreateICmpSLE(n, limit));
+    fits = b_.CreateAnd(fits, b_.CreateICmpSLE(kk, limit));
+    fits = b_.CreateAnd(fits, atLeast(c.lda, c.a_trans ? m : kk));
+    fits = b_.CreateAnd(fits, atLeast(c.ldb, c.b_trans ? kk : n));
+    fits = b_.CreateAnd(fits, atLeast(c.ldc, n));
+    auto* call = llvm::BasicBlock::Create(ctx_, "gemm", fn_);
+    auto* loops = llvm::BasicBlock::Create(ctx_, "loops", fn_);
+    b_.CreateCondBr(fits, call, loops);
+    b_.SetInsertPoint(call);
+    // Each operand's first element: its index at the origin of the loops.
+    for (int32_t l : {c.m, c.n, c.k}) loopVars_[l] = b_.getInt64(0);
+    memo_.assign(k_.exprs.size(), nullptr);
+    const Store& st = k_.stores[0];
+    llvm::Type* elem = valueType(k_.exprs[c.a].type);
+    auto at = [&](int32_t buffer, int32_t index) {
+      return b_.CreateGEP(elem, buffers_[buffer], eval(index));
+    };
+    Value* a = at(static_cast<int32_t>(k_.exprs[c.a].i), k_.exprs[c.a].a);
+    Value* bm = at(static_cast<int32_t>(k_.exprs[c.b].i), k_.exprs[c.b].a);
+    Value* out = at(st.buffer, st.index);
+    memo_.assign(k_.exprs.size(), nullptr);
+    for (int32_t l : {c.m, c.n, c.k}) loopVars_[l] = nullptr;
+    // cblas_?gemm(order, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
+    constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
+    auto* i32 = b_.getInt32Ty();
+    auto* ptr = llvm::PointerType::get(ctx_, 0);
+    auto* fnTy = llvm::FunctionType::get(
+        b_.getVoidTy(), {i32, i32, i32, i32, i32, i32, elem, ptr, i32, ptr, i32, elem, ptr, i32},
+        false);
+    Value* callee = b_.CreateIntToPtr(b_.getInt64(reinterpret_cast<uint64_t>(gemm)), ptr);
+    auto i32Of = [&](Value* v) { return b_.CreateTrunc(v, i32); };
+    b_.CreateCall(fnTy, callee,
+                  {b_.getInt32(kRowMajor), b_.getInt32(c.a_trans ? kTrans : kNoTrans),
+                   b_.getInt32(c.b_trans ? kTrans : kNoTrans), i32Of(m), i32Of(n), i32Of(kk),
+                   llvm::ConstantFP::get(elem, 1.0), a, b_.getInt32(static_cast<int32_t>(c.lda)),
+                   bm, b_.getInt32(static_cast<int32_t>(c.ldb)), llvm::ConstantFP::get(elem, 0.0),
+                   out, b_.getInt32(static_cast<int32_t>(c.ldc))});
+    b_.CreateRetVoid();
+    b_.SetInsertPoint(loops);
   }
 
   // ---- register accumulators ----
@@ -834,6 +889,7 @@ class Emitter {
   llvm::LLVMContext& ctx_;
   llvm::Module& m_;
   IRBuilder<> b_;
+  CpuLibraries libraries_;
   llvm::Function* fn_ = nullptr;
   llvm::BasicBlock* allocaBlock_ = nullptr;
   Value* begin_ = nullptr;  // the subrange of the split loops that this call runs
@@ -847,7 +903,8 @@ class Emitter {
 
 }  // namespace
 
-LlvmKernel emitLlvm(const Kernel& kernel, const std::string& name, llvm::TargetMachine& target) {
+LlvmKernel emitLlvm(const Kernel& kernel, const std::string& name, llvm::TargetMachine& target,
+                    const CpuLibraries& libraries) {
   LlvmKernel out;
   out.context = std::make_unique<llvm::LLVMContext>();
   out.module = std::make_unique<llvm::Module>(name, *out.context);
@@ -855,7 +912,7 @@ LlvmKernel emitLlvm(const Kernel& kernel, const std::string& name, llvm::TargetM
   out.module->setTargetTriple(target.getTargetTriple().str());
   out.name = name;
   bool avx512 = target.getTargetFeatureString().contains("+avx512f");
-  Emitter(kernel, *out.context, *out.module).run(name, avx512);
+  Emitter(kernel, *out.context, *out.module, libraries).run(name, avx512);
   std::string err;
   llvm::raw_string_ostream os(err);
   if (llvm::verifyModule(*out.module, &os))

@@ -24,7 +24,16 @@ struct LlvmKernel {
   std::string name;
 };
 
-LlvmKernel emitLlvm(const Kernel& kernel, const std::string& name, llvm::TargetMachine& target);
+/// Library functions that kernels may call, by address (null: not available). A kernel whose CPU
+/// schedule finds a matrix product calls the gemm of its type (CBLAS's interface, row-major).
+struct CpuLibraries {
+  const void* sgemm = nullptr;
+  const void* dgemm = nullptr;
+  bool available() const { return sgemm != nullptr && dgemm != nullptr; }
+};
+
+LlvmKernel emitLlvm(const Kernel& kernel, const std::string& name, llvm::TargetMachine& target,
+                    const CpuLibraries& libraries = {});
 
 /// Runs the O3 pipeline (with loop and SLP vectorisation) for the target machine.
 void optimizeLlvm(llvm::Module& module, llvm::TargetMachine& target);

@@ -1,5 +1,6 @@
 #include "runtime/cpu/llvm_backend.h"
 
+#include <dlfcn.h>
 #include <llvm/ExecutionEngine/Orc/CompileUtils.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
@@ -12,6 +13,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 
 #include "codegen/llvm/cpu_schedule.h"
@@ -32,13 +35,46 @@ using KernelFn = void (*)(void* const* buffers, const uint64_t* args, int64_t be
 
 std::atomic<int64_t> live_kernels{0};
 
+// Debian's OpenBLAS, loaded at run time (never linked: without it, matrix products run kiln's
+// own loops), for the gemm calls of matrix-product kernels (codegen::CpuSchedule::Contraction).
+// KILN_BLAS=0 leaves it unloaded.
+struct Blas {
+  codegen::CpuLibraries gemm;
+  void (*set_threads)(int) = nullptr;
+};
+
+const Blas& blas() {
+  static const Blas loaded = [] {
+    Blas b;
+    const char* env = std::getenv("KILN_BLAS");
+    if (env != nullptr && std::strcmp(env, "0") == 0) return b;
+    void* lib = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) return b;
+    b.gemm.sgemm = dlsym(lib, "cblas_sgemm");
+    b.gemm.dgemm = dlsym(lib, "cblas_dgemm");
+    b.set_threads = reinterpret_cast<void (*)(int)>(dlsym(lib, "openblas_set_num_threads"));
+    if (!b.gemm.available() || b.set_threads == nullptr) return Blas{};
+    return b;
+  }();
+  return loaded;
+}
+
+// Gives the library as many threads as the engine's pool, which waits while it runs.
+void matchBlasThreads() {
+  static std::atomic<int> current{0};
+  const int n = numThreads();
+  if (current.exchange(n) != n) blas().set_threads(n);
+}
+
 // Runs on the CPU stream, which executes work on the calling thread as it is given; the thread
 // pool divides the loops that the CPU schedule splits. Owns its code in the JIT: destroying the
 // last reference frees it.
 class LlvmKernel final : public CompiledKernel {
  public:
   LlvmKernel(KernelFn fn, const codegen::Kernel& kernel, llvm::orc::ResourceTrackerSP code)
-      : fn_(fn), schedule_(codegen::cpuSchedule(kernel)), code_(std::move(code)) {
+      : fn_(fn),
+        schedule_(codegen::cpuSchedule(kernel, blas().gemm.available())),
+        code_(std::move(code)) {
     // What the work measure needs of the kernel: its loops and phases.
     shape_.loops = kernel.loops;
     shape_.phases = kernel.phases;
@@ -58,6 +94,7 @@ class LlvmKernel final : public CompiledKernel {
   void launch(void* const* buffers, const uint64_t* args, Stream&) const override {
     const codegen::CpuSchedule::Work w = static_work_ ? work_ : schedule_.work(shape_, args);
     if (w.units == 0) return;  // no outputs
+    if (schedule_.contraction) matchBlasThreads();
     Call call{fn_, buffers, args};
     const int64_t min_chunk = (minPointsPerThread() + w.points_per_unit - 1) / w.points_per_unit;
     parallelFor(w.units, min_chunk, &Call::run, &call);
@@ -147,7 +184,7 @@ std::shared_ptr<const CompiledKernel> LlvmBackend::compile(const codegen::Kernel
   if (!machine) {
     throw std::runtime_error("kiln: no target machine: " + errorText(machine.takeError()));
   }
-  codegen::LlvmKernel k = codegen::emitLlvm(kernel, options.name, **machine);
+  codegen::LlvmKernel k = codegen::emitLlvm(kernel, options.name, **machine, blas().gemm);
   codegen::optimizeLlvm(*k.module, **machine);
   if (options.code_dump) *options.code_dump = codegen::llvmText(*k.module);
   llvm::orc::ThreadSafeModule tsm(std::move(k.module), std::move(k.context));
@@ -169,7 +206,11 @@ int64_t LlvmBackend::liveKernels() {
 }
 
 std::string LlvmBackend::scheduleText(const codegen::Kernel& kernel) const {
-  return codegen::cpuSchedule(kernel).text(kernel);
+  return codegen::cpuSchedule(kernel, blas().gemm.available()).text(kernel);
+}
+
+const codegen::CpuLibraries& LlvmBackend::libraries() const {
+  return blas().gemm;
 }
 
 }  // namespace kiln::runtime

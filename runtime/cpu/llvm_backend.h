@@ -3,6 +3,7 @@
 // at O3 for the host's CPU name and features, and compiled in-process by one ORC LLJIT session.
 #include <memory>
 
+#include "codegen/llvm/emitter.h"
 #include "runtime/backend.h"
 
 namespace llvm {
@@ -21,6 +22,8 @@ class LlvmBackend final : public Backend {
   /// How many compiled kernels hold code in the JIT now.
   static int64_t liveKernels();
   std::string scheduleText(const codegen::Kernel& kernel) const override;
+  /// The library functions kernels call (OpenBLAS's gemm when it could be loaded).
+  const codegen::CpuLibraries& libraries() const;
   /// The target machine kernels are emitted and optimised for (kiln-ir prints its stages with
   /// it). Not thread-safe: use it only while no kernel is being compiled elsewhere.
   llvm::TargetMachine& targetMachine();

@@ -65,6 +65,10 @@ std::string boundaryExplanation(std::string_view reason) {
            "stored before anything reads it (its elementwise producers are inlined into it; "
            "reductions over trailing dimensions are instead computed row by row inside their "
            "reader's kernel, as phases, where they can)";
+  if (reason == "matrix product")
+    return "a matrix product (a sum of products of two operands read through broadcasts): "
+           "computed in a kernel of its own, on operands in memory, which the CPU backend runs "
+           "as one call of OpenBLAS's gemm where it could load the library";
   if (reason == "reduction its reader cannot compute per row")
     return "a row reduction that its reader cannot compute row by row (the reader does not run "
            "over the reduction's rows as its outer loops, e.g. another reduction over them), so "
@@ -259,7 +263,8 @@ std::string llvmStageText(const Pipeline& p, LlvmStage stage) {
   for (const FusionGroup& fg : p.groups) {
     const sched::Step& st = p.schedule.steps[fg.step];
     std::string name = absl::StrCat("kiln_kernel_", fg.kernel);
-    codegen::LlvmKernel k = codegen::emitLlvm(st.kernel, name, target);
+    codegen::LlvmKernel k =
+        codegen::emitLlvm(st.kernel, name, target, runtime::llvmBackend().libraries());
     if (stage != LlvmStage::BeforeOpt) codegen::optimizeLlvm(*k.module, target);
     const char* comment = stage == LlvmStage::Assembly ? "#" : ";";
     absl::StrAppend(&out, comment, " kernel ", fg.kernel, " (step ", fg.step, "): %", fg.root,

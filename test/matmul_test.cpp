@@ -1,0 +1,120 @@
+// Matrix products: kernels that compute C = A B, with A and B read straight or transposed, call
+// the BLAS gemm when OpenBLAS could be loaded (codegen::CpuSchedule::Contraction) and run kiln's
+// loops otherwise (ctest runs this file a second time with KILN_BLAS=0). Values are checked
+// against the double-precision reference interpreter; bits must not depend on the thread count.
+#include <gtest/gtest.h>
+#include <kiln/kiln.h>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "codegen/llvm/cpu_schedule.h"
+#include "lib/frontend/tensor_impl.h"
+#include "lib/ir/parse.h"
+#include "lib/sched/schedule.h"
+#include "runtime/cpu/llvm_backend.h"
+
+namespace {
+
+using kiln::Tensor;
+
+Tensor realized(std::vector<int64_t> shape, kiln::ScalarType dtype) {
+  Tensor t = kiln::randn(shape, kiln::TensorOptions(dtype));
+  t.eval();
+  return t;
+}
+
+void expectNearReference(const Tensor& t, double tolerance, const std::string& what) {
+  const std::vector<double> want = kiln::detail::referenceValues(t);
+  const std::vector<double> got = kiln::detail::toDoubles(t);
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_NEAR(got[i], want[i], tolerance * std::max(1.0, std::fabs(want[i])))
+        << what << " element " << i;
+  }
+}
+
+TEST(MatrixProducts, StraightAndTransposedOperandsMatchTheReference) {
+  kiln::manual_seed(3);
+  const int64_t sizes[][3] = {{1, 1, 1}, {3, 5, 7}, {64, 33, 17}, {130, 257, 96}};
+  for (kiln::ScalarType dtype : {kiln::kFloat, kiln::kDouble}) {
+    const double tol = dtype == kiln::kFloat ? 2e-5 : 1e-12;
+    for (const auto& s : sizes) {
+      const int64_t m = s[0], k = s[1], n = s[2];
+      const std::string shape =
+          std::to_string(m) + "x" + std::to_string(k) + "x" + std::to_string(n);
+      Tensor a = realized({m, k}, dtype), b = realized({k, n}, dtype);
+      Tensor at = realized({k, m}, dtype), bt = realized({n, k}, dtype);
+      const double scale = tol * std::sqrt(static_cast<double>(k));
+      expectNearReference(a.mm(b), scale, "A B " + shape);
+      expectNearReference(at.t().mm(b), scale, "A^T B " + shape);
+      expectNearReference(a.mm(bt.t()), scale, "A B^T " + shape);
+      expectNearReference(at.t().mm(bt.t()), scale, "A^T B^T " + shape);
+      // A window of a larger matrix: its rows are further apart than its length.
+      Tensor wide = realized({m, k + 3}, dtype);
+      expectNearReference(wide.narrow(1, 2, k).mm(b), scale, "window " + shape);
+    }
+  }
+}
+
+TEST(MatrixProducts, ALinearLayerAndItsGradients) {
+  kiln::manual_seed(4);
+  Tensor x = realized({48, 70}, kiln::kFloat);
+  Tensor w = realized({30, 70}, kiln::kFloat).requires_grad_(true);
+  Tensor g = realized({48, 30}, kiln::kFloat);
+  Tensor y = kiln::nn::functional::linear(x.requires_grad_(true), w);
+  expectNearReference(y, 1e-4, "x W^T");
+  const std::vector<Tensor> grads = kiln::autograd::grad({y}, {x, w}, {g});
+  expectNearReference(grads[0], 1e-4, "dx = g W");
+  expectNearReference(grads[1], 1e-4, "dW = g^T x");
+}
+
+TEST(MatrixProducts, SameBitsRunToRun) {
+  // The same bits on every run at a given thread count; kiln's own loops (KILN_BLAS=0) also give
+  // the same bits at any thread count, OpenBLAS does not (cpu_schedule.h).
+  kiln::manual_seed(5);
+  Tensor a = realized({256, 300}, kiln::kFloat), b = realized({300, 200}, kiln::kFloat);
+  const bool blas = kiln::runtime::llvmBackend().libraries().available();
+  const int saved = kiln::get_num_threads();
+  std::vector<double> first;
+  for (int threads : {1, 2, 3}) {
+    kiln::set_num_threads(threads);
+    const std::vector<double> once = kiln::detail::toDoubles(a.mm(b));
+    EXPECT_EQ(kiln::detail::toDoubles(a.mm(b)), once) << threads << " threads";
+    if (first.empty()) first = once;
+    if (!blas) {
+      EXPECT_EQ(once, first) << threads << " threads";
+    }
+  }
+  kiln::set_num_threads(saved);
+}
+
+TEST(MatrixProducts, TheCpuScheduleCallsTheLibraryWhenItHasOne) {
+  kiln::ir::ParseResult r = kiln::ir::parseGraph(R"(graph {
+  %0 = param 0 : f32[12]
+  %1 = strided %0 {strides=[4,0,1], offset=0} : f32[3,5,4]
+  %2 = param 1 : f32[20]
+  %3 = strided %2 {strides=[0,1,5], offset=0} : f32[3,5,4]
+  %4 = mul %1, %3 : f32[3,5,4]
+  %5 = reduce.sum %4 {axes=[2]} : f32[3,5,1]
+  return %5
+})",
+                                                 "mm.kir");
+  ASSERT_TRUE(r.graph.has_value()) << r.error;
+  const kiln::sched::Schedule s = kiln::sched::schedule(*r.graph);
+  ASSERT_EQ(s.steps.size(), 1u);
+  const auto& k = s.steps[0].kernel;
+  EXPECT_FALSE(kiln::codegen::cpuSchedule(k, false).contraction.has_value());
+  const auto c = kiln::codegen::cpuSchedule(k, true).contraction;
+  ASSERT_TRUE(c.has_value());
+  EXPECT_FALSE(c->a_trans);
+  EXPECT_FALSE(c->b_trans);
+  EXPECT_EQ(c->lda, 4);
+  EXPECT_EQ(c->ldb, 5);
+  EXPECT_EQ(c->ldc, 5);
+  const bool blas = kiln::runtime::llvmBackend().libraries().available();
+  EXPECT_EQ(kiln::runtime::llvmBackend().scheduleText(k).find("gemm") != std::string::npos, blas);
+}
+
+}  // namespace
