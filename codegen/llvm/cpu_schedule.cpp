@@ -156,9 +156,12 @@ CpuSchedule cpuSchedule(const Kernel& k, bool gemm) {
       std::find_if_not(s.order.begin(), s.order.end(), parallel) - s.order.begin());
   s.split_loops = k.phases.empty() ? s.outer_parallel
                                    : std::min(s.outer_parallel, static_cast<size_t>(k.outer));
-  if (gemm && (s.contraction = findContraction(k))) {
-    // The library's threads divide the product: the kernel runs once.
-    s.split_loops = 0;
+  // The gemm calls take blocks of rows: threads must split m alone, if anything.
+  if (gemm && (s.split_loops == 0 || s.split_loops == 1)) {
+    s.contraction = findContraction(k);
+    if (s.contraction && s.split_loops == 1 && s.order[0] != s.contraction->m) {
+      s.contraction.reset();
+    }
   }
   if (k.reduces()) {
     bool inside = std::all_of(s.order.begin() + s.outer_parallel, s.order.end(),
@@ -179,6 +182,10 @@ CpuSchedule::Work CpuSchedule::work(const Kernel& k, const uint64_t* args) const
     for (int32_t l : p.loops) phase_points *= k.extentAt(l, args);
     per_unit += phase_points;
   }
+  if (contraction && split_loops == 1) {
+    w.units = (w.units + Contraction::kRows - 1) / Contraction::kRows;
+    per_unit *= Contraction::kRows;
+  }
   w.points_per_unit = std::max<int64_t>(1, per_unit);
   return w;
 }
@@ -196,7 +203,7 @@ std::string CpuSchedule::text(const Kernel& k) const {
     const Contraction& c = *contraction;
     absl::StrAppend(&out, ", gemm C[", c.m, ",", c.n, "] = A", c.a_trans ? "^T" : "", " B",
                     c.b_trans ? "^T" : "", " over loop ", c.k, " (lda ", c.lda, ", ldb ", c.ldb,
-                    ", ldc ", c.ldc, ")");
+                    ", ldc ", c.ldc, ") per ", Contraction::kRows, " rows");
   }
   if (split_loops > 0) {
     // The units' count: the static extents' product, times each argument extent.

@@ -36,9 +36,9 @@ struct CpuSchedule {
   /// not depend on the thread count). 0 loops (and 1 unit) when nothing can be split.
   size_t split_loops = 0;
 
-  /// The size of the split range, and the points evaluated per unit of it (the stores' inner
-  /// nest and every phase's loops): the work measure that decides whether threads pay. Known at
-  /// launch, since extents may be arguments.
+  /// The size of the split range (for a contraction, its blocks of rows), and the points
+  /// evaluated per unit of it (the stores' inner nest and every phase's loops): the work measure
+  /// that decides whether threads pay. Known at launch, since extents may be arguments.
   struct Work {
     int64_t units = 1;
     int64_t points_per_unit = 1;
@@ -46,14 +46,16 @@ struct CpuSchedule {
   Work work(const Kernel& k, const uint64_t* args) const;
 
   /// A matrix product C[m, n] = sum_k A[m, k] * B[k, n] (float32 or float64, each operand a
-  /// plain load with unit stride along one of its two loops, the result contiguous in n) that a
-  /// BLAS gemm call can compute: the kernel calls it once, for the whole product, on the
-  /// library's own threads (as many as the engine's, whose pool waits meanwhile) when the backend
-  /// has one and the extents fit its leading dimensions at launch, and runs its loops otherwise.
-  /// The library's results are the same from run to run at a given thread count, but not across
-  /// thread counts (OpenBLAS picks its kernels by the size of each thread's share: splitting a
-  /// product's rows among single-threaded calls changed the last bits of 1 element in 20).
+  /// plain load with unit stride along one of its two loops, the result contiguous in n, threads
+  /// splitting m if anything) that a BLAS gemm call can compute: when the backend has one and the
+  /// extents fit its leading dimensions at launch, the kernel calls it (single-threaded) once per
+  /// block of kRows rows, and runs its loops otherwise. Threads divide the blocks. The blocks
+  /// depend on the shape alone, so every element comes from the same call whatever the thread
+  /// count: the library's results depend on the size of the product it is given (OpenBLAS
+  /// picks its kernels by size: splitting the rows of a product differently changed the last bits
+  /// of 1 element in 20), so its own threads would make them depend on their count.
   struct Contraction {
+    static constexpr int64_t kRows = 128;
     int32_t m = -1, n = -1, k = -1;  // the loops
     int32_t a = -1, b = -1;          // the load expressions of A and B
     bool a_trans = false, b_trans = false;

@@ -279,8 +279,9 @@ class Emitter {
   }
 
   // ---- matrix products ----
-  // C = A B by the library's gemm when the extents fit: the call, then a return; the kernel's
-  // loops follow for extents the library cannot take (a leading dimension below the extent it
+  // C = A B by the library's gemm when the extents fit, one call per block of rows: this call's
+  // blocks (the split range, or all of them), then a return. The kernel's loops follow, for this
+  // call's rows, for extents the library cannot take (a leading dimension below the extent it
   // spans, or extents beyond its 32-bit integers).
   void emitGemmCall(const CpuSchedule::Contraction& c) {
     const bool f64 = k_.exprs[c.a].type == ScalarType::Double;
@@ -289,10 +290,15 @@ class Emitter {
     Value* m = extent(c.m);
     Value* n = extent(c.n);
     Value* kk = extent(c.k);
+    Value* rows_per_block = b_.getInt64(CpuSchedule::Contraction::kRows);
+    Value* blocks = b_.CreateUDiv(b_.CreateAdd(m, b_.getInt64(CpuSchedule::Contraction::kRows - 1)),
+                                  rows_per_block);
+    Value* first_block = split_ == 1 ? begin_ : b_.getInt64(0);
+    Value* end_block = split_ == 1 ? end_ : blocks;
     auto atLeast = [&](int64_t ld, Value* e) { return b_.CreateICmpSGE(b_.getInt64(ld), e); };
     Value* limit = b_.getInt64(std::numeric_limits<int32_t>::max());
-    Value* fits = b_.CreateAnd(b_.CreateICmpSLE(m, limit), b_.CreateICmpSLE(n, limit));
-    fits = b_.CreateAnd(fits, b_.CreateICmpSLE(kk, limit));
+    Value* fits = b_.CreateAnd(b_.CreateICmpSLE(n, limit), b_.CreateICmpSLE(kk, limit));
+    fits = b_.CreateAnd(fits, b_.CreateICmpSGT(m, b_.getInt64(0)));
     fits = b_.CreateAnd(fits, atLeast(c.lda, c.a_trans ? m : kk));
     fits = b_.CreateAnd(fits, atLeast(c.ldb, c.b_trans ? kk : n));
     fits = b_.CreateAnd(fits, atLeast(c.ldc, n));
@@ -300,36 +306,50 @@ class Emitter {
     auto* loops = llvm::BasicBlock::Create(ctx_, "loops", fn_);
     b_.CreateCondBr(fits, call, loops);
     b_.SetInsertPoint(call);
-    // Each operand's first element: its index at the origin of the loops.
-    for (int32_t l : {c.m, c.n, c.k}) loopVars_[l] = b_.getInt64(0);
-    memo_.assign(k_.exprs.size(), nullptr);
     const Store& st = k_.stores[0];
     llvm::Type* elem = valueType(k_.exprs[c.a].type);
-    auto at = [&](int32_t buffer, int32_t index) {
-      return b_.CreateGEP(elem, buffers_[buffer], eval(index));
-    };
-    Value* a = at(static_cast<int32_t>(k_.exprs[c.a].i), k_.exprs[c.a].a);
-    Value* bm = at(static_cast<int32_t>(k_.exprs[c.b].i), k_.exprs[c.b].a);
-    Value* out = at(st.buffer, st.index);
-    memo_.assign(k_.exprs.size(), nullptr);
-    for (int32_t l : {c.m, c.n, c.k}) loopVars_[l] = nullptr;
-    // cblas_?gemm(order, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
     constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
     auto* i32 = b_.getInt32Ty();
     auto* ptr = llvm::PointerType::get(ctx_, 0);
+    // cblas_?gemm(order, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
     auto* fnTy = llvm::FunctionType::get(
         b_.getVoidTy(), {i32, i32, i32, i32, i32, i32, elem, ptr, i32, ptr, i32, elem, ptr, i32},
         false);
     Value* callee = b_.CreateIntToPtr(b_.getInt64(reinterpret_cast<uint64_t>(gemm)), ptr);
-    auto i32Of = [&](Value* v) { return b_.CreateTrunc(v, i32); };
-    b_.CreateCall(fnTy, callee,
-                  {b_.getInt32(kRowMajor), b_.getInt32(c.a_trans ? kTrans : kNoTrans),
-                   b_.getInt32(c.b_trans ? kTrans : kNoTrans), i32Of(m), i32Of(n), i32Of(kk),
-                   llvm::ConstantFP::get(elem, 1.0), a, b_.getInt32(static_cast<int32_t>(c.lda)),
-                   bm, b_.getInt32(static_cast<int32_t>(c.ldb)), llvm::ConstantFP::get(elem, 0.0),
-                   out, b_.getInt32(static_cast<int32_t>(c.ldc))});
+    emitLoop(c.m, first_block, end_block, [&](Value* block) {
+      // Each operand's first element in this block: its index at the block's first row, where
+      // n and k are 0.
+      Value* first_row = b_.CreateMul(block, rows_per_block);
+      Value* rows = b_.CreateSelect(b_.CreateICmpSLT(b_.CreateSub(m, first_row), rows_per_block),
+                                    b_.CreateSub(m, first_row), rows_per_block);
+      loopVars_[c.m] = first_row;
+      loopVars_[c.n] = b_.getInt64(0);
+      loopVars_[c.k] = b_.getInt64(0);
+      memo_.assign(k_.exprs.size(), nullptr);
+      auto at = [&](int32_t buffer, int32_t index) {
+        return b_.CreateGEP(elem, buffers_[buffer], eval(index));
+      };
+      Value* a = at(static_cast<int32_t>(k_.exprs[c.a].i), k_.exprs[c.a].a);
+      Value* bm = at(static_cast<int32_t>(k_.exprs[c.b].i), k_.exprs[c.b].a);
+      Value* out = at(st.buffer, st.index);
+      auto i32Of = [&](Value* v) { return b_.CreateTrunc(v, i32); };
+      b_.CreateCall(fnTy, callee,
+                    {b_.getInt32(kRowMajor), b_.getInt32(c.a_trans ? kTrans : kNoTrans),
+                     b_.getInt32(c.b_trans ? kTrans : kNoTrans), i32Of(rows), i32Of(n), i32Of(kk),
+                     llvm::ConstantFP::get(elem, 1.0), a, b_.getInt32(static_cast<int32_t>(c.lda)),
+                     bm, b_.getInt32(static_cast<int32_t>(c.ldb)), llvm::ConstantFP::get(elem, 0.0),
+                     out, b_.getInt32(static_cast<int32_t>(c.ldc))});
+    });
+    memo_.assign(k_.exprs.size(), nullptr);
+    for (int32_t l : {c.n, c.k}) loopVars_[l] = nullptr;
     b_.CreateRetVoid();
     b_.SetInsertPoint(loops);
+    // The loops run this call's rows: the blocks' range in rows.
+    if (split_ == 1) {
+      begin_ = b_.CreateMul(begin_, rows_per_block);
+      Value* end_row = b_.CreateMul(end_, rows_per_block);
+      end_ = b_.CreateSelect(b_.CreateICmpSLT(end_row, m), end_row, m);
+    }
   }
 
   // ---- register accumulators ----

@@ -41,6 +41,7 @@ std::atomic<int64_t> live_kernels{0};
 struct Blas {
   codegen::CpuLibraries gemm;
   void (*set_threads)(int) = nullptr;
+  int (*get_threads)() = nullptr;
 };
 
 const Blas& blas() {
@@ -53,17 +54,16 @@ const Blas& blas() {
     b.gemm.sgemm = dlsym(lib, "cblas_sgemm");
     b.gemm.dgemm = dlsym(lib, "cblas_dgemm");
     b.set_threads = reinterpret_cast<void (*)(int)>(dlsym(lib, "openblas_set_num_threads"));
-    if (!b.gemm.available() || b.set_threads == nullptr) return Blas{};
+    b.get_threads = reinterpret_cast<int (*)()>(dlsym(lib, "openblas_get_num_threads"));
+    if (!b.gemm.available() || b.set_threads == nullptr || b.get_threads == nullptr) {
+      return Blas{};
+    }
+    // Single-threaded calls on blocks of rows that the engine's threads divide
+    // (codegen::CpuSchedule::Contraction), so that results do not depend on the thread count.
+    b.set_threads(1);
     return b;
   }();
   return loaded;
-}
-
-// Gives the library as many threads as the engine's pool, which waits while it runs.
-void matchBlasThreads() {
-  static std::atomic<int> current{0};
-  const int n = numThreads();
-  if (current.exchange(n) != n) blas().set_threads(n);
 }
 
 // Runs on the CPU stream, which executes work on the calling thread as it is given; the thread
@@ -94,7 +94,8 @@ class LlvmKernel final : public CompiledKernel {
   void launch(void* const* buffers, const uint64_t* args, Stream&) const override {
     const codegen::CpuSchedule::Work w = static_work_ ? work_ : schedule_.work(shape_, args);
     if (w.units == 0) return;  // no outputs
-    if (schedule_.contraction) matchBlasThreads();
+    // Another user of the library in the process may have given it threads.
+    if (schedule_.contraction && blas().get_threads() != 1) blas().set_threads(1);
     Call call{fn_, buffers, args};
     const int64_t min_chunk = (minPointsPerThread() + w.points_per_unit - 1) / w.points_per_unit;
     parallelFor(w.units, min_chunk, &Call::run, &call);
