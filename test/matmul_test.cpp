@@ -113,4 +113,31 @@ TEST(MatrixProducts, TheCpuScheduleCallsTheLibraryWhenItHasOne) {
   EXPECT_EQ(kiln::runtime::llvmBackend().scheduleText(k).find("gemm") != std::string::npos, blas);
 }
 
+TEST(MatrixProducts, ALinearLayersProductSplitsItsRowsAmongThreads) {
+  // x @ w.t(): both operands walk k with unit stride, so the loops keep k innermost and the
+  // parallel loops m and n are both outside it; the gemm blocks still need m alone split.
+  kiln::ir::ParseResult r = kiln::ir::parseGraph(R"(graph {
+  %0 = param 0 : f32[12]
+  %1 = strided %0 {strides=[4,0,1], offset=0} : f32[3,5,4]
+  %2 = param 1 : f32[20]
+  %3 = strided %2 {strides=[0,4,1], offset=0} : f32[3,5,4]
+  %4 = mul %1, %3 : f32[3,5,4]
+  %5 = reduce.sum %4 {axes=[2]} : f32[3,5,1]
+  return %5
+})",
+                                                 "linear.kir");
+  ASSERT_TRUE(r.graph.has_value()) << r.error;
+  const kiln::sched::Schedule s = kiln::sched::schedule(*r.graph);
+  ASSERT_EQ(s.steps.size(), 1u);
+  const auto& k = s.steps[0].kernel;
+  EXPECT_EQ(kiln::codegen::cpuSchedule(k, false).split_loops, 2u);
+  const kiln::codegen::CpuSchedule cpu = kiln::codegen::cpuSchedule(k, true);
+  ASSERT_TRUE(cpu.contraction.has_value());
+  EXPECT_FALSE(cpu.contraction->a_trans);
+  EXPECT_TRUE(cpu.contraction->b_trans);
+  EXPECT_EQ(cpu.contraction->ldb, 4);
+  EXPECT_EQ(cpu.split_loops, 1u);
+  EXPECT_EQ(cpu.order[0], cpu.contraction->m);
+}
+
 }  // namespace

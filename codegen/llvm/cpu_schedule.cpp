@@ -156,12 +156,15 @@ CpuSchedule cpuSchedule(const Kernel& k, bool gemm) {
       std::find_if_not(s.order.begin(), s.order.end(), parallel) - s.order.begin());
   s.split_loops = k.phases.empty() ? s.outer_parallel
                                    : std::min(s.outer_parallel, static_cast<size_t>(k.outer));
-  // The gemm calls take blocks of rows: threads must split m alone, if anything.
-  if (gemm && (s.split_loops == 0 || s.split_loops == 1)) {
-    s.contraction = findContraction(k);
-    if (s.contraction && s.split_loops == 1 && s.order[0] != s.contraction->m) {
-      s.contraction.reset();
-    }
+  // The gemm calls take blocks of rows: threads split m alone, so m goes outermost (the loops
+  // that run instead of the library keep the others' order).
+  if (gemm) s.contraction = findContraction(k);
+  if (s.contraction) {
+    const auto m = std::find(s.order.begin(), s.order.end(), s.contraction->m);
+    std::rotate(s.order.begin(), m, m + 1);
+    s.outer_parallel = static_cast<size_t>(
+        std::find_if_not(s.order.begin(), s.order.end(), parallel) - s.order.begin());
+    s.split_loops = 1;
   }
   if (k.reduces()) {
     bool inside = std::all_of(s.order.begin() + s.outer_parallel, s.order.end(),
