@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <kiln/kiln.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -111,6 +112,73 @@ TEST(MatrixProducts, TheCpuScheduleCallsTheLibraryWhenItHasOne) {
   EXPECT_EQ(c->ldc, 5);
   const bool blas = kiln::runtime::llvmBackend().libraries().available();
   EXPECT_EQ(kiln::runtime::llvmBackend().scheduleText(k).find("gemm") != std::string::npos, blas);
+}
+
+// Kernels run to compute `outputs` together.
+int64_t kernelsToEval(const std::vector<Tensor>& outputs) {
+  const int64_t before = kiln::stats().kernels_run;
+  kiln::eval(outputs);
+  return kiln::stats().kernels_run - before;
+}
+
+TEST(MatrixProducts, ALinearLayerWithBiasAndReluIsOneKernel) {
+  // 300 rows: gemm blocks of 128 rows, the last one partial, each followed by its epilogue.
+  kiln::manual_seed(6);
+  Tensor x = realized({300, 70}, kiln::kFloat), w = realized({40, 70}, kiln::kFloat);
+  Tensor b = realized({40}, kiln::kFloat);
+  auto layer = [&] { return kiln::relu(kiln::nn::functional::linear(x, w, b)); };
+  Tensor y = layer();
+  const std::vector<double> want = kiln::detail::referenceValues(y);
+  EXPECT_EQ(kernelsToEval({y}), 1);
+  expectNearReference(y, 2e-5 * std::sqrt(70.0), "relu(x W^T + b)");
+  EXPECT_GT(std::count(want.begin(), want.end(), 0.0), 0) << "some outputs are clamped";
+  const int saved = kiln::get_num_threads();
+  const std::vector<double> once = kiln::detail::toDoubles(y);
+  for (int threads : {1, 2, 3}) {
+    kiln::set_num_threads(threads);
+    EXPECT_EQ(kiln::detail::toDoubles(layer()), once) << threads << " threads";
+  }
+  kiln::set_num_threads(saved);
+}
+
+TEST(MatrixProducts, BackwardProductsAbsorbTheirEpilogues) {
+  // h = relu(x W1^T + b1), y = h W2^T + b2, loss = sum(y * g). The gradients take 7 kernels:
+  // the forward layer (product, bias, relu), dpre = (g W2) * (h > 0) (product and relu's
+  // backward mask: one kernel), dW1 = dpre^T x, dx = dpre W1, db1 = sum of dpre's rows,
+  // dW2 = g^T h, db2 = sum of g's rows.
+  kiln::manual_seed(7);
+  Tensor x = realized({50, 30}, kiln::kFloat).requires_grad_(true);
+  Tensor w1 = realized({20, 30}, kiln::kFloat).requires_grad_(true);
+  Tensor b1 = realized({20}, kiln::kFloat).requires_grad_(true);
+  Tensor w2 = realized({10, 20}, kiln::kFloat).requires_grad_(true);
+  Tensor b2 = realized({10}, kiln::kFloat).requires_grad_(true);
+  Tensor g = realized({50, 10}, kiln::kFloat);
+  namespace F = kiln::nn::functional;
+  Tensor y = F::linear(kiln::relu(F::linear(x, w1, b1)), w2, b2);
+  const std::vector<Tensor> grads = kiln::autograd::grad({(y * g).sum()}, {x, w1, b1, w2, b2});
+  std::vector<std::vector<double>> want;
+  for (const Tensor& t : grads) want.push_back(kiln::detail::referenceValues(t));
+  EXPECT_EQ(kernelsToEval(grads), 7);
+  const char* names[] = {"dx", "dW1", "db1", "dW2", "db2"};
+  for (size_t i = 0; i < grads.size(); ++i) expectNearReference(grads[i], 1e-4, names[i]);
+}
+
+TEST(MatrixProducts, AnOptimizersUpdateIsTheEpilogueOfTheGradientsProduct) {
+  // buf = 0.9 buf + g^T x in place, as SGD's momentum reads a weight's gradient: one kernel, the
+  // product's epilogue reading and writing buf's own buffer.
+  kiln::manual_seed(8);
+  Tensor g = realized({64, 24}, kiln::kFloat), x = realized({64, 36}, kiln::kFloat);
+  Tensor buf = realized({24, 36}, kiln::kFloat);
+  const std::vector<double> old = kiln::detail::toDoubles(buf);
+  const std::vector<double> product = kiln::detail::referenceValues(g.t().mm(x));
+  buf.mul_(0.9).add_(g.t().mm(x));
+  EXPECT_EQ(kernelsToEval({buf}), 1);
+  const std::vector<double> got = kiln::detail::toDoubles(buf);
+  ASSERT_EQ(got.size(), old.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_NEAR(got[i], 0.9 * old[i] + product[i], 1e-4 * std::max(1.0, std::fabs(product[i])))
+        << "element " << i;
+  }
 }
 
 TEST(MatrixProducts, ALinearLayersProductSplitsItsRowsAmongThreads) {

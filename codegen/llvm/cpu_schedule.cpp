@@ -67,15 +67,28 @@ bool affine(const Kernel& k, int32_t e) {
   }
 }
 
+// The product's terms: a stored sum's value, or the value of a phase that plain stores read
+// (its epilogue).
 std::optional<CpuSchedule::Contraction> findContraction(const Kernel& k) {
-  if (!k.phases.empty() || k.stores.size() != 1 || k.loops.size() != 3) return std::nullopt;
+  if (k.stores.size() != 1 || k.loops.size() != 3) return std::nullopt;
   const Store& st = k.stores[0];
-  const Expr& v = k.exprs[st.value];
-  if (st.reduce != ReduceKind::Sum || v.kind != ExprKind::Op || v.sop != ScalarOp::Mul ||
+  const bool epilogue = !k.phases.empty();
+  if (epilogue) {
+    const Phase& p = k.phases[0];
+    if (k.phases.size() != 1 || k.outer != 2 || p.loops.size() != 1 || p.stash_buffer >= 0 ||
+        p.reduce != ReduceKind::Sum || st.reduce != ReduceKind::None) {
+      return std::nullopt;
+    }
+  } else if (st.reduce != ReduceKind::Sum) {
+    return std::nullopt;
+  }
+  const Expr& v = k.exprs[epilogue ? k.phases[0].value : st.value];
+  if (v.kind != ExprKind::Op || v.sop != ScalarOp::Mul ||
       (v.type != ScalarType::Float && v.type != ScalarType::Double)) {
     return std::nullopt;
   }
   CpuSchedule::Contraction c;
+  c.epilogue = epilogue;
   for (int32_t l = 0; l < 3; ++l) {
     int32_t& slot = k.loops[l].role == LoopRole::Reduction ? c.k : c.m < 0 ? c.m : c.n;
     if (slot >= 0) return std::nullopt;
@@ -88,11 +101,17 @@ std::optional<CpuSchedule::Contraction> findContraction(const Kernel& k) {
     return coef;
   };
   const auto out = coefficients(st.index);
-  if (!out || (*out)[c.k] != 0) return std::nullopt;
-  // The result is contiguous along one parallel loop: that one is n.
-  if ((*out)[c.n] != 1) std::swap(c.m, c.n);
-  if ((*out)[c.n] != 1 || (*out)[c.m] < 1) return std::nullopt;
-  c.ldc = (*out)[c.m];
+  if (epilogue) {
+    // The library writes a scratch block that the stores read; their inner loop is the one
+    // along which they write contiguously, when one is.
+    if (out && (*out)[c.m] == 1) std::swap(c.m, c.n);
+  } else {
+    if (!out || (*out)[c.k] != 0) return std::nullopt;
+    // The result is contiguous along one parallel loop: that one is n.
+    if ((*out)[c.n] != 1) std::swap(c.m, c.n);
+    if ((*out)[c.n] != 1 || (*out)[c.m] < 1) return std::nullopt;
+    c.ldc = (*out)[c.m];
+  }
   for (int32_t operand : {v.a, v.b}) {
     const Expr& load = k.exprs[operand];
     if (load.kind != ExprKind::Load || load.type != v.type) return std::nullopt;
@@ -176,6 +195,13 @@ CpuSchedule cpuSchedule(const Kernel& k, bool gemm) {
 
 CpuSchedule::Work CpuSchedule::work(const Kernel& k, const uint64_t* args) const {
   Work w;
+  if (contraction) {
+    const Contraction& c = *contraction;
+    w.units = (k.extentAt(c.m, args) + Contraction::kRows - 1) / Contraction::kRows;
+    w.points_per_unit =
+        std::max<int64_t>(1, Contraction::kRows * k.extentAt(c.n, args) * k.extentAt(c.k, args));
+    return w;
+  }
   for (size_t i = 0; i < split_loops; ++i) w.units *= k.extentAt(order[i], args);
   // The stores' inner nest plus each phase's loops.
   int64_t per_unit = 1;
@@ -184,10 +210,6 @@ CpuSchedule::Work CpuSchedule::work(const Kernel& k, const uint64_t* args) const
     int64_t phase_points = 1;
     for (int32_t l : p.loops) phase_points *= k.extentAt(l, args);
     per_unit += phase_points;
-  }
-  if (contraction && split_loops == 1) {
-    w.units = (w.units + Contraction::kRows - 1) / Contraction::kRows;
-    per_unit *= Contraction::kRows;
   }
   w.points_per_unit = std::max<int64_t>(1, per_unit);
   return w;
@@ -205,8 +227,12 @@ std::string CpuSchedule::text(const Kernel& k) const {
   if (contraction) {
     const Contraction& c = *contraction;
     absl::StrAppend(&out, ", gemm C[", c.m, ",", c.n, "] = A", c.a_trans ? "^T" : "", " B",
-                    c.b_trans ? "^T" : "", " over loop ", c.k, " (lda ", c.lda, ", ldb ", c.ldb,
-                    ", ldc ", c.ldc, ") per ", Contraction::kRows, " rows");
+                    c.b_trans ? "^T" : "", " over loop ", c.k, " (lda ", c.lda, ", ldb ", c.ldb);
+    if (c.epilogue) {
+      absl::StrAppend(&out, ") per ", Contraction::kRows, " rows into scratch, then the stores");
+    } else {
+      absl::StrAppend(&out, ", ldc ", c.ldc, ") per ", Contraction::kRows, " rows");
+    }
   }
   if (split_loops > 0) {
     // The units' count: the static extents' product, times each argument extent.

@@ -54,12 +54,17 @@ struct CpuSchedule {
   /// count: the library's results depend on the size of the product it is given (OpenBLAS
   /// picks its kernels by size: splitting the rows of a product differently changed the last bits
   /// of 1 element in 20), so its own threads would make them depend on their count.
+  /// With `epilogue`, the product is the kernel's one phase (outer loops m and n, its loop k)
+  /// and the plain stores read it: each block's product goes to a scratch block of rows (ldc
+  /// n's extent), and the stores run over that block reading it as the phase's accumulator
+  /// (bias, activation, an optimizer's update: one pass over the output, in cache).
   struct Contraction {
     static constexpr int64_t kRows = 128;
     int32_t m = -1, n = -1, k = -1;  // the loops
     int32_t a = -1, b = -1;          // the load expressions of A and B
     bool a_trans = false, b_trans = false;
-    int64_t lda = 0, ldb = 0, ldc = 0;
+    int64_t lda = 0, ldb = 0, ldc = 0;  // ldc: without an epilogue
+    bool epilogue = false;
   };
   std::optional<Contraction> contraction;
 

@@ -15,6 +15,7 @@
 #include <llvm/Transforms/Utils/Cloning.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <stdexcept>
 #include <vector>
@@ -282,7 +283,8 @@ class Emitter {
   // C = A B by the library's gemm when the extents fit, one call per block of rows: this call's
   // blocks (the split range, or all of them), then a return. The kernel's loops follow, for this
   // call's rows, for extents the library cannot take (a leading dimension below the extent it
-  // spans, or extents beyond its 32-bit integers).
+  // spans, or extents beyond its 32-bit integers). With an epilogue, each block goes to a
+  // scratch block that the stores then read, row by row.
   void emitGemmCall(const CpuSchedule::Contraction& c) {
     const bool f64 = k_.exprs[c.a].type == ScalarType::Double;
     const void* gemm = f64 ? libraries_.dgemm : libraries_.sgemm;
@@ -298,24 +300,37 @@ class Emitter {
     auto atLeast = [&](int64_t ld, Value* e) { return b_.CreateICmpSGE(b_.getInt64(ld), e); };
     Value* limit = b_.getInt64(std::numeric_limits<int32_t>::max());
     Value* fits = b_.CreateAnd(b_.CreateICmpSLE(n, limit), b_.CreateICmpSLE(kk, limit));
-    fits = b_.CreateAnd(fits, b_.CreateICmpSGT(m, b_.getInt64(0)));
+    for (Value* e : {m, n, kk}) fits = b_.CreateAnd(fits, b_.CreateICmpSGT(e, b_.getInt64(0)));
     fits = b_.CreateAnd(fits, atLeast(c.lda, c.a_trans ? m : kk));
     fits = b_.CreateAnd(fits, atLeast(c.ldb, c.b_trans ? kk : n));
-    fits = b_.CreateAnd(fits, atLeast(c.ldc, n));
+    if (!c.epilogue) fits = b_.CreateAnd(fits, atLeast(c.ldc, n));
     auto* call = llvm::BasicBlock::Create(ctx_, "gemm", fn_);
     auto* loops = llvm::BasicBlock::Create(ctx_, "loops", fn_);
     b_.CreateCondBr(fits, call, loops);
     b_.SetInsertPoint(call);
     const Store& st = k_.stores[0];
     llvm::Type* elem = valueType(k_.exprs[c.a].type);
+    auto* ptr = llvm::PointerType::get(ctx_, 0);
+    // The epilogue's scratch: one block of rows, from malloc (a failed allocation runs the
+    // loops instead).
+    Value* scratch = nullptr;
+    if (c.epilogue) {
+      const uint64_t elem_bytes = f64 ? sizeof(double) : sizeof(float);
+      Value* bytes = b_.CreateMul(b_.CreateMul(rows_per_block, n), b_.getInt64(elem_bytes));
+      scratch =
+          b_.CreateCall(llvm::FunctionType::get(ptr, {b_.getInt64Ty()}, false),
+                        functionPointer(reinterpret_cast<const void*>(&std::malloc)), {bytes});
+      auto* have = llvm::BasicBlock::Create(ctx_, "scratch", fn_);
+      b_.CreateCondBr(b_.CreateIsNull(scratch), loops, have);
+      b_.SetInsertPoint(have);
+    }
     constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
     auto* i32 = b_.getInt32Ty();
-    auto* ptr = llvm::PointerType::get(ctx_, 0);
     // cblas_?gemm(order, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
     auto* fnTy = llvm::FunctionType::get(
         b_.getVoidTy(), {i32, i32, i32, i32, i32, i32, elem, ptr, i32, ptr, i32, elem, ptr, i32},
         false);
-    Value* callee = b_.CreateIntToPtr(b_.getInt64(reinterpret_cast<uint64_t>(gemm)), ptr);
+    Value* callee = functionPointer(gemm);
     emitLoop(c.m, first_block, end_block, [&](Value* block) {
       // Each operand's first element in this block: its index at the block's first row, where
       // n and k are 0.
@@ -331,17 +346,23 @@ class Emitter {
       };
       Value* a = at(static_cast<int32_t>(k_.exprs[c.a].i), k_.exprs[c.a].a);
       Value* bm = at(static_cast<int32_t>(k_.exprs[c.b].i), k_.exprs[c.b].a);
-      Value* out = at(st.buffer, st.index);
+      Value* out = c.epilogue ? scratch : at(st.buffer, st.index);
       auto i32Of = [&](Value* v) { return b_.CreateTrunc(v, i32); };
-      b_.CreateCall(fnTy, callee,
-                    {b_.getInt32(kRowMajor), b_.getInt32(c.a_trans ? kTrans : kNoTrans),
-                     b_.getInt32(c.b_trans ? kTrans : kNoTrans), i32Of(rows), i32Of(n), i32Of(kk),
-                     llvm::ConstantFP::get(elem, 1.0), a, b_.getInt32(static_cast<int32_t>(c.lda)),
-                     bm, b_.getInt32(static_cast<int32_t>(c.ldb)), llvm::ConstantFP::get(elem, 0.0),
-                     out, b_.getInt32(static_cast<int32_t>(c.ldc))});
+      Value* ldc = c.epilogue ? i32Of(n) : b_.getInt32(static_cast<int32_t>(c.ldc));
+      b_.CreateCall(
+          fnTy, callee,
+          {b_.getInt32(kRowMajor), b_.getInt32(c.a_trans ? kTrans : kNoTrans),
+           b_.getInt32(c.b_trans ? kTrans : kNoTrans), i32Of(rows), i32Of(n), i32Of(kk),
+           llvm::ConstantFP::get(elem, 1.0), a, b_.getInt32(static_cast<int32_t>(c.lda)), bm,
+           b_.getInt32(static_cast<int32_t>(c.ldb)), llvm::ConstantFP::get(elem, 0.0), out, ldc});
+      if (c.epilogue) emitEpilogue(c, first_row, rows, n, scratch, elem);
     });
     memo_.assign(k_.exprs.size(), nullptr);
     for (int32_t l : {c.n, c.k}) loopVars_[l] = nullptr;
+    if (c.epilogue) {
+      b_.CreateCall(llvm::FunctionType::get(b_.getVoidTy(), {ptr}, false),
+                    functionPointer(reinterpret_cast<const void*>(&std::free)), {scratch});
+    }
     b_.CreateRetVoid();
     b_.SetInsertPoint(loops);
     // The loops run this call's rows: the blocks' range in rows.
@@ -350,6 +371,27 @@ class Emitter {
       Value* end_row = b_.CreateMul(end_, rows_per_block);
       end_ = b_.CreateSelect(b_.CreateICmpSLT(end_row, m), end_row, m);
     }
+  }
+
+  // The stores over one block's rows, reading the product from the scratch block as phase 0's
+  // accumulator.
+  void emitEpilogue(const CpuSchedule::Contraction& c, Value* first_row, Value* rows, Value* n,
+                    Value* scratch, llvm::Type* elem) {
+    emitLoop(c.m, first_row, b_.CreateAdd(first_row, rows), [&](Value* row) {
+      Value* scratch_row = b_.CreateMul(b_.CreateSub(row, first_row), n);
+      emitLoop(c.n, b_.getInt64(0), n, [&](Value* col) {
+        memo_.assign(k_.exprs.size(), nullptr);
+        accs_.assign(k_.phases.size(), nullptr);
+        accs_[0] = b_.CreateLoad(
+            elem, b_.CreateInBoundsGEP(elem, scratch, b_.CreateAdd(scratch_row, col)));
+        emitPlainStores();
+      });
+    });
+  }
+
+  Value* functionPointer(const void* f) {
+    return b_.CreateIntToPtr(b_.getInt64(reinterpret_cast<uint64_t>(f)),
+                             llvm::PointerType::get(ctx_, 0));
   }
 
   // ---- register accumulators ----

@@ -69,9 +69,11 @@ struct NotAPhase {
   int32_t instr;
 };
 
-// Whether `in` is a matrix product: a sum of the products of two operands that are each read
-// through a broadcast (matmul's A[m, 1, k] * B[1, n, k]). Its operands are best in memory and
-// it is best computed as a product of its own (a library gemm on the CPU), never as a phase.
+}  // namespace
+
+// A matrix product's operands are best in memory, and it is best computed by a product routine
+// (a library gemm on the CPU): it is a phase only of a kernel whose stores are its epilogue
+// (productEpilogue), and otherwise a kernel of its own.
 bool matrixProduct(const Graph& g, const Instr& in) {
   if (in.d.op != Op::Reduce || in.d.rop != ir::ReduceOp::Sum) return false;
   const Instr& term = g.instrs[in.operands[0]];
@@ -87,11 +89,13 @@ bool matrixProduct(const Graph& g, const Instr& in) {
   return true;
 }
 
+namespace {
+
 // A reduction over trailing dimensions, with at least one dimension kept: its reader may compute
 // it per row as a phase (softmax's max and sum, layernorm's mean and variance), when the reader
-// runs over those rows as its outer loops. Matrix products are not (matrixProduct).
+// runs over those rows as its outer loops.
 bool rowReduction(const Graph& g, const Instr& in) {
-  if (in.d.op != Op::Reduce || matrixProduct(g, in)) return false;
+  if (in.d.op != Op::Reduce) return false;
   const size_t rank = g.instrs[in.operands[0]].d.shape.size();
   std::vector<bool> reduced(rank, false);
   for (int64_t a : in.d.ints) reduced[a] = true;
@@ -153,6 +157,7 @@ class Lowering {
     const Instr& in = g_.instrs[root];
     Step step;
     step.instr = root;
+    root_reduces_ = in.d.op == Op::Reduce || in.d.op == Op::ArgReduce;
     std::vector<Lin> idx;
     if (in.d.op == Op::Reduce || in.d.op == Op::ArgReduce) {
       const Instr& src = g_.instrs[in.operands[0]];
@@ -449,7 +454,14 @@ class Lowering {
           continue;
         }
         const int32_t loop = phase_loop_.at(key(t.instr, t.index));
-        if (!walksRowsInOrder(loop)) throw NotAPhase{t.instr};
+        if (matrixProduct(g_, in)) {
+          if (!productEpilogue()) throw NotAPhase{t.instr};
+          product_phase_ = t.instr;
+        } else if (product_phase_ >= 0) {
+          throw NotAPhase{product_phase_};
+        } else if (!walksRowsInOrder(loop)) {
+          throw NotAPhase{t.instr};
+        }
         codegen::Phase phase;
         phase.loops = {loop};
         phase.reduce = reduceKind(in.d);
@@ -571,6 +583,16 @@ class Lowering {
     return b_.stashed(stash_target_.buffer, b_.materialize(store_lin_));
   }
 
+  // Whether a matrix product about to become this kernel's phase (phaseInput has set outer_) is
+  // read by an epilogue: the kernel's only phase, read by plain stores at each point of a
+  // two-loop index space (bias, scale, activation, the update of an optimizer's buffer), so that
+  // a backend can run the product by its own routine and the stores after it (the CPU: a gemm
+  // per block of rows, codegen/llvm/cpu_schedule.h). Batched products stay kernels of their own.
+  bool productEpilogue() const {
+    return !root_reduces_ && root_loops_ == 2 && outer_ == root_loops_ &&
+           b_.kernel().phases.empty();
+  }
+
   // Whether loops [0, outer) can be a phase's outer loops (codegen/kernel.h): Parallel loops,
   // then Reduction loops only if no Parallel loop of the kernel is left outside them (a reduction
   // root whose terms are rows, as the mean of the per-row losses of a batch).
@@ -641,8 +663,10 @@ class Lowering {
   std::vector<bool> mergeable_;
   int32_t out_slot_ = -1;
   bool reduces_ = false;
-  int32_t root_loops_ = 0;  // loops of the index space (the phases' own come after them)
-  int32_t outer_ = 0;       // the phases' outer loops, once a phase exists
+  bool root_reduces_ = false;
+  int32_t product_phase_ = -1;  // the matrix product that is this kernel's phase, if any
+  int32_t root_loops_ = 0;      // loops of the index space (the phases' own come after them)
+  int32_t outer_ = 0;           // the phases' outer loops, once a phase exists
   absl::flat_hash_map<int64_t, int32_t> phase_input_, phase_loop_;  // by (instr, index)
 };
 
@@ -667,7 +691,7 @@ void realizeBoundaries(const Graph& g, Realized& r) {
   for (int32_t i = 0; i < std::ssize(g.instrs); ++i) {
     const Instr& in = g.instrs[i];
     if (in.d.op == Op::Param) r.mark(i, "input buffer");
-    if (matrixProduct(g, in)) {
+    if (matrixProduct(g, in) && !rowReduction(g, in)) {
       r.mark(i, "matrix product");
     } else if ((in.d.op == Op::Reduce && !rowReduction(g, in)) || in.d.op == Op::ArgReduce) {
       r.mark(i, "reduction");
@@ -747,7 +771,9 @@ void realizeBroadcastReads(const Graph& g, Realized& r) {
 void realizeSharedRowReductions(const Graph& g, const std::vector<bool>& not_phases, Realized& r) {
   const int32_t n = static_cast<int32_t>(g.instrs.size());
   for (int32_t i = 0; i < n; ++i) {
-    if (not_phases[i]) r.mark(i, "reduction its reader cannot compute per row");
+    if (!not_phases[i]) continue;
+    r.mark(i, matrixProduct(g, g.instrs[i]) ? "matrix product (its reader is not an epilogue)"
+                                            : "reduction its reader cannot compute per row");
   }
   std::vector<int32_t> seen_by(n, -1);
   for (int32_t i = n - 1; i >= 0; --i) {
@@ -767,7 +793,10 @@ void realizeSharedRowReductions(const Graph& g, const std::vector<bool>& not_pha
       }
       readers += reaches;
     }
-    if (readers > 1) r.mark(i, "reduction read by several kernels");
+    if (readers > 1) {
+      r.mark(i, matrixProduct(g, g.instrs[i]) ? "matrix product read by several kernels"
+                                              : "reduction read by several kernels");
+    }
   }
 }
 

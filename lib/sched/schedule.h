@@ -54,6 +54,11 @@ struct Schedule {
 
 Schedule schedule(const ir::Graph& g);
 
+/// Whether instruction `in` of `g` is a matrix product: a sum of the products of two operands
+/// that are each read through a broadcast (matmul's A[m, 1, k] * B[1, n, k]). Such a product is
+/// a kernel of its own, or the one phase of a kernel whose stores are its epilogue.
+bool matrixProduct(const ir::Graph& g, const ir::Instr& in);
+
 /// The raw 64 bits a kernel receives for the argument `source` describes, taken from `d`.
 uint64_t argValue(const ir::NodeDesc& d, const ArgSource& source);
 

@@ -5,6 +5,7 @@
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -68,7 +69,14 @@ std::string boundaryExplanation(std::string_view reason) {
   if (reason == "matrix product")
     return "a matrix product (a sum of products of two operands read through broadcasts): "
            "computed in a kernel of its own, on operands in memory, which the CPU backend runs "
-           "as one call of OpenBLAS's gemm where it could load the library";
+           "as calls of OpenBLAS's gemm where it could load the library";
+  if (reason == "matrix product (its reader is not an epilogue)")
+    return "a matrix product whose reader cannot take it as an epilogue (the reader reduces, "
+           "reads it at other points than its own or through another row reduction, or is a "
+           "batched product): computed in a kernel of its own (OpenBLAS's gemm on the CPU)";
+  if (reason == "matrix product read by several kernels")
+    return "a matrix product read by several kernels: computed once and stored rather than "
+           "computed again as the epilogue of each";
   if (reason == "reduction its reader cannot compute per row")
     return "a row reduction that its reader cannot compute row by row (the reader does not run "
            "over the reduction's rows as its outer loops, e.g. another reduction over them), so "
@@ -402,11 +410,20 @@ std::string explainText(const Source& src, const Pipeline& p) {
                       " among them (views and shape changes are index arithmetic and never end a "
                       "kernel)");
     absl::StrAppend(&out, "\n");
-    if (!st.kernel.phases.empty())
+    const bool product = std::any_of(fg.inlined.begin(), fg.inlined.end(), [&](int32_t v) {
+      return sched::matrixProduct(g, g.instrs[v]);
+    });
+    if (product) {
+      absl::StrAppend(&out,
+                      "  computes a matrix product inside the kernel, its stores being the "
+                      "product's epilogue (the CPU backend calls gemm per block of rows and runs "
+                      "the stores over each block while it is in cache)\n");
+    } else if (!st.kernel.phases.empty()) {
       absl::StrAppend(&out, "  computes ",
                       plural(std::ssize(st.kernel.phases), "row reduction", "row reductions"),
                       " per row inside the kernel, as phases before its stores (the rows are read "
                       "from memory once)\n");
+    }
     if (!shared.empty())
       absl::StrAppend(&out, "  recomputes ", absl::StrJoin(shared, ", "),
                       " (also inlined into other kernels: cheap values are recomputed where they "
