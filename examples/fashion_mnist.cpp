@@ -3,7 +3,10 @@
 // update) is one lazy graph, compiled on the first step and reused by every later one.
 //
 //   fashion_mnist [--epochs N] [--optimizer sgd|adam] [--lr X] [--batch N] [--limit N]
-//                 [--eager] [--synthetic] [--data DIR] [--seed N]
+//                 [--eager] [--synthetic] [--data DIR] [--seed N] [--profile]
+//
+// --profile records every kernel launch (kiln::profiler) and prints the profiler's table at the
+// end: time, GB/s and GFLOP/s per kernel, and where in the graph each one comes from.
 //
 // The data set comes from Debian's dataset-fashion-mnist package (IDX files, gzip-compressed,
 // under /usr/share/datasets/fashion-mnist). Without it (or with --synthetic) the program says so
@@ -54,12 +57,13 @@ struct Options {
   bool synthetic = false;
   std::string data = "/usr/share/datasets/fashion-mnist";
   uint64_t seed = 0;
+  bool profile = false;
 };
 
 [[noreturn]] void usage(const char* message) {
   std::cerr << "fashion_mnist: " << message
             << "\nusage: fashion_mnist [--epochs N] [--optimizer sgd|adam] [--lr X] [--batch N]"
-               " [--limit N] [--eager] [--synthetic] [--data DIR] [--seed N]\n";
+               " [--limit N] [--eager] [--synthetic] [--data DIR] [--seed N] [--profile]\n";
   std::exit(2);
 }
 
@@ -91,6 +95,8 @@ Options parse(int argc, char** argv) {
         o.data = value();
       } else if (a == "--seed") {
         o.seed = std::stoull(value());
+      } else if (a == "--profile") {
+        o.profile = true;
       } else if (a == "--help" || a == "-h") {
         usage("trains an MLP on Fashion-MNIST");
       } else {
@@ -208,6 +214,7 @@ double accuracy(kiln::nn::Sequential& model, const Split& test) {
 int main(int argc, char** argv) {
   Options opt = parse(argc, argv);
   if (opt.eager) kiln::set_eager(true);
+  if (opt.profile) kiln::profiler::enable();
 
   Split train, test;
   std::string source;
@@ -307,5 +314,6 @@ int main(int argc, char** argv) {
               << " compiled, " << after.cache_hits - before.cache_hits << " reused, "
               << after.kernels_run - before.kernels_run << " run" << std::endl;
   }
+  if (opt.profile) std::cout << "\nkernel profile (all epochs):\n" << kiln::profiler::table();
   return 0;
 }

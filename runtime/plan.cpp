@@ -1,6 +1,7 @@
 #include "runtime/plan.h"
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/strings/str_cat.h>
 
 #include <exception>
 #include <mutex>
@@ -9,6 +10,7 @@
 #include "lib/core/dump.h"
 #include "lib/passes/passes.h"
 #include "runtime/kernel_cache.h"
+#include "runtime/profiler.h"
 #include "runtime/stats.h"
 #include "runtime/thread_pool.h"
 
@@ -136,6 +138,14 @@ std::shared_ptr<const Plan> buildPlan(const ir::Graph& graph, Device& device,
     if (graph.instrs[from].d.shape != simple.graph.instrs[i].d.shape) continue;
     plan->intermediates.emplace_back(from, sl);
   }
+  plan->step_instr.resize(steps.size());
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const int32_t v = steps[i].instr;
+    if (v < 0) continue;
+    const ir::NodeDesc& d = simple.graph.instrs[v].d;
+    plan->step_instr[i] =
+        absl::StrCat("%", v, " ", ir::mnemonic(d), " ", ir::typeText(d.dtype, d.shape));
+  }
   plan->simplified = std::move(simple.graph);
   return plan;
 }
@@ -229,11 +239,27 @@ void runPlan(const Plan& plan, absl::FunctionRef<const ir::NodeDesc&(int32_t)> d
   // Reused by every run on this thread: a run allocates only its slots' buffers.
   thread_local std::vector<void*> ptrs;
   thread_local std::vector<uint64_t> args;
+  thread_local std::vector<int64_t> buffer_bytes;
+  // Read once per run: off, the profiler costs nothing more. The times are the host's: CPU
+  // kernels and copies finish within launch() and copy().
+  const bool profiling = profiler::enabled();
+  if (profiling) profiler::countRun();
   for (size_t i = 0; i < sch.steps.size(); ++i) {
     const sched::Step& st = sch.steps[i];
     if (st.kind == sched::Step::Kind::Copy) {
       const Buffer& src = *slots[st.slots[0]];
+      if (!profiling) {
+        device.copy(src, *slots[st.slots[1]], src.bytes());
+        continue;
+      }
+      profiler::Launch copy;
+      copy.step = &st;
+      copy.instr = plan.step_instr[i];
+      copy.copy_bytes = static_cast<int64_t>(src.bytes());
+      copy.start = profiler::Clock::now();
       device.copy(src, *slots[st.slots[1]], src.bytes());
+      copy.end = profiler::Clock::now();
+      profiler::record(copy);
       continue;
     }
     ptrs.clear();
@@ -243,7 +269,22 @@ void runPlan(const Plan& plan, absl::FunctionRef<const ir::NodeDesc&(int32_t)> d
       int32_t from = plan.arg_instr[i][k];
       if (from >= 0) args[k] = sched::argValue(desc_of(from), st.arg_sources[k]);
     }
-    plan.kernels[i]->launch(ptrs.data(), args.data(), stream);
+    if (!profiling) {
+      plan.kernels[i]->launch(ptrs.data(), args.data(), stream);
+    } else {
+      buffer_bytes.clear();
+      for (int32_t sl : st.slots) buffer_bytes.push_back(static_cast<int64_t>(slots[sl]->bytes()));
+      profiler::Launch launch;
+      launch.kernel = &plan.kernels[i];
+      launch.step = &st;
+      launch.instr = plan.step_instr[i];
+      launch.args = args.data();
+      launch.buffer_bytes = buffer_bytes.data();
+      launch.start = profiler::Clock::now();
+      plan.kernels[i]->launch(ptrs.data(), args.data(), stream);
+      launch.end = profiler::Clock::now();
+      profiler::record(launch);
+    }
     counters().kernels_run.fetch_add(1);
   }
   stream.synchronize();

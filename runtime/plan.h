@@ -31,6 +31,9 @@ struct Plan {
   std::vector<std::shared_ptr<const CompiledKernel>> kernels;  // per step (null for copies)
   std::vector<std::vector<int32_t>> arg_instr;  // per step and argument: graph instr, or -1
   std::vector<std::pair<int32_t, int32_t>> intermediates;  // (graph instr, slot) worth keeping
+  /// Per step, the value it computes in the simplified graph, e.g. "%34 reduce.sum f32[256,512]"
+  /// (the profiler's rows name it; made once here rather than at every profiled launch).
+  std::vector<std::string> step_instr;
 };
 
 /// Everything that decides the schedule and the code: the structure, and the constants that

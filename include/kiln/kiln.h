@@ -9,6 +9,7 @@
 #include "kiln/ops.h"
 #include "kiln/optim.h"
 #include "kiln/options.h"
+#include "kiln/profiler.h"
 #include "kiln/runtime.h"
 #include "kiln/scalar.h"
 #include "kiln/scalar_type.h"

@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "kiln/error.h"
+#include "kiln/profiler.h"
 #include "kiln/runtime.h"
 #include "lib/core/dump.h"
 #include "lib/frontend/tensor_impl.h"
@@ -19,6 +20,7 @@
 #include "runtime/thread_pool.h"
 #include "runtime/kernel_cache.h"
 #include "runtime/plan.h"
+#include "runtime/profiler.h"
 #include "runtime/stats.h"
 
 namespace kiln::detail {
@@ -430,5 +432,38 @@ void clear_kernel_cache() {
   runtime::clearPlans();
   runtime::clearKernelCache();
 }
+
+namespace profiler {
+
+void enable() {
+  runtime::profiler::setEnabled(true);
+}
+void disable() {
+  runtime::profiler::setEnabled(false);
+}
+bool is_enabled() {
+  return runtime::profiler::enabled();
+}
+void reset() {
+  runtime::profiler::reset();
+}
+std::string table() {
+  return runtime::profiler::table();
+}
+void write_trace(const std::string& path) {
+  if (!runtime::profiler::writeTrace(path)) {
+    throw Error("kiln::profiler::write_trace: cannot write " + path);
+  }
+}
+void set_machine_limits(double gbytes_per_s, double gflops) {
+  const bool clear = gbytes_per_s == 0 && gflops == 0;
+  if (!clear && !(gbytes_per_s > 0 && gflops > 0)) {
+    throw Error(absl::StrCat("kiln::profiler::set_machine_limits: expected positive limits, got ",
+                             gbytes_per_s, " GB/s and ", gflops, " GFLOP/s"));
+  }
+  runtime::profiler::setMachineLimits({gbytes_per_s, gflops});
+}
+
+}  // namespace profiler
 
 }  // namespace kiln
