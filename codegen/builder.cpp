@@ -323,6 +323,9 @@ std::vector<Lin> KernelBuilder::unravel(const Lin& flat, const std::vector<int64
   for (size_t d = shape.size(); d-- > 0;) {
     if (d == 0) {
       idx[d] = rest;
+    } else if (shape[d] == 0) {
+      // An empty shape is never read: the index space that reads it runs no point of it.
+      idx[d] = Lin{};
     } else {
       idx[d] = mod(rest, shape[d]);
       rest = floorDiv(rest, shape[d]);

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <random>
+#include <string>
 #include <vector>
 
 #include "codegen/llvm/cpu_schedule.h"
@@ -179,6 +181,103 @@ TEST(MatrixProducts, AnOptimizersUpdateIsTheEpilogueOfTheGradientsProduct) {
     ASSERT_NEAR(got[i], 0.9 * old[i] + product[i], 1e-4 * std::max(1.0, std::fabs(product[i])))
         << "element " << i;
   }
+}
+
+// An operand of `shape` read as a product reads it: straight, transposed (its last two
+// dimensions swapped in memory), or a window of a wider matrix (rows further apart than their
+// length).
+Tensor operand(std::vector<int64_t> shape, kiln::ScalarType dtype, int layout) {
+  auto make = [&](std::vector<int64_t> s) {
+    Tensor t = kiln::isFloatingType(dtype) ? kiln::randn(s, kiln::TensorOptions(dtype))
+                                           : kiln::randint(-4, 5, s, kiln::TensorOptions(dtype));
+    t.eval();
+    return t;
+  };
+  const size_t r = shape.size();
+  if (layout == 1) {
+    std::swap(shape[r - 1], shape[r - 2]);
+    return make(shape).transpose(-1, -2);
+  }
+  if (layout == 2) {
+    shape[r - 1] += 3;
+    return make(shape).narrow(-1, 1, shape[r - 1] - 3);
+  }
+  return make(shape);
+}
+
+TEST(MatrixProducts, RandomShapesLayoutsBatchesAndDtypesMatchTheReference) {
+  // Sizes with 0, 1, primes and more than a block of gemm rows; batches of their own, broadcast
+  // against each other, or only on one side; float32/64 by gemm, integers by kiln's loops; some
+  // with a bias and relu as the epilogue.
+  std::mt19937 rng(11);
+  const int64_t sizes[] = {0, 1, 2, 3, 5, 7, 13, 31, 64, 129, 200};
+  const kiln::ScalarType dtypes[] = {kiln::kFloat, kiln::kDouble, kiln::kLong, kiln::kInt};
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  kiln::manual_seed(12);
+  for (int trial = 0; trial < 80; ++trial) {
+    const kiln::ScalarType dtype = dtypes[pick(4)];
+    const int64_t m = sizes[pick(11)], n = sizes[pick(11)], k = sizes[pick(11)];
+    std::vector<int64_t> batch_a, batch_b;
+    switch (pick(4)) {
+      case 1:
+        batch_a = batch_b = {3};
+        break;
+      case 2:
+        batch_a = {2, 1};
+        batch_b = {3};
+        break;
+      case 3:
+        batch_a = {4};
+        break;
+      default:
+        break;
+    }
+    auto with = [](std::vector<int64_t> batch, int64_t rows, int64_t cols) {
+      batch.push_back(rows);
+      batch.push_back(cols);
+      return batch;
+    };
+    Tensor a = operand(with(batch_a, m, k), dtype, pick(3));
+    Tensor b = operand(with(batch_b, k, n), dtype, pick(3));
+    Tensor c = kiln::matmul(a, b);
+    const bool epilogue = kiln::isFloatingType(dtype) && pick(2) == 1;
+    if (epilogue) c = kiln::relu(c + operand({n}, dtype, 0));
+    const std::string what = ::testing::PrintToString(a.sizes().vec()) + " @ " +
+                             ::testing::PrintToString(b.sizes().vec()) + " " +
+                             std::string(kiln::toString(dtype)) + (epilogue ? " +b relu" : "");
+    const double tol = dtype == kiln::kFloat    ? 3e-6 * std::sqrt(static_cast<double>(k) + 1)
+                       : dtype == kiln::kDouble ? 1e-12 * std::sqrt(static_cast<double>(k) + 1)
+                                                : 0;
+    expectNearReference(c, tol, what);
+  }
+}
+
+TEST(MatrixProducts, ABatchedProductCallsTheLibraryPerBatch) {
+  kiln::manual_seed(13);
+  Tensor a = realized({5, 140, 30}, kiln::kFloat), b = realized({5, 30, 20}, kiln::kFloat);
+  Tensor c = kiln::bmm(a, b);
+  expectNearReference(c, 2e-5 * std::sqrt(30.0), "bmm");
+  kiln::ir::ParseResult r = kiln::ir::parseGraph(R"(graph {
+  %0 = param 0 : f32[24]
+  %1 = strided %0 {strides=[12,4,0,1], offset=0} : f32[2,3,5,4]
+  %2 = param 1 : f32[40]
+  %3 = strided %2 {strides=[20,0,1,5], offset=0} : f32[2,3,5,4]
+  %4 = mul %1, %3 : f32[2,3,5,4]
+  %5 = reduce.sum %4 {axes=[3]} : f32[2,3,5,1]
+  return %5
+})",
+                                                 "bmm.kir");
+  ASSERT_TRUE(r.graph.has_value()) << r.error;
+  const kiln::sched::Schedule s = kiln::sched::schedule(*r.graph);
+  ASSERT_EQ(s.steps.size(), 1u);
+  const kiln::codegen::CpuSchedule cpu = kiln::codegen::cpuSchedule(s.steps[0].kernel, true);
+  ASSERT_TRUE(cpu.contraction.has_value());
+  EXPECT_EQ(cpu.contraction->batch, 0);
+  EXPECT_EQ(cpu.contraction->m, 1);
+  EXPECT_EQ(cpu.contraction->n, 2);
+  EXPECT_EQ(cpu.contraction->lda, 4);
+  EXPECT_EQ(cpu.contraction->ldb, 5);
+  EXPECT_EQ(cpu.split_loops, 2u);
 }
 
 TEST(MatrixProducts, ALinearLayersProductSplitsItsRowsAmongThreads) {

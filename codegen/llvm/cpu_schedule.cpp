@@ -67,57 +67,38 @@ bool affine(const Kernel& k, int32_t e) {
   }
 }
 
-// The product's terms: a stored sum's value, or the value of a phase that plain stores read
-// (its epilogue).
-std::optional<CpuSchedule::Contraction> findContraction(const Kernel& k) {
-  if (k.stores.size() != 1 || k.loops.size() != 3) return std::nullopt;
+// The product C[batch, m, n] = sum over k of A[batch, m, k] B[batch, n, k], with the loops
+// given, or nothing when the accesses do not fit a gemm call per batch: A moves along m and k
+// only, B along n and k, C along m and n (any stride along the batch, 0 too: a broadcast
+// operand), each operand with unit stride along one of its two loops.
+std::optional<CpuSchedule::Contraction> assignLoops(const Kernel& k, const Expr& product,
+                                                    int32_t batch, int32_t m, int32_t n, int32_t kl,
+                                                    bool epilogue) {
   const Store& st = k.stores[0];
-  const bool epilogue = !k.phases.empty();
-  if (epilogue) {
-    const Phase& p = k.phases[0];
-    if (k.phases.size() != 1 || k.outer != 2 || p.loops.size() != 1 || p.stash_buffer >= 0 ||
-        p.reduce != ReduceKind::Sum || st.reduce != ReduceKind::None) {
-      return std::nullopt;
-    }
-  } else if (st.reduce != ReduceKind::Sum) {
-    return std::nullopt;
-  }
-  const Expr& v = k.exprs[epilogue ? k.phases[0].value : st.value];
-  if (v.kind != ExprKind::Op || v.sop != ScalarOp::Mul ||
-      (v.type != ScalarType::Float && v.type != ScalarType::Double)) {
-    return std::nullopt;
-  }
-  CpuSchedule::Contraction c;
-  c.epilogue = epilogue;
-  for (int32_t l = 0; l < 3; ++l) {
-    int32_t& slot = k.loops[l].role == LoopRole::Reduction ? c.k : c.m < 0 ? c.m : c.n;
-    if (slot >= 0) return std::nullopt;
-    slot = l;
-  }
   auto coefficients = [&](int32_t index) -> std::optional<std::vector<int64_t>> {
     if (!affine(k, index)) return std::nullopt;
-    std::vector<int64_t> coef(3, 0);
+    std::vector<int64_t> coef(k.loops.size(), 0);
     addCoefficients(k, index, 1, coef);
+    if (batch >= 0 && coef[batch] < 0) return std::nullopt;
     return coef;
   };
-  const auto out = coefficients(st.index);
-  if (epilogue) {
-    // The library writes a scratch block that the stores read; their inner loop is the one
-    // along which they write contiguously, when one is.
-    if (out && (*out)[c.m] == 1) std::swap(c.m, c.n);
-  } else {
-    if (!out || (*out)[c.k] != 0) return std::nullopt;
-    // The result is contiguous along one parallel loop: that one is n.
-    if ((*out)[c.n] != 1) std::swap(c.m, c.n);
-    if ((*out)[c.n] != 1 || (*out)[c.m] < 1) return std::nullopt;
-    c.ldc = (*out)[c.m];
+  CpuSchedule::Contraction c;
+  c.batch = batch;
+  c.m = m;
+  c.n = n;
+  c.k = kl;
+  c.epilogue = epilogue;
+  if (!epilogue) {
+    const auto out = coefficients(st.index);
+    if (!out || (*out)[kl] != 0 || (*out)[n] != 1 || (*out)[m] < 1) return std::nullopt;
+    c.ldc = (*out)[m];
   }
-  for (int32_t operand : {v.a, v.b}) {
+  for (int32_t operand : {product.a, product.b}) {
     const Expr& load = k.exprs[operand];
-    if (load.kind != ExprKind::Load || load.type != v.type) return std::nullopt;
+    if (load.kind != ExprKind::Load || load.type != product.type) return std::nullopt;
     const auto coef = coefficients(load.a);
     if (!coef) return std::nullopt;
-    const int64_t along_m = (*coef)[c.m], along_n = (*coef)[c.n], along_k = (*coef)[c.k];
+    const int64_t along_m = (*coef)[m], along_n = (*coef)[n], along_k = (*coef)[kl];
     if (along_n == 0 && along_m > 0 && along_k > 0 && c.a < 0) {
       c.a = operand;
       c.a_trans = along_k != 1;
@@ -133,6 +114,58 @@ std::optional<CpuSchedule::Contraction> findContraction(const Kernel& k) {
     }
   }
   return c;
+}
+
+// The product's terms: a stored sum's value, or the value of a phase that plain stores read
+// (its epilogue). Of the ways to name the parallel loops batch, m and n, the one kept has the
+// stores contiguous along n (with an epilogue, where some has), then the smallest lda (A's rows
+// along m rather than along the batch).
+std::optional<CpuSchedule::Contraction> findContraction(const Kernel& k) {
+  if (k.stores.size() != 1 || (k.loops.size() != 3 && k.loops.size() != 4)) return std::nullopt;
+  const Store& st = k.stores[0];
+  const bool epilogue = !k.phases.empty();
+  std::vector<int32_t> parallel;
+  int32_t kl = -1;
+  for (int32_t l = 0; l < std::ssize(k.loops); ++l) {
+    if (k.loops[l].role == LoopRole::Parallel) {
+      parallel.push_back(l);
+    } else if (kl >= 0) {
+      return std::nullopt;
+    } else {
+      kl = l;
+    }
+  }
+  if (kl < 0) return std::nullopt;
+  if (epilogue) {
+    const Phase& p = k.phases[0];
+    if (k.phases.size() != 1 || k.outer != std::ssize(parallel) || p.loops.size() != 1 ||
+        p.loops[0] != kl || p.stash_buffer >= 0 || p.reduce != ReduceKind::Sum ||
+        st.reduce != ReduceKind::None) {
+      return std::nullopt;
+    }
+  } else if (st.reduce != ReduceKind::Sum) {
+    return std::nullopt;
+  }
+  const Expr& v = k.exprs[epilogue ? k.phases[0].value : st.value];
+  if (v.kind != ExprKind::Op || v.sop != ScalarOp::Mul ||
+      (v.type != ScalarType::Float && v.type != ScalarType::Double)) {
+    return std::nullopt;
+  }
+  std::vector<int64_t> out(k.loops.size(), 0);
+  if (affine(k, st.index)) addCoefficients(k, st.index, 1, out);
+  std::optional<CpuSchedule::Contraction> best;
+  auto rank = [&](const CpuSchedule::Contraction& c) {
+    return std::make_pair(out[c.n] == 1 ? 0 : 1, c.lda);
+  };
+  std::sort(parallel.begin(), parallel.end());
+  do {
+    const bool batched = parallel.size() == 3;
+    const int32_t batch = batched ? parallel[0] : -1;
+    const int32_t m = parallel[batched ? 1 : 0], n = parallel[batched ? 2 : 1];
+    auto c = assignLoops(k, v, batch, m, n, kl, epilogue);
+    if (c && (!best || rank(*c) < rank(*best))) best = c;
+  } while (std::next_permutation(parallel.begin(), parallel.end()));
+  return best;
 }
 
 }  // namespace
@@ -179,11 +212,15 @@ CpuSchedule cpuSchedule(const Kernel& k, bool gemm) {
   // that run instead of the library keep the others' order).
   if (gemm) s.contraction = findContraction(k);
   if (s.contraction) {
-    const auto m = std::find(s.order.begin(), s.order.end(), s.contraction->m);
-    std::rotate(s.order.begin(), m, m + 1);
+    // Threads split [batch,] m: the batch goes outermost, m next.
+    for (int32_t l : {s.contraction->m, s.contraction->batch}) {
+      if (l < 0) continue;
+      const auto at = std::find(s.order.begin(), s.order.end(), l);
+      std::rotate(s.order.begin(), at, at + 1);
+    }
     s.outer_parallel = static_cast<size_t>(
         std::find_if_not(s.order.begin(), s.order.end(), parallel) - s.order.begin());
-    s.split_loops = 1;
+    s.split_loops = s.contraction->batch >= 0 ? 2 : 1;
   }
   if (k.reduces()) {
     bool inside = std::all_of(s.order.begin() + s.outer_parallel, s.order.end(),
@@ -198,6 +235,7 @@ CpuSchedule::Work CpuSchedule::work(const Kernel& k, const uint64_t* args) const
   if (contraction) {
     const Contraction& c = *contraction;
     w.units = (k.extentAt(c.m, args) + Contraction::kRows - 1) / Contraction::kRows;
+    if (c.batch >= 0) w.units *= k.extentAt(c.batch, args);
     w.points_per_unit =
         std::max<int64_t>(1, Contraction::kRows * k.extentAt(c.n, args) * k.extentAt(c.k, args));
     return w;
@@ -226,8 +264,10 @@ std::string CpuSchedule::text(const Kernel& k) const {
   if (accumulate == Accumulate::Memory) absl::StrAppend(&out, ", reduction in memory");
   if (contraction) {
     const Contraction& c = *contraction;
-    absl::StrAppend(&out, ", gemm C[", c.m, ",", c.n, "] = A", c.a_trans ? "^T" : "", " B",
-                    c.b_trans ? "^T" : "", " over loop ", c.k, " (lda ", c.lda, ", ldb ", c.ldb);
+    absl::StrAppend(&out, ", gemm ",
+                    c.batch >= 0 ? absl::StrCat("per batch of loop ", c.batch, ": ") : "", "C[",
+                    c.m, ",", c.n, "] = A", c.a_trans ? "^T" : "", " B", c.b_trans ? "^T" : "",
+                    " over loop ", c.k, " (lda ", c.lda, ", ldb ", c.ldb);
     if (c.epilogue) {
       absl::StrAppend(&out, ") per ", Contraction::kRows, " rows into scratch, then the stores");
     } else {

@@ -49,7 +49,9 @@ struct CpuSchedule {
   /// plain load with unit stride along one of its two loops, the result contiguous in n, threads
   /// splitting m if anything) that a BLAS gemm call can compute: when the backend has one and the
   /// extents fit its leading dimensions at launch, the kernel calls it (single-threaded) once per
-  /// block of kRows rows, and runs its loops otherwise. Threads divide the blocks. The blocks
+  /// block of kRows rows, and runs its loops otherwise. Threads divide the blocks. A batched
+  /// product (bmm, matmul with batch dimensions, an operand broadcast along them) has a batch
+  /// loop outside m: one call per batch and block, threads dividing both. The blocks
   /// depend on the shape alone, so every element comes from the same call whatever the thread
   /// count: the library's results depend on the size of the product it is given (OpenBLAS
   /// picks its kernels by size: splitting the rows of a product differently changed the last bits
@@ -61,6 +63,7 @@ struct CpuSchedule {
   struct Contraction {
     static constexpr int64_t kRows = 128;
     int32_t m = -1, n = -1, k = -1;  // the loops
+    int32_t batch = -1;              // a batched product's other parallel loop, or -1
     int32_t a = -1, b = -1;          // the load expressions of A and B
     bool a_trans = false, b_trans = false;
     int64_t lda = 0, ldb = 0, ldc = 0;  // ldc: without an epilogue

@@ -295,8 +295,6 @@ class Emitter {
     Value* rows_per_block = b_.getInt64(CpuSchedule::Contraction::kRows);
     Value* blocks = b_.CreateUDiv(b_.CreateAdd(m, b_.getInt64(CpuSchedule::Contraction::kRows - 1)),
                                   rows_per_block);
-    Value* first_block = split_ == 1 ? begin_ : b_.getInt64(0);
-    Value* end_block = split_ == 1 ? end_ : blocks;
     auto atLeast = [&](int64_t ld, Value* e) { return b_.CreateICmpSGE(b_.getInt64(ld), e); };
     Value* limit = b_.getInt64(std::numeric_limits<int32_t>::max());
     Value* fits = b_.CreateAnd(b_.CreateICmpSLE(n, limit), b_.CreateICmpSLE(kk, limit));
@@ -331,7 +329,13 @@ class Emitter {
         b_.getVoidTy(), {i32, i32, i32, i32, i32, i32, elem, ptr, i32, ptr, i32, elem, ptr, i32},
         false);
     Value* callee = functionPointer(gemm);
-    emitLoop(c.m, first_block, end_block, [&](Value* block) {
+    // The threads' units: blocks of rows, batch after batch (cpu_schedule.h).
+    emitLoop(c.m, begin_, end_, [&](Value* unit) {
+      Value* block = unit;
+      if (c.batch >= 0) {
+        loopVars_[c.batch] = b_.CreateUDiv(unit, blocks);
+        block = b_.CreateURem(unit, blocks);
+      }
       // Each operand's first element in this block: its index at the block's first row, where
       // n and k are 0.
       Value* first_row = b_.CreateMul(block, rows_per_block);
@@ -358,19 +362,25 @@ class Emitter {
       if (c.epilogue) emitEpilogue(c, first_row, rows, n, scratch, elem);
     });
     memo_.assign(k_.exprs.size(), nullptr);
-    for (int32_t l : {c.n, c.k}) loopVars_[l] = nullptr;
+    for (int32_t l : {c.n, c.k, c.batch}) {
+      if (l >= 0) loopVars_[l] = nullptr;
+    }
     if (c.epilogue) {
       b_.CreateCall(llvm::FunctionType::get(b_.getVoidTy(), {ptr}, false),
                     functionPointer(reinterpret_cast<const void*>(&std::free)), {scratch});
     }
     b_.CreateRetVoid();
     b_.SetInsertPoint(loops);
-    // The loops run this call's rows: the blocks' range in rows.
-    if (split_ == 1) {
-      begin_ = b_.CreateMul(begin_, rows_per_block);
-      Value* end_row = b_.CreateMul(end_, rows_per_block);
-      end_ = b_.CreateSelect(b_.CreateICmpSLT(end_row, m), end_row, m);
-    }
+    // The loops run this call's rows: the units' range as a range of [batch,] row indices.
+    auto rowsOf = [&](Value* unit) {
+      Value* block = c.batch >= 0 ? b_.CreateURem(unit, blocks) : unit;
+      Value* row = b_.CreateMul(block, rows_per_block);
+      row = b_.CreateSelect(b_.CreateICmpSLT(row, m), row, m);
+      if (c.batch < 0) return row;
+      return b_.CreateAdd(b_.CreateMul(b_.CreateUDiv(unit, blocks), m), row);
+    };
+    begin_ = rowsOf(begin_);
+    end_ = rowsOf(end_);
   }
 
   // The stores over one block's rows, reading the product from the scratch block as phase 0's

@@ -584,12 +584,12 @@ class Lowering {
   }
 
   // Whether a matrix product about to become this kernel's phase (phaseInput has set outer_) is
-  // read by an epilogue: the kernel's only phase, read by plain stores at each point of a
-  // two-loop index space (bias, scale, activation, the update of an optimizer's buffer), so that
-  // a backend can run the product by its own routine and the stores after it (the CPU: a gemm
-  // per block of rows, codegen/llvm/cpu_schedule.h). Batched products stay kernels of their own.
+  // read by an epilogue: the kernel's only phase, read by plain stores at each point of an index
+  // space of two loops, or three for a batched product (bias, scale, activation, the update of
+  // an optimizer's buffer), so that a backend can run the product by its own routine and the
+  // stores after it (the CPU: a gemm per block of rows, codegen/llvm/cpu_schedule.h).
   bool productEpilogue() const {
-    return !root_reduces_ && root_loops_ == 2 && outer_ == root_loops_ &&
+    return !root_reduces_ && (root_loops_ == 2 || root_loops_ == 3) && outer_ == root_loops_ &&
            b_.kernel().phases.empty();
   }
 
