@@ -326,13 +326,27 @@ void recordReduction(Tensor& out, const Tensor& a, const char* name,
       1);
 }
 
+namespace {
+
+// Whether the last two dimensions of `t` lie transposed in memory (a weight read as w.t()).
+bool transposedLayout(const Tensor& t) {
+  return t.size(-1) > 1 && t.size(-2) > 1 && t.stride(-2) == 1 && t.stride(-1) != 1;
+}
+
+}  // namespace
+
 void recordMatmul(Tensor& out, const Tensor& a, const Tensor& b, const char* name) {
   if (!needsGrad({&a, &b})) return;
   record(out, name, {a, b}, {a, b}, [](const Tensor& g, const std::vector<Tensor>& s) {
-    // Both operands have >= 2 dims here (matmul's 1-D cases are views around this).
-    Tensor ga = forInput(matmul(g, s[1].transpose(-1, -2)), s[0]);
-    Tensor gb = forInput(matmul(s[0].transpose(-1, -2), g), s[1]);
-    return std::vector<Tensor>{ga, gb};
+    // Both operands have >= 2 dims here (matmul's 1-D cases are views around this). An
+    // operand transposed in memory gets its gradient computed as the transposed product, so
+    // that the gradient lies as the operand does (as PyTorch's mm backward does): a linear
+    // layer's weight gradient is then stored as the weight is, and its reader (an optimizer's
+    // update) walks both with unit stride.
+    auto t = [](const Tensor& x) { return x.transpose(-1, -2); };
+    Tensor ga = transposedLayout(s[0]) ? t(matmul(s[1], t(g))) : matmul(g, t(s[1]));
+    Tensor gb = transposedLayout(s[1]) ? t(matmul(t(g), s[0])) : matmul(t(s[0]), g);
+    return std::vector<Tensor>{forInput(ga, s[0]), forInput(gb, s[1])};
   });
 }
 
