@@ -1,5 +1,5 @@
 #pragma once
-// Runs the kiln-ir binary (KILN_IR_TOOL, set by test/CMakeLists.txt) for the kiln-ir tests.
+// Runs kiln's command-line tools (kiln-ir, kiln-bench) for their tests.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,16 +17,18 @@ struct ToolResult {
   std::string out, err;
 };
 
-/// Runs `kiln-ir ARGS` through the shell (ARGS quoted as needed) and collects its exit status,
-/// stdout and stderr.
-inline ToolResult runTool(const std::string& args) {
+/// Runs `PROGRAM ARGS` through the shell (ARGS quoted as needed), with `environment`
+/// ("NAME=value ...", or "") added to its environment, and collects its exit status, stdout and
+/// stderr.
+inline ToolResult runProgram(const std::string& program, const std::string& args,
+                             const std::string& environment = "") {
   namespace fs = std::filesystem;
   static int seq = 0;
   const fs::path err_path =
       fs::temp_directory_path() /
       ("kiln_ir_tool_" + std::to_string(getpid()) + "_" + std::to_string(seq++) + ".err");
-  const std::string cmd =
-      std::string("'") + KILN_IR_TOOL + "' " + args + " 2>'" + err_path.string() + "'";
+  const std::string cmd = (environment.empty() ? "" : "env " + environment + " ") + "'" + program +
+                          "' " + args + " 2>'" + err_path.string() + "'";
   ToolResult r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -42,6 +44,13 @@ inline ToolResult runTool(const std::string& args) {
   fs::remove(err_path);
   return r;
 }
+
+#ifdef KILN_IR_TOOL
+/// Runs `kiln-ir ARGS` (KILN_IR_TOOL, set by test/CMakeLists.txt).
+inline ToolResult runTool(const std::string& args) {
+  return runProgram(KILN_IR_TOOL, args);
+}
+#endif
 
 /// A test with a folder of its own for the files it hands the tool, removed afterwards.
 class ToolTest : public ::testing::Test {
