@@ -4,6 +4,7 @@
 // Exit status: 0 on success, 1 when the work fails (unreadable file, malformed graph, bad input
 // data), 2 for a usage error (unknown command or flag, missing argument). Only the requested
 // output goes to stdout; messages and run statistics go to stderr.
+#include <absl/strings/match.h>
 #include <absl/strings/numbers.h>
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_format.h>
@@ -16,14 +17,15 @@
 #include <iostream>
 #include <map>
 #include <optional>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "lib/core/format.h"
 #include "lib/core/scalar_type.h"
 #include "runtime/plan.h"
+#include "tools/kiln-ir/args.h"
 #include "tools/kiln-ir/grad.h"
+#include "tools/kiln-ir/inputs.h"
 #include "tools/kiln-ir/npy.h"
 #include "tools/kiln-ir/stages.h"
 
@@ -137,74 +139,8 @@ turn, each as a flat array like the param; the params keep their numbers, so '--
 means the same param with or without --grad.
 )";
 
-struct UsageError {
-  std::string message;
-};
-
-// The arguments after the command: options (`--name=value`, `--name value`) and one FILE.
-struct Args {
-  std::string file;
-  std::map<std::string, std::vector<std::string>> options;
-  bool help = false;
-
-  std::optional<std::string> last(const std::string& name) const {
-    auto it = options.find(name);
-    if (it == options.end() || it->second.empty()) return std::nullopt;
-    return it->second.back();
-  }
-  const std::vector<std::string>& all(const std::string& name) const {
-    static const std::vector<std::string> none;
-    auto it = options.find(name);
-    return it == options.end() ? none : it->second;
-  }
-};
-
-// `with_value`: options that take a value; `flags`: options that may take one only as `=value`.
-Args parseArgs(const std::string& command, int argc, char** argv,
-               const std::vector<std::string>& with_value, const std::vector<std::string>& flags) {
-  Args a;
-  bool options_done = false;
-  auto member = [](const std::vector<std::string>& v, const std::string& s) {
-    return std::find(v.begin(), v.end(), s) != v.end();
-  };
-  for (int i = 0; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (!options_done && arg == "--") {
-      options_done = true;
-      continue;
-    }
-    if (!options_done && (arg == "--help" || arg == "-h")) {
-      a.help = true;
-      continue;
-    }
-    if (!options_done && arg.size() > 1 && arg[0] == '-') {
-      std::string name = arg.substr(arg[1] == '-' ? 2 : 1), value;
-      size_t eq = name.find('=');
-      bool has_value = eq != std::string::npos;
-      if (has_value) {
-        value = name.substr(eq + 1);
-        name = name.substr(0, eq);
-      }
-      if (member(with_value, name)) {
-        if (!has_value) {
-          if (i + 1 >= argc) throw UsageError{absl::StrCat("option --", name, " needs a value")};
-          value = argv[++i];
-        }
-      } else if (!member(flags, name)) {
-        throw UsageError{absl::StrCat("unknown option '", arg, "' for '", command, "'")};
-      }
-      a.options[name].push_back(value);
-      continue;
-    }
-    if (!a.file.empty())
-      throw UsageError{absl::StrCat("unexpected argument '", arg, "' (one FILE only)")};
-    a.file = arg;
-  }
-  return a;
-}
-
 void requireFile(const Args& a) {
-  if (a.file.empty()) throw UsageError{"missing FILE (a graph in kiln's text IR, or '-')"};
+  if (a.files.empty()) throw UsageError{"missing FILE (a graph in kiln's text IR, or '-')"};
 }
 
 bool loadOrReport(const std::string& path, Source* src) {
@@ -222,7 +158,7 @@ bool loadGraph(const Args& a, Source* src) {
   std::string error;
   if (grad && !parseGradRequest(*grad, &request, &error)) throw UsageError{error};
   requireFile(a);
-  if (!loadOrReport(a.file, src)) return false;
+  if (!loadOrReport(a.files.front(), src)) return false;
   if (!grad) return true;
   GradientGraph gg = gradientGraph(src->graph, request);
   src->graph = std::move(gg.graph);
@@ -232,7 +168,7 @@ bool loadGraph(const Args& a, Source* src) {
 }
 
 int dumpCommand(int argc, char** argv) {
-  Args a = parseArgs("dump", argc, argv, {"stage"}, {"grad"});
+  Args a = parseArgs("dump", argc, argv, /*max_files=*/1, {"stage"}, {"grad"});
   if (a.help) {
     std::cout << kDumpHelp << kGradHelp;
     return 0;
@@ -276,57 +212,6 @@ int dumpCommand(int argc, char** argv) {
   return 0;
 }
 
-// `K=path` or `%K=path`.
-std::pair<int64_t, std::string> indexedPath(const std::string& option, const std::string& value) {
-  size_t eq = value.find('=');
-  std::string index = value.substr(0, eq == std::string::npos ? 0 : eq);
-  if (!index.empty() && index[0] == '%') index.erase(0, 1);
-  int64_t k = -1;
-  if (eq == std::string::npos || !absl::SimpleAtoi(index, &k) || k < 0 || eq + 1 == value.size())
-    throw UsageError{absl::StrCat("--", option, " takes K=PATH (K a number), got '", value, "'")};
-  return {k, value.substr(eq + 1)};
-}
-
-// Integers go through int64 so that large i64 values survive; anything involving a float goes
-// through double.
-void convertElements(const NpyArray& from, ScalarType to, void* dst) {
-  const bool from_float = isFloatingType(from.dtype);
-  for (int64_t i = 0; i < from.numel(); ++i) {
-    double d = 0;
-    int64_t l = 0;
-    detail::visitType(from.dtype, [&]<typename T>() {
-      T v = detail::loadAs<T>(from.data.data(), i);
-      d = static_cast<double>(v);
-      l = from_float ? static_cast<int64_t>(d) : static_cast<int64_t>(v);
-    });
-    detail::visitType(to, [&]<typename T>() {
-      if constexpr (std::is_same_v<T, bool>) {
-        detail::storeAs<bool>(dst, i, from_float ? d != 0 : l != 0);
-      } else if constexpr (std::is_floating_point_v<T>) {
-        detail::storeAs<T>(dst, i, static_cast<T>(d));
-      } else {
-        detail::storeAs<T>(dst, i, static_cast<T>(l));
-      }
-    });
-  }
-}
-
-void fillRandom(std::mt19937_64& rng, ScalarType t, int64_t n, void* dst) {
-  std::uniform_real_distribution<double> uniform(0.0, 1.0);
-  std::uniform_int_distribution<int64_t> small(0, 9);
-  detail::visitType(t, [&]<typename T>() {
-    for (int64_t i = 0; i < n; ++i) {
-      if constexpr (std::is_same_v<T, bool>) {
-        detail::storeAs<bool>(dst, i, (small(rng) & 1) != 0);
-      } else if constexpr (std::is_floating_point_v<T>) {
-        detail::storeAs<T>(dst, i, static_cast<T>(uniform(rng)));
-      } else {
-        detail::storeAs<T>(dst, i, static_cast<T>(small(rng)));
-      }
-    }
-  });
-}
-
 std::string tensorText(ScalarType dtype, const std::vector<int64_t>& shape, const void* data) {
   detail::FormatRequest r;
   r.dtype = dtype;
@@ -345,7 +230,8 @@ double msSince(std::chrono::steady_clock::time_point t) {
 }
 
 int runCommand(int argc, char** argv) {
-  Args a = parseArgs("run", argc, argv, {"input", "output", "seed", "repeat"}, {"grad"});
+  Args a = parseArgs("run", argc, argv, /*max_files=*/1, {"input", "output", "seed", "repeat"},
+                     {"grad"});
   if (a.help) {
     std::cout << kRunHelp << kGradHelp;
     return 0;
@@ -364,14 +250,6 @@ int runCommand(int argc, char** argv) {
   Source src;
   if (!loadGraph(a, &src)) return kFailure;
   const ir::Graph& g = src.graph;
-  const int32_t params = g.paramCount();
-  for (const auto& [k, path] : inputs) {
-    if (k >= params) {
-      std::cerr << "kiln-ir: --input " << k << "=" << path << ": the graph has "
-                << plural(params, "param", "params") << "\n";
-      return kFailure;
-    }
-  }
   for (const auto& [k, path] : outputs) {
     if (k >= static_cast<int64_t>(g.outputs.size())) {
       std::cerr << "kiln-ir: --output " << k << "=" << path << ": the graph has "
@@ -381,30 +259,11 @@ int runCommand(int argc, char** argv) {
   }
 
   std::vector<runtime::BufferPtr> param_buffers;
-  std::mt19937_64 rng(seed);
-  for (int32_t k = 0; k < params; ++k) {
-    const ir::NodeDesc& d = g.instrs[g.paramInstr(k)].d;
-    const int64_t n = d.numel();
-    runtime::BufferPtr b =
-        runtime::cpuDevice().allocate(static_cast<size_t>(n) * elementSize(d.dtype));
-    auto it = inputs.find(k);
-    if (it == inputs.end()) {
-      fillRandom(rng, d.dtype, n, b->data());
-    } else {
-      NpyArray arr;
-      std::string error;
-      if (!readNpy(it->second, &arr, &error)) {
-        std::cerr << error << "\n";
-        return kFailure;
-      }
-      if (arr.numel() != n) {
-        std::cerr << it->second << ": " << arr.numel() << " elements, but param " << k << " is "
-                  << ir::typeText(d.dtype, d.shape) << "\n";
-        return kFailure;
-      }
-      convertElements(arr, d.dtype, b->data());
-    }
-    param_buffers.push_back(std::move(b));
+  std::string error;
+  if (!makeParamBuffers(g, inputs, seed, &param_buffers, &error)) {
+    // A command-line mistake is the tool's message; a file's error names the file.
+    std::cerr << (absl::StartsWith(error, "--input") ? "kiln-ir: " : "") << error << "\n";
+    return kFailure;
   }
 
   const Stats before = kiln::stats();
@@ -459,7 +318,7 @@ int runCommand(int argc, char** argv) {
 }
 
 int dotCommand(int argc, char** argv) {
-  Args a = parseArgs("dot", argc, argv, {}, {"grad"});
+  Args a = parseArgs("dot", argc, argv, /*max_files=*/1, {}, {"grad"});
   if (a.help) {
     std::cout << kDotHelp << kGradHelp;
     return 0;
@@ -471,7 +330,7 @@ int dotCommand(int argc, char** argv) {
 }
 
 int explainCommand(int argc, char** argv) {
-  Args a = parseArgs("explain", argc, argv, {}, {"grad"});
+  Args a = parseArgs("explain", argc, argv, /*max_files=*/1, {}, {"grad"});
   if (a.help) {
     std::cout << kExplainHelp << kGradHelp;
     return 0;
