@@ -54,6 +54,7 @@
 
 #include "handwritten.h"
 #include "rows.h"
+#include "tools/kiln-bench/workloads.h"
 
 namespace {
 // Heap allocations made on this thread, counted by the replaced operator new below.
@@ -81,9 +82,7 @@ constexpr int64_t kChainElements = int64_t{1} << 24;
 constexpr int64_t kChainBytes = kChainElements * int64_t{sizeof(float)} * 3;
 constexpr int64_t kCompileElements = 4096;
 
-kiln::Tensor chain(const kiln::Tensor& x, const kiln::Tensor& y) {
-  return kiln::tanh((x + y) * 0.5) + kiln::exp(-(x * x)) * 0.25;
-}
+using kiln::workloads::chain;
 
 // Inputs shared by every BM_Chain row: computed once, in lazy mode.
 struct ChainInputs {
@@ -222,12 +221,11 @@ void smallLoop(benchmark::State& state, bool eager) {
     kiln::eval({x, y});
   }
   kiln::EagerGuard mode(eager);
-  float expected = (x * 0.5 + y).sum().item<float>();  // compiles, before timing
+  float expected = kiln::workloads::smallLoopStep(x, y);  // compiles, before timing
   kiln::Stats before = kiln::stats();
   const int64_t allocations_before = allocations;
   for (auto _ : state) {
-    kiln::Tensor z = x * 0.5 + y;
-    float s = z.sum().item<float>();
+    float s = kiln::workloads::smallLoopStep(x, y);
     benchmark::DoNotOptimize(s);
     if (s != expected) {
       state.SkipWithError("the sum changed between iterations");

@@ -9,6 +9,7 @@
 
 #include "handwritten.h"
 #include "rows.h"
+#include "tools/kiln-bench/libtorch_workloads.h"
 
 namespace kiln_bench {
 namespace {
@@ -90,27 +91,20 @@ void registerLibtorchBenchmarks() {
   threadRows(RegisterBenchmark("BM_Softmax/libtorch", [](benchmark::State& s) {
                const Inputs& in = inputs();
                run(
-                   s, [&] { return torch::softmax(in.x, 1); }, in.softmax, kRowBytes);
+                   s, [&] { return kiln::workloads::libtorch::softmax(in.x); }, in.softmax,
+                   kRowBytes);
              })->Unit(benchmark::kMillisecond));
   threadRows(RegisterBenchmark("BM_LayerNormGelu/libtorch", [](benchmark::State& s) {
                const Inputs& in = inputs();
                run(
-                   s,
-                   [&] {
-                     torch::Tensor y = torch::layer_norm(in.x, {kCols}, in.w, in.b, 1e-5);
-                     return torch::gelu(y, "tanh");
-                   },
+                   s, [&] { return kiln::workloads::libtorch::layerNormGelu(in.x, in.w, in.b); },
                    in.layernorm_gelu, kRowBytes);
              })->Unit(benchmark::kMillisecond));
   threadRows(RegisterBenchmark("BM_Chain/libtorch", [](benchmark::State& s) {
                const Inputs& in = inputs();
                run(
-                   s,
-                   [&] {
-                     return torch::tanh((in.cx + in.cy) * 0.5) +
-                            torch::exp(-(in.cx * in.cx)) * 0.25;
-                   },
-                   in.chain, kChainElements * int64_t{sizeof(float)} * 3);
+                   s, [&] { return kiln::workloads::libtorch::chain(in.cx, in.cy); }, in.chain,
+                   kChainElements * int64_t{sizeof(float)} * 3);
              })->Unit(benchmark::kMillisecond));
 }
 

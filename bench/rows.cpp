@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "handwritten.h"
+#include "tools/kiln-bench/workloads.h"
 
 namespace kiln_bench {
 namespace {
@@ -45,29 +46,16 @@ const RowInputs& rowInputs() {
   return *in;
 }
 
-kiln::Tensor composedSoftmax(const kiln::Tensor& x) {
-  kiln::Tensor e = kiln::exp(x - x.amax({1}, true));
-  return e / e.sum({1}, true);
-}
-
-kiln::Tensor layerNormGelu(const kiln::Tensor& x, const kiln::Tensor& w, const kiln::Tensor& b) {
-  kiln::Tensor mean = x.mean({1}, true);
-  kiln::Tensor centred = x - mean;
-  kiln::Tensor var = (centred * centred).mean({1}, true);
-  kiln::Tensor y = centred * kiln::rsqrt(var + 1e-5) * w + b;
-  return y * 0.5 * (kiln::tanh((y + y * y * y * 0.044715) * 0.7978845608) + 1.0);
-}
-
 enum class Workload { ComposedSoftmax, Softmax, LayerNormGelu };
 
 kiln::Tensor run(Workload w, const RowInputs& in) {
   switch (w) {
     case Workload::ComposedSoftmax:
-      return composedSoftmax(in.x);
+      return kiln::workloads::composedSoftmax(in.x);
     case Workload::Softmax:
       return kiln::softmax(in.x, 1);
     case Workload::LayerNormGelu:
-      return layerNormGelu(in.x, in.w, in.b);
+      return kiln::workloads::layerNormGelu(in.x, in.w, in.b);
   }
   return in.x;
 }

@@ -5,21 +5,17 @@
 
 #include <vector>
 
+#include "tools/kiln-bench/workloads.h"
+
 namespace kiln_bench {
 
 /// Runs a row with kiln::set_num_threads(n) (by default the row's /threads:N argument) and
 /// restores the previous count after.
-class ThreadsGuard {
+class ThreadsGuard : public kiln::workloads::NumThreadsGuard {
  public:
-  explicit ThreadsGuard(int n) : previous_(kiln::get_num_threads()) { kiln::set_num_threads(n); }
+  using NumThreadsGuard::NumThreadsGuard;
   explicit ThreadsGuard(const benchmark::State& state)
-      : ThreadsGuard(static_cast<int>(state.range(0))) {}
-  ~ThreadsGuard() { kiln::set_num_threads(previous_); }
-  ThreadsGuard(const ThreadsGuard&) = delete;
-  ThreadsGuard& operator=(const ThreadsGuard&) = delete;
-
- private:
-  int previous_;
+      : NumThreadsGuard(static_cast<int>(state.range(0))) {}
 };
 
 /// The largest absolute difference between a float tensor's elements and a hand-written loop's

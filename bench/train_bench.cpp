@@ -20,7 +20,6 @@
 #include <kiln/kiln.h>
 
 #include <cmath>
-#include <memory>
 #include <string>
 
 #include "train_peers.h"
@@ -41,45 +40,12 @@ bool checkFirstLoss(benchmark::State& state, float loss) {
 namespace {
 
 using kiln_bench::checkFirstLoss;
-namespace F = kiln::nn::functional;
-
 constexpr int64_t kBatch = 256;
 
-struct Trainer {
-  kiln::nn::Sequential model{nullptr};
-  std::unique_ptr<kiln::optim::SGD> opt;
-  kiln::Tensor x, y;
-
-  Trainer() {
-    kiln::EagerGuard lazy(false);
-    kiln::manual_seed(0);
-    model = kiln::nn::Sequential(kiln::nn::Linear(784, 512), kiln::nn::ReLU(),
-                                 kiln::nn::Linear(512, 512), kiln::nn::ReLU(),
-                                 kiln::nn::Linear(512, 10));
-    opt = std::make_unique<kiln::optim::SGD>(model->parameters(),
-                                             kiln::optim::SGDOptions(1e-3).momentum(0.9));
-    x = kiln::randn({kBatch, 784});
-    y = kiln::randint(0, 10, {kBatch});
-    kiln::eval({x, y});
-  }
-
-  float step() {
-    kiln::Tensor loss = opt->step([&] {
-      opt->zero_grad();
-      kiln::Tensor l = F::cross_entropy(model->forward(x), y);
-      l.backward();
-      return l;
-    });
-    return loss.item<float>();
-  }
-
-  float loopStep() {
-    opt->zero_grad();
-    kiln::Tensor loss = F::cross_entropy(model->forward(x), y);
-    loss.backward();
-    opt->step();
-    return loss.item<float>();
-  }
+// The training step of examples/fashion_mnist.cpp (tools/kiln-bench/workloads.h), from the same
+// weights and data in every row.
+struct Trainer : kiln::workloads::MlpTrainer {
+  Trainer() : MlpTrainer(kBatch) {}
 };
 
 void setCounters(benchmark::State& state, const kiln::Stats& before) {
@@ -135,7 +101,7 @@ void registerAll() {
 #ifdef KILN_BENCH_LIBTORCH
   RegisterBenchmark("BM_TrainStep/libtorch", [](benchmark::State& s) {
     Trainer t;
-    kiln_bench::libtorchTrainStep(s, {t.model->parameters(), t.x, t.y});
+    kiln_bench::libtorchTrainStep(s, t);
   })->Unit(benchmark::kMillisecond);
 #endif
   // Each iteration compiles the whole step: a few iterations.
