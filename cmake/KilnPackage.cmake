@@ -74,7 +74,10 @@ install(FILES
 
 # kiln-ir carries the engine statically; at run time it needs only LLVM's shared library (and
 # Abseil's, from the default library path).
-if(TARGET kiln-ir)
-  set_target_properties(kiln-ir PROPERTIES INSTALL_RPATH_USE_LINK_PATH ON)
-  install(TARGETS kiln-ir RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT Runtime)
-endif()
+# kiln-bench likewise (and libtorch's shared libraries where it was built with them).
+foreach(tool kiln-ir kiln-bench)
+  if(TARGET ${tool})
+    set_target_properties(${tool} PROPERTIES INSTALL_RPATH_USE_LINK_PATH ON)
+    install(TARGETS ${tool} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT Runtime)
+  endif()
+endforeach()
