@@ -453,3 +453,184 @@ TEST(InPlace, CopyBetweenPartlyOverlappingViews) {
   x.fill_(x.select(0, 1));
   EXPECT_EQ(values(x), (std::vector<double>{4, 4, 4, 4, 4, 4}));
 }
+
+// ------------------------------------------------------------------ autograd (issue 13)
+// The issue's examples with hand-computed gradients (test/autograd_libtorch_test.cpp compares
+// these and the rest of each class with libtorch 1.13 where it is installed).
+
+namespace {
+
+const char* const kModified =
+    "one of the variables needed for gradient computation has been modified by an inplace "
+    "operation";
+
+// Runs `f`, which must throw kiln::Error whose message starts with `prefix`.
+void expectPrefix(const std::function<void()>& f, const std::string& prefix) {
+  try {
+    f();
+    ADD_FAILURE() << "expected kiln::Error: " << prefix;
+  } catch (const kiln::Error& e) {
+    EXPECT_EQ(std::string(e.what()).substr(0, prefix.size()), prefix) << e.what();
+  }
+}
+
+}  // namespace
+
+TEST(AutogradVersions, ResultSavedNotInput) {
+  // exp saves its result: changing its input afterwards is allowed; d/dq sum(exp(q)) = exp(q).
+  Tensor q = kiln::tensor({0.0, 1.0}, kiln::requires_grad());
+  Tensor y = q * 1;
+  Tensor z = y.exp();
+  y.add_(1);
+  z.sum().backward();
+  std::vector<double> g = values(q.grad());
+  EXPECT_NEAR(g[0], 1.0, 1e-6);
+  EXPECT_NEAR(g[1], std::exp(1.0), 1e-5);
+  // ... but changing the result is refused, naming the function that saved it.
+  Tensor q2 = kiln::tensor({0.0, 1.0}, kiln::requires_grad());
+  Tensor z2 = (q2 * 1).exp();
+  z2.mul_(2);
+  expectPrefix([&] { z2.sum().backward(); },
+               std::string(kModified) +
+                   ": [torch.FloatTensor [2]], which is output 0 of ExpBackward0, is at version 1; "
+                   "expected version 0 instead.");
+}
+
+TEST(AutogradVersions, SavesOnlyWhatTheFormulaReads) {
+  // x * 2, sum and softmax's input are not saved; sin's input is.
+  Tensor q = kiln::tensor({1.0, 2.0}, kiln::requires_grad());
+  Tensor y = q * 1;
+  Tensor a = y * 2, s = y.sum(), m = y.softmax(0);
+  y.add_(1);
+  (a.sum() + s).backward();
+  EXPECT_EQ(values(q.grad()), (std::vector<double>{3, 3}));
+  Tensor y2 = q * 1;
+  Tensor z = y2.sin();
+  y2.add_(1);
+  expectPrefix(
+      [&] { z.sum().backward(); },
+      std::string(kModified) +
+          ": [torch.FloatTensor [2]], which is output 0 of AddBackward0, is at version 1;");
+}
+
+TEST(AutogradVersions, InPlaceResultIsSelf) {
+  // exp_ saves self after the op: a later change of self is refused, as in PyTorch.
+  Tensor q = kiln::tensor({0.0, 1.0}, kiln::requires_grad());
+  Tensor y = q * 1;
+  y.exp_();
+  y.add_(1);
+  expectPrefix([&] { y.sum().backward(); },
+               std::string(kModified) +
+                   ": [torch.FloatTensor [2]], which is output 0 of "
+                   "ExpBackward0, is at version 2; expected version 1");
+}
+
+TEST(AutogradGradients, ProdWithZeros) {
+  Tensor x = kiln::tensor({0.0, 2.0, 3.0}, kiln::requires_grad());
+  x.prod().backward();
+  EXPECT_EQ(values(x.grad()), (std::vector<double>{6, 0, 0}));
+  Tensor y = kiln::tensor({0.0, 2.0, 0.0}, kiln::requires_grad());
+  y.prod().backward();
+  EXPECT_EQ(values(y.grad()), (std::vector<double>{0, 0, 0}));
+  // Along a dim: rows [0, 2], [3, 4].
+  Tensor z = kiln::tensor({0.0, 2.0, 3.0, 4.0}, kiln::requires_grad());
+  z.view({2, 2}).prod(1).sum().backward();
+  EXPECT_EQ(values(z.grad()), (std::vector<double>{2, 0, 4, 3}));
+}
+
+TEST(AutogradGradients, MaxAlongADimGoesToItsIndex) {
+  Tensor x = kiln::tensor({1.0, 3.0, 3.0}, kiln::requires_grad());
+  auto [v, i] = x.max(0);
+  v.backward();
+  EXPECT_EQ(values(i), std::vector<double>{1});
+  EXPECT_EQ(values(x.grad()), (std::vector<double>{0, 1, 0}));
+}
+
+TEST(AutogradGradients, StdOfAConstantIsZero) {
+  Tensor x = kiln::tensor({2.0, 2.0, 2.0}, kiln::requires_grad());
+  x.std().backward();
+  EXPECT_EQ(values(x.grad()), (std::vector<double>{0, 0, 0}));
+}
+
+TEST(AutogradGradients, PowAtZero) {
+  // d/dx x^e = e x^(e-1) is 0 where e = 0; d/de x^e = x^e log x is 0 where x = 0 and e >= 0.
+  Tensor x = kiln::tensor({0.0, 0.0}, kiln::requires_grad());
+  Tensor e = kiln::tensor({0.0, 2.0}, kiln::requires_grad());
+  x.pow(e).sum().backward();
+  EXPECT_EQ(values(x.grad()), (std::vector<double>{0, 0}));
+  EXPECT_EQ(values(e.grad()), (std::vector<double>{0, 0}));
+}
+
+TEST(AutogradInPlace, IntoATensorWithoutGrad) {
+  Tensor b = kiln::tensor({1.0, 2.0, 3.0}, kiln::requires_grad());
+  Tensor c = kiln::zeros({3});
+  c.add_(b);
+  c.sum().backward();
+  EXPECT_EQ(values(b.grad()), (std::vector<double>{1, 1, 1}));
+}
+
+TEST(AutogradInPlace, ZeroAndFillKeepRequiresGrad) {
+  Tensor q = kiln::tensor({1.0, 2.0}, kiln::requires_grad());
+  Tensor y = q * 2;
+  y.zero_();
+  EXPECT_TRUE(y.requires_grad());
+  EXPECT_EQ(y.grad_fn()->name(), "ZeroBackward0");
+  y.fill_(3);
+  EXPECT_EQ(y.grad_fn()->name(), "FillBackward2");
+  (y * q).sum().backward();
+  EXPECT_EQ(values(q.grad()), (std::vector<double>{3, 3}));
+  // Under no_grad the history stays, as in PyTorch.
+  Tensor y2 = q * 2;
+  {
+    kiln::NoGradGuard no_grad;
+    y2.fill_(1);
+  }
+  EXPECT_EQ(y2.grad_fn()->name(), "MulBackward0");
+}
+
+TEST(AutogradInPlace, CopyFromATensorWithoutGrad) {
+  Tensor q = kiln::tensor({1.0, 2.0, 3.0}, kiln::requires_grad());
+  Tensor y = q * 2;
+  y.narrow(0, 0, 2).copy_(kiln::zeros({2}));
+  y.sum().backward();
+  EXPECT_EQ(values(q.grad()), (std::vector<double>{0, 0, 2}));
+  Tensor p = kiln::tensor({1.0, 2.0}, kiln::requires_grad());
+  Tensor w = p * 2;
+  w.fill_(kiln::tensor(5.0));
+  EXPECT_EQ(w.grad_fn()->name(), "FillBackward3");
+  (w * p).sum().backward();
+  EXPECT_EQ(values(p.grad()), (std::vector<double>{5, 5}));
+}
+
+TEST(AutogradViews, ViewTakenBeforeAWriteThroughAnotherView) {
+  Tensor b = kiln::tensor({1.0, 2.0, 3.0}, kiln::requires_grad());
+  Tensor c = b * 1;
+  Tensor u = c.narrow(0, 0, 2);
+  c.narrow(0, 1, 2).mul_(5);
+  (u * 3).sum().backward();
+  // u = [b0, 5 b1]: d/db of 3 b0 + 15 b1.
+  EXPECT_EQ(values(b.grad()), (std::vector<double>{3, 15, 0}));
+  EXPECT_EQ(u.grad_fn()->name(), "AsStridedBackward0");
+  EXPECT_EQ(c.grad_fn()->name(), "torch::autograd::CopySlices");
+}
+
+TEST(AutogradViews, ViewOfATensorThatGetsGradLater) {
+  Tensor b = kiln::tensor({1.0, 2.0, 3.0}, kiln::requires_grad());
+  Tensor c = kiln::zeros({3});
+  Tensor u = c.narrow(0, 1, 2);
+  c.add_(b);
+  EXPECT_TRUE(u.requires_grad());
+  (u * 3).sum().backward();
+  EXPECT_EQ(values(b.grad()), (std::vector<double>{0, 3, 3}));
+}
+
+TEST(AutogradViews, IndexPutOnAView) {
+  Tensor b = kiln::tensor({1.0, 2.0, 3.0}, kiln::requires_grad());
+  Tensor c = b * 1;
+  Tensor u = c.narrow(0, 1, 2);
+  Tensor v = c.narrow(0, 0, 2);
+  v.index_put_({Slice(1, 2)}, kiln::tensor({7.0}));
+  // u = [7, b2] now: only b2 reaches the loss through u, and nothing through v's written place.
+  ((u * 3).sum() + (v * 10).sum()).backward();
+  EXPECT_EQ(values(b.grad()), (std::vector<double>{10, 0, 3}));
+}

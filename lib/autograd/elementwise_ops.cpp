@@ -11,6 +11,7 @@
 #include "lib/autograd/in_place.h"
 #include "lib/autograd/rules.h"
 #include "lib/frontend/elementwise.h"
+#include "lib/frontend/tensor_impl.h"
 
 namespace kiln {
 namespace {
@@ -381,23 +382,38 @@ Tensor& fillScalar(Tensor& self, const Scalar& value, const char* name) {
     return autograd::assignThroughView(self, op);
   }
   if (autograd::needsGrad({&self})) return autograd::inPlace(self, op);
+  // Without recording (no input requires grad, or grad mode is off) self keeps its history, as
+  // in PyTorch.
   detail::assignNode(self, detail::constantNode(value, self.dtype(), self.sizes().vec()));
-  // A constant has no history: gradients stop here.
-  self.impl()->grad_fn = nullptr;
   detail::afterRecord(self);
   return self;
 }
 }  // namespace
 
 Tensor& Tensor::fill_(const Scalar& value) {
-  return fillScalar(*this, value, "FillBackward0");
+  return fillScalar(*this, value, "FillBackward2");
 }
 Tensor& Tensor::fill_(const Tensor& value) {
   if (value.dim() != 0) {
     throw Error(absl::StrCat("fill_ only supports 0-dimension value tensor but got tensor with ",
                              value.dim(), " dimensions."));
   }
-  return copy_(value);
+  if (!autograd::needsGrad({&value, this})) return copy_(value);
+  autograd::checkInPlaceAllowed(*this, {&value});
+  // PyTorch's FillBackward3: self's old value gets zero, the value the sum of the gradient.
+  // The value is read first, as PyTorch's fill_ reads it.
+  ScalarType value_dtype = value.dtype();
+  return autograd::inPlace(*this, [&](const Tensor& old) {
+    Tensor r = detail::fromNode(
+        detail::castNode(detail::readNode(value.expand(old.sizes())), old.dtype()), old.device());
+    autograd::record(r, "FillBackward3", {old, value}, {},
+                     [value_dtype](const Tensor& g, const std::vector<Tensor>&) {
+                       Tensor gv = g.sum();
+                       return std::vector<Tensor>{
+                           zeros_like(g), gv.dtype() == value_dtype ? gv : gv.to(value_dtype)};
+                     });
+    return r;
+  });
 }
 Tensor& Tensor::zero_() {
   return fillScalar(*this, 0, "ZeroBackward0");
@@ -419,7 +435,6 @@ Tensor& Tensor::copy_(const Tensor& src, bool) {
     });
   }
   detail::assignNode(*this, detail::castNode(detail::readNode(expanded), dtype()));
-  impl()->grad_fn = nullptr;
   detail::afterRecord(*this);
   return *this;
 }

@@ -30,6 +30,7 @@ const char* kSecondBackward =
 // The edge through which gradients reach tensor `t`.
 Edge gradientEdge(const Tensor& t) {
   const auto& impl = t.impl();
+  detail::refreshViewHistory(impl);
   if (impl->grad_fn) return {functionOf(impl->grad_fn), impl->output_nr};
   if (!impl->requires_grad) return {};
   std::shared_ptr<Function> acc = functionOf(impl->grad_accumulator.lock());
@@ -127,18 +128,23 @@ std::vector<Tensor> RuleFunction::apply(const Tensor& grad_output) {
     }
     uint32_t now = s.value.impl()->storage->version;
     if (now != s.version) {
+      // PyTorch names the function whose output the tensor is: this one for a saved result,
+      // the tensor's current grad_fn (the in-place op that changed it) for a saved input.
       const Tensor& v = s.value;
+      std::shared_ptr<detail::TensorImpl> view = s.view.lock();
+      std::shared_ptr<Node> fn = view ? Tensor(view).grad_fn() : v.grad_fn();
       std::string which =
-          s.is_output ? absl::StrCat(", which is output 0 of ", name_, ",") : std::string();
+          s.is_output && !view ? absl::StrCat(", which is output 0 of ", name_, ",")
+          : fn ? absl::StrCat(", which is output ", v.impl()->output_nr, " of ", fn->name(), ",")
+               : std::string();
       throw Error(absl::StrCat(
           "one of the variables needed for gradient computation has been modified by an inplace "
           "operation: [",
           std::string(detail::legacyTypeName(v.dtype())), " [",
           absl::StrJoin(v.sizes().vec(), ", "), "]]", which, " is at version ", now,
           "; expected version ", s.version,
-          " instead. Hint: the backtrace further above can point to the operation that failed to "
-          "compute its gradient. The variable in question was changed in there or anywhere later. "
-          "Good luck!"));
+          " instead. Hint: enable anomaly detection to find the operation that failed to compute "
+          "its gradient, with torch.autograd.set_detect_anomaly(True)."));
     }
     if (s.is_output && is_grad_enabled()) {
       // For create_graph: the saved output is differentiable again, through this function.
@@ -150,6 +156,16 @@ std::vector<Tensor> RuleFunction::apply(const Tensor& grad_output) {
     }
   }
   return rule_(grad_output, values);
+}
+
+void RuleFunction::resultMovedTo(const detail::Storage* result, const Tensor& self) {
+  for (SavedTensor& s : saved_) {
+    if (s.is_output && s.value.defined() && s.value.impl()->storage.get() == result) {
+      s.value = self.detach();
+      s.version = self.impl()->storage->version;
+      if (self.impl()->view_base) s.view = self.impl();
+    }
+  }
 }
 
 void RuleFunction::release() {

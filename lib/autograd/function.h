@@ -10,6 +10,10 @@
 #include "kiln/autograd.h"
 #include "kiln/tensor.h"
 
+namespace kiln::detail {
+struct Storage;
+}
+
 namespace kiln::autograd {
 
 class Function;
@@ -26,6 +30,9 @@ struct SavedTensor {
   Tensor value;
   uint32_t version = 0;
   bool is_output = false;  // saved without its grad_fn, to avoid a reference cycle
+  /// A result moved onto a view written in place (exp_ of a view): the version error names
+  /// the view's current history, as PyTorch's does.
+  std::weak_ptr<detail::TensorImpl> view;
 };
 
 /// A vector-Jacobian rule: the gradients of a function's inputs, given its output's gradient
@@ -42,6 +49,10 @@ class Function : public Node, public std::enable_shared_from_this<Function> {
   virtual std::vector<Tensor> apply(const Tensor& grad_output) = 0;
   /// Frees saved values after a backward pass without retain_graph.
   virtual void release() {}
+  /// After an in-place op has written this function's result (a tensor of storage `result`)
+  /// into `self`: a result this function saved (exp saves its own) is `self` from then on, at
+  /// self's version, so that a later in-place change of self is refused as PyTorch refuses it.
+  virtual void resultMovedTo(const detail::Storage* result, const Tensor& self) {}
 
   std::vector<Edge> next;
   /// Non-leaf tensors that called retain_grad() with this as their grad_fn: backward adds the
@@ -81,6 +92,7 @@ class RuleFunction : public Function {
   std::string name() const override { return name_; }
   std::vector<Tensor> apply(const Tensor& grad_output) override;
   void release() override;
+  void resultMovedTo(const detail::Storage* result, const Tensor& self) override;
 
  private:
   std::string name_;

@@ -30,6 +30,16 @@ void takeHistory(const Tensor& t, const Tensor& from) {
   }
   impl.grad_fn = fn;
   impl.output_nr = from.impl()->output_nr;
+  impl.view_version = impl.storage->version;
+}
+
+// After `result` has been written into `self`: the result the op's function saved for backward
+// (exp, tanh, sigmoid, sqrt, relu save theirs) is self from now on, as PyTorch saves self after
+// an in-place op, so that changing self again is refused.
+void resultIsNow(const Tensor& self, const Tensor& result) {
+  if (result.impl()->grad_fn && result.impl()->storage != self.impl()->storage) {
+    functionOf(result.impl()->grad_fn)->resultMovedTo(result.impl()->storage.get(), self);
+  }
 }
 
 // The tensor an in-place op reads as `self`: the current value and autograd history of self,
@@ -39,6 +49,7 @@ void takeHistory(const Tensor& t, const Tensor& from) {
 Tensor inPlaceSource(const Tensor& self) {
   checkInPlaceAllowed(self, {});
   if (!is_grad_enabled()) return self;
+  detail::refreshViewHistory(self.impl());
   Tensor old = detail::fromNode(readNode(self), self.device());
   old.impl()->grad_fn = self.impl()->grad_fn;
   old.impl()->output_nr = self.impl()->output_nr;
@@ -129,6 +140,7 @@ Tensor& assignThroughView(Tensor& self, const std::function<Tensor(const Tensor&
   detail::checkCastable(result.dtype(), self.dtype());
   Tensor cast = result.dtype() == self.dtype() ? result : result.to(self.dtype());
   detail::assignNode(self, readNode(cast));
+  resultIsNow(self, cast);
   auto apply = [geo](const Tensor& t) { return viewThrough(t, geo); };
   Tensor placed = embedView(cast, base.sizes(), base.dtype(), apply);
   Tensor mask;
@@ -137,7 +149,11 @@ Tensor& assignThroughView(Tensor& self, const std::function<Tensor(const Tensor&
     mask = embedView(ones_like(cast, kBool), base.sizes(), kBool, apply);
   }
   Tensor base_new = where(mask, placed, base_old);
-  takeHistory(base, base_new);
+  // The base's new history carries PyTorch's name for it.
+  Tensor named = base_new.detach();
+  record(named, "torch::autograd::CopySlices", {base_new}, {},
+         [](const Tensor& g, const std::vector<Tensor>&) { return std::vector<Tensor>{g}; });
+  takeHistory(base, named);
   takeHistory(self, viewThrough(base_new, geo));
   detail::afterRecord(self);
   return self;
@@ -149,6 +165,7 @@ Tensor& assignResult(Tensor& self, const Tensor& result) {
   checkInPlaceAllowed(self, {&result});
   detail::assignNode(self, detail::castNode(readNode(result), self.dtype()));
   if (result.impl()->grad_fn && is_grad_enabled()) {
+    if (result.dtype() == self.dtype()) resultIsNow(self, result);
     takeHistory(self, result.dtype() == self.dtype() ? result : result.to(self.dtype()));
   }
   detail::afterRecord(self);
@@ -166,3 +183,23 @@ Tensor& inPlace(Tensor& self, const std::function<Tensor(const Tensor&)>& op) {
 }
 
 }  // namespace kiln::autograd
+
+namespace kiln::detail {
+
+void refreshViewHistory(const std::shared_ptr<TensorImpl>& impl) {
+  if (!impl->view_base || impl->view_version == impl->storage->version) return;
+  impl->view_version = impl->storage->version;
+  const TensorImpl& base = *impl->view_base;
+  if (!impl->grad_fn && !base.requires_grad && !base.grad_fn) return;
+  Tensor regenerated;
+  try {
+    AutoGradMode enabled(true);
+    regenerated = Tensor(impl->view_base).as_strided(impl->sizes, impl->strides, impl->offset);
+  } catch (const Error&) {
+    // A view whose positions overlap, which as_strided cannot differentiate, keeps its history.
+    return;
+  }
+  autograd::takeHistory(Tensor(impl), regenerated);
+}
+
+}  // namespace kiln::detail

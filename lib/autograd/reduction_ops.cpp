@@ -5,6 +5,7 @@
 
 #include "kiln/autograd.h"
 #include "kiln/ops.h"
+#include "lib/autograd/function.h"
 #include "lib/autograd/rules.h"
 #include "lib/frontend/common.h"
 #include "lib/frontend/raw_ops.h"
@@ -12,6 +13,7 @@
 namespace kiln {
 
 using autograd::recordReduction;
+using autograd::Saves;
 using detail::reduceDims;
 
 namespace {
@@ -23,24 +25,31 @@ int64_t countOf(const Tensor& a, const std::vector<int64_t>& dims) {
   return n;
 }
 
+// The shape and dtype of a reduction's input: what a rule that saves nothing knows of it.
+struct InputShape {
+  std::vector<int64_t> sizes;
+  ScalarType dtype;
+  InputShape(const Tensor& a) : sizes(a.sizes().vec()), dtype(a.dtype()) {}  // NOLINT
+};
+
 // The output gradient of a reduction over `dims` spread back over the input's shape.
-Tensor spread(const Tensor& g, const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+Tensor spread(const Tensor& g, const InputShape& a, const std::vector<int64_t>& dims,
+              bool keepdim) {
   Tensor r = g;
   if (!keepdim) {
     for (int64_t d : dims) r = r.unsqueeze(d);
   }
-  r = r.expand(a.sizes());
-  return r.dtype() == a.dtype() ? r : r.to(a.dtype());
+  r = r.expand(a.sizes);
+  return r.dtype() == a.dtype ? r : r.to(a.dtype);
 }
 
 Tensor sumImpl(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype,
                const char* name) {
   Tensor out = detail::reduceSum(a, dim, keepdim, dtype);
   recordReduction(
-      out, a, name,
-      [dims = reduceDims(a, dim), keepdim](const Tensor& g, const Tensor& x, const Tensor&) {
-        return spread(g, x, dims, keepdim);
-      });
+      out, a, name, Saves::Nothing,
+      [dims = reduceDims(a, dim), keepdim, in = InputShape(a)](
+          const Tensor& g, const Tensor&, const Tensor&) { return spread(g, in, dims, keepdim); });
   return out;
 }
 
@@ -49,29 +58,32 @@ Tensor meanImpl(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<Sc
   Tensor out = detail::reduceMean(a, dim, keepdim, dtype);
   std::vector<int64_t> dims = reduceDims(a, dim);
   double n = static_cast<double>(countOf(a, dims));
-  recordReduction(out, a, name,
-                  [dims, keepdim, n](const Tensor& g, const Tensor& x, const Tensor&) {
-                    return spread(g / n, x, dims, keepdim);
-                  });
+  recordReduction(
+      out, a, name, Saves::Nothing,
+      [dims, keepdim, n, in = InputShape(a)](const Tensor& g, const Tensor&, const Tensor&) {
+        return spread(g / n, in, dims, keepdim);
+      });
   return out;
 }
 
 // max/min-like reductions share the gradient equally among the elements equal to the result.
 void recordExtremum(Tensor& out, const Tensor& a, const std::vector<int64_t>& dims, bool keepdim,
                     const char* name) {
-  recordReduction(out, a, name, [dims, keepdim](const Tensor& g, const Tensor& x, const Tensor& y) {
-    Tensor hit = (x == spread(y, x, dims, keepdim)).to(x.dtype());
-    Tensor count = dims.empty() ? hit.sum() : hit.sum(dims, true);
-    Tensor share = hit / count;
-    return spread(g, x, dims, keepdim) * share;
-  });
+  recordReduction(out, a, name, Saves::Both,
+                  [dims, keepdim](const Tensor& g, const Tensor& x, const Tensor& y) {
+                    Tensor hit = (x == spread(y, x, dims, keepdim)).to(x.dtype());
+                    Tensor count = dims.empty() ? hit.sum() : hit.sum(dims, true);
+                    Tensor share = hit / count;
+                    return spread(g, x, dims, keepdim) * share;
+                  });
 }
 
 Tensor prodImpl(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim,
                 std::optional<ScalarType> dtype, const char* name) {
   Tensor out = detail::reduceProd(a, dims, keepdim, dtype);
   recordReduction(
-      out, a, name, [dims, keepdim, name](const Tensor& g, const Tensor& x, const Tensor&) {
+      out, a, name, Saves::Both,
+      [dims, keepdim, name](const Tensor& g, const Tensor& x, const Tensor&) {
         // PyTorch's prod_backward, without dividing by zero: where a reduced slice holds no zero,
         // each input's gradient is the product of the others; where it holds one, only the zero
         // gets one (the product of the others); where it holds two or more, all get zero.
@@ -94,6 +106,28 @@ Tensor extremum(const Tensor& a, IntArrayRef dim, bool keepdim, ir::ReduceOp op,
   return out;
 }
 
+// max(dim) and min(dim) as PyTorch's value_selecting_reduction_backward: each result's gradient
+// goes to the one element its index names (among ties, the one the indices picked), and only
+// the indices are saved.
+std::tuple<Tensor, Tensor> selectAlong(const Tensor& a, int64_t dim, bool keepdim, ir::ReduceOp op,
+                                       const char* what, const char* name) {
+  Tensor values = detail::reduceExtremum(a, {dim}, keepdim, op, what);
+  Tensor indices = detail::reduceArg(a, dim, keepdim, op, what);
+  if (!autograd::needsGrad({&a})) return {values, indices};
+  const int64_t d = detail::wrapDim(dim, a.dim());
+  autograd::record(values, name, {a}, {indices},
+                   [d, keepdim, in = InputShape(a)](const Tensor& g, const std::vector<Tensor>& s) {
+                     if (in.sizes.empty()) return std::vector<Tensor>{spread(g, in, {}, true)};
+                     Tensor idx = keepdim ? s[0] : s[0].unsqueeze(d);
+                     Tensor gk = keepdim ? g : g.unsqueeze(d);
+                     std::vector<int64_t> along(in.sizes.size(), 1);
+                     along[d] = in.sizes[d];
+                     Tensor hit = arange(in.sizes[d], kLong).view(along) == idx;
+                     return std::vector<Tensor>{spread(where(hit, gk, 0), in, {}, true)};
+                   });
+  return {values, indices};
+}
+
 Tensor extremumAll(const Tensor& a, ir::ReduceOp op, const char* what, const char* name) {
   Tensor out = detail::reduceAll(a, op, what);
   recordExtremum(out, a, reduceDims(a, {}), false, name);
@@ -104,10 +138,29 @@ Tensor varImpl(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
   Tensor out = detail::reduceVar(a, dim, unbiased, keepdim);
   std::vector<int64_t> dims = reduceDims(a, dim);
   double denom = static_cast<double>(std::max<int64_t>(countOf(a, dims) - (unbiased ? 1 : 0), 0));
-  recordReduction(out, a, "VarBackward0",
+  recordReduction(out, a, "VarBackward0", Saves::Input,
                   [dims, keepdim, denom](const Tensor& g, const Tensor& x, const Tensor&) {
                     Tensor centered = x - (dims.empty() ? x.mean() : x.mean(dims, true));
                     return spread(g, x, dims, keepdim) * centered * (2.0 / denom);
+                  });
+  return out;
+}
+
+// std as PyTorch's std_backward: var's gradient of g / (2 * std), zero where std is zero (a
+// constant slice gets zero gradient, not NaN). Saves its input and result.
+Tensor stdImpl(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    out = sqrt(detail::reduceVar(a, dim, unbiased, keepdim));
+  }
+  std::vector<int64_t> dims = reduceDims(a, dim);
+  double denom = static_cast<double>(std::max<int64_t>(countOf(a, dims) - (unbiased ? 1 : 0), 0));
+  recordReduction(out, a, "StdBackward0", Saves::Both,
+                  [dims, keepdim, denom](const Tensor& g, const Tensor& x, const Tensor& y) {
+                    Tensor gv = where(y == 0, zeros_like(g), g / (y * 2));
+                    Tensor centered = x - (dims.empty() ? x.mean() : x.mean(dims, true));
+                    return spread(gv, x, dims, keepdim) * centered * (2.0 / denom);
                   });
   return out;
 }
@@ -157,12 +210,10 @@ Tensor min(const Tensor& a) {
   return extremumAll(a, ir::ReduceOp::Min, "min", "MinBackward1");
 }
 std::tuple<Tensor, Tensor> max(const Tensor& a, int64_t dim, bool keepdim) {
-  return {extremum(a, {dim}, keepdim, ir::ReduceOp::Max, "max", "MaxBackward0"),
-          detail::reduceArg(a, dim, keepdim, ir::ReduceOp::Max, "max")};
+  return selectAlong(a, dim, keepdim, ir::ReduceOp::Max, "max", "MaxBackward0");
 }
 std::tuple<Tensor, Tensor> min(const Tensor& a, int64_t dim, bool keepdim) {
-  return {extremum(a, {dim}, keepdim, ir::ReduceOp::Min, "min", "MinBackward0"),
-          detail::reduceArg(a, dim, keepdim, ir::ReduceOp::Min, "min")};
+  return selectAlong(a, dim, keepdim, ir::ReduceOp::Min, "min", "MinBackward0");
 }
 
 Tensor var(const Tensor& a, bool unbiased) {
@@ -172,20 +223,21 @@ Tensor var(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
   return varImpl(a, dim, unbiased, keepdim);
 }
 Tensor std(const Tensor& a, bool unbiased) {
-  return sqrt(varImpl(a, {}, unbiased, false));
+  return stdImpl(a, {}, unbiased, false);
 }
 Tensor std(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
-  return sqrt(varImpl(a, dim, unbiased, keepdim));
+  return stdImpl(a, dim, unbiased, keepdim);
 }
 
 Tensor softmax(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype) {
   Tensor x = softmaxInput(a, dtype);
   int64_t d = detail::wrapDim(dim, x.dim());
   Tensor out = detail::softmaxOf(x, d);
-  recordReduction(out, x, "SoftmaxBackward0", [d](const Tensor& g, const Tensor&, const Tensor& y) {
-    Tensor gy = g * y;
-    return gy - y * (y.dim() == 0 ? gy : gy.sum({d}, true));
-  });
+  recordReduction(out, x, "SoftmaxBackward0", Saves::Output,
+                  [d](const Tensor& g, const Tensor&, const Tensor& y) {
+                    Tensor gy = g * y;
+                    return gy - y * (y.dim() == 0 ? gy : gy.sum({d}, true));
+                  });
   return out;
 }
 
@@ -193,7 +245,7 @@ Tensor log_softmax(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype
   Tensor x = softmaxInput(a, dtype);
   int64_t d = detail::wrapDim(dim, x.dim());
   Tensor out = detail::logSoftmaxOf(x, d);
-  recordReduction(out, x, "LogSoftmaxBackward0",
+  recordReduction(out, x, "LogSoftmaxBackward0", Saves::Output,
                   [d](const Tensor& g, const Tensor&, const Tensor& y) {
                     return g - y.exp() * (y.dim() == 0 ? g : g.sum({d}, true));
                   });

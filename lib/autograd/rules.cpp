@@ -144,27 +144,41 @@ void recordBinary(ScalarOp op, Tensor& out, const detail::Operand& a, const deta
         return std::vector<Tensor>{ga, gb};
       };
       break;
-    case ScalarOp::Pow:
-      saved = {ta, tb, out};
+    case ScalarOp::Pow: {
+      // PyTorch's pow_backward, pow_backward_self and pow_backward_exponent: a tensor raised to
+      // a scalar saves its base; a scalar raised to a tensor saves the exponent and the result;
+      // a tensor raised to a tensor saves both operands, and the result only for the exponent's
+      // gradient. Zero bases and exponents give zero gradients where the formulas divide by zero.
+      bool result_needed = db.wants_grad;
+      saved = {ta, tb, result_needed ? out : Tensor()};
       out_index = 2;
-      rule = [sa, sb](const Tensor& g, const std::vector<Tensor>& s) {
+      rule = [sa, sb, da, db](const Tensor& g, const std::vector<Tensor>& s) {
         Tensor ga, gb;
-        if (s[0].defined()) {
+        if (da.wants_grad) {
           if (s[1].defined()) {
-            ga = forInput(g * s[1] * pow(s[0], s[1] - 1), s[0]);
+            Tensor d = g * s[1] * pow(s[0], s[1] - 1);
+            ga = forInput(where(s[1] == 0, zeros_like(d), d), da);
           } else if (sb.toDouble() == 0.0) {
             ga = zeros_like(s[0]);
           } else {
-            ga = forInput(g * sb * pow(s[0], sb.toDouble() - 1), s[0]);
+            ga = forInput(g * sb * pow(s[0], sb.toDouble() - 1), da);
           }
         }
-        if (s[1].defined()) {
-          Tensor logbase = s[0].defined() ? log(s[0]) : full_like(s[1], std::log(sa.toDouble()));
-          gb = forInput(g * s[2] * logbase, s[1]);
+        if (db.wants_grad) {
+          Tensor d;
+          if (s[0].defined()) {
+            d = g * s[2] * log(s[0]);
+            d = where(logical_and(s[0] == 0, s[1] >= 0), zeros_like(d), d);
+          } else {
+            d = g * s[2] * std::log(sa.toDouble());
+            if (sa.toDouble() == 0.0) d = where(s[1] >= 0, zeros_like(d), d);
+          }
+          gb = forInput(d, db);
         }
         return std::vector<Tensor>{ga, gb};
       };
       break;
+    }
     case ScalarOp::Maximum:
     case ScalarOp::Minimum: {
       bool is_max = op == ScalarOp::Maximum;
@@ -183,17 +197,18 @@ void recordBinary(ScalarOp op, Tensor& out, const detail::Operand& a, const deta
     case ScalarOp::Fmod: {
       // The gradient for b is minus the rounded quotient (floored for remainder, truncated for
       // fmod), a piecewise constant recorded without history.
+      // Both operands are saved only for b's gradient (a's is g itself).
       bool floor = op == ScalarOp::Mod;
-      saved = {ta, tb};
-      rule = [sa, floor](const Tensor& g, const std::vector<Tensor>& s) {
+      if (db.wants_grad) saved = {ta, tb};
+      rule = [sa, floor, da, db](const Tensor& g, const std::vector<Tensor>& s) {
         Tensor gb;
-        if (s[1].defined()) {
+        if (db.wants_grad) {
           detail::Operand num = s[0].defined() ? detail::Operand(s[0]) : detail::Operand(sa);
           Tensor q =
               floor ? detail::binaryOp(ScalarOp::FloorDiv, num, s[1]) : truncQuotient(num, s[1]);
-          gb = forInput(-g * q, s[1]);
+          gb = forInput(-g * q, db);
         }
-        return std::vector<Tensor>{forInput(g, s[0]), gb};
+        return std::vector<Tensor>{forInput(g, da), gb};
       };
       break;
     }
@@ -315,11 +330,13 @@ void recordView(Tensor& out, const Tensor& a, const char* name,
   });
 }
 
-void recordReduction(Tensor& out, const Tensor& a, const char* name,
+void recordReduction(Tensor& out, const Tensor& a, const char* name, Saves saves,
                      std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)> backward) {
   if (!needsGrad({&a})) return;
+  bool input = saves == Saves::Input || saves == Saves::Both;
+  bool output = saves == Saves::Output || saves == Saves::Both;
   record(
-      out, name, {a}, {a, out},
+      out, name, {a}, {input ? a : Tensor(), output ? out : Tensor()},
       [backward](const Tensor& g, const std::vector<Tensor>& s) {
         return std::vector<Tensor>{backward(g, s[0], s[1])};
       },
@@ -337,17 +354,22 @@ bool transposedLayout(const Tensor& t) {
 
 void recordMatmul(Tensor& out, const Tensor& a, const Tensor& b, const char* name) {
   if (!needsGrad({&a, &b})) return;
-  record(out, name, {a, b}, {a, b}, [](const Tensor& g, const std::vector<Tensor>& s) {
-    // Both operands have >= 2 dims here (matmul's 1-D cases are views around this). An
-    // operand transposed in memory gets its gradient computed as the transposed product, so
-    // that the gradient lies as the operand does (as PyTorch's mm backward does): a linear
-    // layer's weight gradient is then stored as the weight is, and its reader (an optimizer's
-    // update) walks both with unit stride.
-    auto t = [](const Tensor& x) { return x.transpose(-1, -2); };
-    Tensor ga = transposedLayout(s[0]) ? t(matmul(s[1], t(g))) : matmul(g, t(s[1]));
-    Tensor gb = transposedLayout(s[1]) ? t(matmul(t(g), s[0])) : matmul(t(s[0]), g);
-    return std::vector<Tensor>{forInput(ga, s[0]), forInput(gb, s[1])};
-  });
+  // Each operand is saved only for the other's gradient, as PyTorch's mm and bmm save them.
+  Operand da = describe(a), db = describe(b);
+  bool a_transposed = transposedLayout(a), b_transposed = transposedLayout(b);
+  record(out, name, {a, b}, {db.wants_grad ? a : Tensor(), da.wants_grad ? b : Tensor()},
+         [da, db, a_transposed, b_transposed](const Tensor& g, const std::vector<Tensor>& s) {
+           // Both operands have >= 2 dims here (matmul's 1-D cases are views around this). An
+           // operand transposed in memory gets its gradient computed as the transposed product,
+           // so that the gradient lies as the operand does (as PyTorch's mm backward does): a
+           // linear layer's weight gradient is then stored as the weight is, and its reader (an
+           // optimizer's update) walks both with unit stride.
+           auto t = [](const Tensor& x) { return x.transpose(-1, -2); };
+           Tensor ga, gb;
+           if (da.wants_grad) ga = a_transposed ? t(matmul(s[1], t(g))) : matmul(g, t(s[1]));
+           if (db.wants_grad) gb = b_transposed ? t(matmul(t(g), s[0])) : matmul(t(s[0]), g);
+           return std::vector<Tensor>{forInput(ga, da), forInput(gb, db)};
+         });
 }
 
 void recordCat(Tensor& out, const std::vector<Tensor>& inputs, int64_t dim) {

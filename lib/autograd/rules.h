@@ -26,9 +26,14 @@ void recordCast(Tensor& out, const Tensor& a);
 void recordView(Tensor& out, const Tensor& a, const char* name,
                 std::function<Tensor(const Tensor& grad)> backward);
 
-/// Reductions and composites.
+/// What a reduction's rule reads besides the output gradient: PyTorch's derivatives.yaml saves
+/// exactly these (sum and mean nothing but sizes, softmax its result, prod and amax both, var
+/// its input), and backward checks versions only on what is saved.
+enum class Saves { Nothing, Input, Output, Both };
+
+/// Reductions and composites. `backward` gets undefined tensors for what is not saved.
 void recordReduction(
-    Tensor& out, const Tensor& a, const char* name,
+    Tensor& out, const Tensor& a, const char* name, Saves saves,
     std::function<Tensor(const Tensor& grad, const Tensor& a, const Tensor& out)> backward);
 void recordMatmul(Tensor& out, const Tensor& a, const Tensor& b, const char* name);
 void recordCat(Tensor& out, const std::vector<Tensor>& inputs, int64_t dim);

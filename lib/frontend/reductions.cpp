@@ -43,7 +43,12 @@ Tensor finish(ir::NodeRef n, const std::vector<int64_t>& dims, bool keepdim, Dev
     if (std::find(dims.begin(), dims.end(), static_cast<int64_t>(k)) == dims.end())
       squeezed.push_back(shape[k]);
   }
-  return detail::makeView(t, squeezed, ir::contiguousStrides(squeezed), 0);
+  // The squeezed result is a tensor of its own, not a view: an in-place op on it rewrites its
+  // own history, as on PyTorch's result.
+  Tensor out = detail::makeView(t, squeezed, ir::contiguousStrides(squeezed), 0);
+  out.impl()->is_view = false;
+  out.impl()->view_base = nullptr;
+  return out;
 }
 
 ScalarType sumType(const Tensor& a, std::optional<ScalarType> dtype) {

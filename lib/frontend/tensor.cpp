@@ -27,6 +27,12 @@ const TensorImpl& implOf(const Tensor& t) {
   if (!t.defined()) throw Error("kiln: the tensor is undefined");
   return *t.impl();
 }
+// The autograd fields of `t`, a view's history first brought up to date with its base's.
+const TensorImpl& historyOf(const Tensor& t) {
+  if (!t.defined()) throw Error("kiln: the tensor is undefined");
+  detail::refreshViewHistory(t.impl());
+  return *t.impl();
+}
 }  // namespace
 
 IntArrayRef Tensor::sizes() const {
@@ -74,7 +80,7 @@ bool Tensor::is_lazy() const {
 }
 
 bool Tensor::requires_grad() const {
-  const TensorImpl& impl = implOf(*this);
+  const TensorImpl& impl = historyOf(*this);
   return impl.requires_grad || impl.grad_fn != nullptr;
 }
 Tensor& Tensor::requires_grad_(bool r) {
@@ -91,10 +97,10 @@ Tensor& Tensor::requires_grad_(bool r) {
   return *this;
 }
 bool Tensor::is_leaf() const {
-  return implOf(*this).grad_fn == nullptr;
+  return historyOf(*this).grad_fn == nullptr;
 }
 std::shared_ptr<autograd::Node> Tensor::grad_fn() const {
-  return implOf(*this).grad_fn;
+  return historyOf(*this).grad_fn;
 }
 Tensor Tensor::grad() const {
   return implOf(*this).grad;

@@ -112,6 +112,7 @@ Tensor makeView(const Tensor& base, std::vector<int64_t> sizes, std::vector<int6
   impl->offset = offset;
   impl->is_view = true;
   impl->view_base = base.impl()->view_base ? base.impl()->view_base : base.impl();
+  impl->view_version = impl->storage->version;
   return Tensor(std::move(impl));
 }
 

@@ -63,6 +63,9 @@ struct TensorImpl {
   /// For a view: the tensor it is ultimately a view of (in-place ops on the view rewrite the
   /// base's autograd history).
   std::shared_ptr<TensorImpl> view_base;
+  /// For a view: the storage's version when its grad_fn was last brought up to date (see
+  /// refreshViewHistory).
+  uint32_t view_version = 0;
 
   ScalarType dtype() const { return storage->dtype; }
   int64_t numel() const;
@@ -81,6 +84,14 @@ int64_t checkedStorageBytes(const std::vector<int64_t>& sizes, const std::vector
                             ScalarType dtype);
 /// PyTorch's error for reading or writing memory that is not there (from_blob(nullptr, ...)).
 void checkAllocated(const runtime::Buffer& buffer);
+
+/// Brings a view's autograd history up to date (defined by lib/autograd, which owns the
+/// histories; the accessors of the autograd fields call it first): when the storage has been
+/// written since the view's grad_fn was recorded (through another view of the base, or the base
+/// itself), the view's grad_fn becomes an AsStridedBackward0 of the base's current history, as
+/// PyTorch regenerates a view's grad_fn when its version changes, so that backward sees the
+/// write. A no-op for tensors that are not views or are up to date.
+void refreshViewHistory(const std::shared_ptr<TensorImpl>& impl);
 
 /// A tensor whose contents are `node` (a new storage).
 Tensor fromNode(ir::NodeRef node, Device device = Device(DeviceType::CPU));

@@ -1,0 +1,604 @@
+// kiln against libtorch 1.13 (Debian's libtorch-dev), the reference for issue 13's "Autograd's
+// version checks", "Gradients that differ from libtorch" and shape-error messages. Each case is
+// written once and compiled twice, with K naming kiln and then torch; both runs must read out the
+// same things (gradients, flags, grad_fn names) or throw the same message. Built only where CMake
+// finds Torch (test/CMakeLists.txt).
+#include <gtest/gtest.h>
+#include <kiln/kiln.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdint>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+// One thing a case reads out: a tensor (undefined, or its sizes and elements) or a text (a flag,
+// a grad_fn's name).
+struct Item {
+  bool defined = true;
+  std::vector<int64_t> sizes;
+  std::vector<double> data;
+  std::string text;
+};
+using Items = std::vector<Item>;
+
+Item out(const kiln::Tensor& t) {
+  if (!t.defined()) return Item{false, {}, {}, ""};
+  kiln::Tensor c = t.detach().to(kiln::kDouble).contiguous();
+  const double* p = c.data_ptr<double>();
+  return Item{true, t.sizes().vec(), std::vector<double>(p, p + c.numel()), ""};
+}
+
+Item out(const torch::Tensor& t) {
+  if (!t.defined()) return Item{false, {}, {}, ""};
+  torch::Tensor c = t.detach().to(torch::kDouble).contiguous();
+  const double* p = c.data_ptr<double>();
+  return Item{true, t.sizes().vec(), std::vector<double>(p, p + c.numel()), ""};
+}
+
+Item out(bool b) {
+  return Item{true, {}, {}, b ? "true" : "false"};
+}
+
+// The name of a tensor's grad_fn ("" for none), as Python prints it (PyTorch's C++ names of its
+// own nodes carry their namespace).
+template <typename T>
+Item fnName(const T& t) {
+  if (!t.grad_fn()) return Item{true, {}, {}, "None"};
+  std::string n = t.grad_fn()->name();
+  size_t colon = n.rfind("::");
+  return Item{true, {}, {}, colon == std::string::npos ? n : n.substr(colon + 2)};
+}
+
+struct Outcome {
+  Items items;
+  std::string error;  // the message, when the case threw
+};
+
+void replaceAll(std::string& s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+    s.replace(at, from.size(), to);
+  }
+}
+
+// libtorch's words as Python prints them, which kiln follows: a tensor type is
+// "torch.FloatTensor" where C++ prints "CPUFloatType", and an op with a Scalar operand records
+// AddBackward0 (Python wraps the scalar in a tensor) where C++'s Scalar overload records
+// AddBackward1.
+std::string asPython(std::string s) {
+  replaceAll(s, "CPUFloatType", "torch.FloatTensor");
+  replaceAll(s, "CPUDoubleType", "torch.DoubleTensor");
+  for (const char* op : {"Add", "Sub", "Mul", "Div"}) {
+    replaceAll(s, std::string(op) + "Backward1", std::string(op) + "Backward0");
+  }
+  return s;
+}
+
+template <typename F>
+Outcome kilnOutcome(F f) {
+  try {
+    return {f(), ""};
+  } catch (const kiln::Error& e) {
+    return {{}, e.what()};
+  }
+}
+
+template <typename F>
+Outcome torchOutcome(F f) {
+  Outcome o;
+  try {
+    o.items = f();
+  } catch (const c10::Error& e) {
+    o.error = e.msg();
+  }
+  o.error = asPython(o.error);
+  for (Item& i : o.items) i.text = asPython(i.text);
+  return o;
+}
+
+std::string show(const Outcome& o) {
+  if (!o.error.empty()) return "error: " + o.error;
+  std::ostringstream os;
+  for (const Item& i : o.items) {
+    if (!i.defined) {
+      os << " (undefined)";
+    } else if (!i.text.empty()) {
+      os << " " << i.text;
+    } else {
+      os << " [";
+      for (size_t k = 0; k < i.data.size(); ++k) os << (k ? ", " : "") << i.data[k];
+      os << "]";
+    }
+  }
+  return os.str();
+}
+
+bool same(const Item& a, const Item& b) {
+  if (a.defined != b.defined || a.sizes != b.sizes || a.text != b.text) return false;
+  if (a.data.size() != b.data.size()) return false;
+  for (size_t k = 0; k < a.data.size(); ++k) {
+    double x = a.data[k], y = b.data[k];
+    if (std::isnan(x) || std::isnan(y)) {
+      if (std::isnan(x) != std::isnan(y)) return false;
+      continue;
+    }
+    if (std::fabs(x - y) > 1e-5 * std::max(1.0, std::fabs(y))) return false;
+  }
+  return true;
+}
+
+void expectSame(const Outcome& k, const Outcome& t) {
+  bool ok = k.error == t.error && k.items.size() == t.items.size();
+  for (size_t i = 0; ok && i < k.items.size(); ++i) ok = same(k.items[i], t.items[i]);
+  EXPECT_TRUE(ok) << "kiln:     " << show(k) << "\nlibtorch: " << show(t);
+}
+
+}  // namespace
+
+// A case: `Name` and a body that returns Items, written with K:: for the library's namespace.
+#define BOTH(Suite, Name, ...)                                                                \
+  namespace kiln_side_##Suite {                                                               \
+    Items Name() {                                                                            \
+      namespace K = ::kiln;                                                                   \
+      __VA_ARGS__                                                                             \
+    }                                                                                         \
+  }                                                                                           \
+  namespace torch_side_##Suite {                                                              \
+    Items Name() {                                                                            \
+      namespace K = ::torch;                                                                  \
+      __VA_ARGS__                                                                             \
+    }                                                                                         \
+  }                                                                                           \
+  TEST(Suite, Name) {                                                                         \
+    expectSame(kilnOutcome(kiln_side_##Suite::Name), torchOutcome(torch_side_##Suite::Name)); \
+  }
+
+// ---------------------------------------------------------------- what autograd saves
+//
+// For each op: y = q * 1 (a tensor with history), z = op(y), then one of them is changed in place
+// before backward. PyTorch refuses exactly where the op's derivative formula saved the changed
+// tensor (derivatives.yaml); kiln must save the same.
+
+// Unary ops: y changed after z = op(y), and z changed after.
+#define UNARY_SAVES(Name, expr)                               \
+  BOTH(SavedForBackward, Name##InputChanged, {                \
+    auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad()); \
+    auto y = q * 1;                                           \
+    auto z = expr;                                            \
+    y.add_(1);                                                \
+    z.sum().backward();                                       \
+    return Items{out(q.grad()), fnName(z)};                   \
+  })                                                          \
+  BOTH(SavedForBackward, Name##OutputChanged, {               \
+    auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad()); \
+    auto y = q * 1;                                           \
+    auto z = expr;                                            \
+    z.mul_(3);                                                \
+    z.sum().backward();                                       \
+    return Items{out(q.grad()), fnName(z)};                   \
+  })
+
+UNARY_SAVES(Exp, y.exp())
+UNARY_SAVES(Log, y.log())
+UNARY_SAVES(Sqrt, y.sqrt())
+UNARY_SAVES(Rsqrt, y.rsqrt())
+UNARY_SAVES(Sin, y.sin())
+UNARY_SAVES(Cos, y.cos())
+UNARY_SAVES(Tanh, y.tanh())
+UNARY_SAVES(Sigmoid, y.sigmoid())
+UNARY_SAVES(Relu, y.relu())
+UNARY_SAVES(Reciprocal, y.reciprocal())
+UNARY_SAVES(Neg, y.neg())
+UNARY_SAVES(Abs, y.abs())
+UNARY_SAVES(MulScalar, y * 2)
+UNARY_SAVES(DivScalar, y / 2)
+UNARY_SAVES(AddScalar, y + 2)
+UNARY_SAVES(PowScalarExponent, y.pow(2))
+UNARY_SAVES(PowScalarBase, K::pow(2, y))
+UNARY_SAVES(RemainderScalar, y.remainder(0.75))
+UNARY_SAVES(FmodScalar, y.fmod(0.75))
+UNARY_SAVES(Clamp, y.clamp(0.3, 1.0))
+UNARY_SAVES(Clone, y.clone())
+UNARY_SAVES(ToDouble, y.to(K::kDouble))
+UNARY_SAVES(Sum, y.sum())
+UNARY_SAVES(SumDim, y.sum({0}, true))
+UNARY_SAVES(Mean, y.mean())
+UNARY_SAVES(Prod, y.prod())
+UNARY_SAVES(ProdDim, y.prod(0))
+UNARY_SAVES(Amax, y.amax({0}))
+UNARY_SAVES(Max, y.max())
+UNARY_SAVES(MaxDim, std::get<0>(y.max(0)))
+UNARY_SAVES(Var, y.var())
+UNARY_SAVES(Std, y.std())
+UNARY_SAVES(Softmax, y.softmax(0))
+UNARY_SAVES(LogSoftmax, y.log_softmax(0))
+UNARY_SAVES(Narrow, y.narrow(0, 1, 2).clone())
+UNARY_SAVES(Cat, K::cat({y, y}))
+
+// Binary ops: the first operand y, the second w = p * 1, or the result changed in place.
+#define BINARY_SAVES(Name, expr)                               \
+  BOTH(SavedForBackward, Name##FirstChanged, {                 \
+    auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad());  \
+    auto p = K::tensor({1.5, -0.5, 0.75}, K::requires_grad()); \
+    auto y = q * 1;                                            \
+    auto w = p * 1;                                            \
+    auto z = expr;                                             \
+    y.add_(1);                                                 \
+    z.sum().backward();                                        \
+    return Items{out(q.grad()), out(p.grad())};                \
+  })                                                           \
+  BOTH(SavedForBackward, Name##SecondChanged, {                \
+    auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad());  \
+    auto p = K::tensor({1.5, -0.5, 0.75}, K::requires_grad()); \
+    auto y = q * 1;                                            \
+    auto w = p * 1;                                            \
+    auto z = expr;                                             \
+    w.add_(1);                                                 \
+    z.sum().backward();                                        \
+    return Items{out(q.grad()), out(p.grad())};                \
+  })                                                           \
+  BOTH(SavedForBackward, Name##OutputChanged, {                \
+    auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad());  \
+    auto p = K::tensor({1.5, -0.5, 0.75}, K::requires_grad()); \
+    auto y = q * 1;                                            \
+    auto w = p * 1;                                            \
+    auto z = expr;                                             \
+    z.mul_(3);                                                 \
+    z.sum().backward();                                        \
+    return Items{out(q.grad()), out(p.grad())};                \
+  })                                                           \
+  BOTH(SavedForBackward, Name##SecondWithoutGrad, {            \
+    auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad());  \
+    auto y = q * 1;                                            \
+    auto w = K::tensor({1.5, -0.5, 0.75});                     \
+    auto z = expr;                                             \
+    y.add_(1);                                                 \
+    z.sum().backward();                                        \
+    return Items{out(q.grad())};                               \
+  })                                                           \
+  BOTH(SavedForBackward, Name##FirstWithoutGrad, {             \
+    auto p = K::tensor({1.5, -0.5, 0.75}, K::requires_grad()); \
+    auto y = K::tensor({0.5, 0.25, 2.0});                      \
+    auto w = p * 1;                                            \
+    auto z = expr;                                             \
+    w.add_(1);                                                 \
+    z.sum().backward();                                        \
+    return Items{out(p.grad())};                               \
+  })
+
+BINARY_SAVES(Add, y + w)
+BINARY_SAVES(Sub, y - w)
+BINARY_SAVES(Mul, y* w)
+BINARY_SAVES(Div, y / w)
+BINARY_SAVES(Pow, y.pow(w))
+BINARY_SAVES(Maximum, K::maximum(y, w))
+BINARY_SAVES(Minimum, K::minimum(y, w))
+BINARY_SAVES(Remainder, y.remainder(w))
+BINARY_SAVES(Fmod, y.fmod(w))
+BINARY_SAVES(Where, K::where(y > 0.4, y, w))
+BINARY_SAVES(Matmul, K::matmul(y.view({3, 1}), w.view({1, 3})))
+BINARY_SAVES(Mm, K::mm(y.view({3, 1}), w.view({1, 3})))
+BINARY_SAVES(Bmm, K::bmm(y.view({1, 3, 1}), w.view({1, 1, 3})))
+BINARY_SAVES(Dot, K::matmul(y, w))
+
+// In-place forms: the saved value is self after the op, so a later change of self is refused
+// where the formula reads the result.
+#define IN_PLACE_SAVES(Name, stmt)                            \
+  BOTH(SavedForBackward, Name##ThenChanged, {                 \
+    auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad()); \
+    auto y = q * 1;                                           \
+    stmt;                                                     \
+    y.add_(1);                                                \
+    y.sum().backward();                                       \
+    return Items{out(q.grad()), fnName(y)};                   \
+  })                                                          \
+  BOTH(SavedForBackward, Name##OfView, {                      \
+    auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad()); \
+    auto base = q * 1;                                        \
+    auto y = base.narrow(0, 1, 2);                            \
+    stmt;                                                     \
+    auto r = y * 1;                                           \
+    base.narrow(0, 0, 1).mul_(2);                             \
+    (r.sum() + base.sum()).backward();                        \
+    return Items{out(q.grad()), fnName(y), fnName(base)};     \
+  })
+
+IN_PLACE_SAVES(Exp_, y.exp_())
+IN_PLACE_SAVES(Sin_, y.sin_())
+IN_PLACE_SAVES(Sigmoid_, y.sigmoid_())
+IN_PLACE_SAVES(Relu_, y.relu_())
+IN_PLACE_SAVES(MulScalar_, y.mul_(2))
+IN_PLACE_SAVES(MulTensor_, y.mul_(K::tensor({1.0, 2.0, 3.0}).narrow(0, 0, y.size(0))))
+IN_PLACE_SAVES(DivTensor_, y.div_(K::tensor({1.0, 2.0, 4.0}).narrow(0, 0, y.size(0))))
+IN_PLACE_SAVES(Clamp_, y.clamp_(0.3, 1.0))
+
+// ---------------------------------------------------------------- gradients
+
+BOTH(Gradients, ProdOneZero, {
+  auto x = K::tensor({0.0, 2.0, 3.0}, K::requires_grad());
+  x.prod().backward();
+  return Items{out(x.grad())};
+})
+
+BOTH(Gradients, ProdTwoZeros, {
+  auto x = K::tensor({0.0, 2.0, 0.0}, K::requires_grad());
+  x.prod().backward();
+  return Items{out(x.grad())};
+})
+
+BOTH(Gradients, ProdAlongADim, {
+  auto x = K::tensor({0.0, 2.0, 3.0, 4.0, 0.0, 0.0, 5.0, 6.0, 7.0}, K::requires_grad());
+  auto w = K::tensor({1.0, 2.0, 3.0});
+  (x.view({3, 3}).prod(1) * w).sum().backward();
+  auto g1 = x.grad().clone();
+  x.grad().zero_();
+  (x.view({3, 3}).prod(0, true) * w).sum().backward();
+  return Items{out(g1), out(x.grad())};
+})
+
+BOTH(Gradients, ProdWithoutZeros, {
+  auto x = K::tensor({1.5, 2.0, -3.0}, K::requires_grad());
+  x.prod().backward();
+  return Items{out(x.grad())};
+})
+
+BOTH(Gradients, MaxAlongADimGivesTiesToTheIndex, {
+  auto x = K::tensor({1.0, 3.0, 3.0, 2.0, 2.0, 0.0}, K::requires_grad());
+  auto r = x.view({2, 3}).max(1);
+  (std::get<0>(r) * K::tensor({1.0, 10.0})).sum().backward();
+  return Items{out(x.grad()), out(std::get<1>(r)), fnName(std::get<0>(r))};
+})
+
+BOTH(Gradients, MinAlongADimKeepdim, {
+  auto x = K::tensor({1.0, 1.0, 3.0, 2.0, 0.0, 0.0}, K::requires_grad());
+  auto r = x.view({2, 3}).min(1, true);
+  (std::get<0>(r) * K::tensor({1.0, 10.0}).view({2, 1})).sum().backward();
+  return Items{out(x.grad()), out(std::get<1>(r))};
+})
+
+BOTH(Gradients, MaxOfAllSharesTies, {
+  auto x = K::tensor({1.0, 3.0, 3.0}, K::requires_grad());
+  x.max().backward();
+  return Items{out(x.grad())};
+})
+
+BOTH(Gradients, AmaxSharesTies, {
+  auto x = K::tensor({1.0, 3.0, 3.0, 2.0, 2.0, 0.0}, K::requires_grad());
+  x.view({2, 3}).amax({1}).sum().backward();
+  return Items{out(x.grad())};
+})
+
+BOTH(Gradients, PowTensorExponentAtZero, {
+  auto x = K::tensor({0.0, 0.0, 2.0}, K::requires_grad());
+  auto e = K::tensor({0.0, 2.0, 0.0}, K::requires_grad());
+  x.pow(e).sum().backward();
+  return Items{out(x.grad()), out(e.grad())};
+})
+
+BOTH(Gradients, PowScalarBaseZero, {
+  auto e = K::tensor({0.0, 2.0, 1.0}, K::requires_grad());
+  K::pow(0, e).sum().backward();
+  return Items{out(e.grad())};
+})
+
+BOTH(Gradients, PowZeroExponentAtZero, {
+  auto x = K::tensor({0.0, 1.0}, K::requires_grad());
+  x.pow(0).sum().backward();
+  return Items{out(x.grad())};
+})
+
+// An in-place op into a tensor that does not require grad, from one that does.
+BOTH(InPlace, AddIntoTensorWithoutGrad, {
+  auto b = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());
+  auto c = K::zeros({3});
+  c.add_(b);
+  (c * c).sum().backward();
+  return Items{out(b.grad()), out(c.requires_grad()), fnName(c)};
+})
+
+BOTH(InPlace, MulIntoTensorWithoutGrad, {
+  auto b = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());
+  auto c = K::full({3}, 2.0);
+  c.mul_(b);
+  c.sum().backward();
+  return Items{out(b.grad()), fnName(c)};
+})
+
+BOTH(InPlace, CopyIntoViewOfTensorWithoutGrad, {
+  auto b = K::tensor({1.0, 2.0}, K::requires_grad());
+  auto c = K::zeros({3});
+  c.narrow(0, 1, 2).copy_(b * 2);
+  (c * K::tensor({1.0, 10.0, 100.0})).sum().backward();
+  return Items{out(b.grad()), out(c.requires_grad()), fnName(c)};
+})
+
+BOTH(InPlace, ZeroKeepsRequiresGrad, {
+  auto q = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());
+  auto y = q * 2;
+  y.zero_();
+  bool rg = y.requires_grad();
+  (y + q).sum().backward();
+  return Items{out(rg), fnName(y), out(q.grad())};
+})
+
+BOTH(InPlace, FillKeepsRequiresGrad, {
+  auto q = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());
+  auto y = q * 2;
+  y.fill_(4);
+  bool rg = y.requires_grad();
+  (y * q).sum().backward();
+  return Items{out(rg), fnName(y), out(q.grad())};
+})
+
+BOTH(InPlace, FillOfTensorWithoutGrad, {
+  auto c = K::zeros({3});
+  c.fill_(4);
+  c.zero_();
+  return Items{out(c.requires_grad()), fnName(c), out(c)};
+})
+
+BOTH(InPlace, FillThroughAView, {
+  auto q = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());
+  auto y = q * 2;
+  y.narrow(0, 1, 2).fill_(0);
+  y.sum().backward();
+  return Items{out(q.grad()), fnName(y)};
+})
+
+BOTH(InPlace, CopyFromTensorWithoutGrad, {
+  auto q = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());
+  auto y = q * 2;
+  y.copy_(K::tensor({5.0, 6.0, 7.0}));
+  (y * q).sum().backward();
+  return Items{out(q.grad()), out(y.requires_grad()), fnName(y)};
+})
+
+BOTH(InPlace, CopyIntoAViewFromTensorWithoutGrad, {
+  auto q = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());
+  auto y = q * 2;
+  y.narrow(0, 0, 2).copy_(K::zeros({2}));
+  y.sum().backward();
+  return Items{out(q.grad()), fnName(y)};
+})
+
+BOTH(InPlace, FillWithATensorWithoutGrad, {
+  auto q = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());
+  auto y = q * 2;
+  y.fill_(K::tensor(2.0));
+  y.sum().backward();
+  return Items{out(q.grad()), fnName(y)};
+})
+
+BOTH(InPlace, FillWithATensorWithGrad, {
+  auto q = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());
+  auto p = K::tensor({2.0}, K::requires_grad());
+  auto y = q * 2;
+  y.narrow(0, 1, 2).fill_(p.sum() * 3);
+  y.sum().backward();
+  return Items{out(q.grad()), out(p.grad())};
+})
+
+// Views taken before a write through another view of the same base (or the base itself) see
+// the write in backward, as PyTorch regenerates a view's grad_fn when its version changes.
+BOTH(Views, TakenBeforeAWriteThroughAnotherView, {
+  auto b = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());
+  auto c = b * 1;
+  auto u = c.narrow(0, 0, 2);
+  c.narrow(0, 1, 2).mul_(5);
+  (u * 3).sum().backward();
+  return Items{out(b.grad()), fnName(u), out(u)};
+})
+
+BOTH(Views, TakenBeforeAWriteToTheBase, {
+  auto b = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());
+  auto c = b * 1;
+  auto u = c.narrow(0, 1, 2);
+  c.mul_(5);
+  (u * 3).sum().backward();
+  return Items{out(b.grad()), fnName(u)};
+})
+
+BOTH(Views, OfATensorThatGetsGradLater, {
+  auto b = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());
+  auto c = K::zeros({3});
+  auto u = c.narrow(0, 0, 2);
+  c.add_(b);
+  bool rg = u.requires_grad();
+  (u * 3).sum().backward();
+  return Items{out(rg), out(b.grad()), fnName(u)};
+})
+
+BOTH(Views, ViewOfAViewTakenBeforeAWrite, {
+  auto b = K::tensor({1.0, 2.0, 3.0, 4.0}, K::requires_grad());
+  auto c = (b * 1).view({2, 2});
+  auto u = c.select(1, 0);
+  c.select(0, 1).mul_(10);
+  (u * K::tensor({1.0, 2.0})).sum().backward();
+  return Items{out(b.grad()), fnName(u)};
+})
+
+BOTH(Views, IndexPutOnAView, {
+  auto b = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());
+  auto p = K::tensor({7.0}, K::requires_grad());
+  auto c = b * 1;
+  auto u = c.narrow(0, 1, 2);
+  auto v = c.narrow(0, 0, 2);
+  v.index_put_({K::indexing::Slice(1, 2)}, p * 2);
+  ((u * K::tensor({3.0, 5.0})).sum() + (v * 10).sum()).backward();
+  return Items{out(b.grad()), out(p.grad()), out(u), fnName(v)};
+})
+
+BOTH(Views, IndexPutOfAScalarOnTheBase, {
+  auto b = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());
+  auto c = b * 1;
+  auto u = c.narrow(0, 1, 2);
+  c.index_put_({0}, 9.0);
+  c.index_put_({2}, 8.0);
+  (u * 3).sum().backward();
+  return Items{out(b.grad()), out(u)};
+})
+
+BOTH(Views, WrittenUnderNoGradThenRead, {
+  auto b = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());
+  auto c = b * 1;
+  auto u = c.narrow(0, 0, 2);
+  {
+    K::NoGradGuard no_grad;
+    c.narrow(0, 1, 2).mul_(5);
+  }
+  (u * 3).sum().backward();
+  return Items{out(b.grad()), out(u)};
+})
+
+BOTH(InPlace, FillUnderNoGradKeepsHistory, {
+  auto q = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());
+  auto y = q * 2;
+  {
+    K::NoGradGuard no_grad;
+    y.fill_(1);
+    y.narrow(0, 0, 1).copy_(K::tensor({4.0}));
+  }
+  (y * 3).sum().backward();
+  return Items{out(y.requires_grad()), fnName(y), out(q.grad()), out(y)};
+})
+
+BOTH(Views, SavedViewChangedThroughItsBase, {
+  auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad());
+  auto y = q * 1;
+  auto v = y.narrow(0, 0, 2);
+  auto z = v.sin();
+  y.add_(1);
+  z.sum().backward();
+  return Items{out(q.grad())};
+})
+
+BOTH(Views, SavedBaseChangedThroughAView, {
+  auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad());
+  auto y = q * 1;
+  auto z = y.cos();
+  y.narrow(0, 1, 1).mul_(2);
+  z.sum().backward();
+  return Items{out(q.grad())};
+})
+
+BOTH(Views, RetainedViewTakenBeforeAWrite, {
+  auto b = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());
+  auto c = b * 1;
+  auto u = c.narrow(0, 0, 2);
+  u.retain_grad();
+  c.mul_(2);
+  (u * 3).sum().backward();
+  return Items{out(b.grad()), out(u.grad())};
+})
+
+BOTH(Views, ExpandedViewTakenBeforeAWrite, {
+  auto b = K::tensor({1.0, 2.0}, K::requires_grad());
+  auto c = (b * 1).view({2, 1});
+  auto e = c.expand({2, 3});
+  c.mul_(K::tensor({2.0, 5.0}).view({2, 1}));
+  (e * K::tensor({1.0, 2.0, 3.0})).sum().backward();
+  return Items{out(b.grad()), fnName(e)};
+})
