@@ -602,3 +602,89 @@ BOTH(Views, ExpandedViewTakenBeforeAWrite, {
   (e * K::tensor({1.0, 2.0, 3.0})).sum().backward();
   return Items{out(b.grad()), fnName(e)};
 })
+
+// ---------------------------------------------------------------- shape errors
+//
+// Broadcasting names the trailing mismatching dimension, with the operands in PyTorch's order.
+
+BOTH(ShapeErrors, Add, { return Items{out(K::ones({2, 3}) + K::ones({3, 2}))}; })
+BOTH(ShapeErrors, AddLeadingAndTrailing, { return Items{out(K::ones({4, 3}) + K::ones({2, 5}))}; })
+BOTH(ShapeErrors, SubDifferentRanks, { return Items{out(K::ones({2, 3, 4}) - K::ones({5, 1}))}; })
+BOTH(ShapeErrors, Mul, { return Items{out(K::ones({5}) * K::ones({2, 3}))}; })
+BOTH(ShapeErrors, Div, { return Items{out(K::ones({2, 4}).div(K::ones({3, 1, 5})))}; })
+BOTH(ShapeErrors, Pow, { return Items{out(K::ones({3}).pow(K::ones({2})))}; })
+BOTH(ShapeErrors, Maximum, { return Items{out(K::maximum(K::ones({3}), K::ones({2})))}; })
+BOTH(ShapeErrors, Remainder, { return Items{out(K::ones({3}).remainder(K::ones({2})))}; })
+BOTH(ShapeErrors, Fmod, { return Items{out(K::ones({2, 3}).fmod(K::ones({3, 3})))}; })
+BOTH(ShapeErrors, Eq, { return Items{out(K::ones({2, 3}).eq(K::ones({2, 2})))}; })
+BOTH(ShapeErrors, Lt, { return Items{out(K::ones({4}) < K::ones({3}))}; })
+BOTH(ShapeErrors, LogicalAnd,
+     { return Items{out(K::ones({4}, K::kBool).logical_and(K::ones({3}, K::kBool)))}; })
+BOTH(ShapeErrors, WhereCondition,
+     { return Items{out(K::where(K::ones({2}, K::kBool), K::ones({3}), K::ones({3})))}; })
+BOTH(ShapeErrors, WhereOperands,
+     { return Items{out(K::where(K::ones({3}, K::kBool), K::ones({3}), K::ones({2})))}; })
+BOTH(ShapeErrors, AddInPlaceIncompatible, {
+  auto a = K::ones({2, 3});
+  a.add_(K::ones({2, 2}));
+  return Items{out(a)};
+})
+BOTH(ShapeErrors, MulInPlaceWider, {
+  auto a = K::ones({3});
+  a.mul_(K::ones({2, 3}));
+  return Items{out(a)};
+})
+BOTH(ShapeErrors, CopyIncompatible, {
+  auto a = K::ones({2, 3});
+  a.copy_(K::ones({2}));
+  return Items{out(a)};
+})
+BOTH(ShapeErrors, CopyWider, {
+  auto a = K::ones({3});
+  a.copy_(K::ones({2, 3}));
+  return Items{out(a)};
+})
+BOTH(ShapeErrors, AddOut, {
+  auto o = K::empty({2});
+  K::add_out(o, K::ones({2, 3}), K::ones({3, 3}));
+  return Items{out(o)};
+})
+BOTH(ShapeErrors, ExpandMismatch, { return Items{out(K::ones({2, 3}).expand({2, 4}))}; })
+BOTH(ShapeErrors, MatmulBatch, {
+  return Items{out(K::matmul(K::ones({2, 3, 4}), K::ones({3, 4, 5})))};
+})
+BOTH(ShapeErrors, MatmulBatchInner, {
+  return Items{out(K::matmul(K::ones({2, 3, 4}), K::ones({2, 5, 5})))};
+})
+BOTH(ShapeErrors, MatmulMatrixVector, {
+  return Items{out(K::matmul(K::ones({2, 3}), K::ones({4})))};
+})
+BOTH(ShapeErrors, MatmulVectorMatrix, {
+  return Items{out(K::matmul(K::ones({4}), K::ones({3, 2})))};
+})
+BOTH(ShapeErrors, MatmulFolded, {
+  return Items{out(K::matmul(K::ones({2, 3, 4}), K::ones({5, 2})))};
+})
+BOTH(ShapeErrors, MatmulVectors, { return Items{out(K::matmul(K::ones({3}), K::ones({4})))}; })
+BOTH(ShapeErrors, Mm, { return Items{out(K::mm(K::ones({2, 3}), K::ones({4, 2})))}; })
+BOTH(ShapeErrors, Bmm, { return Items{out(K::bmm(K::ones({2, 3, 4}), K::ones({3, 4, 2})))}; })
+BOTH(ShapeErrors, Cat, { return Items{out(K::cat({K::ones({2, 3}), K::ones({2, 4})}))}; })
+BOTH(ShapeErrors, Stack, { return Items{out(K::stack({K::ones({2, 3}), K::ones({3, 2})}))}; })
+BOTH(ShapeErrors, BackwardGradientShape, {
+  auto q = K::ones({3}, K::requires_grad());
+  (q * 2).backward(K::ones({2}));
+  return Items{out(q.grad())};
+})
+
+BOTH(ShapeErrors, MatmulFoldedVector, {
+  return Items{out(K::matmul(K::ones({2, 3, 4}), K::ones({5})))};
+})
+BOTH(ShapeErrors, MatmulMatrixBatch, {
+  return Items{out(K::matmul(K::ones({3, 4}), K::ones({2, 5, 6})))};
+})
+BOTH(ShapeErrors, MatmulVectorBatch, {
+  return Items{out(K::matmul(K::ones({4}), K::ones({2, 5, 6})))};
+})
+BOTH(ShapeErrors, MatmulBroadcastBatch, {
+  return Items{out(K::matmul(K::ones({2, 1, 3, 4}), K::ones({3, 2, 4, 5})))};
+})

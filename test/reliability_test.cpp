@@ -634,3 +634,20 @@ TEST(AutogradViews, IndexPutOnAView) {
   ((u * 3).sum() + (v * 10).sum()).backward();
   EXPECT_EQ(values(b.grad()), (std::vector<double>{10, 0, 3}));
 }
+
+// ------------------------------------------------------------------ shape errors (issue 13)
+
+TEST(ShapeErrors, BroadcastNamesTheTrailingDimension) {
+  EXPECT_MESSAGE(kiln::ones({3, 3}) + kiln::ones({2, 2}),
+                 "The size of tensor a (3) must match the size of tensor b (2) at non-singleton "
+                 "dimension 1");
+  EXPECT_MESSAGE(kiln::ones({2, 3, 4}) * kiln::ones({5, 1}),
+                 "The size of tensor a (3) must match the size of tensor b (5) at non-singleton "
+                 "dimension 1");
+  EXPECT_MESSAGE(kiln::where(kiln::ones({2}, kiln::kBool), kiln::ones({3}), kiln::ones({3})),
+                 "The size of tensor a (2) must match the size of tensor b (3) at non-singleton "
+                 "dimension 0");
+  EXPECT_MESSAGE(kiln::matmul(kiln::ones({2, 1, 3, 4}), kiln::ones({3, 2, 4, 5})),
+                 "The size of tensor a (2) must match the size of tensor b (3) at non-singleton "
+                 "dimension 0");
+}

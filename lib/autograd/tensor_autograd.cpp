@@ -30,9 +30,9 @@ void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph,
     if (numel() != 1) throw Error("grad can be implicitly created only for scalar outputs");
     g = ones_like(*this);
   } else if (g.sizes() != sizes()) {
-    throw Error(absl::StrCat("Mismatch in shape: grad_output[0] has a shape of ",
-                             detail::shapeText(g.sizes().vec()), " and output[0] has a shape of ",
-                             detail::shapeText(sizes().vec()), "."));
+    throw Error(
+        absl::StrCat("invalid gradient at index 0 - got ", detail::shapeText(g.sizes().vec()),
+                     " but expected shape compatible with ", detail::shapeText(sizes().vec())));
   }
   autograd::runBackward({*this}, {g}, retain_graph.value_or(create_graph), create_graph, {}, false);
 }

@@ -21,9 +21,11 @@ int64_t wrapDim(int64_t dim, int64_t ndim) {
 }
 
 std::vector<int64_t> broadcastShapes(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  // From the last dimension to the first, as PyTorch's infer_size: a mismatch names the
+  // trailing mismatching dimension.
   size_t n = std::max(a.size(), b.size());
   std::vector<int64_t> out(n);
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = n; i-- > 0;) {
     int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
     int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
     if (da != db && da != 1 && db != 1) {

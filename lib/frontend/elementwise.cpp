@@ -132,8 +132,9 @@ Tensor clampOp(const Tensor& a, std::optional<Scalar> min, std::optional<Scalar>
 Tensor whereOp(const Tensor& cond, const Operand& a, const Operand& b) {
   Device device = commonDevice("where", {&cond, a.tensor, b.tensor});
   ScalarType t = resultType({a, b});
+  // The condition first, then each operand, as PyTorch's TensorIterator meets them.
   std::vector<int64_t> shape =
-      broadcastShapes(cond.sizes().vec(), broadcastShapes(shapeOf(a), shapeOf(b)));
+      broadcastShapes(broadcastShapes(cond.sizes().vec(), shapeOf(a)), shapeOf(b));
   ir::NodeRef c = operandNode(cond, kBool, shape);
   return record(
       elementwiseNode(ScalarOp::Where, t, {c, operandNode(a, t, shape), operandNode(b, t, shape)}),

@@ -252,6 +252,39 @@ void checkMatmul(const Tensor& a, const Tensor& b) {
   // The operands as matmul multiplies them: a vector is a 1-row (a) or 1-column (b) matrix,
   // and a's leading dimensions count as rows.
   const int64_t k = a.size(-1), rhs_k = db == 1 ? b.size(0) : b.size(-2);
+  // PyTorch's messages name the product it computes: mv(m, v), mm, or bmm of the broadcast
+  // batches; a batched b with a matrix or vector a is folded transposed (b^T's rows times a^T).
+  auto mvMismatch = [](int64_t rows, int64_t cols, int64_t n) {
+    return Error(absl::StrCat("size mismatch, got ", rows, ", ", rows, "x", cols, ",", n));
+  };
+  if (k != rhs_k && db == 1) {
+    int64_t rows = 1;
+    for (int64_t d = 0; d + 1 < da; ++d) rows *= a.size(d);
+    throw mvMismatch(rows, k, rhs_k);
+  }
+  if (da <= 2 && db >= 3) {
+    if (k != rhs_k) {
+      int64_t rows = b.size(-1);
+      for (int64_t d = 0; d + 2 < db; ++d) rows *= b.size(d);
+      if (da == 1) throw mvMismatch(rows, rhs_k, k);
+      throw Error(absl::StrCat("mat1 and mat2 shapes cannot be multiplied (", rows, "x", rhs_k,
+                               " and ", k, "x", a.size(0), ")"));
+    }
+    return;
+  }
+  if (da >= 3 && db >= 3) {
+    // The batch dimensions broadcast first, then bmm checks the products.
+    std::vector<int64_t> batch =
+        broadcastShapes(std::vector<int64_t>(a.sizes().begin(), a.sizes().end() - 2),
+                        std::vector<int64_t>(b.sizes().begin(), b.sizes().end() - 2));
+    if (k != rhs_k) {
+      int64_t count = 1;
+      for (int64_t n : batch) count *= n;
+      throw Error(absl::StrCat("Expected size for first two dimensions of batch2 tensor to be: [",
+                               count, ", ", k, "] but got: [", count, ", ", rhs_k, "]."));
+    }
+    return;
+  }
   if (k != rhs_k) {
     int64_t rows = 1;
     for (int64_t d = 0; d + 1 < da; ++d) rows *= a.size(d);
