@@ -688,3 +688,28 @@ BOTH(ShapeErrors, MatmulVectorBatch, {
 BOTH(ShapeErrors, MatmulBroadcastBatch, {
   return Items{out(K::matmul(K::ones({2, 1, 3, 4}), K::ones({3, 2, 4, 5})))};
 })
+
+// ---------------------------------------------------------------- expanded views
+
+BOTH(ExpandedViews, FillOfExpanded, {
+  auto base = K::zeros({1, 3});
+  auto e = base.expand({2, 3});
+  e.fill_(2);
+  return Items{out(e), out(base)};
+})
+BOTH(ExpandedViews, ZeroOfExpanded, {
+  auto base = K::ones({3, 1});
+  auto e = base.expand({3, 4});
+  e.zero_();
+  return Items{out(e), out(base)};
+})
+BOTH(ExpandedViews, AddIntoExpandedIsRefused, {
+  auto e = K::zeros({1, 3}).expand({2, 3});
+  e.add_(1);
+  return Items{out(e)};
+})
+BOTH(ExpandedViews, CopyIntoExpandedIsRefused, {
+  auto e = K::zeros({1, 3}).expand({2, 3});
+  e.copy_(K::ones({2, 3}));
+  return Items{out(e)};
+})

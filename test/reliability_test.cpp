@@ -651,3 +651,17 @@ TEST(ShapeErrors, BroadcastNamesTheTrailingDimension) {
                  "The size of tensor a (2) must match the size of tensor b (3) at non-singleton "
                  "dimension 0");
 }
+
+TEST(ExpandedViews, FillAndZeroWriteEachElementOnce) {
+  Tensor base = kiln::zeros({1, 3});
+  Tensor e = base.expand({2, 3});
+  e.fill_(2);
+  EXPECT_EQ(values(base), (std::vector<double>{2, 2, 2}));
+  EXPECT_EQ(values(e), (std::vector<double>{2, 2, 2, 2, 2, 2}));
+  e.zero_();
+  EXPECT_EQ(values(base), (std::vector<double>{0, 0, 0}));
+  EXPECT_MESSAGE(e.add_(1),
+                 "unsupported operation: more than one element of the written-to tensor refers to "
+                 "a single memory location. Please clone() the tensor before performing the "
+                 "operation.");
+}

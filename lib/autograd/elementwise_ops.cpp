@@ -375,6 +375,22 @@ Tensor overwritten(const char* name, const Tensor& old, Tensor value) {
 }
 
 Tensor& fillScalar(Tensor& self, const Scalar& value, const char* name) {
+  // An expanded view (a stride of 0 over a size above 1) names one element many times: as in
+  // PyTorch, fill_ and zero_ write each of its elements once, through the view without the
+  // repetition (other in-place ops refuse such a view).
+  std::vector<int64_t> once = self.sizes().vec();
+  bool repeats = false;
+  for (size_t d = 0; d < once.size(); ++d) {
+    if (once[d] > 1 && self.stride(static_cast<int64_t>(d)) == 0) {
+      once[d] = 1;
+      repeats = true;
+    }
+  }
+  if (repeats) {
+    Tensor target = detail::makeView(self, once, self.strides().vec(), self.storage_offset());
+    fillScalar(target, value, name);
+    return self;
+  }
   autograd::checkInPlaceAllowed(self, {});
   auto op = [&](const Tensor& old) { return overwritten(name, old, full_like(old, value)); };
   if (is_grad_enabled() && self.impl()->view_base &&
