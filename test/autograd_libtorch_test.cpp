@@ -603,6 +603,70 @@ BOTH(Views, ExpandedViewTakenBeforeAWrite, {
   return Items{out(b.grad()), fnName(e)};
 })
 
+// out= forms are not differentiable: PyTorch refuses them when an argument requires grad.
+BOTH(InPlace, OutFormWithGrad, {
+  auto a = K::ones({2}, K::requires_grad());
+  auto o = K::empty({2});
+  K::add_out(o, a, a);
+  return Items{out(o), fnName(o)};
+})
+
+BOTH(InPlace, OutFormIntoATensorWithGrad, {
+  auto a = K::ones({2});
+  auto o = K::ones({2}, K::requires_grad()) * 1;
+  K::mul_out(o, a, a);
+  return Items{out(o), fnName(o)};
+})
+
+BOTH(InPlace, OutFormUnderNoGrad, {
+  auto a = K::ones({2}, K::requires_grad());
+  auto o = K::empty({2});
+  {
+    K::NoGradGuard no_grad;
+    K::sub_out(o, a, a * 3);
+  }
+  return Items{out(o), out(o.requires_grad())};
+})
+
+BOTH(InPlace, OnALeafThatRequiresGrad, {
+  auto a = K::ones({2}, K::requires_grad());
+  a.add_(1);
+  return Items{out(a)};
+})
+
+BOTH(InPlace, OnAViewOfALeafThatRequiresGrad, {
+  auto a = K::ones({2}, K::requires_grad());
+  a.narrow(0, 0, 1).mul_(2);
+  return Items{out(a)};
+})
+
+BOTH(InPlace, SavedLeafChangedUnderNoGrad, {
+  auto a = K::ones({2}, K::requires_grad());
+  auto z = a * a;
+  {
+    K::NoGradGuard no_grad;
+    a.mul_(3);
+  }
+  z.sum().backward();
+  return Items{out(a.grad())};
+})
+
+BOTH(InPlace, IndexPutIntoATensorWithoutGrad, {
+  auto b = K::tensor({5.0, 6.0}, K::requires_grad());
+  auto c = K::zeros({3});
+  c.index_put_({1}, b.sum());
+  (c * K::tensor({1.0, 2.0, 3.0})).sum().backward();
+  return Items{out(b.grad()), fnName(c), out(c)};
+})
+
+BOTH(InPlace, ClampOfASavedResult, {
+  auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad());
+  auto y = q.sigmoid();
+  y.clamp_(0.6, 0.8);
+  y.sum().backward();
+  return Items{out(q.grad())};
+})
+
 // ---------------------------------------------------------------- shape errors
 //
 // Broadcasting names the trailing mismatching dimension, with the operands in PyTorch's order.

@@ -635,6 +635,20 @@ TEST(AutogradViews, IndexPutOnAView) {
   EXPECT_EQ(values(b.grad()), (std::vector<double>{10, 0, 3}));
 }
 
+TEST(AutogradInPlace, OutFormsAreNotDifferentiable) {
+  Tensor a = kiln::ones({2}, kiln::requires_grad());
+  Tensor o = kiln::empty({2});
+  EXPECT_MESSAGE(kiln::add_out(o, a, a),
+                 "add(): functions with out=... arguments don't support automatic "
+                 "differentiation, but one of the arguments requires grad.");
+  {
+    kiln::NoGradGuard no_grad;
+    kiln::mul_out(o, a, a);
+  }
+  EXPECT_FALSE(o.requires_grad());
+  EXPECT_EQ(values(o), (std::vector<double>{1, 1}));
+}
+
 // ------------------------------------------------------------------ shape errors (issue 13)
 
 TEST(ShapeErrors, BroadcastNamesTheTrailingDimension) {

@@ -48,9 +48,15 @@ Tensor whereImpl(const Tensor& cond, const Operand& a, const Operand& b) {
 }
 
 // An out= form: `op`'s result (recorded as one graph with the write) replaces out's elements;
-// out is resized first when its shape differs, as libtorch does.
+// out is resized first when its shape differs, as libtorch does. As in PyTorch, out= forms are
+// not differentiable: refused while recording when an argument or out requires grad.
 template <typename Op>
-Tensor& intoOut(Tensor& out, Op op) {
+Tensor& intoOut(Tensor& out, const char* name, const Tensor& a, const Tensor& b, Op op) {
+  if (autograd::needsGrad({&a, &b, &out})) {
+    throw Error(absl::StrCat(name,
+                             "(): functions with out=... arguments don't support automatic "
+                             "differentiation, but one of the arguments requires grad."));
+  }
   Tensor r;
   {
     detail::DeferEager defer;
@@ -203,16 +209,16 @@ Tensor where(const Tensor& c, const Scalar& a, const Scalar& b) {
 
 // ---- out= ----
 Tensor& add_out(Tensor& out, const Tensor& a, const Tensor& b, const Scalar& alpha) {
-  return intoOut(out, [&] { return kiln::add(a, b, alpha); });
+  return intoOut(out, "add", a, b, [&] { return kiln::add(a, b, alpha); });
 }
 Tensor& sub_out(Tensor& out, const Tensor& a, const Tensor& b, const Scalar& alpha) {
-  return intoOut(out, [&] { return kiln::sub(a, b, alpha); });
+  return intoOut(out, "sub", a, b, [&] { return kiln::sub(a, b, alpha); });
 }
 Tensor& mul_out(Tensor& out, const Tensor& a, const Tensor& b) {
-  return intoOut(out, [&] { return kiln::mul(a, b); });
+  return intoOut(out, "mul", a, b, [&] { return kiln::mul(a, b); });
 }
 Tensor& div_out(Tensor& out, const Tensor& a, const Tensor& b) {
-  return intoOut(out, [&] { return kiln::div(a, b); });
+  return intoOut(out, "div", a, b, [&] { return kiln::div(a, b); });
 }
 
 // ---- Tensor methods ----
