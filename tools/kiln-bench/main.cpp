@@ -28,6 +28,7 @@
 #include "tools/kiln-bench/report.h"
 #include "tools/kiln-bench/suite.h"
 #include "tools/kiln-ir/args.h"
+#include "tools/kiln-ir/stages.h"
 #ifdef KILN_BENCH_LIBTORCH
 #include "tools/kiln-bench/libtorch_peers.h"
 #endif
@@ -317,8 +318,8 @@ int run(int argc, char** argv) {
   if (std::optional<std::string> path = a.last("svg")) ok = writeFile(*path, svgText(report)) && ok;
   for (const WorkloadResult& w : report.rows) {
     if (!w.mismatch.empty()) {
-      std::cerr << "kiln-bench: " << w.name << " (" << w.threads
-                << " threads): the results differ: " << w.mismatch << "\n";
+      std::cerr << "kiln-bench: " << w.name << " (" << tools::plural(w.threads, "thread", "threads")
+                << "): the results differ: " << w.mismatch << "\n";
       ok = false;
     }
   }

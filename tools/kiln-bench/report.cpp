@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "tools/kiln-ir/stages.h"
+
 namespace kiln::bench_tool {
 namespace {
 
@@ -118,10 +120,10 @@ std::string tableText(const Report& r) {
                                  r.libtorch.empty() ? "" : absl::StrCat(", ", r.libtorch), "\n");
   for (const MachineRow& m : r.machine) {
     absl::StrAppendFormat(&out,
-                          "machine limits at %d %s: memory %.1f GB/s (triad), FMA peak %.1f "
+                          "machine limits at %s: memory %.1f GB/s (triad), FMA peak %.1f "
                           "GFLOP/s (%s)\n",
-                          m.threads, m.threads == 1 ? "thread" : "threads", m.gbytes_per_s,
-                          m.gflops, m.source);
+                          tools::plural(m.threads, "thread", "threads"), m.gbytes_per_s, m.gflops,
+                          m.source);
   }
   size_t name_width = 8;
   for (const WorkloadResult& w : r.rows) name_width = std::max(name_width, w.name.size());
@@ -167,12 +169,14 @@ std::string tableText(const Report& r) {
   for (const WorkloadResult& w : r.rows) {
     for (const ModeResult& m : w.modes) {
       if (m.steady_compiled > 0) {
-        absl::StrAppendFormat(&out, "note: %s (%s, %d threads) compiled %d kernels while timed\n",
-                              w.name, modeName(m.mode), w.threads, m.steady_compiled);
+        absl::StrAppendFormat(&out, "note: %s (%s, %s) compiled %s while timed\n", w.name,
+                              modeName(m.mode), tools::plural(w.threads, "thread", "threads"),
+                              tools::plural(m.steady_compiled, "kernel", "kernels"));
       }
     }
     if (!w.mismatch.empty()) {
-      absl::StrAppendFormat(&out, "MISMATCH: %s (%d threads): %s\n", w.name, w.threads, w.mismatch);
+      absl::StrAppendFormat(&out, "MISMATCH: %s (%s): %s\n", w.name,
+                            tools::plural(w.threads, "thread", "threads"), w.mismatch);
     }
   }
   out +=
@@ -188,8 +192,8 @@ std::string tableText(const Report& r) {
       "(mem: bandwidth binds, fma: the peak).\n";
   for (const WorkloadResult& w : r.rows) {
     if (!w.kernel_table.empty()) {
-      absl::StrAppend(&out, "\nkernels of one lazy iteration of ", w.name, " (", w.threads,
-                      w.threads == 1 ? " thread" : " threads", "):\n", w.kernel_table);
+      absl::StrAppend(&out, "\nkernels of one lazy iteration of ", w.name, " (",
+                      tools::plural(w.threads, "thread", "threads"), "):\n", w.kernel_table);
     }
   }
   return out;
@@ -343,7 +347,9 @@ std::string svgText(const Report& r) {
   for (const WorkloadResult& w : r.rows) {
     const double group = static_cast<double>(w.modes.size()) * (kBar + kGap);
     std::string label =
-        r.machine.size() > 1 ? absl::StrCat(w.name, " (", w.threads, " threads)") : w.name;
+        r.machine.size() > 1
+            ? absl::StrCat(w.name, " (", tools::plural(w.threads, "thread", "threads"), ")")
+            : w.name;
     absl::StrAppendFormat(&out,
                           "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" "
                           "font-weight=\"bold\">%s</text>\n",

@@ -226,7 +226,7 @@ WorkloadResult runWorkload(const Workload& w, int threads, const RunOptions& opt
   auto progress = [&](const std::string& what) {
     if (options.progress) {
       options.progress(
-          absl::StrCat(w.name, ", ", threads, threads == 1 ? " thread" : " threads", ": ", what));
+          absl::StrCat(w.name, ", ", tools::plural(threads, "thread", "threads"), ": ", what));
     }
   };
   WorkloadResult result;
