@@ -83,6 +83,8 @@ Outcome kilnOutcome(F f) {
     return {f(), ""};
   } catch (const kiln::Error& e) {
     return {{}, e.what()};
+  } catch (const std::exception& e) {
+    return {{}, std::string("not a kiln::Error: ") + e.what()};
   }
 }
 
@@ -93,6 +95,10 @@ Outcome torchOutcome(F f) {
     o.items = f();
   } catch (const c10::Error& e) {
     o.error = e.msg();
+  } catch (const std::exception& e) {
+    // Some of libtorch's checks (view's size, inlined from its headers) are not caught as
+    // c10::Error here; their what() has no backtrace.
+    o.error = e.what();
   }
   o.error = asPython(o.error);
   for (Item& i : o.items) i.text = asPython(i.text);
@@ -752,6 +758,24 @@ BOTH(ShapeErrors, MatmulVectorBatch, {
 BOTH(ShapeErrors, MatmulBroadcastBatch, {
   return Items{out(K::matmul(K::ones({2, 1, 3, 4}), K::ones({3, 2, 4, 5})))};
 })
+
+BOTH(ShapeErrors, IndexPutValueTooLong, {
+  auto c = K::zeros({3});
+  c.index_put_({K::indexing::Slice(0, 1)}, K::ones({2}));
+  return Items{out(c)};
+})
+BOTH(ShapeErrors, IndexPutValueWithLeadingOnes, {
+  auto c = K::zeros({3});
+  c.index_put_({K::indexing::Slice(0, 2)}, K::tensor({4.0, 5.0}).view({1, 1, 2}));
+  return Items{out(c)};
+})
+BOTH(ShapeErrors, IndexPutValueBroadcast, {
+  auto c = K::zeros({2, 3});
+  c.index_put_({K::indexing::Slice(), K::indexing::Slice(1, 3)}, K::tensor({4.0, 5.0}));
+  return Items{out(c)};
+})
+BOTH(ShapeErrors, ViewOfTheWrongSize, { return Items{out(K::ones({2, 3}).view({4, 2}))}; })
+BOTH(ShapeErrors, ReshapeOfTheWrongSize, { return Items{out(K::ones({2, 3}).reshape({5}))}; })
 
 // ---------------------------------------------------------------- expanded views
 

@@ -666,6 +666,16 @@ TEST(ShapeErrors, BroadcastNamesTheTrailingDimension) {
                  "dimension 0");
 }
 
+TEST(ShapeErrors, IndexPutExpandsItsValueAsSetitem) {
+  Tensor c = kiln::zeros({3});
+  c.index_put_({Slice(0, 2)}, kiln::tensor({4.0, 5.0}).view({1, 1, 2}));
+  EXPECT_EQ(values(c), (std::vector<double>{4, 5, 0}));
+  EXPECT_MESSAGE(c.index_put_({Slice(0, 1)}, kiln::ones({2})),
+                 "The expanded size of the tensor (1) must match the existing size (2) at "
+                 "non-singleton dimension 0.  Target sizes: [1].  Tensor sizes: [2]");
+  EXPECT_EQ(values(c), (std::vector<double>{4, 5, 0}));
+}
+
 TEST(ExpandedViews, FillAndZeroWriteEachElementOnce) {
   Tensor base = kiln::zeros({1, 3});
   Tensor e = base.expand({2, 3});

@@ -460,8 +460,21 @@ Tensor& Tensor::index_put_(std::initializer_list<indexing::TensorIndex> indices,
   return index_put_(std::vector<indexing::TensorIndex>(indices), value);
 }
 Tensor& Tensor::index_put_(const std::vector<indexing::TensorIndex>& indices, const Tensor& value) {
+  // As PyTorch's setitem (copy_to): a value of the target's shape is copied, a 0-dim value
+  // fills, and any other value loses its leading 1s and is expanded to the target's shape
+  // (expand's error where it cannot be).
   Tensor target = index(indices);
-  target.copy_(value);
+  if (target.sizes() == value.sizes()) {
+    target.copy_(value);
+  } else if (value.dim() == 0) {
+    target.fill_(value);
+  } else {
+    std::vector<int64_t> trimmed = value.sizes().vec();
+    size_t ones = 0;
+    while (ones < trimmed.size() && trimmed[ones] == 1) ++ones;
+    trimmed.erase(trimmed.begin(), trimmed.begin() + static_cast<std::ptrdiff_t>(ones));
+    target.copy_(value.reshape(trimmed).expand(target.sizes()));
+  }
   return *this;
 }
 Tensor& Tensor::index_put_(const std::vector<indexing::TensorIndex>& indices, const Scalar& value) {
