@@ -25,6 +25,11 @@
 // update such as x.add_(1)); the scheduler gives any other read of memory that a kernel
 // overwrites a copy of its own first. So backends may declare the buffers restrict/noalias.
 //
+// Several stores. A kernel may store several values over its one index space (sibling reductions
+// over the same rows; an optimizer's updates of a parameter and of its momentum): each store
+// reads the buffers as the kernel found them, also where another store of the same point writes
+// the element it reads, so a backend evaluates a point's values before it stores any of them.
+//
 // Plain stores (reduce == None). Every point stores buffer[index] = value. The kernel's loops are
 // then all Parallel, and distinct points store distinct elements (in-place writes through
 // overlapping views are rejected by the front end), so the points may run in any order and in

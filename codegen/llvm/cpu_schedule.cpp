@@ -121,9 +121,13 @@ std::optional<CpuSchedule::Contraction> assignLoops(const Kernel& k, const Expr&
 // stores contiguous along n (with an epilogue, where some has), then the smallest lda (A's rows
 // along m rather than along the batch).
 std::optional<CpuSchedule::Contraction> findContraction(const Kernel& k) {
-  if (k.stores.size() != 1 || (k.loops.size() != 3 && k.loops.size() != 4)) return std::nullopt;
-  const Store& st = k.stores[0];
   const bool epilogue = !k.phases.empty();
+  // Without an epilogue the product is the one store; an epilogue may store several values.
+  if (k.stores.empty() || (k.stores.size() != 1 && !epilogue) ||
+      (k.loops.size() != 3 && k.loops.size() != 4)) {
+    return std::nullopt;
+  }
+  const Store& st = k.stores[0];
   std::vector<int32_t> parallel;
   int32_t kl = -1;
   for (int32_t l = 0; l < std::ssize(k.loops); ++l) {

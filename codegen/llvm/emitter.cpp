@@ -488,9 +488,15 @@ class Emitter {
     b_.CreateStore(v, address(buffer, index));
   }
 
+  // Every store's index and value first: a point's loads read the buffers as the kernel found
+  // them, also where another store of the same point writes the element they read (an
+  // optimizer's update of a parameter beside the update of its momentum).
   void emitPlainStores() {
     memo_.assign(k_.exprs.size(), nullptr);
-    for (const Store& s : k_.stores) storeBuffer(s.buffer, eval(s.index), eval(s.value));
+    std::vector<std::pair<Value*, Value*>> stored;
+    for (const Store& s : k_.stores) stored.emplace_back(eval(s.index), eval(s.value));
+    for (size_t i = 0; i < k_.stores.size(); ++i)
+      storeBuffer(k_.stores[i].buffer, stored[i].first, stored[i].second);
   }
 
   Value* combine(ReduceKind k, ScalarType t, Value* acc, Value* v) {

@@ -4,6 +4,7 @@
 #include "lib/sched/schedule.h"
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_join.h>
 
@@ -69,6 +70,12 @@ struct NotAPhase {
   int32_t instr;
 };
 
+// Thrown by a lowering of several values into one kernel (kernelGroups) that finds one of them
+// cannot join the others there: the scheduler lowers that value by itself and schedules again.
+struct NotGrouped {
+  int32_t instr;
+};
+
 }  // namespace
 
 // A matrix product's operands are best in memory, and it is best computed by a product routine
@@ -102,6 +109,14 @@ bool rowReduction(const Graph& g, const Instr& in) {
   size_t first = rank;
   while (first > 0 && reduced[first - 1]) --first;
   return first >= 1 && first < rank && in.d.ints.size() == rank - first;
+}
+
+ir::Shape withoutUnitDims(const ir::Shape& shape) {
+  ir::Shape out;
+  for (int64_t e : shape) {
+    if (e != 1) out.push_back(e);
+  }
+  return out;
 }
 
 // ---- long reductions in blocks ----
@@ -153,62 +168,40 @@ class Lowering {
         merge_(std::move(merge)),
         part_(part) {}
 
-  Step lower(int32_t root, int32_t out_slot, int32_t best_slot) {
-    const Instr& in = g_.instrs[root];
+  /// Lowers `roots` (one value, or a group of values over one index space: kernelGroups) to
+  /// one kernel with a store per root, into `out_slots`; `best_slot` takes an arg reduction's
+  /// running best values (a group of one).
+  Step lower(const std::vector<int32_t>& roots, const std::vector<int32_t>& out_slots,
+             int32_t best_slot) {
+    const Instr& first = g_.instrs[roots[0]];
     Step step;
-    step.instr = root;
-    root_reduces_ = in.d.op == Op::Reduce || in.d.op == Op::ArgReduce;
+    step.instr = roots[0];
+    group_ = roots;
+    const bool reducing = (first.d.op == Op::Reduce || first.d.op == Op::ArgReduce) &&
+                          !(roots.size() > 1 && matrixProduct(g_, first));
+    root_reduces_ = reducing;
     std::vector<Lin> idx;
-    if (in.d.op == Op::Reduce || in.d.op == Op::ArgReduce) {
-      const Instr& src = g_.instrs[in.operands[0]];
-      std::vector<bool> reduced(src.d.shape.size(), false);
-      if (in.d.op == Op::ArgReduce) {
-        reduced[in.d.ivalue] = true;
-      } else {
-        for (int64_t a : in.d.ints) reduced[a] = true;
+    for (size_t r = 0; r < roots.size(); ++r) {
+      current_root_ = roots[r];
+      try {
+        if (reducing) {
+          lowerReduction(roots[r], out_slots[r], best_slot, idx);
+        } else if (first.d.op == Op::Write) {
+          lowerWrite(roots[r], out_slots[r], idx);
+        } else {
+          lowerPlain(roots[r], out_slots[r], idx);
+        }
+      } catch (const NotAPhase&) {
+        // The group's loops or phases do not suit this value: it gets a kernel of its own (and
+        // a group whose first value fails loses a value, so that every retry makes progress).
+        if (roots.size() == 1) throw;
+        throw NotGrouped{roots[r == 0 ? 1 : r]};
       }
-      idx = indexSpace(src.d.shape, reduced);
-      root_loops_ = static_cast<int32_t>(b_.kernel().loops.size());
-      std::vector<Lin> out_idx = idx;
-      for (size_t d = 0; d < idx.size(); ++d) {
-        if (reduced[d]) out_idx[d] = Lin{};
-      }
-      codegen::Store st;
-      st.buffer = bufferFor(out_slot, true);
-      store_lin_ = b_.linear(out_idx, ir::contiguousStrides(in.d.shape), 0);
-      if (part_.kind != ReducePart::Kind::Whole)
-        store_lin_ = b_.add(b_.scale(store_lin_, part_.columns), column_);
-      st.index = b_.materialize(store_lin_);
-      st.value = value(in.operands[0], idx);
-      st.reduce = reduceKind(in.d);
-      if (in.d.op == Op::ArgReduce) {
-        st.best_buffer = bufferFor(best_slot, true);
-        st.position = b_.materialize(idx[in.d.ivalue]);
-      }
-      b_.store(st);
-    } else if (in.d.op == Op::Write) {
-      const Instr& val = g_.instrs[in.operands[1]];
-      idx = indexSpace(val.d.shape, std::vector<bool>(val.d.shape.size(), false));
-      root_loops_ = static_cast<int32_t>(b_.kernel().loops.size());
-      codegen::Store st;
-      st.buffer = bufferFor(out_slot, true);
-      store_lin_ = b_.add(b_.linear(idx, in.d.ints, 0), offsetLin(root, 1));
-      st.index = b_.materialize(store_lin_);
-      st.value = value(in.operands[1], idx);
-      b_.store(st);
-    } else {
-      idx = indexSpace(in.d.shape, std::vector<bool>(in.d.shape.size(), false));
-      root_loops_ = static_cast<int32_t>(b_.kernel().loops.size());
-      codegen::Store st;
-      st.buffer = bufferFor(out_slot, true);
-      store_lin_ = b_.linear(idx, ir::contiguousStrides(in.d.shape), 0);
-      st.index = b_.materialize(store_lin_);
-      stash_target_ = {st.buffer, internIndex(idx), root};
-      st.value = value(root, idx, /*inline_root=*/true);
-      b_.store(st);
     }
-    out_slot_ = out_slot;
-    reduces_ = in.d.op == Op::Reduce || in.d.op == Op::ArgReduce;
+    // A reducing kernel's phases serve one reduction (codegen/kernel.h).
+    if (reducing && roots.size() > 1 && !b_.kernel().phases.empty()) throw NotGrouped{roots[1]};
+    out_slots_ = out_slots;
+    reduces_ = reducing;
     mergeable_ = computeMergeableDims();
     makeExtentsArguments();
     step.kernel = b_.take();
@@ -218,9 +211,82 @@ class Lowering {
     return step;
   }
 
+  // The index space of a group's first value, which the others share.
+  void sharedIndexSpace(const ir::Shape& shape, const std::vector<bool>& reduced,
+                        std::vector<Lin>& idx) {
+    if (current_root_ != group_[0]) return;
+    idx = indexSpace(shape, reduced);
+    root_loops_ = static_cast<int32_t>(b_.kernel().loops.size());
+  }
+
+  void lowerReduction(int32_t root, int32_t out_slot, int32_t best_slot, std::vector<Lin>& idx) {
+    const Instr& in = g_.instrs[root];
+    const Instr& src = g_.instrs[in.operands[0]];
+    std::vector<bool> reduced(src.d.shape.size(), false);
+    if (in.d.op == Op::ArgReduce) {
+      reduced[in.d.ivalue] = true;
+    } else {
+      for (int64_t a : in.d.ints) reduced[a] = true;
+    }
+    sharedIndexSpace(src.d.shape, reduced, idx);
+    std::vector<Lin> out_idx = idx;
+    for (size_t d = 0; d < idx.size(); ++d) {
+      if (reduced[d]) out_idx[d] = Lin{};
+    }
+    codegen::Store st;
+    st.buffer = bufferFor(out_slot, true);
+    Lin lin = b_.linear(out_idx, ir::contiguousStrides(in.d.shape), 0);
+    if (part_.kind != ReducePart::Kind::Whole) lin = b_.add(b_.scale(lin, part_.columns), column_);
+    st.index = b_.materialize(lin);
+    store_lins_.emplace_back(out_slot, lin);
+    st.value = value(in.operands[0], idx);
+    st.reduce = reduceKind(in.d);
+    if (in.d.op == Op::ArgReduce) {
+      st.best_buffer = bufferFor(best_slot, true);
+      st.position = b_.materialize(idx[in.d.ivalue]);
+    }
+    b_.store(st);
+  }
+
+  void lowerWrite(int32_t root, int32_t out_slot, std::vector<Lin>& idx) {
+    const Instr& in = g_.instrs[root];
+    const Instr& val = g_.instrs[in.operands[1]];
+    sharedIndexSpace(val.d.shape, std::vector<bool>(val.d.shape.size(), false), idx);
+    codegen::Store st;
+    st.buffer = bufferFor(out_slot, true);
+    const Lin lin = b_.add(b_.linear(idx, in.d.ints, 0), offsetLin(root, 1));
+    st.index = b_.materialize(lin);
+    store_lins_.emplace_back(out_slot, lin);
+    st.value = value(in.operands[1], idx);
+    b_.store(st);
+  }
+
+  // A value computed at each point of its own shape; the group's first value may stash a
+  // phase's terms in its buffer. A group's values may differ in dimensions of size 1 (a matrix
+  // product kept as [m, n, 1] and its readers' [m, n]): they share the loops of the dimensions
+  // of other sizes.
+  void lowerPlain(int32_t root, int32_t out_slot, std::vector<Lin>& idx) {
+    const Instr& in = g_.instrs[root];
+    const ir::Shape space = group_.size() > 1 ? withoutUnitDims(in.d.shape) : in.d.shape;
+    sharedIndexSpace(space, std::vector<bool>(space.size(), false), idx);
+    std::vector<Lin> own;
+    for (size_t d = 0, j = 0; d < in.d.shape.size(); ++d)
+      own.push_back(space.size() == in.d.shape.size() || in.d.shape[d] != 1 ? idx[j++] : Lin{});
+    codegen::Store st;
+    st.buffer = bufferFor(out_slot, true);
+    const Lin lin = b_.linear(own, ir::contiguousStrides(in.d.shape), 0);
+    st.index = b_.materialize(lin);
+    store_lins_.emplace_back(out_slot, lin);
+    if (root == group_[0]) stash_target_ = {st.buffer, internIndex(own), root, lin};
+    st.value = value(root, own, /*inline_root=*/true);
+    b_.store(st);
+  }
+
   // Shape-generic kernels: the extent of every loop of the index space of more than one point
-  // becomes an argument, so that one code serves every batch size (a last, smaller batch too).
-  // Kept constant: a phase's loops (a row's length is what its vectorised loop is built around),
+  // becomes an argument, so that one code serves every batch size (a last, smaller batch too),
+  // and so does a matrix product's own loop (gemm takes it at launch; the batch is the length of
+  // a weight gradient's product). Kept constant: a row reduction's loops (a row's length is what
+  // its vectorised loop is built around),
   // the loops of a long reduction's blocks (the split fixes their sizes), and the last loop when
   // it is a parallel loop inside others (the contiguous run of results that the backend
   // vectorises, entered once per outer point: summing 2^20 x 16 over its rows took 1.4 to 1.7
@@ -235,10 +301,19 @@ class Lowering {
       const bool innermost_result =
           l == root_loops_ - 1 && l > 0 && b_.kernel().loops[l].role == codegen::LoopRole::Parallel;
       if (extent < 2 || innermost_result) continue;
-      b_.makeExtentArgument(l, b_.addArg(ScalarType::Long));
-      sources_.push_back({ArgSource::Field::Fixed, -1});
-      args_.push_back(static_cast<uint64_t>(extent));
+      makeExtentArgument(l);
     }
+    if (product_phase_ < 0) return;
+    for (int32_t l : b_.kernel().phases[0].loops) {
+      if (b_.kernel().loops[l].extent >= 2) makeExtentArgument(l);
+    }
+  }
+
+  void makeExtentArgument(int32_t l) {
+    const int64_t extent = b_.kernel().loops[l].extent;
+    b_.makeExtentArgument(l, b_.addArg(ScalarType::Long));
+    sources_.push_back({ArgSource::Field::Fixed, -1});
+    args_.push_back(static_cast<uint64_t>(extent));
   }
 
   /// Adjacent dimensions that can run as one loop: every index into memory is affine in the
@@ -256,7 +331,7 @@ class Lowering {
     if (k.outer > 0) merge[k.outer - 1] = false;
     std::vector<Lin> lins = index_lins_;
     for (const auto& [buffer, lin] : b_.loads()) lins.push_back(lin);
-    lins.push_back(store_lin_);
+    for (const auto& [slot, lin] : store_lins_) lins.push_back(lin);
     for (const Lin& lin : lins) {
       std::vector<int64_t> coef(n, 0);
       for (auto [atom, c] : lin.terms) {
@@ -280,18 +355,25 @@ class Lowering {
     return merge;
   }
 
-  /// Why the kernel must read a copy of its output slot's old contents, or "" when it need not:
-  /// it reads the slot at positions other than the ones it writes, or it reduces into the slot
-  /// (where a backend may accumulate: codegen/kernel.h) and reads it at all.
-  std::string outputHazard() const {
-    bool reads_output = false;
-    for (const auto& [buffer, lin] : b_.loads()) {
-      if (kernel_slots_[buffer] != out_slot_) continue;
-      if (!(lin == store_lin_))
-        return "the kernel reads the memory it overwrites at other positions";
-      reads_output = true;
+  /// The slots whose old contents the kernel must read from a copy, each with why: it reads the
+  /// slot at positions other than the ones it writes there, or it reduces into the slot (where a
+  /// backend may accumulate: codegen/kernel.h) and reads it at all.
+  std::vector<std::pair<int32_t, std::string>> outputHazards() const {
+    std::vector<std::pair<int32_t, std::string>> hazards;
+    for (const auto& [slot, store_lin] : store_lins_) {
+      bool reads_output = false;
+      std::string why;
+      for (const auto& [buffer, lin] : b_.loads()) {
+        if (kernel_slots_[buffer] != slot) continue;
+        if (!(lin == store_lin))
+          why = "the kernel reads the memory it overwrites at other positions";
+        reads_output = true;
+      }
+      if (why.empty() && reads_output && reduces_)
+        why = "a reduction reads the memory it accumulates into";
+      if (!why.empty()) hazards.emplace_back(slot, why);
     }
-    return reads_output && reduces_ ? "a reduction reads the memory it accumulates into" : "";
+    return hazards;
   }
 
  private:
@@ -422,6 +504,11 @@ class Lowering {
       if (memo_.contains(key(t.instr, t.index))) {
         stack.pop_back();
         continue;
+      }
+      // Another value of the group, not at the point where the kernel computes it.
+      if (group_.size() > 1 && t.instr != root &&
+          std::find(group_.begin(), group_.end(), t.instr) != group_.end()) {
+        throw NotGrouped{current_root_};
       }
       const Instr& in = g_.instrs[t.instr];
       const std::vector<Lin> idx = indices_[t.index];
@@ -580,7 +667,7 @@ class Lowering {
     index_lins_.push_back(at);
     b_.stashPhase(terms.phase, stash_target_.buffer, b_.materialize(at));
     stash_target_.used = true;
-    return b_.stashed(stash_target_.buffer, b_.materialize(store_lin_));
+    return b_.stashed(stash_target_.buffer, b_.materialize(stash_target_.lin));
   }
 
   // Whether a matrix product about to become this kernel's phase (phaseInput has set outer_) is
@@ -650,18 +737,21 @@ class Lowering {
   // A plain store's buffer, the index its root is evaluated at, and the root (-1: no stashing).
   struct StashTarget {
     int32_t buffer = -1, index = -1, root = -1;
+    Lin lin;  // the store's index
     bool used = false;
   };
   StashTarget stash_target_;
   std::vector<std::vector<Lin>> indices_;
   absl::flat_hash_map<int64_t, int32_t> memo_;
-  Lin store_lin_;
-  std::vector<Lin> index_lins_;  // random-number counters
+  std::vector<std::pair<int32_t, Lin>> store_lins_;  // (slot, index) per store
+  std::vector<Lin> index_lins_;                      // random-number counters
   std::vector<bool> merge_;
   ReducePart part_;
   Lin column_;  // a split reduction's column of partials (ReducePart)
   std::vector<bool> mergeable_;
-  int32_t out_slot_ = -1;
+  std::vector<int32_t> out_slots_;
+  std::vector<int32_t> group_;  // the values this kernel stores, first one first
+  int32_t current_root_ = -1;   // the one being lowered
   bool reduces_ = false;
   bool root_reduces_ = false;
   int32_t product_phase_ = -1;  // the matrix product that is this kernel's phase, if any
@@ -904,35 +994,159 @@ KernelInputs kernelInputs(const Graph& g, const std::vector<bool>& realized) {
   return inputs;
 }
 
-// The order in which realized values (other than params) are computed: dependencies first;
-// updates of params' buffers as late as possible, so that readers of the old contents run
-// before them; otherwise in graph order.
-std::vector<int32_t> stepOrder(const Graph& g, const std::vector<bool>& realized,
-                               const KernelInputs& inputs, const std::vector<int32_t>& slot,
-                               const std::vector<Slot>& slots) {
+// ---- kernels with several outputs ----
+
+// Values that one kernel computes, each with a store of its own, when they run over the same
+// index space and read the same memory: sibling reductions over the same rows (the gradients of
+// a layer's bias and of a norm's weight, both sums over the batch), or plain values of one shape
+// (an optimizer's updates of a parameter and of its momentum, and the gradient product they
+// read). The memory they share is read once and the loops run once. Members of a plain group
+// read each other only at the points where the kernel computes them (else the lowering throws
+// NotGrouped); members of a reducing group do not read each other; no member depends on another
+// through a value outside the group, so that the group is one step. A matrix product joins a
+// plain group as its phase (its epilogue then stores it beside the rest); on its own it stays
+// a reducing kernel. Long reductions (split into blocks) and arg reductions stay alone.
+std::vector<std::vector<int32_t>> kernelGroups(const Graph& g, const Realized& r,
+                                               const KernelInputs& inputs,
+                                               const std::vector<bool>& not_grouped) {
+  constexpr size_t kMaxValues = 8;
   const int32_t n = static_cast<int32_t>(g.instrs.size());
-  auto writesParam = [&](int32_t i) { return slots[slot[i]].param >= 0; };
-  std::vector<int32_t> pending(n, 0);
-  std::vector<std::vector<int32_t>> users(n);
+  struct Group {
+    std::vector<int32_t> values;
+    absl::flat_hash_set<int32_t> reads;  // realized values of more than one element
+    bool product = false;
+  };
+  std::vector<Group> groups;
+  absl::flat_hash_map<std::string, std::vector<int32_t>> groups_by_key;
+  std::vector<int32_t> group_of(n, -1);
+  // What decides the index space: a reduction's input shape and reduced dimensions, or a plain
+  // value's shape; "" for values that stay alone.
+  auto key = [&](const Instr& in) -> std::string {
+    if (in.d.op == Op::Param || in.d.op == Op::Write || in.d.op == Op::ArgReduce ||
+        in.d.numel() == 0) {
+      return "";
+    }
+    if (in.d.op != Op::Reduce || matrixProduct(g, in))
+      return absl::StrCat("plain ", absl::StrJoin(withoutUnitDims(in.d.shape), ","));
+    const Instr& src = g.instrs[in.operands[0]];
+    if (src.d.numel() / in.d.numel() >= kSplitMin) return "";
+    return absl::StrCat("reduce ", absl::StrJoin(src.d.shape, ","), " over ",
+                        absl::StrJoin(in.d.ints, ","));
+  };
+  auto readsOf = [&](int32_t i) {
+    std::vector<int32_t> reads;
+    for (const auto* list : {&inputs.computed[i], &inputs.params[i]}) {
+      for (int32_t j : *list) {
+        if (g.instrs[j].d.numel() > 1) reads.push_back(j);
+      }
+    }
+    return reads;
+  };
+  // Whether value i reads a member of `group` through a value outside it (or, in a reducing
+  // group, at all).
+  auto dependsThroughOthers = [&](int32_t i, int32_t gi, bool reducing) {
+    const int32_t lowest = groups[gi].values.front();
+    std::vector<int32_t> stack;
+    for (int32_t j : inputs.computed[i]) {
+      if (group_of[j] == gi) {
+        if (reducing) return true;
+      } else if (j > lowest) {
+        stack.push_back(j);
+      }
+    }
+    absl::flat_hash_set<int32_t> seen;
+    while (!stack.empty()) {
+      const int32_t j = stack.back();
+      stack.pop_back();
+      if (!seen.insert(j).second) continue;
+      for (int32_t d : inputs.computed[j]) {
+        if (group_of[d] == gi) return true;
+        if (d > lowest) stack.push_back(d);
+      }
+    }
+    return false;
+  };
   for (int32_t i = 0; i < n; ++i) {
-    for (int32_t d : inputs.computed[i]) {
-      ++pending[i];
-      users[d].push_back(i);
+    if (!r.is[i]) continue;
+    const Instr& in = g.instrs[i];
+    const std::string k = not_grouped[i] ? "" : key(in);
+    const bool product = matrixProduct(g, in);
+    const std::vector<int32_t> reads = readsOf(i);
+    int32_t chosen = -1;
+    if (!k.empty()) {
+      for (int32_t gi : groups_by_key[k]) {
+        Group& group = groups[gi];
+        if (group.values.size() >= kMaxValues || (product && group.product)) continue;
+        bool shares = false;
+        for (int32_t j : reads) shares = shares || group.reads.contains(j) || group_of[j] == gi;
+        if (!shares || dependsThroughOthers(i, gi, k[0] == 'r')) continue;
+        chosen = gi;
+        break;
+      }
+    }
+    if (chosen < 0) {
+      chosen = static_cast<int32_t>(groups.size());
+      groups.emplace_back();
+      if (!k.empty()) groups_by_key[k].push_back(chosen);
+    }
+    Group& group = groups[chosen];
+    group.values.push_back(i);
+    group.reads.insert(reads.begin(), reads.end());
+    group.product = group.product || product;
+    group_of[i] = chosen;
+  }
+  std::vector<std::vector<int32_t>> values;
+  for (Group& group : groups) {
+    if (g.instrs[group.values[0]].d.op != Op::Param) values.push_back(std::move(group.values));
+  }
+  return values;
+}
+
+// The order in which groups of realized values (other than params) are computed: dependencies
+// first; updates of params' buffers as late as possible, so that readers of the old contents run
+// before them; otherwise in graph order.
+std::vector<std::vector<int32_t>> stepOrder(const Graph& g,
+                                            std::vector<std::vector<int32_t>> groups,
+                                            const KernelInputs& inputs,
+                                            const std::vector<int32_t>& slot,
+                                            const std::vector<Slot>& slots) {
+  const int32_t count = static_cast<int32_t>(groups.size());
+  std::vector<int32_t> group_of(g.instrs.size(), -1);
+  for (int32_t gi = 0; gi < count; ++gi) {
+    for (int32_t i : groups[gi]) group_of[i] = gi;
+  }
+  auto writesParam = [&](int32_t gi) {
+    return std::any_of(groups[gi].begin(), groups[gi].end(),
+                       [&](int32_t i) { return slots[slot[i]].param >= 0; });
+  };
+  std::vector<int32_t> pending(count, 0);
+  std::vector<std::vector<int32_t>> users(count);
+  for (int32_t gi = 0; gi < count; ++gi) {
+    absl::flat_hash_set<int32_t> deps;
+    for (int32_t i : groups[gi]) {
+      for (int32_t d : inputs.computed[i]) {
+        if (group_of[d] >= 0 && group_of[d] != gi) deps.insert(group_of[d]);
+      }
+    }
+    for (int32_t d : deps) {
+      ++pending[gi];
+      users[d].push_back(gi);
     }
   }
   auto later = [&](int32_t a, int32_t b) {
-    return std::make_pair(writesParam(a), a) > std::make_pair(writesParam(b), b);
+    return std::make_pair(writesParam(a), groups[a][0]) >
+           std::make_pair(writesParam(b), groups[b][0]);
   };
   std::priority_queue<int32_t, std::vector<int32_t>, decltype(later)> ready(later);
-  for (int32_t i = 0; i < n; ++i) {
-    if (realized[i] && g.instrs[i].d.op != Op::Param && pending[i] == 0) ready.push(i);
+  for (int32_t gi = 0; gi < count; ++gi) {
+    if (pending[gi] == 0) ready.push(gi);
   }
-  std::vector<int32_t> order;
+  std::vector<std::vector<int32_t>> order;
   while (!ready.empty()) {
-    int32_t i = ready.top();
+    const int32_t gi = ready.top();
     ready.pop();
-    order.push_back(i);
-    for (int32_t u : users[i]) {
+    order.push_back(groups[gi]);
+    for (int32_t u : users[gi]) {
       if (--pending[u] == 0) ready.push(u);
     }
   }
@@ -950,18 +1164,19 @@ Step copyStep(int32_t from, int32_t to, int32_t instr, std::string reason) {
   return copy;
 }
 
-// Lowers value i once plainly (to find aliasing hazards and mergeable loops), then again with
-// the loops merged. `hazard` gets why the kernel must read a copy of its output slot, or "";
-// `merge` the dimensions merged.
+// Lowers `values` (a group: kernelGroups) once plainly (to find aliasing hazards and mergeable
+// loops), then again with the loops merged. `hazards` gets the output slots whose old contents
+// the kernel must read from a copy, with why; `merge` the dimensions merged.
 Step lowerKernel(const Graph& g, const std::vector<bool>& realized,
-                 const std::vector<int32_t>& read_slot, const std::vector<Slot>& slots, int32_t i,
-                 int32_t out, int32_t best, std::string* hazard, std::vector<bool>* merge) {
+                 const std::vector<int32_t>& read_slot, const std::vector<Slot>& slots,
+                 const std::vector<int32_t>& values, const std::vector<int32_t>& out, int32_t best,
+                 std::vector<std::pair<int32_t, std::string>>* hazards, std::vector<bool>* merge) {
   Lowering first(g, realized, read_slot, slots);
-  Step st = first.lower(i, out, best);
-  *hazard = first.outputHazard();
+  Step st = first.lower(values, out, best);
+  *hazards = first.outputHazards();
   *merge = first.mergeableDims();
   if (std::find(merge->begin(), merge->end(), true) == merge->end()) return st;
-  return Lowering(g, realized, read_slot, slots, *merge).lower(i, out, best);
+  return Lowering(g, realized, read_slot, slots, *merge).lower(values, out, best);
 }
 
 // The terms of the one Reduction loop of a Reduce's kernel `k` when the reduction should be split
@@ -1023,36 +1238,46 @@ class StepLowering {
         written_(slots.size(), false),
         snapshot_(slots.size(), -1) {}
 
-  void lower(int32_t i) {
+  /// Lowers a group of values (kernelGroups) to its steps.
+  void lower(const std::vector<int32_t>& values) {
+    const int32_t i = values[0];
     const Instr& in = g_.instrs[i];
     if (in.d.numel() == 0) return;
-    const int32_t out = slot_[i];
+    std::vector<int32_t> out;
+    for (int32_t v : values) out.push_back(slot_[v]);
     if (in.d.op == Op::Write) copyPartialWriteBase(i);
     int32_t best = -1;
     if (in.d.op == Op::ArgReduce) {
       // The running best values of an arg reduction.
       best = newSlot({g_.instrs[in.operands[0]].d.dtype, in.d.numel(), -1});
     }
-    std::vector<int32_t> read_slot = readSlots(i);
-    std::string hazard;
+    std::vector<int32_t> read_slot = readSlots(values);
+    std::vector<std::pair<int32_t, std::string>> hazards;
     std::vector<bool> merge;
-    Step step = lowerKernel(g_, realized_.is, read_slot, slots_, i, out, best, &hazard, &merge);
-    if (const int64_t terms = splitTerms(in, step); terms > 0) {
+    Step step =
+        lowerKernel(g_, realized_.is, read_slot, slots_, values, out, best, &hazards, &merge);
+    if (const int64_t terms = values.size() == 1 ? splitTerms(in, step) : 0; terms > 0) {
       lowerSplit(i, read_slot, merge, step.kernel, terms);
-      written_[out] = true;
+      written_[out[0]] = true;
       return;
     }
-    if (!hazard.empty()) {
-      int32_t tmp = newSlotLike(out);
-      steps_.push_back(copyStep(out, tmp, i, hazard));
-      for (int32_t& s : read_slot) {
-        if (s == out) s = tmp;
+    if (!hazards.empty()) {
+      // Apart, the order of the steps may make the copy unnecessary.
+      if (values.size() > 1) throw NotGrouped{values.back()};
+      for (const auto& [slot, why] : hazards) {
+        const int32_t tmp = newSlotLike(slot);
+        steps_.push_back(copyStep(slot, tmp, i, why));
+        for (int32_t& s : read_slot) {
+          if (s == slot) s = tmp;
+        }
       }
-      step = lowerKernel(g_, realized_.is, read_slot, slots_, i, out, best, &hazard, &merge);
+      step = lowerKernel(g_, realized_.is, read_slot, slots_, values, out, best, &hazards, &merge);
     }
     step.reason = realized_.reason[i];
+    for (size_t v = 1; v < values.size(); ++v)
+      step.siblings.push_back({values[v], realized_.reason[values[v]]});
     steps_.push_back(std::move(step));
-    written_[out] = true;
+    for (int32_t s : out) written_[s] = true;
   }
 
   /// The steps: snapshots first, then the rest in order.
@@ -1089,12 +1314,12 @@ class StepLowering {
     const std::string why = absl::StrCat("long reduction split into blocks of ", kReduceBlock);
     part.kind = ReducePart::Kind::Blocks;
     steps_.push_back(
-        Lowering(g_, realized_.is, read_slot, slots_, merge, part).lower(i, partials, -1));
+        Lowering(g_, realized_.is, read_slot, slots_, merge, part).lower({i}, {partials}, -1));
     steps_.back().reason = why + " (stage 1 of 2)";
     if (part.columns > part.blocks) {
       part.kind = ReducePart::Kind::Tail;
       steps_.push_back(
-          Lowering(g_, realized_.is, read_slot, slots_, merge, part).lower(i, partials, -1));
+          Lowering(g_, realized_.is, read_slot, slots_, merge, part).lower({i}, {partials}, -1));
       steps_.back().reason = why + " (stage 1 of 2, the last, shorter block)";
     }
     steps_.push_back(combinePartials(slots_, partials, slot_[i], outputs, part, st.reduce));
@@ -1112,18 +1337,20 @@ class StepLowering {
 
   // Where value i's kernel reads each realized value: its slot, or a snapshot of a param whose
   // buffer an earlier step overwrote.
-  std::vector<int32_t> readSlots(int32_t i) {
+  std::vector<int32_t> readSlots(const std::vector<int32_t>& values) {
     std::vector<int32_t> read_slot = slot_;
-    for (int32_t j : inputs_.params[i]) {
-      int32_t p = slot_[j];
-      if (!written_[p]) continue;
-      if (snapshot_[p] < 0) {
-        snapshot_[p] = newSlotLike(p);
-        snapshots_.push_back(
-            copyStep(p, snapshot_[p], -1,
-                     "snapshot of an input that is overwritten in place while still read"));
+    for (int32_t i : values) {
+      for (int32_t j : inputs_.params[i]) {
+        const int32_t p = slot_[j];
+        if (!written_[p]) continue;
+        if (snapshot_[p] < 0) {
+          snapshot_[p] = newSlotLike(p);
+          snapshots_.push_back(
+              copyStep(p, snapshot_[p], -1,
+                       "snapshot of an input that is overwritten in place while still read"));
+        }
+        read_slot[j] = snapshot_[p];
       }
-      read_slot[j] = snapshot_[p];
     }
     return read_slot;
   }
@@ -1177,7 +1404,8 @@ void placeOutputs(const Graph& g, const std::vector<int32_t>& slot,
 
 namespace {
 
-Schedule scheduleAttempt(const Graph& g, const std::vector<bool>& not_phases) {
+Schedule scheduleAttempt(const Graph& g, const std::vector<bool>& not_phases,
+                         const std::vector<bool>& not_grouped) {
   Schedule s;
   const Realized realized = chooseRealized(g, not_phases);
   const std::vector<int32_t> uses = useCounts(g);
@@ -1185,11 +1413,16 @@ Schedule scheduleAttempt(const Graph& g, const std::vector<bool>& not_phases) {
   const std::vector<int32_t> slot =
       assignSlots(g, realized.is, uses, param_slot, desiredSlots(g, param_slot, uses), s.slots);
   const KernelInputs inputs = kernelInputs(g, realized.is);
-  const std::vector<int32_t> order = stepOrder(g, realized.is, inputs, slot, s.slots);
+  const std::vector<std::vector<int32_t>> order =
+      stepOrder(g, kernelGroups(g, realized, inputs, not_grouped), inputs, slot, s.slots);
   StepLowering lowering(g, realized, slot, inputs, s.slots);
-  for (int32_t i : order) lowering.lower(i);
+  std::vector<int32_t> values_in_order;
+  for (const std::vector<int32_t>& values : order) {
+    lowering.lower(values);
+    values_in_order.insert(values_in_order.end(), values.begin(), values.end());
+  }
   s.steps = lowering.finish();
-  s.value_slot = finalValueSlots(g, order, slot, s.slots.size());
+  s.value_slot = finalValueSlots(g, values_in_order, slot, s.slots.size());
   placeOutputs(g, slot, param_slot, s);
   return s;
 }
@@ -1197,12 +1430,14 @@ Schedule scheduleAttempt(const Graph& g, const std::vector<bool>& not_phases) {
 }  // namespace
 
 Schedule schedule(const Graph& g) {
-  std::vector<bool> not_phases(g.instrs.size(), false);
+  std::vector<bool> not_phases(g.instrs.size(), false), not_grouped(g.instrs.size(), false);
   for (;;) {
     try {
-      return scheduleAttempt(g, not_phases);
+      return scheduleAttempt(g, not_phases, not_grouped);
     } catch (const NotAPhase& e) {
       not_phases[e.instr] = true;
+    } catch (const NotGrouped& e) {
+      not_grouped[e.instr] = true;
     }
   }
 }
@@ -1222,7 +1457,10 @@ std::string Schedule::text(const std::function<std::string(const codegen::Kernel
       continue;
     }
     absl::StrAppend(&out, "step ", i, ": kernel for %", st.instr, " slots [",
-                    absl::StrJoin(st.slots, ", "), "]  # ", st.reason, "\n", st.kernel.text());
+                    absl::StrJoin(st.slots, ", "), "]  # ", st.reason, "\n");
+    for (const Step::Sibling& sib : st.siblings)
+      absl::StrAppend(&out, "  also stores %", sib.instr, "  # ", sib.reason, "\n");
+    absl::StrAppend(&out, st.kernel.text());
     if (note) absl::StrAppend(&out, "  ", note(st.kernel), "\n");
     // The arguments' values for this graph (the kernel's text leaves them out).
     if (!st.args.empty()) {

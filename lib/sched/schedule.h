@@ -38,6 +38,13 @@ struct Step {
   std::vector<ArgSource> arg_sources;  // Kernel: where each argument came from
   int32_t instr = -1;  // the graph instruction this step computes (-1 for snapshots)
   std::string reason;  // why this is a separate step
+  /// The other values a kernel stores beside `instr` (values over the same loops that read the
+  /// same memory: kernelGroups in schedule.cpp), each with why it is stored.
+  struct Sibling {
+    int32_t instr;
+    std::string reason;
+  };
+  std::vector<Sibling> siblings;
 };
 
 struct Schedule {

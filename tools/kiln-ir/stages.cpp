@@ -39,7 +39,9 @@ std::vector<bool> realizedValues(const ir::Graph& g, const sched::Schedule& s) {
   }
   for (const ir::Output& o : g.outputs) realized[o.value] = true;
   for (const sched::Step& st : s.steps) {
-    if (st.kind == sched::Step::Kind::Kernel && st.instr >= 0) realized[st.instr] = true;
+    if (st.kind != sched::Step::Kind::Kernel || st.instr < 0) continue;
+    realized[st.instr] = true;
+    for (const sched::Step::Sibling& sib : st.siblings) realized[sib.instr] = true;
   }
   return realized;
 }
@@ -201,10 +203,15 @@ Pipeline runPipeline(const ir::Graph& g) {
     fg.kernel = kernel++;
     fg.step = static_cast<int32_t>(s);
     fg.root = st.instr;
-    p.kernel_of[st.instr] = fg.kernel;
+    fg.roots = {st.instr};
+    for (const sched::Step::Sibling& sib : st.siblings) fg.roots.push_back(sib.instr);
     std::vector<bool> seen(sg.instrs.size(), false);
-    std::vector<int32_t> stack(sg.instrs[st.instr].operands.begin(),
-                               sg.instrs[st.instr].operands.end());
+    std::vector<int32_t> stack;
+    for (int32_t root : fg.roots) {
+      p.kernel_of[root] = fg.kernel;
+      seen[root] = true;
+      stack.insert(stack.end(), sg.instrs[root].operands.begin(), sg.instrs[root].operands.end());
+    }
     while (!stack.empty()) {
       int32_t v = stack.back();
       stack.pop_back();
@@ -246,6 +253,8 @@ std::string fusionText(const Pipeline& p) {
     const FusionGroup& fg = p.groups[next_group++];
     absl::StrAppend(&out, "kernel ", fg.kernel, " (step ", i, "): %", fg.root, " -> slot ",
                     st.slots.empty() ? -1 : st.slots[0], "  # ", st.reason, "\n");
+    for (const sched::Step::Sibling& sib : st.siblings)
+      absl::StrAppend(&out, "  and     %", sib.instr, "  # ", sib.reason, "\n");
     std::vector<std::string> reads;
     for (int32_t r : fg.reads) reads.push_back(valueName(g, r));
     absl::StrAppend(&out, "  reads   ", reads.empty() ? "nothing" : absl::StrJoin(reads, ", "),
@@ -255,7 +264,7 @@ std::string fusionText(const Pipeline& p) {
       absl::StrAppend(&out, g.instrs[v].d.op == Op::Reduce ? "  phase   " : "  inlines ",
                       ir::instrText(g, v), "\n");
     }
-    absl::StrAppend(&out, "  stores  ", ir::instrText(g, fg.root), "\n");
+    for (int32_t root : fg.roots) absl::StrAppend(&out, "  stores  ", ir::instrText(g, root), "\n");
   }
   return out;
 }
@@ -295,7 +304,9 @@ std::string dotText(const Pipeline& p) {
     absl::StrAppend(&out, "  v", i, " [label=\"", label(static_cast<int32_t>(i)),
                     "\", shape=cylinder];\n");
   }
-  for (const FusionGroup& fg : p.groups) global[fg.root] = true;
+  for (const FusionGroup& fg : p.groups) {
+    for (int32_t root : fg.roots) global[root] = true;
+  }
   std::string edges;
   for (const FusionGroup& fg : p.groups) {
     const sched::Step& st = p.schedule.steps[fg.step];
@@ -311,12 +322,13 @@ std::string dotText(const Pipeline& p) {
     };
     for (int32_t v : fg.inlined)
       absl::StrAppend(&out, "    ", node(v), " [label=\"", label(v), "\"];\n");
-    absl::StrAppend(&out, "    v", fg.root, " [label=\"", label(fg.root), "\", style=bold];\n");
+    for (int32_t root : fg.roots)
+      absl::StrAppend(&out, "    v", root, " [label=\"", label(root), "\", style=bold];\n");
     absl::StrAppend(&out, "  }\n");
     std::vector<int32_t> members = fg.inlined;
-    members.push_back(fg.root);
+    members.insert(members.end(), fg.roots.begin(), fg.roots.end());
     for (int32_t v : members) {
-      std::string to = v == fg.root ? absl::StrCat("v", v) : node(v);
+      std::string to = member[v] ? node(v) : absl::StrCat("v", v);
       for (int32_t o : g.instrs[v].operands)
         absl::StrAppend(&edges, "  ", node(o), " -> ", to, ";\n");
     }
@@ -382,18 +394,28 @@ std::string explainText(const Source& src, const Pipeline& p) {
           "work reads it from its buffer";
     absl::StrAppend(&out, "\nkernel ", fg.kernel, " (step ", i, "): ", ir::instrText(g, fg.root),
                     origin(fg.root), "\n  boundary: ", boundary, "\n");
-    for (size_t k = 0; k < g.outputs.size(); ++k) {
-      if (g.outputs[k].value != fg.root) continue;
-      absl::StrAppend(&out, "  output ", k, " of the graph",
-                      g.outputs[k].dest_param >= 0
-                          ? absl::StrCat(", stored in place into param ", g.outputs[k].dest_param)
-                          : "",
-                      "\n");
+    for (const sched::Step::Sibling& sib : st.siblings) {
+      absl::StrAppend(&out, "  also stores ", ir::instrText(g, sib.instr), origin(sib.instr),
+                      "\n    boundary: ", boundaryExplanation(sib.reason),
+                      "\n    one kernel: it runs over the same loops as %", fg.root,
+                      " and reads the same memory, so the kernel stores them in one pass (a "
+                      "kernel with several outputs)\n");
     }
-    if (!readers[fg.root].empty()) {
-      std::vector<std::string> names;
-      for (int32_t k : readers[fg.root]) names.push_back(absl::StrCat("kernel ", k));
-      absl::StrAppend(&out, "  read by ", absl::StrJoin(names, ", "), "\n");
+    for (int32_t root : fg.roots) {
+      const std::string which = fg.roots.size() > 1 ? absl::StrCat(" (%", root, ")") : "";
+      for (size_t k = 0; k < g.outputs.size(); ++k) {
+        if (g.outputs[k].value != root) continue;
+        absl::StrAppend(&out, "  output ", k, " of the graph", which,
+                        g.outputs[k].dest_param >= 0
+                            ? absl::StrCat(", stored in place into param ", g.outputs[k].dest_param)
+                            : "",
+                        "\n");
+      }
+      if (!readers[root].empty()) {
+        std::vector<std::string> names;
+        for (int32_t k : readers[root]) names.push_back(absl::StrCat("kernel ", k));
+        absl::StrAppend(&out, "  read by ", absl::StrJoin(names, ", "), which, "\n");
+      }
     }
     size_t views = 0;
     std::vector<std::string> shared;
@@ -403,8 +425,9 @@ std::string explainText(const Source& src, const Pipeline& p) {
           g.instrs[v].d.op != Op::Strided)
         shared.push_back(absl::StrCat("%", v));
     }
-    absl::StrAppend(&out, "  fuses ",
-                    plural(std::ssize(fg.inlined) + 1, "instruction", "instructions"));
+    absl::StrAppend(
+        &out, "  fuses ",
+        plural(std::ssize(fg.inlined) + std::ssize(fg.roots), "instruction", "instructions"));
     if (views > 0)
       absl::StrAppend(&out, ", ", plural(static_cast<int64_t>(views), "view", "views"),
                       " among them (views and shape changes are index arithmetic and never end a "

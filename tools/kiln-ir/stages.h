@@ -35,6 +35,7 @@ struct FusionGroup {
   int32_t kernel = 0;  // numbered among kernel steps
   int32_t step = 0;
   int32_t root = 0;              // the instruction the kernel stores
+  std::vector<int32_t> roots;    // all it stores: `root`, then its siblings (sched::Step)
   std::vector<int32_t> inlined;  // evaluated inside the kernel, in graph order
   std::vector<int32_t> reads;    // realized values it loads (params, earlier kernels' results)
 };
