@@ -321,6 +321,51 @@ IN_PLACE_SAVES(MulTensor_, y.mul_(K::tensor({1.0, 2.0, 3.0}).narrow(0, 0, y.size
 IN_PLACE_SAVES(DivTensor_, y.div_(K::tensor({1.0, 2.0, 4.0}).narrow(0, 0, y.size(0))))
 IN_PLACE_SAVES(Clamp_, y.clamp_(0.3, 1.0))
 
+// nn::functional: composites in kiln, single functions in PyTorch (MseLossBackward0 saves input
+// and target; cross_entropy is log_softmax, which saves its result, and nll_loss).
+#define FUNCTIONAL_SAVES(Name, expr)                          \
+  BOTH(SavedForBackward, Name##InputChanged, {                \
+    auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad()); \
+    auto y = q * 1;                                           \
+    auto z = expr;                                            \
+    y.add_(1);                                                \
+    z.sum().backward();                                       \
+    return Items{out(q.grad())};                              \
+  })                                                          \
+  BOTH(SavedForBackward, Name##OutputChanged, {               \
+    auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad()); \
+    auto y = q * 1;                                           \
+    auto z = expr;                                            \
+    z.mul_(3);                                                \
+    z.sum().backward();                                       \
+    return Items{out(q.grad())};                              \
+  })
+
+FUNCTIONAL_SAVES(MseLoss, K::nn::functional::mse_loss(y, K::tensor({1.0, 0.0, 1.0})))
+FUNCTIONAL_SAVES(Linear, K::nn::functional::linear(y.view({1, 3}), K::ones({2, 3}), K::ones({2})))
+FUNCTIONAL_SAVES(CrossEntropy,
+                 K::nn::functional::cross_entropy(y.view({1, 3}), K::tensor({2}, K::kLong)))
+FUNCTIONAL_SAVES(NllLoss, K::nn::functional::nll_loss(y.view({1, 3}), K::tensor({1}, K::kLong)))
+FUNCTIONAL_SAVES(FunctionalRelu, K::nn::functional::relu(y))
+FUNCTIONAL_SAVES(FunctionalLogSoftmax, K::nn::functional::log_softmax(y, 0))
+
+BOTH(SavedForBackward, LossesAreOneFunction, {
+  auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad());
+  auto t = K::tensor({1.0, 0.0, 1.0});
+  auto mse = K::nn::functional::mse_loss(q, t);
+  auto nll = K::nn::functional::nll_loss(q.view({1, 3}), K::tensor({1}, K::kLong));
+  auto ce = K::nn::functional::cross_entropy(q.view({1, 3}), K::tensor({2}, K::kLong));
+  t.add_(1);
+  bool refused = false;
+  try {
+    mse.backward();
+  } catch (...) {
+    refused = true;
+  }
+  (nll + ce).backward();
+  return Items{fnName(mse), fnName(nll), fnName(ce), out(refused), out(q.grad())};
+})
+
 // ---------------------------------------------------------------- gradients
 
 BOTH(Gradients, ProdOneZero, {

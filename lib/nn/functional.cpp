@@ -7,6 +7,7 @@
 #include "kiln/autograd.h"
 #include "kiln/nn.h"
 #include "kiln/runtime.h"
+#include "lib/autograd/function.h"
 
 namespace kiln::nn::functional {
 
@@ -36,6 +37,19 @@ Tensor reduce(const Tensor& per_element, Reduction reduction) {
       return per_element.mean();
   }
   return per_element;
+}
+
+// A loss computed as a composite of kiln's ops, recorded as PyTorch's single backward function
+// `name` that saves `saved` (its input and target): the composite's own functions save other
+// tensors, so an in-place change of the input after the loss went unnoticed where PyTorch's
+// version check refuses it. The function passes the gradient on to the composite's history.
+Tensor asOneFunction(const Tensor& out, const char* name, std::vector<Tensor> saved) {
+  if (!is_grad_enabled() || !out.requires_grad()) return out;
+  Tensor alias = out.detach();
+  autograd::record(
+      alias, name, {out}, std::move(saved),
+      [](const Tensor& g, const std::vector<Tensor>&) { return std::vector<Tensor>{g}; });
+  return alias;
 }
 
 // The checks of PyTorch's nll_loss_nd and nll_loss, in their order; returns the class count.
@@ -176,17 +190,27 @@ Tensor dropout(const Tensor& input, const DropoutFuncOptions& options) {
   return dropout(input, options.p(), options.training(), options.inplace());
 }
 
-Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossFuncOptions& options) {
-  checkNllShapes(input, target, options.weight());
-  if (input.dim() == 1) {
-    // One sample without a batch dimension.
-    Tensor r = nll_loss(input.unsqueeze(0), target.reshape({1}), options);
-    return options.reduction() == kNone ? r.squeeze(0) : r;
-  }
+namespace {
+// nll_loss of input [N, C] and target [N].
+Tensor nllLossRows(const Tensor& input, const Tensor& target, const NLLLossFuncOptions& options) {
   NllParts parts = nllParts(input, target, options.weight(), options.ignore_index());
   Tensor picked = (input * parts.onehot).sum({1});
   Tensor per_row = parts.row_weight.defined() ? -(picked * parts.row_weight) : -picked;
   return reduceRows(per_row, parts, options.reduction());
+}
+}  // namespace
+
+Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossFuncOptions& options) {
+  checkNllShapes(input, target, options.weight());
+  Tensor r;
+  if (input.dim() == 1) {
+    // One sample without a batch dimension.
+    r = nllLossRows(input.unsqueeze(0), target.reshape({1}), options);
+    if (options.reduction() == kNone) r = r.squeeze(0);
+  } else {
+    r = nllLossRows(input, target, options);
+  }
+  return asOneFunction(r, "NllLossBackward0", {input, target});
 }
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target,
@@ -263,7 +287,7 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossFuncOpti
     });
   }
   Tensor d = input - target;
-  return reduce(d * d, options.reduction());
+  return asOneFunction(reduce(d * d, options.reduction()), "MseLossBackward0", {input, target});
 }
 
 }  // namespace kiln::nn::functional
