@@ -822,6 +822,24 @@ BOTH(ShapeErrors, IndexPutValueBroadcast, {
 BOTH(ShapeErrors, ViewOfTheWrongSize, { return Items{out(K::ones({2, 3}).view({4, 2}))}; })
 BOTH(ShapeErrors, ReshapeOfTheWrongSize, { return Items{out(K::ones({2, 3}).reshape({5}))}; })
 
+BOTH(ShapeErrors, BackwardGradientThatTheOutputExpandsTo, {
+  auto q = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());
+  (q * 2).backward(K::ones({2, 3}));
+  auto p = K::tensor({1.0, 2.0}, K::requires_grad());
+  (p.view({2, 1}) * 3).backward(K::ones({2, 4}));
+  return Items{out(q.grad()), out(p.grad())};
+})
+BOTH(ShapeErrors, GradWithAGradOutputOfAnotherShape, {
+  auto q = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());
+  auto g = K::autograd::grad({q * 2, q * 3}, {q}, {K::ones({3}), K::ones({3, 2})});
+  return Items{out(g[0])};
+})
+BOTH(ShapeErrors, GradWithAGradOutputTheOutputExpandsTo, {
+  auto q = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());
+  auto g = K::autograd::grad({q * 2}, {q}, {K::ones({4, 3})});
+  return Items{out(g[0])};
+})
+
 // ---------------------------------------------------------------- expanded views
 
 BOTH(ExpandedViews, FillOfExpanded, {

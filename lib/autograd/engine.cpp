@@ -173,6 +173,22 @@ void RuleFunction::release() {
   for (SavedTensor& s : saved_) s.value = Tensor();
 }
 
+Tensor rootGradient(const Tensor& grad, const Tensor& output, size_t index) {
+  if (grad.sizes() == output.sizes()) return grad;
+  // Whether the output's shape expands to the gradient's (trailing dimensions equal or 1).
+  const int64_t lead = grad.dim() - output.dim();
+  bool expandable = lead >= 0;
+  for (int64_t d = 0; expandable && d < output.dim(); ++d) {
+    expandable = output.size(d) == 1 || output.size(d) == grad.size(d + lead);
+  }
+  if (!expandable) {
+    throw Error(absl::StrCat(
+        "invalid gradient at index ", index, " - got ", detail::shapeText(grad.sizes().vec()),
+        " but expected shape compatible with ", detail::shapeText(output.sizes().vec())));
+  }
+  return sumTo(grad, output.sizes());
+}
+
 Tensor sumTo(const Tensor& grad, IntArrayRef shape) {
   if (grad.sizes() == shape) return grad;
   int64_t lead = grad.dim() - static_cast<int64_t>(shape.size());
@@ -294,7 +310,7 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
   std::vector<Tensor> gs;
   for (size_t i = 0; i < outputs.size(); ++i) {
     if (i < grad_outputs.size() && grad_outputs[i].defined()) {
-      gs.push_back(grad_outputs[i]);
+      gs.push_back(rootGradient(grad_outputs[i], outputs[i], i));
     } else {
       if (outputs[i].numel() != 1)
         throw Error("grad can be implicitly created only for scalar outputs");

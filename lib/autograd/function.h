@@ -113,6 +113,11 @@ void record(Tensor& out, std::string name, const std::vector<Tensor>& inputs,
 /// The gradient `grad` summed over broadcast dimensions down to `shape`.
 Tensor sumTo(const Tensor& grad, IntArrayRef shape);
 
+/// The gradient given for output `index` of a backward pass (backward(gradient), grad's
+/// grad_outputs), checked as libtorch's validate_outputs: a gradient of a shape the output
+/// expands to is summed down to the output's shape, any other shape is refused.
+Tensor rootGradient(const Tensor& grad, const Tensor& output, size_t index);
+
 /// Runs backward from `roots` with their gradients. When `capture` is non-empty, the gradients
 /// reaching those tensors are returned instead of being accumulated into leaves.
 std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads,

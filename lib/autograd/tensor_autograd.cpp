@@ -29,10 +29,8 @@ void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph,
   if (!g.defined()) {
     if (numel() != 1) throw Error("grad can be implicitly created only for scalar outputs");
     g = ones_like(*this);
-  } else if (g.sizes() != sizes()) {
-    throw Error(
-        absl::StrCat("invalid gradient at index 0 - got ", detail::shapeText(g.sizes().vec()),
-                     " but expected shape compatible with ", detail::shapeText(sizes().vec())));
+  } else {
+    g = autograd::rootGradient(g, *this, 0);
   }
   autograd::runBackward({*this}, {g}, retain_graph.value_or(create_graph), create_graph, {}, false);
 }
