@@ -225,37 +225,21 @@ UNARY_SAVES(Narrow, y.narrow(0, 1, 2).clone())
 UNARY_SAVES(Cat, K::cat({y, y}))
 
 // Binary ops: the first operand y, the second w = p * 1, or the result changed in place.
+#define BINARY_BOTH_GRAD(Name, expr, change)                   \
+  BOTH(SavedForBackward, Name, {                               \
+    auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad());  \
+    auto p = K::tensor({1.5, -0.5, 0.75}, K::requires_grad()); \
+    auto y = q * 1;                                            \
+    auto w = p * 1;                                            \
+    auto z = expr;                                             \
+    change;                                                    \
+    z.sum().backward();                                        \
+    return Items{out(q.grad()), out(p.grad())};                \
+  })
 #define BINARY_SAVES(Name, expr)                               \
-  BOTH(SavedForBackward, Name##FirstChanged, {                 \
-    auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad());  \
-    auto p = K::tensor({1.5, -0.5, 0.75}, K::requires_grad()); \
-    auto y = q * 1;                                            \
-    auto w = p * 1;                                            \
-    auto z = expr;                                             \
-    y.add_(1);                                                 \
-    z.sum().backward();                                        \
-    return Items{out(q.grad()), out(p.grad())};                \
-  })                                                           \
-  BOTH(SavedForBackward, Name##SecondChanged, {                \
-    auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad());  \
-    auto p = K::tensor({1.5, -0.5, 0.75}, K::requires_grad()); \
-    auto y = q * 1;                                            \
-    auto w = p * 1;                                            \
-    auto z = expr;                                             \
-    w.add_(1);                                                 \
-    z.sum().backward();                                        \
-    return Items{out(q.grad()), out(p.grad())};                \
-  })                                                           \
-  BOTH(SavedForBackward, Name##OutputChanged, {                \
-    auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad());  \
-    auto p = K::tensor({1.5, -0.5, 0.75}, K::requires_grad()); \
-    auto y = q * 1;                                            \
-    auto w = p * 1;                                            \
-    auto z = expr;                                             \
-    z.mul_(3);                                                 \
-    z.sum().backward();                                        \
-    return Items{out(q.grad()), out(p.grad())};                \
-  })                                                           \
+  BINARY_BOTH_GRAD(Name##FirstChanged, expr, y.add_(1))        \
+  BINARY_BOTH_GRAD(Name##SecondChanged, expr, w.add_(1))       \
+  BINARY_BOTH_GRAD(Name##OutputChanged, expr, z.mul_(3))       \
   BOTH(SavedForBackward, Name##SecondWithoutGrad, {            \
     auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad());  \
     auto y = q * 1;                                            \
