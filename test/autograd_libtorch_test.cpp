@@ -706,87 +706,60 @@ BOTH(InPlace, ClampOfASavedResult, {
 //
 // Broadcasting names the trailing mismatching dimension, with the operands in PyTorch's order.
 
-BOTH(ShapeErrors, Add, { return Items{out(K::ones({2, 3}) + K::ones({3, 2}))}; })
-BOTH(ShapeErrors, AddLeadingAndTrailing, { return Items{out(K::ones({4, 3}) + K::ones({2, 5}))}; })
-BOTH(ShapeErrors, SubDifferentRanks, { return Items{out(K::ones({2, 3, 4}) - K::ones({5, 1}))}; })
-BOTH(ShapeErrors, Mul, { return Items{out(K::ones({5}) * K::ones({2, 3}))}; })
-BOTH(ShapeErrors, Div, { return Items{out(K::ones({2, 4}).div(K::ones({3, 1, 5})))}; })
-BOTH(ShapeErrors, Pow, { return Items{out(K::ones({3}).pow(K::ones({2})))}; })
-BOTH(ShapeErrors, Maximum, { return Items{out(K::maximum(K::ones({3}), K::ones({2})))}; })
-BOTH(ShapeErrors, Remainder, { return Items{out(K::ones({3}).remainder(K::ones({2})))}; })
-BOTH(ShapeErrors, Fmod, { return Items{out(K::ones({2, 3}).fmod(K::ones({3, 3})))}; })
-BOTH(ShapeErrors, Eq, { return Items{out(K::ones({2, 3}).eq(K::ones({2, 2})))}; })
-BOTH(ShapeErrors, Lt, { return Items{out(K::ones({4}) < K::ones({3}))}; })
-BOTH(ShapeErrors, LogicalAnd,
-     { return Items{out(K::ones({4}, K::kBool).logical_and(K::ones({3}, K::kBool)))}; })
-BOTH(ShapeErrors, WhereCondition,
-     { return Items{out(K::where(K::ones({2}, K::kBool), K::ones({3}), K::ones({3})))}; })
-BOTH(ShapeErrors, WhereOperands,
-     { return Items{out(K::where(K::ones({3}, K::kBool), K::ones({3}), K::ones({2})))}; })
-BOTH(ShapeErrors, AddInPlaceIncompatible, {
-  auto a = K::ones({2, 3});
-  a.add_(K::ones({2, 2}));
-  return Items{out(a)};
-})
-BOTH(ShapeErrors, MulInPlaceWider, {
-  auto a = K::ones({3});
-  a.mul_(K::ones({2, 3}));
-  return Items{out(a)};
-})
-BOTH(ShapeErrors, CopyIncompatible, {
-  auto a = K::ones({2, 3});
-  a.copy_(K::ones({2}));
-  return Items{out(a)};
-})
-BOTH(ShapeErrors, CopyWider, {
-  auto a = K::ones({3});
-  a.copy_(K::ones({2, 3}));
-  return Items{out(a)};
-})
+// A shape error: the value of the expression, or the message both libraries throw for it.
+#define SHAPE_ERROR(Name, ...) BOTH(ShapeErrors, Name, { return Items{out(__VA_ARGS__)}; })
+// An in-place op on `a = base` (the last argument) that both libraries refuse.
+#define SHAPE_ERROR_IN_PLACE(Name, base, ...) \
+  BOTH(ShapeErrors, Name, {                   \
+    auto a = base;                            \
+    __VA_ARGS__;                              \
+    return Items{out(a)};                     \
+  })
+
+SHAPE_ERROR(Add, K::ones({2, 3}) + K::ones({3, 2}))
+SHAPE_ERROR(AddLeadingAndTrailing, K::ones({4, 3}) + K::ones({2, 5}))
+SHAPE_ERROR(SubDifferentRanks, K::ones({2, 3, 4}) - K::ones({5, 1}))
+SHAPE_ERROR(Mul, K::ones({5}) * K::ones({2, 3}))
+SHAPE_ERROR(Div, K::ones({2, 4}).div(K::ones({3, 1, 5})))
+SHAPE_ERROR(Pow, K::ones({3}).pow(K::ones({2})))
+SHAPE_ERROR(Maximum, K::maximum(K::ones({3}), K::ones({2})))
+SHAPE_ERROR(Remainder, K::ones({3}).remainder(K::ones({2})))
+SHAPE_ERROR(Fmod, K::ones({2, 3}).fmod(K::ones({3, 3})))
+SHAPE_ERROR(Eq, K::ones({2, 3}).eq(K::ones({2, 2})))
+SHAPE_ERROR(Lt, K::ones({4}) < K::ones({3}))
+SHAPE_ERROR(LogicalAnd, K::ones({4}, K::kBool).logical_and(K::ones({3}, K::kBool)))
+SHAPE_ERROR(WhereCondition, K::where(K::ones({2}, K::kBool), K::ones({3}), K::ones({3})))
+SHAPE_ERROR(WhereOperands, K::where(K::ones({3}, K::kBool), K::ones({3}), K::ones({2})))
+SHAPE_ERROR_IN_PLACE(AddInPlaceIncompatible, K::ones({2, 3}), a.add_(K::ones({2, 2})))
+SHAPE_ERROR_IN_PLACE(MulInPlaceWider, K::ones({3}), a.mul_(K::ones({2, 3})))
+SHAPE_ERROR_IN_PLACE(CopyIncompatible, K::ones({2, 3}), a.copy_(K::ones({2})))
+SHAPE_ERROR_IN_PLACE(CopyWider, K::ones({3}), a.copy_(K::ones({2, 3})))
 BOTH(ShapeErrors, AddOut, {
   auto o = K::empty({2});
   K::add_out(o, K::ones({2, 3}), K::ones({3, 3}));
   return Items{out(o)};
 })
-BOTH(ShapeErrors, ExpandMismatch, { return Items{out(K::ones({2, 3}).expand({2, 4}))}; })
-BOTH(ShapeErrors, MatmulBatch, {
-  return Items{out(K::matmul(K::ones({2, 3, 4}), K::ones({3, 4, 5})))};
-})
-BOTH(ShapeErrors, MatmulBatchInner, {
-  return Items{out(K::matmul(K::ones({2, 3, 4}), K::ones({2, 5, 5})))};
-})
-BOTH(ShapeErrors, MatmulMatrixVector, {
-  return Items{out(K::matmul(K::ones({2, 3}), K::ones({4})))};
-})
-BOTH(ShapeErrors, MatmulVectorMatrix, {
-  return Items{out(K::matmul(K::ones({4}), K::ones({3, 2})))};
-})
-BOTH(ShapeErrors, MatmulFolded, {
-  return Items{out(K::matmul(K::ones({2, 3, 4}), K::ones({5, 2})))};
-})
-BOTH(ShapeErrors, MatmulVectors, { return Items{out(K::matmul(K::ones({3}), K::ones({4})))}; })
-BOTH(ShapeErrors, Mm, { return Items{out(K::mm(K::ones({2, 3}), K::ones({4, 2})))}; })
-BOTH(ShapeErrors, Bmm, { return Items{out(K::bmm(K::ones({2, 3, 4}), K::ones({3, 4, 2})))}; })
-BOTH(ShapeErrors, Cat, { return Items{out(K::cat({K::ones({2, 3}), K::ones({2, 4})}))}; })
-BOTH(ShapeErrors, Stack, { return Items{out(K::stack({K::ones({2, 3}), K::ones({3, 2})}))}; })
+SHAPE_ERROR(ExpandMismatch, K::ones({2, 3}).expand({2, 4}))
+SHAPE_ERROR(MatmulBatch, K::matmul(K::ones({2, 3, 4}), K::ones({3, 4, 5})))
+SHAPE_ERROR(MatmulBatchInner, K::matmul(K::ones({2, 3, 4}), K::ones({2, 5, 5})))
+SHAPE_ERROR(MatmulMatrixVector, K::matmul(K::ones({2, 3}), K::ones({4})))
+SHAPE_ERROR(MatmulVectorMatrix, K::matmul(K::ones({4}), K::ones({3, 2})))
+SHAPE_ERROR(MatmulFolded, K::matmul(K::ones({2, 3, 4}), K::ones({5, 2})))
+SHAPE_ERROR(MatmulVectors, K::matmul(K::ones({3}), K::ones({4})))
+SHAPE_ERROR(Mm, K::mm(K::ones({2, 3}), K::ones({4, 2})))
+SHAPE_ERROR(Bmm, K::bmm(K::ones({2, 3, 4}), K::ones({3, 4, 2})))
+SHAPE_ERROR(Cat, K::cat({K::ones({2, 3}), K::ones({2, 4})}))
+SHAPE_ERROR(Stack, K::stack({K::ones({2, 3}), K::ones({3, 2})}))
 BOTH(ShapeErrors, BackwardGradientShape, {
   auto q = K::ones({3}, K::requires_grad());
   (q * 2).backward(K::ones({2}));
   return Items{out(q.grad())};
 })
 
-BOTH(ShapeErrors, MatmulFoldedVector, {
-  return Items{out(K::matmul(K::ones({2, 3, 4}), K::ones({5})))};
-})
-BOTH(ShapeErrors, MatmulMatrixBatch, {
-  return Items{out(K::matmul(K::ones({3, 4}), K::ones({2, 5, 6})))};
-})
-BOTH(ShapeErrors, MatmulVectorBatch, {
-  return Items{out(K::matmul(K::ones({4}), K::ones({2, 5, 6})))};
-})
-BOTH(ShapeErrors, MatmulBroadcastBatch, {
-  return Items{out(K::matmul(K::ones({2, 1, 3, 4}), K::ones({3, 2, 4, 5})))};
-})
+SHAPE_ERROR(MatmulFoldedVector, K::matmul(K::ones({2, 3, 4}), K::ones({5})))
+SHAPE_ERROR(MatmulMatrixBatch, K::matmul(K::ones({3, 4}), K::ones({2, 5, 6})))
+SHAPE_ERROR(MatmulVectorBatch, K::matmul(K::ones({4}), K::ones({2, 5, 6})))
+SHAPE_ERROR(MatmulBroadcastBatch, K::matmul(K::ones({2, 1, 3, 4}), K::ones({3, 2, 4, 5})))
 
 BOTH(ShapeErrors, IndexPutValueTooLong, {
   auto c = K::zeros({3});
@@ -803,8 +776,8 @@ BOTH(ShapeErrors, IndexPutValueBroadcast, {
   c.index_put_({K::indexing::Slice(), K::indexing::Slice(1, 3)}, K::tensor({4.0, 5.0}));
   return Items{out(c)};
 })
-BOTH(ShapeErrors, ViewOfTheWrongSize, { return Items{out(K::ones({2, 3}).view({4, 2}))}; })
-BOTH(ShapeErrors, ReshapeOfTheWrongSize, { return Items{out(K::ones({2, 3}).reshape({5}))}; })
+SHAPE_ERROR(ViewOfTheWrongSize, K::ones({2, 3}).view({4, 2}))
+SHAPE_ERROR(ReshapeOfTheWrongSize, K::ones({2, 3}).reshape({5}))
 
 BOTH(ShapeErrors, BackwardGradientThatTheOutputExpandsTo, {
   auto q = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());

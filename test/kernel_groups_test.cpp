@@ -37,6 +37,20 @@ void expectNear(const std::vector<double>& got, const std::vector<double>& want,
   }
 }
 
+// SGD with momentum 0.9 and lr 0.1 by hand: buf = 0.9 buf + grad, then w -= 0.1 buf. Checks that
+// buf and w (as the kernel left them) hold those values.
+void expectMomentumStep(const Tensor& buf, const Tensor& w, const std::vector<double>& buf0,
+                        const std::vector<double>& w0, const std::vector<double>& grad,
+                        double tolerance) {
+  std::vector<double> want_b(buf0.size()), want_w(w0.size());
+  for (size_t i = 0; i < buf0.size(); ++i) {
+    want_b[i] = 0.9 * buf0[i] + grad[i];
+    want_w[i] = w0[i] - 0.1 * want_b[i];
+  }
+  expectNear(kiln::detail::toDoubles(buf), want_b, tolerance, "buf");
+  expectNear(kiln::detail::toDoubles(w), want_w, tolerance, "w");
+}
+
 TEST(KernelGroups, SiblingColumnSumsShareOneKernel) {
   // A layer norm's weight and bias gradients: sums over the batch of g * xhat and of g.
   kiln::manual_seed(21);
@@ -89,13 +103,7 @@ TEST(KernelGroups, MomentumAndParameterUpdatesShareOneKernel) {
   buf.mul_(0.9).add_(g);
   w.sub_(buf * 0.1);
   EXPECT_EQ(kernelsToEval({buf, w}), 1);
-  std::vector<double> want_b(b0.size()), want_w(w0.size());
-  for (size_t i = 0; i < b0.size(); ++i) {
-    want_b[i] = 0.9 * b0[i] + gv[i];
-    want_w[i] = w0[i] - 0.1 * want_b[i];
-  }
-  expectNear(kiln::detail::toDoubles(buf), want_b, 1e-6, "buf");
-  expectNear(kiln::detail::toDoubles(w), want_w, 1e-6, "w");
+  expectMomentumStep(buf, w, b0, w0, gv, 1e-6);
 }
 
 TEST(KernelGroups, TheGradientProductAndTheUpdatesItFeedsShareOneKernel) {
@@ -111,14 +119,8 @@ TEST(KernelGroups, TheGradientProductAndTheUpdatesItFeedsShareOneKernel) {
   buf.mul_(0.9).add_(grad);
   w.sub_(buf * 0.1);
   EXPECT_EQ(kernelsToEval({grad, buf, w}), 1);
-  std::vector<double> want_b(b0.size()), want_w(w0.size());
-  for (size_t i = 0; i < b0.size(); ++i) {
-    want_b[i] = 0.9 * b0[i] + product[i];
-    want_w[i] = w0[i] - 0.1 * want_b[i];
-  }
   expectNear(kiln::detail::toDoubles(grad), product, 1e-4, "grad");
-  expectNear(kiln::detail::toDoubles(buf), want_b, 1e-4, "buf");
-  expectNear(kiln::detail::toDoubles(w), want_w, 1e-4, "w");
+  expectMomentumStep(buf, w, b0, w0, product, 1e-4);
 }
 
 TEST(KernelGroups, AValueReadElsewhereThanItsOwnPointStaysApart) {
