@@ -168,24 +168,20 @@ void expectSame(const Outcome& k, const Outcome& t) {
 // before backward. PyTorch refuses exactly where the op's derivative formula saved the changed
 // tensor (derivatives.yaml); kiln must save the same.
 
-// Unary ops: y changed after z = op(y), and z changed after.
-#define UNARY_SAVES(Name, expr)                               \
-  BOTH(SavedForBackward, Name##InputChanged, {                \
+// One case: y = q * 1, z = expr, then `change`, then backward; the items compared are the rest.
+#define SAVED_CASE(Name, expr, change, ...)                   \
+  BOTH(SavedForBackward, Name, {                              \
     auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad()); \
     auto y = q * 1;                                           \
     auto z = expr;                                            \
-    y.add_(1);                                                \
+    change;                                                   \
     z.sum().backward();                                       \
-    return Items{out(q.grad()), fnName(z)};                   \
-  })                                                          \
-  BOTH(SavedForBackward, Name##OutputChanged, {               \
-    auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad()); \
-    auto y = q * 1;                                           \
-    auto z = expr;                                            \
-    z.mul_(3);                                                \
-    z.sum().backward();                                       \
-    return Items{out(q.grad()), fnName(z)};                   \
+    return Items{__VA_ARGS__};                                \
   })
+// Unary ops: y changed after z = op(y), and z changed after.
+#define UNARY_SAVES(Name, expr)                                             \
+  SAVED_CASE(Name##InputChanged, expr, y.add_(1), out(q.grad()), fnName(z)) \
+  SAVED_CASE(Name##OutputChanged, expr, z.mul_(3), out(q.grad()), fnName(z))
 
 UNARY_SAVES(Exp, y.exp())
 UNARY_SAVES(Log, y.log())
@@ -307,23 +303,9 @@ IN_PLACE_SAVES(Clamp_, y.clamp_(0.3, 1.0))
 
 // nn::functional: composites in kiln, single functions in PyTorch (MseLossBackward0 saves input
 // and target; cross_entropy is log_softmax, which saves its result, and nll_loss).
-#define FUNCTIONAL_SAVES(Name, expr)                          \
-  BOTH(SavedForBackward, Name##InputChanged, {                \
-    auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad()); \
-    auto y = q * 1;                                           \
-    auto z = expr;                                            \
-    y.add_(1);                                                \
-    z.sum().backward();                                       \
-    return Items{out(q.grad())};                              \
-  })                                                          \
-  BOTH(SavedForBackward, Name##OutputChanged, {               \
-    auto q = K::tensor({0.5, 0.25, 2.0}, K::requires_grad()); \
-    auto y = q * 1;                                           \
-    auto z = expr;                                            \
-    z.mul_(3);                                                \
-    z.sum().backward();                                       \
-    return Items{out(q.grad())};                              \
-  })
+#define FUNCTIONAL_SAVES(Name, expr)                             \
+  SAVED_CASE(Name##InputChanged, expr, y.add_(1), out(q.grad())) \
+  SAVED_CASE(Name##OutputChanged, expr, z.mul_(3), out(q.grad()))
 
 FUNCTIONAL_SAVES(MseLoss, K::nn::functional::mse_loss(y, K::tensor({1.0, 0.0, 1.0})))
 FUNCTIONAL_SAVES(Linear, K::nn::functional::linear(y.view({1, 3}), K::ones({2, 3}), K::ones({2})))
