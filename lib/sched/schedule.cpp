@@ -773,6 +773,8 @@ struct Realized {
   }
   std::vector<bool> is;
   std::vector<std::string> reason;
+  /// An upper bound of the values each value's kernel inlines (realizeToBoundKernels).
+  std::vector<int64_t> inlined;
 };
 
 // Values that end a kernel by what they are: params, reductions, partial writes and their
@@ -890,10 +892,117 @@ void realizeSharedRowReductions(const Graph& g, const std::vector<bool>& not_pha
   }
 }
 
+// ---- bounded kernels ----
+
+// A kernel's compile time grows faster than its size (LLVM's passes relate pairs of memory
+// accesses: one kernel summing 2,000 buffers took 7 s to compile, 10,000 took 230 s and 3 GB), so
+// a wide graph is cut into kernels of at most kKernelValueLimit inlined values and
+// kKernelBufferLimit buffers, each compiled in bounded time. The limits sit far above the kernels
+// of real workloads (the MLP training step's largest has 40 expressions and reads 5 buffers); the
+// parts of a wide, regular graph have few distinct structures, so the kernel cache compiles few
+// of them (a pairwise sum of 10,000 or 30,000 scaled tensors: 11 kernels compiled).
+constexpr int64_t kKernelValueLimit = 256;
+constexpr int64_t kKernelBufferLimit = 64;
+
+struct KernelSize {
+  int64_t values = 0;
+  int64_t buffers = 0;
+  bool over() const { return values > kKernelValueLimit || buffers > kKernelBufferLimit; }
+};
+
+// The value under a chain of inlined views (a view is re-read where its source is stored).
+int32_t underViews(const Graph& g, const Realized& r, int32_t j) {
+  while (!r.is[j] && g.instrs[j].d.op == Op::Strided) j = g.instrs[j].operands[0];
+  return j;
+}
+
+// Realizes values inside kernels that would pass the limits. Each value's size is first
+// estimated from its operands' (an overcount where inlined values are shared), and counted
+// exactly, by a walk that stops past the limits, only when the estimate is over: linear in the
+// graph. A kernel over the limits stores its largest inlined operand (through views, so that a
+// broadcast is not stored at its expanded size; below a value larger than every buffer the
+// kernel reads, such as a matrix product's [M,N,K] terms, the cut goes deeper).
+void realizeToBoundKernels(const Graph& g, Realized& r) {
+  const int32_t n = static_cast<int32_t>(g.instrs.size());
+  std::vector<KernelSize> size(n);
+  std::vector<int32_t> seen_in(n, -1);
+  int32_t walks = 0;
+  auto estimate = [&](int32_t i) {
+    KernelSize s{1, 0};
+    for (int32_t o : g.instrs[i].operands) {
+      if (r.is[o]) {
+        ++s.buffers;
+      } else {
+        s.values += size[o].values;
+        s.buffers += size[o].buffers;
+      }
+    }
+    return s;
+  };
+  // The exact size of value i's kernel, counted until it passes the limits; `largest` gets the
+  // largest buffer it reads.
+  auto count = [&](int32_t i, int64_t& largest) {
+    KernelSize s;
+    const int32_t walk = walks++;
+    std::vector<int32_t> stack{i};
+    while (!stack.empty() && !s.over()) {
+      const int32_t j = stack.back();
+      stack.pop_back();
+      if (seen_in[j] == walk) continue;
+      seen_in[j] = walk;
+      if (r.is[j] && j != i) {
+        ++s.buffers;
+        largest = std::max(largest, g.instrs[j].d.numel());
+        continue;
+      }
+      ++s.values;
+      for (int32_t o : g.instrs[j].operands) stack.push_back(o);
+    }
+    return s;
+  };
+  auto cutBelow = [&](int32_t i, int64_t largest_read) {
+    const int64_t limit = std::max(g.instrs[i].d.numel(), largest_read);
+    int32_t at = i;
+    while (true) {
+      int32_t best = -1;
+      for (int32_t o : g.instrs[at].operands) {
+        const int32_t s = underViews(g, r, o);
+        if (r.is[s]) continue;
+        if (best < 0 || size[s].values + size[s].buffers > size[best].values + size[best].buffers)
+          best = s;
+      }
+      if (best < 0) return false;
+      if (g.instrs[best].d.numel() <= limit) {
+        r.mark(best, absl::StrCat("kernel size bound (a kernel inlines at most ", kKernelValueLimit,
+                                  " values and reads at most ", kKernelBufferLimit, " buffers)"));
+        return true;
+      }
+      at = best;
+    }
+  };
+  for (int32_t i = 0; i < n; ++i) {
+    if (g.instrs[i].d.op == Op::Param) continue;
+    size[i] = estimate(i);
+    while (size[i].over()) {
+      int64_t largest_read = 0;
+      const KernelSize exact = count(i, largest_read);
+      if (!exact.over()) {
+        size[i] = exact;
+        break;
+      }
+      if (!cutBelow(i, largest_read)) break;
+      size[i] = estimate(i);
+    }
+  }
+  r.inlined.resize(n);
+  for (int32_t i = 0; i < n; ++i) r.inlined[i] = size[i].values;
+}
+
 Realized chooseRealized(const Graph& g, const std::vector<bool>& not_phases) {
   Realized r(g.instrs.size());
   realizeBoundaries(g, r);
   realizeBroadcastReads(g, r);
+  realizeToBoundKernels(g, r);
   realizeSharedRowReductions(g, not_phases, r);
   return r;
 }
@@ -1015,6 +1124,7 @@ std::vector<std::vector<int32_t>> kernelGroups(const Graph& g, const Realized& r
     std::vector<int32_t> values;
     absl::flat_hash_set<int32_t> reads;  // realized values of more than one element
     bool product = false;
+    int64_t inlined = 0;  // at most, the values its kernel inlines
   };
   std::vector<Group> groups;
   absl::flat_hash_map<std::string, std::vector<int32_t>> groups_by_key;
@@ -1076,7 +1186,11 @@ std::vector<std::vector<int32_t>> kernelGroups(const Graph& g, const Realized& r
     if (!k.empty()) {
       for (int32_t gi : groups_by_key[k]) {
         Group& group = groups[gi];
-        if (group.values.size() >= kMaxValues || (product && group.product)) continue;
+        if (group.values.size() >= kMaxValues || (product && group.product) ||
+            std::ssize(group.reads) + std::ssize(reads) > kKernelBufferLimit ||
+            group.inlined + r.inlined[i] > kKernelValueLimit) {
+          continue;
+        }
         bool shares = false;
         for (int32_t j : reads) shares = shares || group.reads.contains(j) || group_of[j] == gi;
         if (!shares || dependsThroughOthers(i, gi, k[0] == 'r')) continue;
@@ -1093,6 +1207,7 @@ std::vector<std::vector<int32_t>> kernelGroups(const Graph& g, const Realized& r
     group.values.push_back(i);
     group.reads.insert(reads.begin(), reads.end());
     group.product = group.product || product;
+    group.inlined += r.inlined[i];
     group_of[i] = chosen;
   }
   std::vector<std::vector<int32_t>> values;
