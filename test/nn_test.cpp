@@ -671,4 +671,203 @@ TEST(Training, SmallMlpMatchesDoubleReference) {
   expectNear(valuesOf(model->at<nn::LinearImpl>(2).weight), ref.w2, 1e-4);
 }
 
+// --- layers and losses of issue 11 (values: double-precision formulas here, and libtorch 1.13's
+// printed results where noted) ---
+
+const std::vector<double> kX = {0.5, -1.0, 2.0, 3.0, 0.25, -0.5};
+
+double normalCdf(double x) {
+  return 0.5 * std::erfc(-x / std::sqrt(2.0));
+}
+
+TEST(Layers, GeluExactAndItsGradient) {
+  Tensor x = fromValues(kX, {2, 3}).set_requires_grad(true);
+  Tensor y = F::gelu(x);
+  EXPECT_EQ(y.grad_fn()->name(), "GeluBackward0");
+  y.sum().backward();
+  std::vector<double> want, dwant;
+  for (double v : kX) {
+    want.push_back(v * normalCdf(v));
+    dwant.push_back(normalCdf(v) + v * std::exp(-v * v / 2) / std::sqrt(2 * M_PI));
+  }
+  expectNear(valuesOf(y), want, 2e-6);
+  expectNear(valuesOf(x.grad()), dwant, 2e-6);
+  // libtorch 1.13: gelu of kX is 0.3457 -0.1587 1.9545 2.9960 0.1497 -0.1543.
+  EXPECT_NEAR(valuesOf(kiln::gelu(x))[3], 2.9960, 1e-4);
+  // The lower tail keeps its relative accuracy (Phi(-8) = 6.2e-16).
+  EXPECT_NEAR(valuesOf(F::gelu(kiln::tensor({-8.0}, kiln::kDouble)))[0], -8 * normalCdf(-8),
+              1e-6 * 8 * normalCdf(-8));
+}
+
+TEST(Layers, GeluTanhApproximation) {
+  Tensor x = fromValues(kX, {6}).set_requires_grad(true);
+  Tensor y = kiln::gelu(x, "tanh");
+  y.sum().backward();
+  const double k = std::sqrt(2 / M_PI);
+  std::vector<double> want, dwant;
+  for (double v : kX) {
+    const double u = k * (v + 0.044715 * v * v * v), t = std::tanh(u);
+    want.push_back(0.5 * v * (1 + t));
+    dwant.push_back(0.5 * (1 + t) + 0.5 * v * (1 - t * t) * k * (1 + 3 * 0.044715 * v * v));
+  }
+  expectNear(valuesOf(y), want, 1e-6);
+  expectNear(valuesOf(x.grad()), dwant, 1e-5);
+  EXPECT_EQ(errorOf([&] { F::gelu(x, F::GELUFuncOptions().approximate("foo")); }),
+            "approximate argument must be either none or tanh.");
+}
+
+TEST(Layers, LayerNormByHand) {
+  Tensor x = fromValues(kX, {2, 3}).set_requires_grad(true);
+  Tensor w = fromValues({1, 2, -1}, {3}).set_requires_grad(true);
+  Tensor b = fromValues({0, 0.5, 1}, {3}).set_requires_grad(true);
+  Tensor y = kiln::layer_norm(x, {3}, w, b, 1e-5);
+  EXPECT_EQ(y.grad_fn()->name(), "NativeLayerNormBackward0");
+  std::vector<double> want;
+  for (int r = 0; r < 2; ++r) {
+    const double* row = &kX[3 * r];
+    const double mean = (row[0] + row[1] + row[2]) / 3;
+    double var = 0;
+    for (int c = 0; c < 3; ++c) var += (row[c] - mean) * (row[c] - mean) / 3;
+    const double wv[] = {1, 2, -1}, bv[] = {0, 0.5, 1};
+    for (int c = 0; c < 3; ++c)
+      want.push_back((row[c] - mean) / std::sqrt(var + 1e-5) * wv[c] + bv[c]);
+  }
+  expectNear(valuesOf(y), want, 1e-5);
+  // The weight's gradient of sum(y) is the sum over rows of the normalised input; the bias's is
+  // the row count; the input's sums to 0 over each row.
+  y.sum().backward();
+  expectNear(valuesOf(b.grad()), {2, 2, 2}, 1e-6);
+  std::vector<double> dw(3, 0);
+  for (int i = 0; i < 6; ++i)
+    dw[i % 3] +=
+        (want[i] - std::vector<double>{0, 0.5, 1}[i % 3]) / std::vector<double>{1, 2, -1}[i % 3];
+  expectNear(valuesOf(w.grad()), dw, 1e-5);
+  std::vector<double> dx = valuesOf(x.grad());
+  EXPECT_NEAR(dx[0] + dx[1] + dx[2], 0, 1e-5);
+  // libtorch 1.13 without weight and bias: 0 -1.2247 1.2247 / 1.3846 -0.4431 -0.9415.
+  expectNear(valuesOf(F::layer_norm(x, F::LayerNormFuncOptions({3}))),
+             {0, -1.2247, 1.2247, 1.3846, -0.4431, -0.9415}, 1e-4);
+}
+
+TEST(Layers, LayerNormShapeErrorsAsLibtorch) {
+  Tensor x = kiln::zeros({2, 3});
+  EXPECT_EQ(errorOf([&] { F::layer_norm(x, F::LayerNormFuncOptions({4})); }),
+            "Given normalized_shape=[4], expected input with shape [*, 4], but got input of "
+            "size[2, 3]");
+  EXPECT_EQ(
+      errorOf([&] { F::layer_norm(x, F::LayerNormFuncOptions({3}).weight(kiln::ones({4}))); }),
+      "Expected weight to be of same shape as normalized_shape, but got weight of shape [4] "
+      "and normalized_shape = [3]");
+  EXPECT_EQ(errorOf([&] { F::layer_norm(x, F::LayerNormFuncOptions({3}).bias(kiln::ones({2}))); }),
+            "Expected bias to be of same shape as normalized_shape, but got bias of shape [2] and "
+            "normalized_shape = [3]");
+  EXPECT_EQ(errorOf([&] { F::layer_norm(x, F::LayerNormFuncOptions(std::vector<int64_t>{})); }),
+            "Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one "
+            "element, but got normalized_shape = []");
+}
+
+TEST(Losses, SmoothL1ByHand) {
+  Tensor x = fromValues(kX, {2, 3}).set_requires_grad(true);
+  Tensor loss = kiln::smooth_l1_loss(x, kiln::zeros({2, 3}), kiln::Reduction::Mean, 0.5);
+  EXPECT_EQ(loss.grad_fn()->name(), "SmoothL1LossBackward0");
+  // |x| < 0.5 only for 0.25: 0.5 * 0.0625 / 0.5; the rest |x| - 0.25 (libtorch 1.13: 0.96875).
+  EXPECT_NEAR(loss.item<double>(), (0.25 + 0.75 + 1.75 + 2.75 + 0.0625 + 0.25) / 6, 1e-6);
+  loss.backward();
+  expectNear(valuesOf(x.grad()), {1.0 / 6, -1.0 / 6, 1.0 / 6, 1.0 / 6, 0.5 / 6, -1.0 / 6}, 1e-6);
+  EXPECT_EQ(errorOf([&] { F::smooth_l1_loss(x, x, F::SmoothL1LossFuncOptions().beta(-1)); }),
+            "smooth_l1_loss does not support negative values for beta.");
+}
+
+TEST(Losses, BinaryCrossEntropyClampsLogsAsPyTorch) {
+  Tensor p = kiln::tensor({0.0, 1.0, 0.3}).set_requires_grad(true);
+  Tensor t = kiln::tensor({1.0, 0.0, 0.5});
+  Tensor loss = kiln::binary_cross_entropy(p, t);
+  EXPECT_EQ(loss.grad_fn()->name(), "BinaryCrossEntropyBackward0");
+  // log(0) is clamped to -100 (libtorch 1.13: 66.9268).
+  EXPECT_NEAR(loss.item<double>(), (100 + 100 - 0.5 * std::log(0.3) - 0.5 * std::log(0.7)) / 3,
+              1e-4);
+  Tensor q = kiln::tensor({0.2, 0.9}).set_requires_grad(true);
+  Tensor l2 = F::binary_cross_entropy(
+      q, kiln::tensor({1.0, 0.0}),
+      F::BinaryCrossEntropyFuncOptions().weight(kiln::tensor({2.0, 0.5})).reduction(kiln::kSum));
+  l2.backward();
+  EXPECT_NEAR(l2.item<double>(), -2 * std::log(0.2) - 0.5 * std::log(0.1), 1e-5);
+  // d/dq of -w (t log q + (1 - t) log(1 - q)) = w (q - t) / (q (1 - q)).
+  expectNear(valuesOf(q.grad()), {2 * (0.2 - 1) / (0.2 * 0.8), 0.5 * 0.9 / (0.9 * 0.1)}, 1e-5);
+  EXPECT_EQ(errorOf([&] { F::binary_cross_entropy(q, kiln::ones({3})); }),
+            "Using a target size ([3]) that is different to the input size ([2]) is deprecated. "
+            "Please ensure they have the same size.");
+}
+
+TEST(Losses, BinaryCrossEntropyWithLogitsIsStable) {
+  Tensor x = fromValues({0.5, -1, 2, 3, 0.25, -0.5, 80, -80}, {8}).set_requires_grad(true);
+  Tensor t = kiln::full({8}, 0.25);
+  Tensor pw = kiln::full({8}, 2.0);
+  Tensor loss = kiln::binary_cross_entropy_with_logits(x, t, {}, pw);
+  EXPECT_EQ(loss.grad_fn()->name(), "BinaryCrossEntropyWithLogitsBackward0");
+  loss.backward();
+  double want = 0;
+  std::vector<double> dwant;
+  for (double v : {0.5, -1.0, 2.0, 3.0, 0.25, -0.5, 80.0, -80.0}) {
+    // -(pw t log s(v) + (1 - t) log(1 - s(v))), with log s(v) = -softplus(-v).
+    const double sp_neg = std::log1p(std::exp(-std::fabs(v))) + std::max(-v, 0.0);
+    want += (2 * 0.25 * sp_neg + 0.75 * (sp_neg + v)) / 8;
+    const double s = 1 / (1 + std::exp(-v));
+    dwant.push_back((-2 * 0.25 * (1 - s) + 0.75 * s) / 8);
+  }
+  EXPECT_NEAR(loss.item<double>(), want, 1e-5 * want);
+  expectNear(valuesOf(x.grad()), dwant, 1e-6);
+  EXPECT_EQ(errorOf([&] { F::binary_cross_entropy_with_logits(x, kiln::ones({3})); }),
+            "Target size ([3]) must be the same as input size ([8])");
+}
+
+TEST(Losses, TopLevelFunctionsTakeLibtorchsReductionCodes) {
+  Tensor x = fromValues(kX, {2, 3});
+  Tensor logp = kiln::log_softmax(x, 1);
+  Tensor target = kiln::tensor({0, 2}, kiln::kLong);
+  const std::vector<double> lp = valuesOf(logp);
+  // libtorch 1.13: 5.33127.
+  EXPECT_NEAR(kiln::nll_loss(logp, target, {}, 2).item<double>(), -(lp[0] + lp[5]), 1e-5);
+  EXPECT_NEAR(kiln::nll_loss(logp, target, {}, kiln::Reduction::Mean).item<double>(),
+              -(lp[0] + lp[5]) / 2, 1e-5);
+  EXPECT_EQ(kiln::mse_loss(x, kiln::zeros({2, 3}), 0).sizes(), kiln::IntArrayRef({2, 3}));
+  EXPECT_EQ(errorOf([&] { kiln::mse_loss(x, x, 5); }),
+            "kiln: reduction 5 is not one of 0 (none), 1 (mean) and 2 (sum)");
+  Tensor kept = kiln::dropout(x, 0.5, false);
+  expectNear(valuesOf(kept), kX, 0);
+}
+
+TEST(Module, LayerNormGeluAndLossModules) {
+  nn::LayerNorm norm(nn::LayerNormOptions({3}).eps(1e-5));
+  EXPECT_EQ(norm->named_parameters().size(), 2u);
+  expectNear(valuesOf(norm->weight), {1, 1, 1}, 0);
+  expectNear(valuesOf(norm->bias), {0, 0, 0}, 0);
+  nn::Sequential net(norm, nn::GELU(nn::GELUOptions().approximate("tanh")), nn::Tanh(),
+                     nn::Sigmoid(), nn::Functional(kiln::relu));
+  Tensor x = fromValues(kX, {2, 3});
+  std::vector<double> want = valuesOf(F::layer_norm(x, F::LayerNormFuncOptions({3})));
+  for (double& v : want) {
+    const double k = std::sqrt(2 / M_PI);
+    v = 0.5 * v * (1 + std::tanh(k * (v + 0.044715 * v * v * v)));
+    v = 1 / (1 + std::exp(-std::tanh(v)));
+  }
+  expectNear(valuesOf(net->forward(x)), want, 1e-5);
+  std::ostringstream printed;
+  printed << *norm << " " << *nn::MSELoss() << " " << *nn::CrossEntropyLoss() << " "
+          << *nn::Functional(kiln::relu);
+  EXPECT_EQ(printed.str(),
+            "kiln::nn::LayerNorm([3], eps=1e-05, elementwise_affine=true) kiln::nn::MSELoss() "
+            "kiln::nn::CrossEntropyLoss() kiln::nn::Functional()");
+  Tensor target = kiln::tensor({0, 2}, kiln::kLong);
+  nn::CrossEntropyLoss ce(nn::CrossEntropyLossOptions().reduction(kiln::kSum));
+  EXPECT_NEAR(ce(x, target).item<double>(),
+              kiln::nll_loss(kiln::log_softmax(x, 1), target, {}, 2).item<double>(), 1e-6);
+  nn::MSELoss mse;
+  EXPECT_NEAR(mse(x, kiln::zeros({2, 3})).item<double>(), (0.25 + 1 + 4 + 9 + 0.0625 + 0.25) / 6,
+              1e-6);
+  // A bound extra argument: Functional(f, 0.5) calls f(input, 0.5).
+  nn::Functional scaled([](Tensor t, double k) { return t * k; }, 0.5);
+  expectNear(valuesOf(scaled(x)), {0.25, -0.5, 1, 1.5, 0.125, -0.25}, 0);
+}
+
 }  // namespace

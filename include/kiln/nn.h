@@ -359,6 +359,38 @@ struct MSELossFuncOptions {
   KILN_ARG(Reduction, reduction);
 };
 
+struct LayerNormFuncOptions {
+  LayerNormFuncOptions(std::vector<int64_t> normalized_shape)  // NOLINT: implicit, as libtorch
+      : normalized_shape_(std::move(normalized_shape)) {}
+  KILN_ARG(std::vector<int64_t>, normalized_shape);
+  KILN_ARG(Tensor, weight) = {};
+  KILN_ARG(Tensor, bias) = {};
+  KILN_ARG(double, eps) = 1e-5;
+};
+
+struct GELUFuncOptions {
+  /// "none" (exact, with erf) or "tanh" (the tanh approximation).
+  KILN_ARG(std::string, approximate) = "none";
+};
+
+struct SmoothL1LossFuncOptions {
+  SmoothL1LossFuncOptions(Reduction reduction = kMean)  // NOLINT: implicit, as libtorch
+      : reduction_(reduction) {}
+  KILN_ARG(Reduction, reduction);
+  KILN_ARG(double, beta) = 1.0;
+};
+
+struct BinaryCrossEntropyFuncOptions {
+  KILN_ARG(Tensor, weight) = {};
+  KILN_ARG(Reduction, reduction) = kMean;
+};
+
+struct BinaryCrossEntropyWithLogitsFuncOptions {
+  KILN_ARG(Tensor, weight) = {};
+  KILN_ARG(Reduction, reduction) = kMean;
+  KILN_ARG(Tensor, pos_weight) = {};
+};
+
 /// input @ weight.t() + bias; input [*, in_features], weight [out_features, in_features].
 Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias = {});
 Tensor relu(const Tensor& input, const ReLUFuncOptions& options = {});
@@ -381,6 +413,24 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossFuncOpti
 Tensor cross_entropy(const Tensor& input, const Tensor& target,
                      const CrossEntropyFuncOptions& options = {});
 Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossFuncOptions& options = {});
+/// Normalises over the trailing dims named by normalized_shape (mean and biased variance per
+/// row, then (x - mean) / sqrt(var + eps)), then scales by weight and adds bias when given.
+Tensor layer_norm(const Tensor& input, const LayerNormFuncOptions& options);
+/// x * Phi(x), Phi the standard normal CDF (erf computed to float32 accuracy), or its tanh
+/// approximation with approximate("tanh").
+Tensor gelu(const Tensor& input, const GELUFuncOptions& options = {});
+/// 0.5 d^2 / beta where d = |input - target| < beta, else d - 0.5 beta (beta 0: the L1 loss).
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target,
+                      const SmoothL1LossFuncOptions& options = {});
+/// -weight (t log(x) + (1 - t) log(1 - x)), each log clamped to at least -100 as PyTorch's. The
+/// inputs are not checked to lie in [0, 1] (that would force a materialisation).
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target,
+                            const BinaryCrossEntropyFuncOptions& options = {});
+/// binary_cross_entropy of sigmoid(input), computed stably from the logits; pos_weight scales
+/// the positive term.
+Tensor binary_cross_entropy_with_logits(
+    const Tensor& input, const Tensor& target,
+    const BinaryCrossEntropyWithLogitsFuncOptions& options = {});
 
 }  // namespace functional
 
@@ -457,6 +507,106 @@ class FlattenImpl : public Module {
   FlattenOptions options;
 };
 KILN_MODULE(Flatten);
+
+struct LayerNormOptions {
+  LayerNormOptions(std::vector<int64_t> normalized_shape)  // NOLINT: implicit, as libtorch
+      : normalized_shape_(std::move(normalized_shape)) {}
+  KILN_ARG(std::vector<int64_t>, normalized_shape);
+  KILN_ARG(double, eps) = 1e-5;
+  KILN_ARG(bool, elementwise_affine) = true;
+};
+
+/// Layer normalisation over the trailing normalized_shape dims, with a learned weight (ones)
+/// and bias (zeros) when elementwise_affine.
+class LayerNormImpl : public Module {
+ public:
+  LayerNormImpl(std::vector<int64_t> normalized_shape)  // NOLINT: implicit, as libtorch
+      : LayerNormImpl(LayerNormOptions(std::move(normalized_shape))) {}
+  explicit LayerNormImpl(const LayerNormOptions& options);
+  /// Registers new parameters and initialises them.
+  void reset();
+  void reset_parameters();
+  Tensor forward(const Tensor& input);
+  void pretty_print(std::ostream& stream) const override;
+
+  LayerNormOptions options;
+  Tensor weight;
+  Tensor bias;
+};
+KILN_MODULE(LayerNorm);
+
+using GELUOptions = functional::GELUFuncOptions;
+using MSELossOptions = functional::MSELossFuncOptions;
+using CrossEntropyLossOptions = functional::CrossEntropyFuncOptions;
+
+/// Modules without parameters that apply one function: Sigmoid, Tanh, GELU.
+class SigmoidImpl : public Module {
+ public:
+  SigmoidImpl() : Module("kiln::nn::Sigmoid") {}
+  Tensor forward(const Tensor& input);
+  void pretty_print(std::ostream& stream) const override;
+};
+KILN_MODULE(Sigmoid);
+
+class TanhImpl : public Module {
+ public:
+  TanhImpl() : Module("kiln::nn::Tanh") {}
+  Tensor forward(const Tensor& input);
+  void pretty_print(std::ostream& stream) const override;
+};
+KILN_MODULE(Tanh);
+
+class GELUImpl : public Module {
+ public:
+  explicit GELUImpl(GELUOptions options = {});
+  Tensor forward(const Tensor& input);
+  void pretty_print(std::ostream& stream) const override;
+  GELUOptions options;
+};
+KILN_MODULE(GELU);
+
+/// mse_loss as a module: forward(input, target).
+class MSELossImpl : public Module {
+ public:
+  explicit MSELossImpl(const MSELossOptions& options = {});
+  Tensor forward(const Tensor& input, const Tensor& target);
+  void pretty_print(std::ostream& stream) const override;
+  MSELossOptions options;
+};
+KILN_MODULE(MSELoss);
+
+/// cross_entropy as a module: forward(input, target); the class weights (options.weight()) are
+/// registered as the buffer "weight" when given.
+class CrossEntropyLossImpl : public Module {
+ public:
+  explicit CrossEntropyLossImpl(const CrossEntropyLossOptions& options = {});
+  Tensor forward(const Tensor& input, const Tensor& target);
+  void pretty_print(std::ostream& stream) const override;
+  CrossEntropyLossOptions options;
+  Tensor weight;
+};
+KILN_MODULE(CrossEntropyLoss);
+
+/// Wraps a function of a tensor as a module (for Sequential); extra arguments given at
+/// construction are passed after the input: Functional(kiln::relu), Functional(f, 0.5).
+class FunctionalImpl : public Module {
+ public:
+  using Function = std::function<Tensor(Tensor)>;
+  explicit FunctionalImpl(Function function);
+  template <typename F, typename First, typename... Rest>
+  FunctionalImpl(F function, First&& first, Rest&&... rest)
+      : FunctionalImpl(Function([function, first = std::forward<First>(first),
+                                 ... rest = std::forward<Rest>(rest)](Tensor input) {
+          return function(std::move(input), first, rest...);
+        })) {}
+  Tensor forward(Tensor input);
+  Tensor operator()(Tensor input) { return forward(std::move(input)); }
+  void pretty_print(std::ostream& stream) const override;
+
+ private:
+  Function function_;
+};
+KILN_MODULE(Functional);
 
 /// A type-erased module with `Tensor forward(const Tensor&)`, what Sequential holds (libtorch's
 /// AnyModule, for one-tensor modules).
@@ -541,3 +691,38 @@ class Sequential : public ModuleHolder<SequentialImpl> {
 };
 
 }  // namespace kiln::nn
+
+namespace kiln {
+
+/// A loss's reduction as libtorch's top-level functions take it: an int64 (at::Reduction's
+/// values: 0 none, 1 mean, 2 sum) or a kiln::Reduction.
+class ReductionCode {
+ public:
+  ReductionCode(int64_t code);   // NOLINT: implicit, as libtorch's int64_t parameter
+  ReductionCode(Reduction mode)  // NOLINT: implicit
+      : mode_(mode) {}
+  Reduction mode() const { return mode_; }
+
+ private:
+  Reduction mode_;
+};
+
+/// The losses and layers of nn::functional as libtorch's top-level functions (torch::nll_loss,
+/// torch::layer_norm, ...), with their positional parameters.
+Tensor nll_loss(const Tensor& self, const Tensor& target, const Tensor& weight = {},
+                ReductionCode reduction = Reduction::Mean, int64_t ignore_index = -100);
+Tensor mse_loss(const Tensor& self, const Tensor& target,
+                ReductionCode reduction = Reduction::Mean);
+Tensor smooth_l1_loss(const Tensor& self, const Tensor& target,
+                      ReductionCode reduction = Reduction::Mean, double beta = 1.0);
+Tensor binary_cross_entropy(const Tensor& self, const Tensor& target, const Tensor& weight = {},
+                            ReductionCode reduction = Reduction::Mean);
+Tensor binary_cross_entropy_with_logits(const Tensor& self, const Tensor& target,
+                                        const Tensor& weight = {}, const Tensor& pos_weight = {},
+                                        ReductionCode reduction = Reduction::Mean);
+Tensor layer_norm(const Tensor& input, IntArrayRef normalized_shape, const Tensor& weight = {},
+                  const Tensor& bias = {}, double eps = 1e-5, bool cudnn_enable = true);
+Tensor gelu(const Tensor& self, const std::string& approximate = "none");
+Tensor dropout(const Tensor& input, double p, bool train);
+
+}  // namespace kiln

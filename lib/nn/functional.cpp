@@ -1,5 +1,6 @@
 // nn::functional: layers and losses composed from kiln's differentiable ops, so their gradients
 // come from the ops' own rules and everything fuses with the surrounding graph.
+#include <cmath>
 #include <iostream>
 #include <mutex>
 #include <sstream>
@@ -290,4 +291,210 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossFuncOpti
   return asOneFunction(reduce(d * d, options.reduction()), "MseLossBackward0", {input, target});
 }
 
+namespace {
+
+// Applies PyTorch's reduction to a loss's per-element values, as one backward function `name`.
+Tensor lossOf(const Tensor& per_element, Reduction reduction, const char* name,
+              std::vector<Tensor> saved) {
+  std::vector<Tensor> defined;
+  for (Tensor& t : saved) {
+    if (t.defined()) defined.push_back(std::move(t));
+  }
+  return asOneFunction(reduce(per_element, reduction), name, std::move(defined));
+}
+
+// The standard normal CDF of x: 0.5 erfc(-x / sqrt 2), with erfc from Numerical Recipes' erfcc
+// (Chebyshev fit, relative error under 1.2e-7 everywhere, so the lower tail keeps its relative
+// accuracy), composed of kiln's ops so that it fuses with its surroundings.
+Tensor normalCdf(const Tensor& x) {
+  Tensor z = x.abs() * M_SQRT1_2;
+  Tensor t = 1.0 / (z * 0.5 + 1.0);
+  const double c[] = {-1.26551223, 1.00002368,  0.37409196, 0.09678418,  -0.18628806,
+                      0.27886807,  -1.13520398, 1.48851587, -0.82215223, 0.17087277};
+  Tensor poly = t * c[9];
+  for (int k = 8; k >= 1; --k) poly = t * (poly + c[k]);
+  Tensor erfc_z = t * (-(z * z) + c[0] + poly).exp();  // erfc(|x| / sqrt 2)
+  return where(x >= 0, 1.0 - erfc_z * 0.5, erfc_z * 0.5);
+}
+
+std::string shapeText(IntArrayRef shape) {
+  return sizesText(shape);
+}
+
+}  // namespace
+
+Tensor layer_norm(const Tensor& input, const LayerNormFuncOptions& options) {
+  const std::vector<int64_t>& shape = options.normalized_shape();
+  const Tensor& weight = options.weight();
+  const Tensor& bias = options.bias();
+  const int64_t k = static_cast<int64_t>(shape.size());
+  if (k < 1) {
+    throw Error(
+        "Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one "
+        "element, but got normalized_shape = " +
+        shapeText(shape));
+  }
+  if (weight.defined() && weight.sizes() != IntArrayRef(shape)) {
+    throw Error(
+        "Expected weight to be of same shape as normalized_shape, but got weight of shape " +
+        shapeText(weight.sizes()) + " and normalized_shape = " + shapeText(shape));
+  }
+  if (bias.defined() && bias.sizes() != IntArrayRef(shape)) {
+    throw Error("Expected bias to be of same shape as normalized_shape, but got bias of shape " +
+                shapeText(bias.sizes()) + " and normalized_shape = " + shapeText(shape));
+  }
+  const int64_t n = input.dim();
+  bool fits = n >= k;
+  for (int64_t i = 0; fits && i < k; ++i) fits = input.size(n - k + i) == shape[i];
+  if (!fits) {
+    std::string expected = "[*";
+    for (int64_t x : shape) expected += ", " + std::to_string(x);
+    throw Error("Given normalized_shape=" + shapeText(shape) + ", expected input with shape " +
+                expected + "], but got input of size" + shapeText(input.sizes()));
+  }
+  std::vector<int64_t> dims;
+  for (int64_t i = n - k; i < n; ++i) dims.push_back(i);
+  Tensor centered = input - input.mean(dims, true);
+  Tensor y = centered * ((centered * centered).mean(dims, true) + options.eps()).rsqrt();
+  if (weight.defined()) y = y * weight;
+  if (bias.defined()) y = y + bias;
+  std::vector<Tensor> saved{input};
+  for (const Tensor& t : {weight, bias}) {
+    if (t.defined()) saved.push_back(t);
+  }
+  return asOneFunction(y, "NativeLayerNormBackward0", std::move(saved));
+}
+
+Tensor gelu(const Tensor& input, const GELUFuncOptions& options) {
+  if (options.approximate() == "tanh") {
+    const double k = std::sqrt(2.0 / M_PI);
+    Tensor inner = (input + input * input * input * 0.044715) * k;
+    return asOneFunction(input * 0.5 * (inner.tanh() + 1.0), "GeluBackward0", {input});
+  }
+  if (options.approximate() != "none") {
+    throw Error("approximate argument must be either none or tanh.");
+  }
+  Tensor y;
+  {
+    NoGradGuard no_grad;
+    y = input * normalCdf(input);
+  }
+  // d/dx x Phi(x) = Phi(x) + x phi(x), written out rather than differentiated through erfc's
+  // polynomial fit.
+  autograd::record(y, "GeluBackward0", {input}, {input},
+                   [](const Tensor& g, const std::vector<Tensor>& saved) {
+                     const Tensor& x = saved[0];
+                     Tensor density = (x * x * -0.5).exp() * (0.5 * M_2_SQRTPI * M_SQRT1_2);
+                     return std::vector<Tensor>{g * (normalCdf(x) + x * density)};
+                   });
+  return y;
+}
+
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target,
+                      const SmoothL1LossFuncOptions& options) {
+  const double beta = options.beta();
+  if (beta < 0) throw Error("smooth_l1_loss does not support negative values for beta.");
+  Tensor d = (input - target).abs();
+  Tensor per = beta == 0 ? d : where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta);
+  return lossOf(per, options.reduction(), "SmoothL1LossBackward0", {input, target});
+}
+
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target,
+                            const BinaryCrossEntropyFuncOptions& options) {
+  if (target.sizes() != input.sizes()) {
+    throw Error("Using a target size (" + shapeText(target.sizes()) +
+                ") that is different to the input size (" + shapeText(input.sizes()) +
+                ") is deprecated. Please ensure they have the same size.");
+  }
+  Tensor per = (target - 1.0) * maximum((1.0 - input).log(), full({}, -100.0, input.dtype())) -
+               target * maximum(input.log(), full({}, -100.0, input.dtype()));
+  if (options.weight().defined()) per = per * options.weight();
+  return lossOf(per, options.reduction(), "BinaryCrossEntropyBackward0",
+                {input, target, options.weight()});
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+                                        const BinaryCrossEntropyWithLogitsFuncOptions& options) {
+  if (target.sizes() != input.sizes()) {
+    throw Error("Target size (" + shapeText(target.sizes()) + ") must be the same as input size (" +
+                shapeText(input.sizes()) + ")");
+  }
+  // PyTorch's stable form: log(1 + e^-x) = m + log(e^-m + e^(-x-m)) with m = max(-x, 0).
+  Tensor m = (-input).relu();
+  Tensor softplus = ((-m).exp() + (-input - m).exp()).log() + m;
+  Tensor per =
+      options.pos_weight().defined()
+          ? (1.0 - target) * input + ((options.pos_weight() - 1.0) * target + 1.0) * softplus
+          : (1.0 - target) * input + softplus;
+  if (options.weight().defined()) per = per * options.weight();
+  return lossOf(per, options.reduction(), "BinaryCrossEntropyWithLogitsBackward0",
+                {input, target, options.weight(), options.pos_weight()});
+}
+
 }  // namespace kiln::nn::functional
+
+namespace kiln {
+
+ReductionCode::ReductionCode(int64_t code) {
+  if (code < 0 || code > 2) {
+    throw Error("kiln: reduction " + std::to_string(code) +
+                " is not one of 0 (none), 1 (mean) and 2 (sum)");
+  }
+  mode_ = code == 0 ? Reduction::None : code == 1 ? Reduction::Mean : Reduction::Sum;
+}
+
+Tensor nll_loss(const Tensor& self, const Tensor& target, const Tensor& weight,
+                ReductionCode reduction, int64_t ignore_index) {
+  return nn::functional::nll_loss(self, target,
+                                  nn::functional::NLLLossFuncOptions()
+                                      .weight(weight)
+                                      .reduction(reduction.mode())
+                                      .ignore_index(ignore_index));
+}
+
+Tensor mse_loss(const Tensor& self, const Tensor& target, ReductionCode reduction) {
+  return nn::functional::mse_loss(self, target, reduction.mode());
+}
+
+Tensor smooth_l1_loss(const Tensor& self, const Tensor& target, ReductionCode reduction,
+                      double beta) {
+  return nn::functional::smooth_l1_loss(
+      self, target, nn::functional::SmoothL1LossFuncOptions(reduction.mode()).beta(beta));
+}
+
+Tensor binary_cross_entropy(const Tensor& self, const Tensor& target, const Tensor& weight,
+                            ReductionCode reduction) {
+  return nn::functional::binary_cross_entropy(
+      self, target,
+      nn::functional::BinaryCrossEntropyFuncOptions().weight(weight).reduction(reduction.mode()));
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& self, const Tensor& target,
+                                        const Tensor& weight, const Tensor& pos_weight,
+                                        ReductionCode reduction) {
+  return nn::functional::binary_cross_entropy_with_logits(
+      self, target,
+      nn::functional::BinaryCrossEntropyWithLogitsFuncOptions()
+          .weight(weight)
+          .pos_weight(pos_weight)
+          .reduction(reduction.mode()));
+}
+
+Tensor layer_norm(const Tensor& input, IntArrayRef normalized_shape, const Tensor& weight,
+                  const Tensor& bias, double eps, bool) {
+  return nn::functional::layer_norm(input,
+                                    nn::functional::LayerNormFuncOptions(normalized_shape.vec())
+                                        .weight(weight)
+                                        .bias(bias)
+                                        .eps(eps));
+}
+
+Tensor gelu(const Tensor& self, const std::string& approximate) {
+  return nn::functional::gelu(self, nn::functional::GELUFuncOptions().approximate(approximate));
+}
+
+Tensor dropout(const Tensor& input, double p, bool train) {
+  return nn::functional::dropout(input, p, train, false);
+}
+
+}  // namespace kiln

@@ -1,4 +1,5 @@
-// The built-in modules: Linear, ReLU, Dropout, Flatten, Sequential.
+// The built-in modules: Linear, ReLU, Dropout, Flatten, LayerNorm, Sigmoid, Tanh, GELU, MSELoss,
+// CrossEntropyLoss, Functional, Sequential.
 #include <cmath>
 #include <sstream>
 
@@ -81,6 +82,106 @@ Tensor FlattenImpl::forward(const Tensor& input) {
 void FlattenImpl::pretty_print(std::ostream& stream) const {
   stream << "kiln::nn::Flatten(start_dim=" << options.start_dim()
          << ", end_dim=" << options.end_dim() << ")";
+}
+
+LayerNormImpl::LayerNormImpl(const LayerNormOptions& options_)
+    : Module("kiln::nn::LayerNorm"), options(options_) {
+  reset();
+}
+
+void LayerNormImpl::reset() {
+  if (options.elementwise_affine()) {
+    weight = register_parameter("weight", kiln::empty(options.normalized_shape()));
+    bias = register_parameter("bias", kiln::empty(options.normalized_shape()));
+  } else {
+    weight = register_parameter("weight", Tensor(), /*requires_grad=*/false);
+    bias = register_parameter("bias", Tensor(), /*requires_grad=*/false);
+  }
+  reset_parameters();
+}
+
+void LayerNormImpl::reset_parameters() {
+  if (!options.elementwise_affine()) return;
+  init::ones_(weight);
+  init::zeros_(bias);
+  kiln::eval({weight, bias});
+}
+
+Tensor LayerNormImpl::forward(const Tensor& input) {
+  return functional::layer_norm(input, functional::LayerNormFuncOptions(options.normalized_shape())
+                                           .weight(weight)
+                                           .bias(bias)
+                                           .eps(options.eps()));
+}
+
+void LayerNormImpl::pretty_print(std::ostream& stream) const {
+  stream << std::boolalpha << "kiln::nn::LayerNorm([";
+  const std::vector<int64_t>& shape = options.normalized_shape();
+  for (size_t i = 0; i < shape.size(); ++i) stream << (i ? ", " : "") << shape[i];
+  stream << "], eps=" << options.eps() << ", elementwise_affine=" << options.elementwise_affine()
+         << ")";
+}
+
+Tensor SigmoidImpl::forward(const Tensor& input) {
+  return input.sigmoid();
+}
+
+void SigmoidImpl::pretty_print(std::ostream& stream) const {
+  stream << "kiln::nn::Sigmoid()";
+}
+
+Tensor TanhImpl::forward(const Tensor& input) {
+  return input.tanh();
+}
+
+void TanhImpl::pretty_print(std::ostream& stream) const {
+  stream << "kiln::nn::Tanh()";
+}
+
+GELUImpl::GELUImpl(GELUOptions options_) : Module("kiln::nn::GELU"), options(std::move(options_)) {}
+
+Tensor GELUImpl::forward(const Tensor& input) {
+  return functional::gelu(input, options);
+}
+
+void GELUImpl::pretty_print(std::ostream& stream) const {
+  stream << "kiln::nn::GELU()";
+}
+
+MSELossImpl::MSELossImpl(const MSELossOptions& options_)
+    : Module("kiln::nn::MSELoss"), options(options_) {}
+
+Tensor MSELossImpl::forward(const Tensor& input, const Tensor& target) {
+  return functional::mse_loss(input, target, options);
+}
+
+void MSELossImpl::pretty_print(std::ostream& stream) const {
+  stream << "kiln::nn::MSELoss()";
+}
+
+CrossEntropyLossImpl::CrossEntropyLossImpl(const CrossEntropyLossOptions& options_)
+    : Module("kiln::nn::CrossEntropyLoss"), options(options_) {
+  weight = register_buffer("weight", options.weight());
+}
+
+Tensor CrossEntropyLossImpl::forward(const Tensor& input, const Tensor& target) {
+  CrossEntropyLossOptions o = options;
+  return functional::cross_entropy(input, target, o.weight(weight));
+}
+
+void CrossEntropyLossImpl::pretty_print(std::ostream& stream) const {
+  stream << "kiln::nn::CrossEntropyLoss()";
+}
+
+FunctionalImpl::FunctionalImpl(Function function)
+    : Module("kiln::nn::Functional"), function_(std::move(function)) {}
+
+Tensor FunctionalImpl::forward(Tensor input) {
+  return function_(std::move(input));
+}
+
+void FunctionalImpl::pretty_print(std::ostream& stream) const {
+  stream << "kiln::nn::Functional()";
 }
 
 Tensor AnyModule::forward(const Tensor& input) const {
