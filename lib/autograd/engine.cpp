@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <mutex>
 
 #include "kiln/ops.h"
 #include "lib/autograd/function.h"
@@ -27,12 +28,21 @@ const char* kSecondBackward =
     ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
     "graph a second time or if you need to access saved tensors after calling backward.";
 
+// A leaf that several threads use (a model's weights) has one accumulator, whichever thread
+// records the first op on it: created under this lock.
+std::mutex accumulator_mutex;
+// Backward passes run by several threads whose graphs share a leaf add their gradients to its
+// grad() one at a time, as libtorch's AccumulateGrad does: under this lock. Recording the sum
+// may create accumulators (under create_graph), so it is not the lock above.
+std::mutex leaf_grad_mutex;
+
 // The edge through which gradients reach tensor `t`.
 Edge gradientEdge(const Tensor& t) {
   const auto& impl = t.impl();
   detail::refreshViewHistory(impl);
   if (impl->grad_fn) return {functionOf(impl->grad_fn), impl->output_nr};
   if (!impl->requires_grad) return {};
+  std::lock_guard<std::mutex> lock(accumulator_mutex);
   std::shared_ptr<Function> acc = functionOf(impl->grad_accumulator.lock());
   if (!acc) {
     acc = std::make_shared<AccumulateGrad>(impl);
@@ -47,6 +57,8 @@ Edge gradientEdge(const Tensor& t) {
 void followRetained(const absl::flat_hash_map<Function*, std::shared_ptr<Function>>& graph) {
   for (const auto& entry : graph) {
     Function* f = entry.first;
+    // Leaves' accumulators, which other threads' passes may share, retain nothing: only read.
+    if (f->retained.empty()) continue;
     std::vector<std::weak_ptr<TensorImpl>> kept;
     for (std::weak_ptr<TensorImpl>& w : f->retained) {
       std::shared_ptr<TensorImpl> impl = w.lock();
@@ -112,8 +124,9 @@ void record(Tensor& out, std::string name, const std::vector<Tensor>& inputs,
 std::vector<Tensor> AccumulateGrad::apply(const Tensor& grad_output) {
   std::shared_ptr<TensorImpl> leaf = leaf_.lock();
   if (!leaf) return {};
-  Tensor& g = leaf->grad;
   Tensor incoming = is_grad_enabled() ? grad_output : grad_output.detach();
+  std::lock_guard<std::mutex> lock(leaf_grad_mutex);
+  Tensor& g = leaf->grad;
   g = g.defined() ? g + incoming : incoming;
   return {};
 }
@@ -212,7 +225,14 @@ void dumpGradients(const std::vector<Function*>& ran, const std::vector<Tensor>&
   };
   for (Function* f : ran) {
     if (auto* acc = dynamic_cast<AccumulateGrad*>(f)) {
-      if (auto leaf = acc->leaf()) add("gradient of a leaf", leaf->grad);
+      if (auto leaf = acc->leaf()) {
+        Tensor g;
+        {
+          std::lock_guard<std::mutex> lock(leaf_grad_mutex);
+          g = leaf->grad;
+        }
+        add("gradient of a leaf", g);
+      }
     }
   }
   for (size_t i = 0; i < captured.size(); ++i)

@@ -3,6 +3,8 @@
 
 #include <absl/strings/str_cat.h>
 
+#include <mutex>
+
 #include "kiln/autograd.h"
 #include "kiln/ops.h"
 #include "lib/autograd/function.h"
@@ -30,7 +32,7 @@ void takeHistory(const Tensor& t, const Tensor& from) {
   }
   impl.grad_fn = fn;
   impl.output_nr = from.impl()->output_nr;
-  impl.view_version = impl.storage->version;
+  impl.view_version.store(impl.storage->version, std::memory_order_release);
 }
 
 // After `result` has been written into `self`: the result the op's function saved for backward
@@ -187,19 +189,27 @@ Tensor& inPlace(Tensor& self, const std::function<Tensor(const Tensor&)>& op) {
 namespace kiln::detail {
 
 void refreshViewHistory(const std::shared_ptr<TensorImpl>& impl) {
-  if (!impl->view_base || impl->view_version == impl->storage->version) return;
-  impl->view_version = impl->storage->version;
+  if (!impl->view_base) return;
+  // The storage's version changes only in place, which no other thread does while this one
+  // reads the view; the view's own history is what several readers may refresh at once.
+  const uint32_t version = impl->storage->version;
+  if (impl->view_version.load(std::memory_order_acquire) == version) return;
+  static std::mutex refreshing;
+  std::lock_guard<std::mutex> lock(refreshing);
+  if (impl->view_version.load(std::memory_order_relaxed) == version) return;
   const TensorImpl& base = *impl->view_base;
-  if (!impl->grad_fn && !base.requires_grad && !base.grad_fn) return;
-  Tensor regenerated;
-  try {
-    AutoGradMode enabled(true);
-    regenerated = Tensor(impl->view_base).as_strided(impl->sizes, impl->strides, impl->offset);
-  } catch (const Error&) {
-    // A view whose positions overlap, which as_strided cannot differentiate, keeps its history.
-    return;
+  if (impl->grad_fn || base.requires_grad || base.grad_fn) {
+    try {
+      AutoGradMode enabled(true);
+      Tensor regenerated =
+          Tensor(impl->view_base).as_strided(impl->sizes, impl->strides, impl->offset);
+      autograd::takeHistory(Tensor(impl), regenerated);
+    } catch (const Error&) {
+      // A view whose positions overlap, which as_strided cannot differentiate, keeps its
+      // history.
+    }
   }
-  autograd::takeHistory(Tensor(impl), regenerated);
+  impl->view_version.store(version, std::memory_order_release);
 }
 
 }  // namespace kiln::detail

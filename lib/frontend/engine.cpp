@@ -17,11 +17,11 @@
 #include "lib/core/dump.h"
 #include "lib/frontend/tensor_impl.h"
 #include "lib/ir/extract.h"
-#include "runtime/thread_pool.h"
 #include "runtime/kernel_cache.h"
 #include "runtime/plan.h"
 #include "runtime/profiler.h"
 #include "runtime/stats.h"
+#include "runtime/thread_pool.h"
 
 namespace kiln::detail {
 
@@ -339,7 +339,9 @@ void materialize(absl::Span<Storage* const> requested, const char* why) {
         !runtime::Buffer::of(s->value->realized())->bound()) {
       s->value->realize(s->buffer);
     } else {
-      s->value = Node::makeParam(s->buffer, s->dtype, s->numel);
+      NodeRef own = Node::makeParam(s->buffer, s->dtype, s->numel);
+      std::lock_guard<std::mutex> contents(s->mu);
+      s->value = std::move(own);
     }
     s->owner = s->value;
     s->owner->forget();

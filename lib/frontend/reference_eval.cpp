@@ -1,5 +1,7 @@
 // The reference interpreter run on a tensor's pending graph, for tests:
 // kiln::detail::referenceValues and pendingGraphText.
+#include <mutex>
+
 #include "lib/core/scalar_type.h"
 #include "lib/frontend/tensor_impl.h"
 #include "lib/interp/reference.h"
@@ -19,6 +21,9 @@ ir::Extraction extractPending(const ir::NodeRef& root) {
 
 std::vector<double> referenceValues(const Tensor& t) {
   ir::NodeRef root = readNode(t);
+  // Another thread's materialisation may realize nodes of this graph meanwhile, and write the
+  // buffers of realized ones (in-place updates).
+  std::lock_guard<std::mutex> lock(engineMutex());
   ir::Extraction ex = extractPending(root);
   std::vector<std::vector<double>> params;
   for (ir::Node* param : ex.param_node) {
@@ -32,7 +37,9 @@ std::vector<double> referenceValues(const Tensor& t) {
 }
 
 std::string pendingGraphText(const Tensor& t) {
-  return extractPending(readNode(t)).graph.text();
+  ir::NodeRef root = readNode(t);
+  std::lock_guard<std::mutex> lock(engineMutex());
+  return extractPending(root).graph.text();
 }
 
 }  // namespace kiln::detail

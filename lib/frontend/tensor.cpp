@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <type_traits>
 
 #include "kiln/autograd.h"
@@ -76,6 +77,7 @@ int64_t Tensor::element_size() const {
 }
 bool Tensor::is_lazy() const {
   const auto& s = *implOf(*this).storage;
+  std::lock_guard<std::mutex> lock(detail::engineMutex());
   return !s.value->realized() || s.value->realized() != s.buffer;
 }
 

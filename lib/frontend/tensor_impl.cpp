@@ -137,7 +137,7 @@ Tensor fromBuffer(runtime::BufferPtr buffer, ScalarType dtype, std::vector<int64
 
 ir::NodeRef readNode(const Tensor& t) {
   const TensorImpl& impl = *t.impl();
-  const ir::NodeRef& value = impl.storage->value;
+  ir::NodeRef value = impl.storage->contents();
   if (impl.coversStorage() && value->shape() == impl.sizes) return value;
   ir::NodeDesc d;
   d.op = ir::Op::Strided;
@@ -220,10 +220,14 @@ void* dataPointer(const Tensor& t) {
   std::lock_guard<std::mutex> lock(engineMutex());
   if (s.value->refs() > 2) {
     s.value->rebind(s.buffer->clone());
-    s.value = ir::Node::makeParam(s.buffer, s.dtype, s.numel);
-    s.owner = s.value;
+    ir::NodeRef own = ir::Node::makeParam(s.buffer, s.dtype, s.numel);
+    {
+      std::lock_guard<std::mutex> contents(s.mu);
+      s.value = own;
+    }
+    s.owner = std::move(own);
   }
-  return static_cast<char*>(impl.storage->buffer->data()) + impl.offset * elementSize(impl.dtype());
+  return static_cast<char*>(s.buffer->data()) + impl.offset * elementSize(impl.dtype());
 }
 
 namespace {

@@ -5,6 +5,7 @@
 // node and every other view sees it.
 #include <absl/types/span.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -23,8 +24,16 @@ struct Storage {
   int64_t numel;
   /// Where the elements live (and where the kernels computing them run).
   Device device{DeviceType::CPU};
+  // Reading a tensor is const to its users, who share tensors between threads as they do in
+  // libtorch, yet materialising it may replace `value` (with a param of its own buffer) while
+  // other threads record ops that read `value` (readNode): the replacement and those reads hold
+  // `mu`. Everything else that changes the storage's fields is either a materialisation, under
+  // engineMutex() (`buffer`, `owner`), or an in-place op, which the application runs while no
+  // other thread uses the storage (libtorch's rule).
+  mutable std::mutex mu;
   /// The storage's memory on `device`, once it has any (from_blob, empty, or a first
-  /// materialisation).
+  /// materialisation). Set once, never replaced: whoever has materialised the storage may read
+  /// it without a lock.
   runtime::BufferPtr buffer;
   /// The current contents, as a node whose numel is `numel` (read row-major).
   ir::NodeRef value;
@@ -33,6 +42,12 @@ struct Storage {
   ir::NodeRef owner;
   /// Counts in-place updates, so that backward can refuse values changed after being saved.
   uint32_t version = 0;
+
+  /// `value`, read under `mu`: what a thread recording an op on the storage reads.
+  ir::NodeRef contents() const {
+    std::lock_guard<std::mutex> lock(mu);
+    return value;
+  }
 };
 
 struct TensorImpl {
@@ -64,8 +79,9 @@ struct TensorImpl {
   /// base's autograd history).
   std::shared_ptr<TensorImpl> view_base;
   /// For a view: the storage's version when its grad_fn was last brought up to date (see
-  /// refreshViewHistory).
-  uint32_t view_version = 0;
+  /// refreshViewHistory). Atomic because reading a shared view brings it up to date: the first
+  /// thread to do so publishes the new history with it.
+  std::atomic<uint32_t> view_version{0};
 
   ScalarType dtype() const { return storage->dtype; }
   int64_t numel() const;
@@ -90,7 +106,8 @@ void checkAllocated(const runtime::Buffer& buffer);
 /// written since the view's grad_fn was recorded (through another view of the base, or the base
 /// itself), the view's grad_fn becomes an AsStridedBackward0 of the base's current history, as
 /// PyTorch regenerates a view's grad_fn when its version changes, so that backward sees the
-/// write. A no-op for tensors that are not views or are up to date.
+/// write. A no-op for tensors that are not views or are up to date. Threads reading one view
+/// may call it at once: one of them brings the history up to date while the others wait.
 void refreshViewHistory(const std::shared_ptr<TensorImpl>& impl);
 
 /// A tensor whose contents are `node` (a new storage).
@@ -110,7 +127,8 @@ void checkNoPartialOverlap(const Tensor& written, const Tensor& read);
 Tensor fromBuffer(runtime::BufferPtr buffer, ScalarType dtype, std::vector<int64_t> sizes,
                   std::vector<int64_t> strides, int64_t storage_numel);
 
-/// Held while materialising and while changing realized nodes.
+/// Held while materialising and while changing realized nodes, and by every reader of a node's
+/// realized value or inputs (Node::realize changes both).
 std::mutex& engineMutex();
 /// Computes the given storages' contents into their buffers (one compilation for all).
 void materialize(absl::Span<Storage* const> storages, const char* why);

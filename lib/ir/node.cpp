@@ -76,26 +76,6 @@ NodeRef Node::make(NodeDesc desc, absl::Span<const NodeRef> inputs) {
   }
   for (size_t k = 0; k < inputs.size(); ++k) full = mixHash(full, n->input_ids_[k]);
   n->hash_ = mixHash(full, n->input_count_);
-  {
-    std::lock_guard<std::mutex> lock(table.mu);
-    auto [it, added] = table.set.insert(n);
-    if (!added) {
-      Node* existing = *it;
-      // A node whose count reached zero is being destroyed by another thread: replace it.
-      int32_t r = existing->refs_.load();
-      while (r > 0 && !existing->refs_.compare_exchange_weak(r, r + 1)) {
-      }
-      if (r > 0) {
-        delete n;
-        return NodeRef(existing);
-      }
-      existing->interned_ = false;
-      table.set.erase(it);
-      table.set.insert(n);
-    }
-    n->id_ = table.next_id.fetch_add(1);
-    n->interned_ = true;
-  }
   bool foldable = d.op == Op::Const;
   if ((d.op == Op::Elementwise || d.op == Op::Strided) && !inputs.empty()) {
     foldable = true;
@@ -108,7 +88,34 @@ NodeRef Node::make(NodeDesc desc, absl::Span<const NodeRef> inputs) {
   for (size_t k = 0; k < inputs.size(); ++k) n->inputs_[k] = inputs[k];
   n->held_inputs_ = n->input_count_;
   n->depth_.store(depth);
+  // Complete before it enters the table: another thread may find it there at once.
   n->refs_.store(1);
+  Node* existing = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(table.mu);
+    auto [it, added] = table.set.insert(n);
+    if (!added) {
+      existing = *it;
+      // A node whose count reached zero is being destroyed by another thread: replace it.
+      int32_t r = existing->refs_.load();
+      while (r > 0 && !existing->refs_.compare_exchange_weak(r, r + 1)) {
+      }
+      if (r == 0) {
+        existing->interned_ = false;
+        table.set.erase(it);
+        table.set.insert(n);
+        existing = nullptr;
+      }
+    }
+    if (existing == nullptr) {
+      n->id_ = table.next_id.fetch_add(1);
+      n->interned_ = true;
+    }
+  }
+  if (existing != nullptr) {
+    delete n;  // outside the lock: it lets go of its inputs
+    return NodeRef(existing);
+  }
   table.live.fetch_add(1);
   return NodeRef(n);
 }
