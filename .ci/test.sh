@@ -5,18 +5,23 @@
 #      (find_package(kiln CONFIG)), from its build folder and installed;
 #   3. a short run of every benchmark row (bench/kiln_bench), which must report no error;
 #   4. the graph parser's libFuzzer target (clang) in build-fuzz/, run for KILN_FUZZ_SECONDS (60);
-#   5. AddressSanitizer + UndefinedBehaviorSanitizer build (library and tests only) in build-asan/
+#   5. ThreadSanitizer build (the library and the thread stress test test/threads_test.cpp only)
+#      in build-tsan/, and that test under it;
+#   6. AddressSanitizer + UndefinedBehaviorSanitizer build (library and tests only) in build-asan/
 #      and the test suite again (last, so that ctest's summary closes the run).
-# The kiln-ir golden tests (test/ir/*.kir) and its other tests run under ctest in 1. and 4.
-# Idempotent: reruns reuse build/ and build-asan/. Installs missing Debian packages first (root).
-# Environment: KILN_JOBS (default 2), KILN_BUILD_DIR (build), KILN_ASAN_BUILD_DIR (build-asan),
-# KILN_FUZZ_BUILD_DIR (build-fuzz), KILN_FUZZ_SECONDS (60; 0 skips the fuzzer run).
+# The kiln-ir golden tests (test/ir/*.kir) and its other tests run under ctest in 1. and 6.
+# Idempotent: reruns reuse build/, build-tsan/ and build-asan/. Installs missing Debian packages
+# first (root).
+# Environment: KILN_JOBS (default 2), KILN_BUILD_DIR (build), KILN_TSAN_BUILD_DIR (build-tsan),
+# KILN_ASAN_BUILD_DIR (build-asan), KILN_FUZZ_BUILD_DIR (build-fuzz), KILN_FUZZ_SECONDS (60; 0
+# skips the fuzzer run).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source .ci/lib.sh
 
 jobs=${KILN_JOBS:-2}
 build=${KILN_BUILD_DIR:-build}
+tsan_build=${KILN_TSAN_BUILD_DIR:-build-tsan}
 asan_build=${KILN_ASAN_BUILD_DIR:-build-asan}
 fuzz_build=${KILN_FUZZ_BUILD_DIR:-build-fuzz}
 fuzz_seconds=${KILN_FUZZ_SECONDS:-60}
@@ -61,6 +66,20 @@ if ((fuzz_seconds > 0)); then
   cmake --build "$fuzz_build" -j "$jobs" --target kiln_ir_parse_fuzzer
   bash fuzz/run.sh "$fuzz_build" "$fuzz_seconds"
 fi
+
+section "ThreadSanitizer build ($tsan_build: library and thread test)"
+# KILN_SANITIZE_THREAD builds the library and test/threads_test.cpp, nothing else (a few minutes).
+configure "$tsan_build" -DCMAKE_BUILD_TYPE=Release -DKILN_SANITIZE_THREAD=ON -DKILN_SANITIZE=OFF \
+  -DKILN_BUILD_TESTS=ON -DKILN_BUILD_EXAMPLES=OFF -DKILN_BUILD_BENCHMARKS=OFF \
+  -DKILN_BUILD_TOOLS=OFF -DKILN_INSTALL=OFF
+cmake --build "$tsan_build" -j "$jobs"
+
+section "Thread stress test (ThreadSanitizer)"
+# A data race fails its test (ThreadSanitizer's exit status 66 after printing every report).
+# OPENBLAS_NUM_THREADS=1: OpenBLAS, which kiln calls single-threaded anyway
+# (runtime/cpu/llvm_backend.cpp), then starts no threads of its own when it loads; built without
+# ThreadSanitizer, they could only add noise.
+OPENBLAS_NUM_THREADS=1 ctest --test-dir "$tsan_build" --output-on-failure -j "$jobs"
 
 section "AddressSanitizer + UndefinedBehaviorSanitizer build ($asan_build: library and tests)"
 # No ASAN_OPTIONS: LeakSanitizer stays on (the LLVM JIT leaks nothing it reports).
