@@ -6,6 +6,7 @@
 #include <exception>
 #include <mutex>
 
+#include "kiln/error.h"
 #include "lib/core/checked.h"
 #include "lib/core/dump.h"
 #include "lib/passes/passes.h"
@@ -89,6 +90,14 @@ void compileKernels(Plan& plan, Backend& backend, const std::string& dump) {
           const size_t i = w.steps[k];
           try {
             w.plan.kernels[i] = cachedKernel(w.backend, w.plan.schedule.steps[i].kernel, w.dump);
+          } catch (const Error& e) {
+            // The backend names its symbol; the value the kernel computes is what a user
+            // recognises (the dumps and the profiler name it so).
+            std::lock_guard<std::mutex> lock(w.mu);
+            if (!w.error) {
+              w.error = std::make_exception_ptr(Error(
+                  absl::StrCat(e.what(), " (the kernel computing ", w.plan.step_instr[i], ")")));
+            }
           } catch (...) {
             std::lock_guard<std::mutex> lock(w.mu);
             if (!w.error) w.error = std::current_exception();
@@ -130,14 +139,6 @@ std::shared_ptr<const Plan> buildPlan(const ir::Graph& graph, Device& device,
       plan->arg_instr[i].push_back(same_kind ? from : -1);
     }
   }
-  compileKernels(*plan, device.backend(), dump);
-  for (size_t i = 0; i < simple.graph.instrs.size(); ++i) {
-    int32_t sl = plan->schedule.value_slot[i];
-    int32_t from = simple.origin[i];
-    if (sl < 0 || from < 0 || plan->schedule.slots[sl].param >= 0) continue;
-    if (graph.instrs[from].d.shape != simple.graph.instrs[i].d.shape) continue;
-    plan->intermediates.emplace_back(from, sl);
-  }
   plan->step_instr.resize(steps.size());
   for (size_t i = 0; i < steps.size(); ++i) {
     const int32_t v = steps[i].instr;
@@ -145,6 +146,14 @@ std::shared_ptr<const Plan> buildPlan(const ir::Graph& graph, Device& device,
     const ir::NodeDesc& d = simple.graph.instrs[v].d;
     plan->step_instr[i] =
         absl::StrCat("%", v, " ", ir::mnemonic(d), " ", ir::typeText(d.dtype, d.shape));
+  }
+  compileKernels(*plan, device.backend(), dump);
+  for (size_t i = 0; i < simple.graph.instrs.size(); ++i) {
+    int32_t sl = plan->schedule.value_slot[i];
+    int32_t from = simple.origin[i];
+    if (sl < 0 || from < 0 || plan->schedule.slots[sl].param >= 0) continue;
+    if (graph.instrs[from].d.shape != simple.graph.instrs[i].d.shape) continue;
+    plan->intermediates.emplace_back(from, sl);
   }
   plan->simplified = std::move(simple.graph);
   return plan;

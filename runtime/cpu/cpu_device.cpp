@@ -13,6 +13,7 @@
 #include "kiln/error.h"
 #include "runtime/buffer.h"
 #include "runtime/cpu/llvm_backend.h"
+#include "runtime/fault_injection.h"
 
 namespace kiln::runtime {
 namespace {
@@ -81,6 +82,8 @@ class CpuDevice final : public Device {
 
   BufferPtr allocate(size_t bytes) override {
     if (bytes > std::numeric_limits<size_t>::max() - 64) outOfMemory(bytes);
+    // Before the block cache: a test's failure hits cached small blocks as well as new ones.
+    if (FaultInjection::shouldFail(FaultInjection::Site::Allocation)) outOfMemory(bytes);
     size_t rounded = roundedSize(bytes);
     void* p = blocks_.take(rounded);
     if (p == nullptr) p = std::aligned_alloc(64, rounded);

@@ -1,5 +1,6 @@
 #include "runtime/cpu/llvm_backend.h"
 
+#include <absl/strings/str_cat.h>
 #include <dlfcn.h>
 #include <llvm/ExecutionEngine/Orc/CompileUtils.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
@@ -15,10 +16,11 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <stdexcept>
 
 #include "codegen/llvm/cpu_schedule.h"
 #include "codegen/llvm/emitter.h"
+#include "kiln/error.h"
+#include "runtime/fault_injection.h"
 #include "runtime/thread_pool.h"
 
 namespace kiln::runtime {
@@ -136,14 +138,13 @@ LlvmBackend::LlvmBackend() : session_(std::make_unique<Session>()) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
-  if (!jtmb)
-    throw std::runtime_error("kiln: cannot detect the host CPU: " + errorText(jtmb.takeError()));
+  if (!jtmb) throw Error("kiln: cannot detect the host CPU: " + errorText(jtmb.takeError()));
   jtmb->setCodeGenOptLevel(llvm::CodeGenOpt::Aggressive);
   session_->target =
       Target(DeviceType::CPU, jtmb->getTargetTriple().getArchName().str() + " " + jtmb->getCPU() +
                                   " " + jtmb->getFeatures().getString());
   auto tm = jtmb->createTargetMachine();
-  if (!tm) throw std::runtime_error("kiln: no target machine: " + errorText(tm.takeError()));
+  if (!tm) throw Error("kiln: no target machine: " + errorText(tm.takeError()));
   session_->machine = std::move(*tm);
   session_->builder = std::make_unique<llvm::orc::JITTargetMachineBuilder>(*jtmb);
   auto jit = llvm::orc::LLJITBuilder()
@@ -154,12 +155,12 @@ LlvmBackend::LlvmBackend() : session_(std::make_unique<Session>()) {
                        return std::make_unique<llvm::orc::ConcurrentIRCompiler>(std::move(builder));
                      })
                  .create();
-  if (!jit) throw std::runtime_error("kiln: cannot start the JIT: " + errorText(jit.takeError()));
+  if (!jit) throw Error("kiln: cannot start the JIT: " + errorText(jit.takeError()));
   session_->jit = std::move(*jit);
   // Loop idioms may become memset/memcpy calls: resolve them from the host process.
   auto gen = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
       session_->jit->getDataLayout().getGlobalPrefix());
-  if (!gen) throw std::runtime_error("kiln: " + errorText(gen.takeError()));
+  if (!gen) throw Error("kiln: " + errorText(gen.takeError()));
   session_->jit->getMainJITDylib().addGenerator(std::move(*gen));
 }
 
@@ -181,23 +182,31 @@ llvm::TargetMachine& LlvmBackend::targetMachine() {
 
 std::shared_ptr<const CompiledKernel> LlvmBackend::compile(const codegen::Kernel& kernel,
                                                            const CompileOptions& options) {
+  auto failed = [&](llvm::Error e) {
+    return Error(absl::StrCat("kiln: the JIT failed to compile kernel ", options.name, ": ",
+                              errorText(std::move(e))));
+  };
   auto machine = session_->builder->createTargetMachine();
-  if (!machine) {
-    throw std::runtime_error("kiln: no target machine: " + errorText(machine.takeError()));
-  }
+  if (!machine) throw failed(machine.takeError());
   codegen::LlvmKernel k = codegen::emitLlvm(kernel, options.name, **machine, blas().gemm);
   codegen::optimizeLlvm(*k.module, **machine);
   if (options.code_dump) *options.code_dump = codegen::llvmText(*k.module);
   llvm::orc::ThreadSafeModule tsm(std::move(k.module), std::move(k.context));
   llvm::orc::ResourceTrackerSP code = session_->jit->getMainJITDylib().createResourceTracker();
-  if (auto err = session_->jit->addIRModule(code, std::move(tsm))) {
-    throw std::runtime_error("kiln: JIT rejected kernel " + options.name + ": " +
-                             errorText(std::move(err)));
-  }
-  auto sym = session_->jit->lookup(options.name);
+  if (auto err = session_->jit->addIRModule(code, std::move(tsm))) throw failed(std::move(err));
+  // The lookup is where the JIT compiles and links the module, and where it fails for want of
+  // memory or symbols: an injected failure stands for one there.
+  llvm::Expected<llvm::orc::ExecutorAddr> sym =
+      FaultInjection::shouldFail(FaultInjection::Site::Compile)
+          ? llvm::Expected<llvm::orc::ExecutorAddr>(llvm::make_error<llvm::StringError>(
+                "injected JIT failure", llvm::inconvertibleErrorCode()))
+          : session_->jit->lookup(options.name);
   if (!sym) {
-    throw std::runtime_error("kiln: JIT lookup of " + options.name + ": " +
-                             errorText(sym.takeError()));
+    // A module that failed to materialise stays in the session until removed: a failed kernel
+    // leaves no code behind.
+    Error error = failed(sym.takeError());
+    llvm::consumeError(code->remove());
+    throw error;
   }
   return std::make_shared<LlvmKernel>(sym->toPtr<KernelFn>(), kernel, std::move(code));
 }
