@@ -15,6 +15,7 @@
 #include "lib/frontend/tensor_impl.h"
 #include "lib/ir/parse.h"
 #include "lib/sched/schedule.h"
+#include "runtime/fault_injection.h"
 
 namespace {
 
@@ -780,4 +781,135 @@ TEST(ExpandedViews, FillAndZeroWriteEachElementOnce) {
                  "unsupported operation: more than one element of the written-to tensor refers to "
                  "a single memory location. Please clone() the tensor before performing the "
                  "operation.");
+}
+
+// ------------------------------------------------------------------ failures change nothing
+// Found by test/fault_injection_test.cpp: each case fails the Nth allocation or compile for
+// N = 1, 2, ... (or the first) and checks that the failed call left every tensor as it was.
+
+namespace {
+
+using kiln::runtime::FaultInjection;
+
+// Runs `attempt` with the nth event at `site` failing, for n = 1, 2, ... until it runs through;
+// `check(failed)` after each run.
+void untilItRunsThrough(FaultInjection::Site site, const std::function<void()>& attempt,
+                        const std::function<void(bool failed)>& check) {
+  for (int n = 1; n < 100; ++n) {
+    if (site == FaultInjection::Site::Compile) kiln::clear_kernel_cache();
+    FaultInjection::failNth(site, n);
+    bool failed = false;
+    try {
+      attempt();
+    } catch (const kiln::Error&) {
+      failed = true;
+    }
+    FaultInjection::reset();
+    check(failed);
+    if (!failed) return;
+  }
+  ADD_FAILURE() << "never ran through";
+}
+
+}  // namespace
+
+TEST(FailedMaterialisation, InPlaceWriteIsNotAppliedTwice) {
+  // Two storages of one value: the second one's memory used to be allocated after the run had
+  // written `a` in place, and a failure there left `a` pending on its overwritten memory.
+  Tensor a, v1, v2;
+  untilItRunsThrough(
+      FaultInjection::Site::Allocation,
+      [&] {
+        a = kiln::arange(4.0).reshape({2, 2}).clone();
+        Tensor x = kiln::arange(3.0).clone();
+        kiln::eval({a, x});
+        a.add_(0.5);
+        v1 = x * 3;
+        v2 = x * 3;
+        kiln::eval({v1, v2, a});
+      },
+      [&](bool) {
+        if (!a.defined() || !v2.defined()) return;  // failed before the eval
+        EXPECT_EQ(values(a), (std::vector<double>{0.5, 1.5, 2.5, 3.5}));
+        EXPECT_EQ(values(v2), (std::vector<double>{0, 3, 6}));
+        a = v1 = v2 = Tensor();
+      });
+}
+
+TEST(FailedMaterialisation, EagerInPlaceOpIsUndone) {
+  kiln::EagerGuard eager;
+  Tensor a = kiln::arange(4.0);
+  Tensor v = a.narrow(0, 1, 2);
+  const uint32_t version = a.impl()->storage->version;
+  kiln::clear_kernel_cache();
+  FaultInjection::failNth(FaultInjection::Site::Compile, 1);
+  EXPECT_THROW(v.mul_(10), kiln::Error);
+  FaultInjection::reset();
+  EXPECT_EQ(values(a), (std::vector<double>{0, 1, 2, 3}));
+  EXPECT_EQ(a.impl()->storage->version, version);
+  v.mul_(10);
+  EXPECT_EQ(values(a), (std::vector<double>{0, 10, 20, 3}));
+}
+
+TEST(FailedMaterialisation, OutFormKeepsItsOutput) {
+  kiln::EagerGuard eager;
+  Tensor out = kiln::full({3}, 7.0), a = kiln::ones({2});
+  kiln::clear_kernel_cache();
+  FaultInjection::failNth(FaultInjection::Site::Compile, 1);
+  EXPECT_THROW(kiln::add_out(out, a, a), kiln::Error);
+  FaultInjection::reset();
+  EXPECT_EQ(values(out), (std::vector<double>{7, 7, 7}));
+}
+
+TEST(FailedMaterialisation, BackwardLeavesEveryGradient) {
+  // Eagerly, backward materialises as it goes: b's gradient is accumulated first, and a failure
+  // in w's part of the pass used to leave it there.
+  kiln::EagerGuard eager;
+  Tensor w = kiln::tensor({1.0, 2.0}, kiln::requires_grad());
+  Tensor b = kiln::tensor({0.5}, kiln::requires_grad());
+  untilItRunsThrough(
+      FaultInjection::Site::Allocation, [&] { ((w.exp() * w.sin()).sum() + b.sum()).backward(); },
+      [&](bool failed) {
+        if (failed) {
+          EXPECT_FALSE(w.grad().defined());
+          EXPECT_FALSE(b.grad().defined());
+          return;
+        }
+        // d/dw e^w sin w = e^w (sin w + cos w).
+        std::vector<double> gw = values(w.grad());
+        for (int i = 0; i < 2; ++i) {
+          const double x = i + 1.0;
+          EXPECT_NEAR(gw[i], std::exp(x) * (std::sin(x) + std::cos(x)), 1e-5);
+        }
+        EXPECT_EQ(values(b.grad()), std::vector<double>{1});
+      });
+}
+
+TEST(FailedMaterialisation, OptimizerStepCanBeTakenAgain) {
+  Tensor p = kiln::tensor({1.0, -2.0}, kiln::requires_grad());
+  kiln::optim::SGD sgd({p}, kiln::optim::SGDOptions(0.5).momentum(0.9));
+  (p * p).sum().backward();  // gradient 2p
+  untilItRunsThrough(
+      FaultInjection::Site::Allocation, [&] { sgd.step(); },
+      [&](bool failed) {
+        // The first step moves p by lr * 2p, whichever attempt succeeds.
+        EXPECT_EQ(values(p), failed ? (std::vector<double>{1, -2}) : (std::vector<double>{0, 0}));
+      });
+  auto& state = static_cast<kiln::optim::SGDParamState&>(*sgd.state().at(p.impl().get()));
+  EXPECT_EQ(values(state.momentum_buffer()), (std::vector<double>{2, -4}));
+}
+
+TEST(FailedMaterialisation, JitFailureIsAKilnErrorNamingTheKernel) {
+  kiln::clear_kernel_cache();
+  FaultInjection::failNth(FaultInjection::Site::Compile, 1);
+  try {
+    (kiln::ones({4}) * kiln::arange(4.0)).sum().item<float>();
+    ADD_FAILURE() << "expected kiln::Error";
+  } catch (const kiln::Error& e) {
+    const std::string m = e.what();
+    EXPECT_EQ(m.rfind("kiln: the JIT failed to compile kernel kiln_kernel_", 0), 0u) << m;
+    EXPECT_NE(m.find(": injected JIT failure (the kernel computing %"), std::string::npos) << m;
+  }
+  FaultInjection::reset();
+  EXPECT_EQ((kiln::ones({4}) * kiln::arange(4.0)).sum().item<float>(), 6.0f);
 }

@@ -39,6 +39,8 @@ class OptimizerParamState {
   virtual ~OptimizerParamState() = default;
   /// The tensors the update writes, materialised with the parameters at the end of step().
   virtual std::vector<Tensor> tensors() const = 0;
+  /// A copy sharing the tensors (step() keeps one to put back if the step fails).
+  virtual std::unique_ptr<OptimizerParamState> clone() const = 0;
 };
 
 /// Parameters sharing one set of options.
@@ -136,6 +138,9 @@ struct SGDParamState : public OptimizerParamState {
 
  public:
   std::vector<Tensor> tensors() const override { return {momentum_buffer()}; }
+  std::unique_ptr<OptimizerParamState> clone() const override {
+    return std::make_unique<SGDParamState>(*this);
+  }
 };
 
 /// Stochastic gradient descent with libtorch's update: d = g + wd * p; with momentum,
@@ -180,6 +185,9 @@ struct AdamParamState : public OptimizerParamState {
  public:
   std::vector<Tensor> tensors() const override {
     return {exp_avg(), exp_avg_sq(), max_exp_avg_sq()};
+  }
+  std::unique_ptr<OptimizerParamState> clone() const override {
+    return std::make_unique<AdamParamState>(*this);
   }
 };
 

@@ -63,8 +63,12 @@ Tensor& intoOut(Tensor& out, const char* name, const Tensor& a, const Tensor& b,
     r = op();
   }
   detail::checkCastable(r.dtype(), out.dtype());
-  if (r.sizes() != out.sizes()) out = empty(r.sizes(), out.options());
-  return autograd::assignResult(out, r);
+  if (r.sizes() == out.sizes()) return autograd::assignResult(out, r);
+  // `out` changes only once the op has succeeded.
+  Tensor resized = empty(r.sizes(), out.options());
+  autograd::assignResult(resized, r);
+  out = resized;
+  return out;
 }
 
 }  // namespace
@@ -406,8 +410,7 @@ Tensor& fillScalar(Tensor& self, const Scalar& value, const char* name) {
   if (autograd::needsGrad({&self})) return autograd::inPlace(self, op);
   // Without recording (no input requires grad, or grad mode is off) self keeps its history, as
   // in PyTorch.
-  detail::assignNode(self, detail::constantNode(value, self.dtype(), self.sizes().vec()));
-  detail::afterRecord(self);
+  detail::assignAndRecord(self, detail::constantNode(value, self.dtype(), self.sizes().vec()));
   return self;
 }
 }  // namespace
@@ -456,8 +459,7 @@ Tensor& Tensor::copy_(const Tensor& src, bool) {
       return overwritten("CopyBackwards", old, expanded.to(dtype(), false, true));
     });
   }
-  detail::assignNode(*this, detail::castNode(detail::readNode(expanded), dtype()));
-  detail::afterRecord(*this);
+  detail::assignAndRecord(*this, detail::castNode(detail::readNode(expanded), dtype()));
   return *this;
 }
 

@@ -213,6 +213,22 @@ Tensor sumTo(const Tensor& grad, IntArrayRef shape) {
   return r.reshape(shape);
 }
 
+// The gradients a pass over `graph` may write (its leaves' and its retained tensors'), as they
+// are before it.
+std::vector<std::pair<std::shared_ptr<TensorImpl>, Tensor>> gradientsBefore(
+    const absl::flat_hash_map<Function*, std::shared_ptr<Function>>& graph) {
+  std::vector<std::pair<std::shared_ptr<TensorImpl>, Tensor>> before;
+  for (const auto& entry : graph) {
+    if (auto* acc = dynamic_cast<AccumulateGrad*>(entry.first)) {
+      if (auto leaf = acc->leaf()) before.emplace_back(leaf, leaf->grad);
+    }
+    for (const std::weak_ptr<TensorImpl>& w : entry.first->retained) {
+      if (auto impl = w.lock()) before.emplace_back(impl, impl->grad);
+    }
+  }
+  return before;
+}
+
 // With KILN_DUMP, writes the gradient graph: what each gradient produced by this pass is, as
 // pending IR, before anything is computed.
 void dumpGradients(const std::vector<Function*>& ran, const std::vector<Tensor>& captured) {
@@ -289,26 +305,34 @@ std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vec
     }
   }
   std::vector<Function*> ran;
-  while (!ready.empty()) {
-    Function* f = ready.back();
-    ready.pop_back();
-    ran.push_back(f);
-    Tensor g = pending[f];
-    pending.erase(f);
-    if (auto c = capture_at.find(f); c != capture_at.end()) captured[c->second] = g;
-    if (g.defined()) retainGradient(f, g);
-    std::vector<Tensor> outs;
-    if (auto* acc = dynamic_cast<AccumulateGrad*>(f)) {
-      if (capture.empty() && g.defined()) acc->apply(g);
-    } else if (g.defined()) {
-      outs = f->apply(g);
+  // A pass that fails part-way (a saved value changed in place, a materialisation short of
+  // memory) puts back the gradients it wrote: a backward that throws has changed none.
+  const std::vector<std::pair<std::shared_ptr<TensorImpl>, Tensor>> before = gradientsBefore(keep);
+  try {
+    while (!ready.empty()) {
+      Function* f = ready.back();
+      ready.pop_back();
+      ran.push_back(f);
+      Tensor g = pending[f];
+      pending.erase(f);
+      if (auto c = capture_at.find(f); c != capture_at.end()) captured[c->second] = g;
+      if (g.defined()) retainGradient(f, g);
+      std::vector<Tensor> outs;
+      if (auto* acc = dynamic_cast<AccumulateGrad*>(f)) {
+        if (capture.empty() && g.defined()) acc->apply(g);
+      } else if (g.defined()) {
+        outs = f->apply(g);
+      }
+      for (size_t k = 0; k < f->next.size(); ++k) {
+        const Edge& e = f->next[k];
+        if (!e.fn) continue;
+        if (k < outs.size() && outs[k].defined()) add(e.fn.get(), outs[k]);
+        if (--deps[e.fn.get()] == 0) ready.push_back(e.fn.get());
+      }
     }
-    for (size_t k = 0; k < f->next.size(); ++k) {
-      const Edge& e = f->next[k];
-      if (!e.fn) continue;
-      if (k < outs.size() && outs[k].defined()) add(e.fn.get(), outs[k]);
-      if (--deps[e.fn.get()] == 0) ready.push_back(e.fn.get());
-    }
+  } catch (...) {
+    for (const auto& [impl, g] : before) impl->grad = g;
+    throw;
   }
   if (!retain_graph) {
     for (Function* f : ran) f->release();

@@ -140,9 +140,8 @@ Tensor& assignThroughView(Tensor& self, const std::function<Tensor(const Tensor&
   }
   checkShapeKept(self, result);
   detail::checkCastable(result.dtype(), self.dtype());
+  // The new histories are recorded before the write, the last step that can fail.
   Tensor cast = result.dtype() == self.dtype() ? result : result.to(self.dtype());
-  detail::assignNode(self, readNode(cast));
-  resultIsNow(self, cast);
   auto apply = [geo](const Tensor& t) { return viewThrough(t, geo); };
   Tensor placed = embedView(cast, base.sizes(), base.dtype(), apply);
   Tensor mask;
@@ -155,9 +154,11 @@ Tensor& assignThroughView(Tensor& self, const std::function<Tensor(const Tensor&
   Tensor named = base_new.detach();
   record(named, "torch::autograd::CopySlices", {base_new}, {},
          [](const Tensor& g, const std::vector<Tensor>&) { return std::vector<Tensor>{g}; });
+  Tensor self_new = viewThrough(base_new, geo);
+  detail::assignAndRecord(self, readNode(cast));
+  resultIsNow(self, cast);
   takeHistory(base, named);
-  takeHistory(self, viewThrough(base_new, geo));
-  detail::afterRecord(self);
+  takeHistory(self, self_new);
   return self;
 }
 
@@ -165,12 +166,15 @@ Tensor& assignResult(Tensor& self, const Tensor& result) {
   checkShapeKept(self, result);
   detail::checkCastable(result.dtype(), self.dtype());
   checkInPlaceAllowed(self, {&result});
-  detail::assignNode(self, detail::castNode(readNode(result), self.dtype()));
-  if (result.impl()->grad_fn && is_grad_enabled()) {
-    if (result.dtype() == self.dtype()) resultIsNow(self, result);
-    takeHistory(self, result.dtype() == self.dtype() ? result : result.to(self.dtype()));
+  const bool history = result.impl()->grad_fn && is_grad_enabled();
+  const bool same = result.dtype() == self.dtype();
+  // Recorded before the write, the last step that can fail.
+  Tensor from = history && !same ? result.to(self.dtype()) : result;
+  detail::assignAndRecord(self, detail::castNode(readNode(result), self.dtype()));
+  if (history) {
+    if (same) resultIsNow(self, result);
+    takeHistory(self, from);
   }
-  detail::afterRecord(self);
   return self;
 }
 

@@ -14,6 +14,7 @@
 #include "kiln/error.h"
 #include "kiln/profiler.h"
 #include "kiln/runtime.h"
+#include "lib/core/checked.h"
 #include "lib/core/dump.h"
 #include "lib/frontend/tensor_impl.h"
 #include "lib/ir/extract.h"
@@ -68,12 +69,17 @@ struct Scratch {
   std::vector<uint8_t> feeds_external, has_dest;
   std::vector<runtime::BufferPtr> slots;
   std::vector<std::pair<NodeRef, int32_t>> intermediates;
+  // Per storage, the buffer allocated for it before the run (see ownBuffers); per slot, whether
+  // a storage without memory takes it.
+  std::vector<runtime::BufferPtr> own;
+  std::vector<uint8_t> claimed;
 
   // Lets go of buffers and nodes, keeping the memory of the vectors.
   void release() {
     params.clear();
     slots.clear();
     intermediates.clear();
+    own.clear();
   }
 };
 
@@ -186,6 +192,26 @@ bool sameOutputs(const Scratch& sc, const ir::Graph& recorded) {
     }
   }
   return true;
+}
+
+// Allocates, before the run, a buffer for each storage without memory whose result is a buffer
+// it cannot take: a param (another storage's memory, or the caller's) or a slot that an earlier
+// storage takes. The run writes storages' buffers in place, so everything that can fail comes
+// before it: a failed materialisation leaves every storage as it was.
+void ownBuffers(Scratch& sc, const sched::Schedule& sch, runtime::Device& device) {
+  sc.own.assign(sc.work.size(), nullptr);
+  sc.claimed.assign(sch.slots.size(), 0);
+  for (size_t k = 0; k < sc.work.size(); ++k) {
+    if (sc.work[k]->buffer) continue;
+    const int32_t slot = sch.output_slots[k];
+    const sched::Slot& sl = sch.slots[slot];
+    const runtime::Buffer* param = sl.param >= 0 ? sc.params[sl.param].get() : nullptr;
+    if (sc.claimed[slot] || (param && (param->bound() || param->external()))) {
+      sc.own[k] =
+          device.allocate(param ? param->bytes() : saturatingMul(sl.numel, elementSize(sl.dtype)));
+    }
+    sc.claimed[slot] = 1;
+  }
 }
 
 // Whether requested[i] appeared earlier in `requested`.
@@ -305,6 +331,8 @@ void materialize(absl::Span<Storage* const> requested, const char* why) {
     plan = runtime::cachedPlan(ex.graph, device, dump_prefix);
     if (dump_prefix.empty()) runtime::rememberPlan(device, hash, plan);
   }
+  const sched::Schedule& sch = plan->schedule;
+  ownBuffers(sc, sch, device);
   const ir::Graph& graph = plan->recorded;
   const std::vector<Node*>& node_of = sc.live.node_of;
   runtime::runPlan(
@@ -314,7 +342,6 @@ void materialize(absl::Span<Storage* const> requested, const char* why) {
         return n != nullptr ? n->desc() : graph.instrs[i].d;
       },
       sc.params, sc.slots);
-  const sched::Schedule& sch = plan->schedule;
 
   // Record results on the live nodes: intermediate results (so that other pending work reuses
   // them instead of recomputing), then the storages' values. Realizing a node lets go of its
@@ -331,7 +358,10 @@ void materialize(absl::Span<Storage* const> requested, const char* why) {
       device.copy(*result, *s->buffer, s->buffer->bytes());
       result = s->buffer;
     } else if (!s->buffer) {
-      if (result->bound() || result->external()) result = result->clone();
+      if (sc.own[k]) {
+        if (result->bytes() > 0) device.copy(*result, *sc.own[k], result->bytes());
+        result = sc.own[k];
+      }
       result->bind();
       s->buffer = result;
     }
@@ -345,6 +375,21 @@ void materialize(absl::Span<Storage* const> requested, const char* why) {
     }
     s->owner = s->value;
     s->owner->forget();
+  }
+}
+
+void assignAndRecord(const Tensor& t, ir::NodeRef value) {
+  StorageSnapshot before;
+  before.add(t);
+  before.releaseOwners();
+  assignNode(t, std::move(value));
+  try {
+    afterRecord(t);
+  } catch (...) {
+    // A failed materialisation changed no storage's contents (see ownBuffers): putting the old
+    // node back undoes the whole op.
+    before.restore();
+    throw;
   }
 }
 

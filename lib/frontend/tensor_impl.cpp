@@ -175,6 +175,27 @@ void assignNode(const Tensor& t, ir::NodeRef value) {
   s.value = ir::Node::make(std::move(d), {s.value, std::move(value)});
 }
 
+void StorageSnapshot::add(const Tensor& t) {
+  const std::shared_ptr<Storage>& storage = t.impl()->storage;
+  for (const Saved& s : saved_) {
+    if (s.storage == storage) return;
+  }
+  saved_.push_back({storage, storage->value.get(), storage->value, storage->version});
+}
+
+void StorageSnapshot::releaseOwners() {
+  for (Saved& s : saved_) {
+    if (s.value == s.storage->owner.get()) s.held = ir::NodeRef();
+  }
+}
+
+void StorageSnapshot::restore() {
+  for (Saved& s : saved_) {
+    s.storage->value = s.held ? s.held : ir::NodeRef::share(s.value);
+    s.storage->version = s.version;
+  }
+}
+
 namespace {
 // PyTorch's is_non_overlapping_and_dense: some order of the dimensions makes the view
 // contiguous.

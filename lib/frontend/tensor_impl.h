@@ -127,6 +127,31 @@ void checkNoPartialOverlap(const Tensor& written, const Tensor& read);
 Tensor fromBuffer(runtime::BufferPtr buffer, ScalarType dtype, std::vector<int64_t> sizes,
                   std::vector<int64_t> strides, int64_t storage_numel);
 
+/// The contents of some tensors' storages, to put back when an operation that writes several
+/// of them in place fails part-way (an optimizer step whose materialisation fails leaves the
+/// parameters and the state as they were).
+class StorageSnapshot {
+ public:
+  /// Remembers the contents of `t`'s storage (once per storage).
+  void add(const Tensor& t);
+  /// Before the operation's last materialisation: lets go of the contents that a storage keeps
+  /// alive itself (the node its memory holds, its owner), which that materialisation would
+  /// otherwise copy out for this snapshot; a materialisation that fails changes no owner, so
+  /// restore() still finds them.
+  void releaseOwners();
+  /// Gives every remembered storage its remembered contents and version back.
+  void restore();
+
+ private:
+  struct Saved {
+    std::shared_ptr<Storage> storage;
+    ir::Node* value;
+    ir::NodeRef held;  // `value`, unless it is the owner and releaseOwners() has run
+    uint32_t version;
+  };
+  std::vector<Saved> saved_;
+};
+
 /// Held while materialising and while changing realized nodes, and by every reader of a node's
 /// realized value or inputs (Node::realize changes both).
 std::mutex& engineMutex();
@@ -142,6 +167,10 @@ std::vector<char> toBytes(const Tensor& t);
 /// After recording an op: materialise now in eager mode, or when the pending graph is deeper
 /// than the size budget.
 void afterRecord(const Tensor& t);
+/// The last step of an in-place op, after everything else that can fail: assignNode, then
+/// afterRecord. When that materialisation fails, `t`'s storage gets its old contents and
+/// version back before the error goes on, so an in-place op that throws has changed nothing.
+void assignAndRecord(const Tensor& t, ir::NodeRef value);
 
 /// While alive, eager mode does not materialise the ops recorded on this thread (the parts of
 /// an in-place op, which materialises once as a whole).

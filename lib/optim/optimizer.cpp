@@ -7,6 +7,7 @@
 #include "kiln/autograd.h"
 #include "kiln/optim.h"
 #include "kiln/runtime.h"
+#include "lib/frontend/tensor_impl.h"
 
 namespace kiln::optim {
 
@@ -94,8 +95,9 @@ Tensor Optimizer::step(LossClosure closure) {
     loss = closure();
   }
   NoGradGuard no_grad;
-  // New state first, materialised by itself (see makeState).
+  // New state first, materialised by itself (see makeState); dropped again if that fails.
   std::vector<Tensor> fresh;
+  std::vector<const void*> fresh_keys;
   for (OptimizerParamGroup& g : param_groups_) {
     for (Tensor& p : g.params()) {
       if (!p.grad().defined() || state_.count(p.impl().get()) != 0) continue;
@@ -104,28 +106,58 @@ Tensor Optimizer::step(LossClosure closure) {
         if (t.defined()) fresh.push_back(t);
       }
       state_.emplace(p.impl().get(), std::move(s));
+      fresh_keys.push_back(p.impl().get());
     }
   }
-  if (!fresh.empty()) eval(fresh);
+  if (!fresh.empty()) {
+    try {
+      eval(fresh);
+    } catch (...) {
+      for (const void* key : fresh_keys) state_.erase(key);
+      throw;
+    }
+  }
 
-  // Everything the update writes or the caller will read, computed by one materialisation: the
-  // parameters, their gradients (read by the caller, and otherwise left pending on the old
-  // parameter values), the state, and the closure's loss.
-  std::vector<Tensor> results;
+  // A step that fails (its materialisation short of memory) leaves the parameters and the state
+  // as they were, so that it can be taken again: what the updates write is remembered first.
+  detail::StorageSnapshot snapshot;
+  std::vector<std::pair<const void*, std::unique_ptr<OptimizerParamState>>> states_before;
   for (OptimizerParamGroup& g : param_groups_) {
     for (Tensor& p : g.params()) {
       if (!p.grad().defined()) continue;
-      OptimizerParamState& s = *state_.at(p.impl().get());
-      update(p, s, g.options());
-      results.push_back(p);
-      results.push_back(p.grad());
+      const OptimizerParamState& s = *state_.at(p.impl().get());
+      snapshot.add(p);
       for (const Tensor& t : s.tensors()) {
-        if (t.defined()) results.push_back(t);
+        if (t.defined()) snapshot.add(t);
       }
+      states_before.emplace_back(p.impl().get(), s.clone());
     }
   }
-  if (loss.defined()) results.push_back(loss);
-  eval(results);
+  // Everything the update writes or the caller will read, computed by one materialisation: the
+  // parameters, their gradients (read by the caller, and otherwise left pending on the old
+  // parameter values), the state, and the closure's loss.
+  try {
+    std::vector<Tensor> results;
+    for (OptimizerParamGroup& g : param_groups_) {
+      for (Tensor& p : g.params()) {
+        if (!p.grad().defined()) continue;
+        OptimizerParamState& s = *state_.at(p.impl().get());
+        update(p, s, g.options());
+        results.push_back(p);
+        results.push_back(p.grad());
+        for (const Tensor& t : s.tensors()) {
+          if (t.defined()) results.push_back(t);
+        }
+      }
+    }
+    if (loss.defined()) results.push_back(loss);
+    snapshot.releaseOwners();
+    eval(results);
+  } catch (...) {
+    snapshot.restore();
+    for (auto& [key, s] : states_before) state_[key] = std::move(s);
+    throw;
+  }
   return loss;
 }
 
