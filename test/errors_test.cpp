@@ -226,6 +226,18 @@ TEST(Errors, IndexOutOfBounds) {
   EXPECT_EQ(values(y), (std::vector<double>{1, 2, 3}));
 }
 
+TEST(Errors, ToWithRequiresGrad) {
+  Tensor x = kiln::rand({2});
+  const char* msg =
+      "Operators taking TensorOptions cannot take a TensorOptions with options.requires_grad set "
+      "as true. This isn't implemented yet.";
+  EXPECT_KILN_ERROR(x.to(kiln::TensorOptions().requires_grad(true)), msg);
+  EXPECT_KILN_ERROR(x.to(kiln::requires_grad()), msg);
+  EXPECT_KILN_ERROR(x.to(kiln::dtype(kiln::kDouble).requires_grad(true)), msg);
+  EXPECT_KILN_ERROR(x.to(kiln::kFloat, false, false, kiln::MemoryFormat::ChannelsLast),
+                    "not supported yet");
+}
+
 TEST(Errors, BoolIndexIsNotSupportedYet) {
   Tensor x = kiln::rand({3});
   EXPECT_KILN_ERROR(x.index({true}), "not supported yet");
@@ -352,6 +364,12 @@ TEST(Errors, CudaIsRefusedClearly) {
   EXPECT_KILN_ERROR(x.to(kiln::Device("cuda")), "not supported yet");
   EXPECT_KILN_ERROR(x.to(kiln::Device("cuda:0"), kiln::kDouble), "not supported yet");
   EXPECT_KILN_ERROR(x.to(kiln::device(kiln::kCUDA)), "not supported yet");
+  // libtorch's spellings compile (each names the TensorOptions overload or to(Device, dtype)).
+  EXPECT_KILN_ERROR(x.to(kiln::kCUDA), "not supported yet");
+  EXPECT_KILN_ERROR(x.to({kiln::kCUDA, 0}), "not supported yet");
+  EXPECT_KILN_ERROR(x.to("cuda:0"), "not supported yet");
+  EXPECT_KILN_ERROR(x.to(kiln::kCUDA, kiln::kDouble), "not supported yet");
+  EXPECT_KILN_ERROR(x.to(kiln::kCUDA, /*non_blocking=*/true, /*copy=*/true), "not supported yet");
   EXPECT_KILN_ERROR(kiln::ones({2}, kiln::device(kiln::kCUDA)), "not supported yet");
   EXPECT_KILN_ERROR(kiln::ones_like(x, kiln::Device("cuda")), "not supported yet");
   EXPECT_KILN_ERROR(kiln::tensor({1.0}, kiln::device(kiln::kCUDA)), "not supported yet");

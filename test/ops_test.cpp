@@ -439,6 +439,32 @@ TEST(ElementwiseBinary, ToDtype) {
   EXPECT_EQ(x.to(kiln::kFloat).impl(), x.impl());
 }
 
+// libtorch's overloads of to(): a device of any spelling is a TensorOptions, and another
+// tensor's dtype and device can be asked for.
+TEST(ElementwiseBinary, ToOverloads) {
+  Tensor x = kiln::tensor({1.5, -2.5});
+  EXPECT_EQ(x.to(kiln::kCPU).impl(), x.impl());
+  EXPECT_EQ(x.to({kiln::kCPU, 0}).dtype(), kiln::kFloat);
+  EXPECT_EQ(x.to("cpu").impl(), x.impl());
+  EXPECT_EQ(x.to(x.device()).impl(), x.impl());
+  EXPECT_EQ(x.to().impl(), x.impl());
+  Tensor i = x.to(kiln::zeros({1}, kiln::kInt));
+  EXPECT_EQ(i.dtype(), kiln::kInt);
+  expectExact(i, {1, -2});
+  EXPECT_EQ(x.to(kiln::kCPU, kiln::kDouble).dtype(), kiln::kDouble);
+  EXPECT_EQ(x.to(x).impl(), x.impl());
+  EXPECT_NE(x.to(x, false, /*copy=*/true).impl(), x.impl());
+  EXPECT_NE(x.to(x.options(), false, /*copy=*/true).impl(), x.impl());
+  EXPECT_EQ(x.to(kiln::kDouble, false, false, kiln::MemoryFormat::Contiguous).dtype(),
+            kiln::kDouble);
+  // options() leaves requires_grad unset, as libtorch's: it carries dtype and device only.
+  Tensor q = kiln::ones({2}, kiln::requires_grad());
+  EXPECT_FALSE(q.options().has_requires_grad());
+  EXPECT_FALSE(kiln::zeros({2}, q.options()).requires_grad());
+  EXPECT_TRUE(x.to(q.options()).impl() == x.impl());
+  EXPECT_TRUE(q.to(kiln::TensorOptions().requires_grad(false)).requires_grad());
+}
+
 TEST(ElementwiseBinary, IntegerDivisionIsTrueDivision) {
   Tensor q = kiln::tensor({7, -7, 1}) / kiln::tensor({2, 2, 4});
   EXPECT_EQ(q.dtype(), kiln::kFloat);

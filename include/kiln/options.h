@@ -1,11 +1,19 @@
 #pragma once
-// TensorOptions and the shorthands kiln::dtype(), kiln::device(), kiln::requires_grad().
+// TensorOptions and the shorthands kiln::dtype(), kiln::device(), kiln::requires_grad();
+// MemoryFormat.
+#include <cstdint>
 #include <optional>
+#include <type_traits>
+#include <utility>
 
 #include "kiln/device.h"
 #include "kiln/scalar_type.h"
 
 namespace kiln {
+
+/// The layout in memory asked of a copy (Tensor::to), as c10::MemoryFormat. kiln's copies are
+/// contiguous; the channels-last formats are not supported yet.
+enum class MemoryFormat : int8_t { Contiguous, Preserve, ChannelsLast, ChannelsLast3d };
 
 /// Options for creating a tensor; unset fields take the defaults (kFloat, kCPU, no grad).
 class TensorOptions {
@@ -13,7 +21,11 @@ class TensorOptions {
   TensorOptions() = default;
   TensorOptions(ScalarType t) : dtype_(t) {}
   TensorOptions(Device d) : device_(d) {}
-  TensorOptions(DeviceType d) : device_(Device(d)) {}
+  /// Whatever constructs a Device (kCUDA, "cuda:0", {kCUDA, 0}), as libtorch's TensorOptions, so
+  /// that `x.to(kCUDA)` and `x.to({kCUDA, 0})` name the TensorOptions overload.
+  template <typename... Args,
+            typename = std::enable_if_t<std::is_constructible_v<Device, Args&&...>>>
+  TensorOptions(Args&&... args) : device_(Device(std::forward<Args>(args)...)) {}
 
   TensorOptions dtype(ScalarType t) const {
     TensorOptions o = *this;

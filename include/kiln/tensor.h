@@ -47,6 +47,7 @@ class Tensor {
   ScalarType dtype() const;
   ScalarType scalar_type() const { return dtype(); }
   Device device() const;
+  /// This tensor's dtype and device (requires_grad is left unset, as in libtorch).
   TensorOptions options() const;
   bool is_contiguous() const;
   bool is_cuda() const { return device().is_cuda(); }
@@ -87,11 +88,19 @@ class Tensor {
   /// Computes this tensor's value now.
   const Tensor& eval() const;
 
-  // --- conversion ---
-  Tensor to(ScalarType dtype, bool non_blocking = false, bool copy = false) const;
-  Tensor to(Device device, ScalarType dtype, bool non_blocking = false, bool copy = false) const;
-  Tensor to(Device device, bool non_blocking = false, bool copy = false) const;
-  Tensor to(TensorOptions options, bool non_blocking = false, bool copy = false) const;
+  // --- conversion (libtorch's overloads: a device, "cuda:0" or {kCUDA, 0} is a TensorOptions) ---
+  /// The tensor with the dtype and device `options` set (the others kept): this tensor itself
+  /// when nothing changes and `copy` is false. `options` may not set requires_grad (libtorch's
+  /// error). memory_format: Contiguous and Preserve give kiln's contiguous copies.
+  Tensor to(TensorOptions options = {}, bool non_blocking = false, bool copy = false,
+            std::optional<MemoryFormat> memory_format = std::nullopt) const;
+  Tensor to(Device device, ScalarType dtype, bool non_blocking = false, bool copy = false,
+            std::optional<MemoryFormat> memory_format = std::nullopt) const;
+  Tensor to(ScalarType dtype, bool non_blocking = false, bool copy = false,
+            std::optional<MemoryFormat> memory_format = std::nullopt) const;
+  /// The tensor with `other`'s dtype and device.
+  Tensor to(const Tensor& other, bool non_blocking = false, bool copy = false,
+            std::optional<MemoryFormat> memory_format = std::nullopt) const;
   Tensor cpu() const;
   Tensor clone() const;
   Tensor detach() const;

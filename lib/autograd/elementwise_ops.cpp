@@ -65,7 +65,7 @@ Tensor& intoOut(Tensor& out, const char* name, const Tensor& a, const Tensor& b,
   detail::checkCastable(r.dtype(), out.dtype());
   if (r.sizes() == out.sizes()) return autograd::assignResult(out, r);
   // `out` changes only once the op has succeeded.
-  Tensor resized = empty(r.sizes(), out.options());
+  Tensor resized = empty(r.sizes(), out.options().requires_grad(out.requires_grad()));
   autograd::assignResult(resized, r);
   out = resized;
   return out;

@@ -35,7 +35,11 @@ void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph,
   autograd::runBackward({*this}, {g}, retain_graph.value_or(create_graph), create_graph, {}, false);
 }
 
-Tensor Tensor::to(ScalarType t, bool, bool copy) const {
+Tensor Tensor::to(ScalarType t, bool, bool copy, std::optional<MemoryFormat> memory_format) const {
+  if (memory_format == MemoryFormat::ChannelsLast ||
+      memory_format == MemoryFormat::ChannelsLast3d) {
+    throw Error("kiln: the channels-last memory formats are not supported yet");
+  }
   if (t == dtype() && !copy) return *this;
   Tensor out = detail::castTo(*this, t);
   autograd::recordCast(out, *this);

@@ -64,7 +64,7 @@ Device Tensor::device() const {
   return implOf(*this).storage->device;
 }
 TensorOptions Tensor::options() const {
-  return TensorOptions(dtype()).device(device()).requires_grad(requires_grad());
+  return TensorOptions(dtype()).device(device());
 }
 bool Tensor::is_contiguous() const {
   return implOf(*this).isContiguous();
@@ -208,22 +208,32 @@ template int32_t Tensor::item<int32_t>() const;
 template int64_t Tensor::item<int64_t>() const;
 template bool Tensor::item<bool>() const;
 
-Tensor Tensor::to(Device d, ScalarType t, bool nb, bool copy) const {
+Tensor Tensor::to(Device d, ScalarType t, bool nb, bool copy,
+                  std::optional<MemoryFormat> memory_format) const {
   if (d.is_cuda()) {
     throw Error(
         "kiln: moving a tensor to CUDA is not supported yet (the CUDA backend has not landed; "
         "kiln::cuda::is_available() is false)");
   }
-  return to(t, nb, copy);
+  return to(t, nb, copy, memory_format);
 }
-Tensor Tensor::to(Device d, bool nb, bool copy) const {
-  return to(d, dtype(), nb, copy);
+Tensor Tensor::to(TensorOptions o, bool nb, bool copy,
+                  std::optional<MemoryFormat> memory_format) const {
+  // libtorch refuses it in every op that takes TensorOptions, rather than ignore it.
+  if (o.requires_grad()) {
+    throw Error(
+        "Operators taking TensorOptions cannot take a TensorOptions with options.requires_grad "
+        "set as true. This isn't implemented yet.");
+  }
+  return to(o.has_device() ? o.device() : device(), o.has_dtype() ? o.dtype() : dtype(), nb, copy,
+            memory_format);
 }
-Tensor Tensor::to(TensorOptions o, bool nb, bool copy) const {
-  return to(o.has_device() ? o.device() : device(), o.has_dtype() ? o.dtype() : dtype(), nb, copy);
+Tensor Tensor::to(const Tensor& other, bool nb, bool copy,
+                  std::optional<MemoryFormat> memory_format) const {
+  return to(other.device(), other.dtype(), nb, copy, memory_format);
 }
 Tensor Tensor::cpu() const {
-  return to(Device(kCPU));
+  return to(kCPU);
 }
 
 bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol, bool equal_nan) {
