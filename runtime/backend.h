@@ -40,6 +40,16 @@ class CompiledKernel {
   /// the stream's device) and args[i] its scalar argument i (a double's bits for floating
   /// arguments, an int64 otherwise).
   virtual void launch(void* const* buffers, const uint64_t* args, Stream& stream) const = 0;
+  /// Runs the kernel for `parts` parts in turn, with the results of as many launches in that
+  /// order (sched::Step::parts): part p's buffers start at buffers[p * buffer_count] and its
+  /// arguments at args[p * arg_count]. A backend may run them as one launch where its target
+  /// allows (a GPU grid over the parts); by default, one launch after another.
+  virtual void launchParts(int64_t parts, size_t buffer_count, size_t arg_count,
+                           void* const* buffers, const uint64_t* args, Stream& stream) const {
+    for (int64_t p = 0; p < parts; ++p) {
+      launch(buffers + p * buffer_count, args + p * arg_count, stream);
+    }
+  }
 };
 
 struct CompileOptions {

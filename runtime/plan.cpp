@@ -133,11 +133,16 @@ std::shared_ptr<const Plan> buildPlan(const ir::Graph& graph, Device& device,
     const sched::Step& st = steps[i];
     if (st.kind != sched::Step::Kind::Kernel) continue;
     ++plan->kernel_count;
-    for (const sched::ArgSource& src : st.arg_sources) {
-      int32_t from = src.field == sched::ArgSource::Field::Fixed ? -1 : simple.origin[src.instr];
-      bool same_kind = from >= 0 && graph.instrs[from].d.op == simple.graph.instrs[src.instr].d.op;
-      plan->arg_instr[i].push_back(same_kind ? from : -1);
-    }
+    auto addArgInstrs = [&](const std::vector<sched::ArgSource>& sources) {
+      for (const sched::ArgSource& src : sources) {
+        int32_t from = src.field == sched::ArgSource::Field::Fixed ? -1 : simple.origin[src.instr];
+        bool same_kind =
+            from >= 0 && graph.instrs[from].d.op == simple.graph.instrs[src.instr].d.op;
+        plan->arg_instr[i].push_back(same_kind ? from : -1);
+      }
+    };
+    addArgInstrs(st.arg_sources);
+    for (const sched::Step::Part& part : st.parts) addArgInstrs(part.arg_sources);
   }
   plan->step_instr.resize(steps.size());
   for (size_t i = 0; i < steps.size(); ++i) {
@@ -271,28 +276,51 @@ void runPlan(const Plan& plan, absl::FunctionRef<const ir::NodeDesc&(int32_t)> d
       profiler::record(copy);
       continue;
     }
+    // Part p's buffers and arguments (the step's own for part 0), at the end of ptrs and args.
+    const size_t arg_count = st.args.size();
+    auto appendPart = [&](int64_t p) {
+      const std::vector<int32_t>& part_slots = p == 0 ? st.slots : st.parts[p - 1].slots;
+      const std::vector<uint64_t>& part_args = p == 0 ? st.args : st.parts[p - 1].args;
+      for (int32_t sl : part_slots) ptrs.push_back(slots[sl]->data());
+      const size_t first = args.size();
+      args.insert(args.end(), part_args.begin(), part_args.end());
+      const std::vector<sched::ArgSource>& sources =
+          p == 0 ? st.arg_sources : st.parts[p - 1].arg_sources;
+      for (size_t k = 0; k < arg_count; ++k) {
+        const int32_t from = plan.arg_instr[i][p * arg_count + k];
+        if (from >= 0) args[first + k] = sched::argValue(desc_of(from), sources[k]);
+      }
+    };
     ptrs.clear();
-    for (int32_t sl : st.slots) ptrs.push_back(slots[sl]->data());
-    args = st.args;
-    for (size_t k = 0; k < args.size(); ++k) {
-      int32_t from = plan.arg_instr[i][k];
-      if (from >= 0) args[k] = sched::argValue(desc_of(from), st.arg_sources[k]);
-    }
+    args.clear();
     if (!profiling) {
-      plan.kernels[i]->launch(ptrs.data(), args.data(), stream);
+      for (int64_t p = 0; p < st.partCount(); ++p) appendPart(p);
+      if (st.parts.empty()) {
+        plan.kernels[i]->launch(ptrs.data(), args.data(), stream);
+      } else {
+        plan.kernels[i]->launchParts(st.partCount(), st.slots.size(), arg_count, ptrs.data(),
+                                     args.data(), stream);
+      }
     } else {
-      buffer_bytes.clear();
-      for (int32_t sl : st.slots) buffer_bytes.push_back(static_cast<int64_t>(slots[sl]->bytes()));
-      profiler::Launch launch;
-      launch.kernel = &plan.kernels[i];
-      launch.step = &st;
-      launch.instr = plan.step_instr[i];
-      launch.args = args.data();
-      launch.buffer_bytes = buffer_bytes.data();
-      launch.start = profiler::Clock::now();
-      plan.kernels[i]->launch(ptrs.data(), args.data(), stream);
-      launch.end = profiler::Clock::now();
-      profiler::record(launch);
+      // Each part is a row's call of its own, timed with its own arguments and buffers.
+      for (int64_t p = 0; p < st.partCount(); ++p) {
+        ptrs.clear();
+        args.clear();
+        appendPart(p);
+        buffer_bytes.clear();
+        for (int32_t sl : p == 0 ? st.slots : st.parts[p - 1].slots)
+          buffer_bytes.push_back(static_cast<int64_t>(slots[sl]->bytes()));
+        profiler::Launch launch;
+        launch.kernel = &plan.kernels[i];
+        launch.step = &st;
+        launch.instr = plan.step_instr[i];
+        launch.args = args.data();
+        launch.buffer_bytes = buffer_bytes.data();
+        launch.start = profiler::Clock::now();
+        plan.kernels[i]->launch(ptrs.data(), args.data(), stream);
+        launch.end = profiler::Clock::now();
+        profiler::record(launch);
+      }
     }
     counters().kernels_run.fetch_add(1);
   }

@@ -29,7 +29,8 @@ struct Plan {
   ir::Graph simplified;
   sched::Schedule schedule;
   std::vector<std::shared_ptr<const CompiledKernel>> kernels;  // per step (null for copies)
-  std::vector<std::vector<int32_t>> arg_instr;  // per step and argument: graph instr, or -1
+  /// Per step, for each part and argument (part-major): the graph instr it comes from, or -1.
+  std::vector<std::vector<int32_t>> arg_instr;
   std::vector<std::pair<int32_t, int32_t>> intermediates;  // (graph instr, slot) worth keeping
   /// Per step, the value it computes in the simplified graph, e.g. "%34 reduce.sum f32[256,512]"
   /// (the profiler's rows name it; made once here rather than at every profiled launch).

@@ -1515,6 +1515,40 @@ void placeOutputs(const Graph& g, const std::vector<int32_t>& slot,
   }
 }
 
+// Consecutive kernel steps of one code and one reason become one step that runs the code for
+// each of them in turn (Step::parts): a cat of N parts is N writes of one code into its result,
+// and launching them as one step over a table of parts costs one launch, not N. The parts run in
+// the order of the steps they replace, so each still sees what the ones before it stored.
+// Kernels with several outputs stay alone (their siblings name what they store).
+void batchParts(std::vector<Step>& steps) {
+  std::vector<Step> batched;
+  batched.reserve(steps.size());
+  std::string head_text;  // the code of batched.back(), computed once a candidate meets it
+  auto sameShape = [](const codegen::Kernel& a, const codegen::Kernel& b) {
+    return a.buffers.size() == b.buffers.size() && a.args.size() == b.args.size() &&
+           a.loops.size() == b.loops.size() && a.exprs.size() == b.exprs.size() &&
+           a.stores.size() == b.stores.size() && a.phases.size() == b.phases.size();
+  };
+  for (Step& st : steps) {
+    const bool candidate = st.kind == Step::Kind::Kernel && st.siblings.empty();
+    if (candidate && !batched.empty()) {
+      Step& head = batched.back();
+      if (head.kind == Step::Kind::Kernel && head.siblings.empty() && head.reason == st.reason &&
+          sameShape(head.kernel, st.kernel)) {
+        if (head_text.empty()) head_text = head.kernel.text();
+        if (st.kernel.text() == head_text) {
+          head.parts.push_back(
+              {st.instr, std::move(st.slots), std::move(st.args), std::move(st.arg_sources)});
+          continue;
+        }
+      }
+    }
+    head_text.clear();
+    batched.push_back(std::move(st));
+  }
+  steps = std::move(batched);
+}
+
 }  // namespace
 
 namespace {
@@ -1539,6 +1573,7 @@ Schedule scheduleAttempt(const Graph& g, const std::vector<bool>& not_phases,
   s.steps = lowering.finish();
   s.value_slot = finalValueSlots(g, values_in_order, slot, s.slots.size());
   placeOutputs(g, slot, param_slot, s);
+  batchParts(s.steps);
   return s;
 }
 
@@ -1557,6 +1592,31 @@ Schedule schedule(const Graph& g) {
   }
 }
 
+namespace {
+
+// "  args: arg0=1.5 arg1=4\n", or "" for a kernel without arguments.
+std::string argsText(const codegen::Kernel& kernel, const std::vector<uint64_t>& args) {
+  if (args.empty()) return "";
+  std::string out = "  args:";
+  for (size_t a = 0; a < args.size(); ++a) {
+    const ScalarType t = kernel.args[a];
+    std::string v;
+    if (isFloatingType(t)) {
+      double d;
+      std::memcpy(&d, &args[a], sizeof d);
+      v = absl::StrCat(d);
+    } else if (t == ScalarType::Bool) {
+      v = args[a] != 0 ? "true" : "false";
+    } else {
+      v = absl::StrCat(static_cast<int64_t>(args[a]));
+    }
+    absl::StrAppend(&out, " arg", a, "=", v);
+  }
+  return out + "\n";
+}
+
+}  // namespace
+
 std::string Schedule::text(const std::function<std::string(const codegen::Kernel&)>& note) const {
   std::string out;
   for (size_t i = 0; i < slots.size(); ++i) {
@@ -1572,29 +1632,18 @@ std::string Schedule::text(const std::function<std::string(const codegen::Kernel
       continue;
     }
     absl::StrAppend(&out, "step ", i, ": kernel for %", st.instr, " slots [",
-                    absl::StrJoin(st.slots, ", "), "]  # ", st.reason, "\n");
+                    absl::StrJoin(st.slots, ", "), "]",
+                    st.parts.empty() ? "" : absl::StrCat(", run for ", st.partCount(), " parts"),
+                    "  # ", st.reason, "\n");
     for (const Step::Sibling& sib : st.siblings)
       absl::StrAppend(&out, "  also stores %", sib.instr, "  # ", sib.reason, "\n");
     absl::StrAppend(&out, st.kernel.text());
     if (note) absl::StrAppend(&out, "  ", note(st.kernel), "\n");
     // The arguments' values for this graph (the kernel's text leaves them out).
-    if (!st.args.empty()) {
-      absl::StrAppend(&out, "  args:");
-      for (size_t a = 0; a < st.args.size(); ++a) {
-        const ScalarType t = st.kernel.args[a];
-        std::string v;
-        if (isFloatingType(t)) {
-          double d;
-          std::memcpy(&d, &st.args[a], sizeof d);
-          v = absl::StrCat(d);
-        } else if (t == ScalarType::Bool) {
-          v = st.args[a] != 0 ? "true" : "false";
-        } else {
-          v = absl::StrCat(static_cast<int64_t>(st.args[a]));
-        }
-        absl::StrAppend(&out, " arg", a, "=", v);
-      }
-      absl::StrAppend(&out, "\n");
+    absl::StrAppend(&out, argsText(st.kernel, st.args));
+    for (const Step::Part& part : st.parts) {
+      absl::StrAppend(&out, "  part for %", part.instr, " slots [", absl::StrJoin(part.slots, ", "),
+                      "]\n", argsText(st.kernel, part.args));
     }
   }
   return out;

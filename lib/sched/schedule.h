@@ -45,6 +45,20 @@ struct Step {
     std::string reason;
   };
   std::vector<Sibling> siblings;
+  /// A kernel step may run its kernel for several parts in turn, each part with buffers and
+  /// arguments of its own: consecutive steps of one code and one reason (the writes of a cat's
+  /// or a stack's parts; updates of parameters of one shape) become one step, launched once
+  /// over a table of parts (batchParts in schedule.cpp). `instr`, `slots`, `args` and
+  /// `arg_sources` above are the first part's; `parts` holds the others, in the order they run.
+  struct Part {
+    int32_t instr;
+    std::vector<int32_t> slots;
+    std::vector<uint64_t> args;
+    std::vector<ArgSource> arg_sources;
+  };
+  std::vector<Part> parts;
+  /// How many parts the step runs (1 for an ordinary step).
+  int64_t partCount() const { return 1 + static_cast<int64_t>(parts.size()); }
 };
 
 struct Schedule {

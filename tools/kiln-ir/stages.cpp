@@ -205,6 +205,7 @@ Pipeline runPipeline(const ir::Graph& g) {
     fg.root = st.instr;
     fg.roots = {st.instr};
     for (const sched::Step::Sibling& sib : st.siblings) fg.roots.push_back(sib.instr);
+    for (const sched::Step::Part& part : st.parts) fg.roots.push_back(part.instr);
     std::vector<bool> seen(sg.instrs.size(), false);
     std::vector<int32_t> stack;
     for (int32_t root : fg.roots) {
@@ -252,7 +253,9 @@ std::string fusionText(const Pipeline& p) {
     }
     const FusionGroup& fg = p.groups[next_group++];
     absl::StrAppend(&out, "kernel ", fg.kernel, " (step ", i, "): %", fg.root, " -> slot ",
-                    st.slots.empty() ? -1 : st.slots[0], "  # ", st.reason, "\n");
+                    st.slots.empty() ? -1 : st.slots[0],
+                    st.parts.empty() ? "" : absl::StrCat(", run for ", st.partCount(), " parts"),
+                    "  # ", st.reason, "\n");
     for (const sched::Step::Sibling& sib : st.siblings)
       absl::StrAppend(&out, "  and     %", sib.instr, "  # ", sib.reason, "\n");
     std::vector<std::string> reads;
@@ -400,6 +403,19 @@ std::string explainText(const Source& src, const Pipeline& p) {
                       "\n    one kernel: it runs over the same loops as %", fg.root,
                       " and reads the same memory, so the kernel stores them in one pass (a "
                       "kernel with several outputs)\n");
+    }
+    if (!st.parts.empty()) {
+      constexpr size_t kListed = 8;
+      std::vector<std::string> names;
+      for (size_t k = 0; k < std::min(st.parts.size(), kListed); ++k)
+        names.push_back(absl::StrCat("%", st.parts[k].instr));
+      if (st.parts.size() > kListed) names.push_back("...");
+      absl::StrAppend(
+          &out, "  runs for ", st.partCount(), " parts: this one, then ",
+          absl::StrJoin(names, ", "),
+          "\n    one launch: consecutive kernels of one code and one reason run as one "
+          "step over a table of parts, each with its own buffers and arguments, in "
+          "order (the parts of a cat or a stack; updates of parameters of one shape)\n");
     }
     for (int32_t root : fg.roots) {
       const std::string which = fg.roots.size() > 1 ? absl::StrCat(" (%", root, ")") : "";
