@@ -83,6 +83,18 @@ const Inputs& inputs() {
   return *in;
 }
 
+// BM_Cat's parts (bench/kiln_bench.cpp): 10,000 tensors of 64 floats, part i holding
+// i * 64 + j at j.
+const std::vector<torch::Tensor>& catParts() {
+  static const std::vector<torch::Tensor>* parts = [] {
+    auto* p = new std::vector<torch::Tensor>;
+    torch::Tensor row = torch::arange(64, torch::kFloat);
+    for (int64_t i = 0; i < 10000; ++i) p->push_back(row + static_cast<double>(i * 64));
+    return p;
+  }();
+  return *parts;
+}
+
 }  // namespace
 
 void registerLibtorchBenchmarks() {
@@ -105,6 +117,13 @@ void registerLibtorchBenchmarks() {
                run(
                    s, [&] { return kiln::workloads::libtorch::chain(in.cx, in.cy); }, in.chain,
                    kChainElements * int64_t{sizeof(float)} * 3);
+             })->Unit(benchmark::kMillisecond));
+  threadRows(RegisterBenchmark("BM_Cat/libtorch", [](benchmark::State& s) {
+               std::vector<float> reference(10000 * 64);
+               for (size_t i = 0; i < reference.size(); ++i) reference[i] = static_cast<float>(i);
+               run(
+                   s, [&] { return torch::cat(catParts()); }, reference,
+                   int64_t{10000} * 64 * int64_t{sizeof(float)} * 2);
              })->Unit(benchmark::kMillisecond));
 }
 

@@ -383,6 +383,7 @@ void assignAndRecord(const Tensor& t, ir::NodeRef value) {
   before.add(t);
   before.releaseOwners();
   assignNode(t, std::move(value));
+  before.releaseReadByContents();
   try {
     afterRecord(t);
   } catch (...) {

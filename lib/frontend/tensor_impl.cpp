@@ -175,6 +175,23 @@ void assignNode(const Tensor& t, ir::NodeRef value) {
   s.value = ir::Node::make(std::move(d), {s.value, std::move(value)});
 }
 
+void assignWindow(const Tensor& t, const std::vector<int64_t>& sizes,
+                  const std::vector<int64_t>& strides, int64_t offset, ir::NodeRef value) {
+  Storage& s = *t.impl()->storage;
+  ++s.version;
+  ir::NodeDesc d;
+  d.op = ir::Op::Write;
+  d.dtype = s.dtype;
+  d.shape = s.value->shape();
+  d.ints = strides;
+  d.offset = offset;
+  if (offset == 0 && ir::numelOf(sizes) == s.numel && strides == ir::contiguousStrides(sizes)) {
+    s.value = std::move(value);
+    return;
+  }
+  s.value = ir::Node::make(std::move(d), {s.value, std::move(value)});
+}
+
 void StorageSnapshot::add(const Tensor& t) {
   const std::shared_ptr<Storage>& storage = t.impl()->storage;
   for (const Saved& s : saved_) {
@@ -186,6 +203,18 @@ void StorageSnapshot::add(const Tensor& t) {
 void StorageSnapshot::releaseOwners() {
   for (Saved& s : saved_) {
     if (s.value == s.storage->owner.get()) s.held = ir::NodeRef();
+  }
+}
+
+void StorageSnapshot::releaseReadByContents() {
+  for (Saved& s : saved_) {
+    if (!s.held) continue;
+    for (const ir::NodeRef& in : s.storage->value->inputs()) {
+      if (in.get() == s.value) {
+        s.held = ir::NodeRef();
+        break;
+      }
+    }
   }
 }
 

@@ -119,6 +119,11 @@ Tensor makeView(const Tensor& base, std::vector<int64_t> sizes, std::vector<int6
 ir::NodeRef readNode(const Tensor& t);
 /// Replaces the elements `t` views with `value` (same shape, already cast to t's dtype).
 void assignNode(const Tensor& t, ir::NodeRef value);
+/// Records `value` (of shape `sizes`, in the storage's dtype) as written into `t`'s storage at
+/// the elements `offset` + sum(i_k * strides[k]): assignNode for a window of a tensor that only
+/// its caller sees (a cat's result), without making a view tensor for it.
+void assignWindow(const Tensor& t, const std::vector<int64_t>& sizes,
+                  const std::vector<int64_t>& strides, int64_t offset, ir::NodeRef value);
 /// Refuses a copy into `written` from `read` when the two are dense views of one storage that
 /// share some elements but not all of them in the same order (PyTorch's partial-overlap check;
 /// a view it cannot judge, such as an expanded one, passes).
@@ -139,6 +144,12 @@ class StorageSnapshot {
   /// otherwise copy out for this snapshot; a materialisation that fails changes no owner, so
   /// restore() still finds them.
   void releaseOwners();
+  /// Once the operation has recorded its writes: lets go of the contents that a storage's new
+  /// contents read directly (a partial write's base, an in-place update's operand). They stay
+  /// alive through the storage until a materialisation succeeds, and a hold of the snapshot's
+  /// own would make that materialisation copy the buffer below them (the old contents look
+  /// read from outside it).
+  void releaseReadByContents();
   /// Gives every remembered storage its remembered contents and version back.
   void restore();
 

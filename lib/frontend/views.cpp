@@ -411,13 +411,24 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t d) {
   {
     NoGradGuard no_grad;
     out = zeros(shape, TensorOptions(t).device(ref->device()));
+    // Only this function sees `out`: each part is recorded as a write straight into its storage,
+    // without the view tensor, checks and undo record of a user's copy_ (a failure discards
+    // `out`). Eager mode materialises the whole cat once, below; the size budget still cuts a
+    // long chain of writes.
+    DeferEager whole_cat;
+    const std::vector<int64_t> strides = out.strides().vec();
+    const int64_t step = out.stride(d);
     int64_t at = 0;
     for (const Tensor& x : tensors) {
       if (x.dim() == 1 && x.numel() == 0) continue;
-      narrowView(out, d, at, x.size(d)).copy_(x);
+      if (x.numel() > 0) {
+        assignWindow(out, x.sizes().vec(), strides, at * step, castNode(readNode(x), t));
+        afterRecord(out);
+      }
       at += x.size(d);
     }
   }
+  afterRecord(out);
   out.impl()->is_view = false;
   return out;
 }

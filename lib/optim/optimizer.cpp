@@ -152,6 +152,7 @@ Tensor Optimizer::step(LossClosure closure) {
     }
     if (loss.defined()) results.push_back(loss);
     snapshot.releaseOwners();
+    snapshot.releaseReadByContents();
     eval(results);
   } catch (...) {
     snapshot.restore();
