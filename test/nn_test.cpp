@@ -871,3 +871,53 @@ TEST(Module, LayerNormGeluAndLossModules) {
 }
 
 }  // namespace
+
+// ------------------------------------------------------------------ warnings
+
+// Collects warnings as a program replacing libtorch's handler would.
+struct CollectWarnings : kiln::WarningHandler {
+  std::vector<std::string> functions, messages;
+  void process(const kiln::SourceLocation& location, const std::string& msg, bool) override {
+    functions.push_back(location.function);
+    messages.push_back(msg);
+  }
+};
+
+// The texts and the calls that warn were taken from libtorch 1.13 (a probe with a replaced
+// handler): nn::functional's mse_loss and smooth_l1_loss, and the modules using them, warn on
+// every call whose target broadcasts; the top-level kiln::mse_loss (ATen's) does not.
+TEST(Warnings, LossesWarnWhenTheTargetBroadcasts) {
+  const std::string text =
+      "Using a target size ([3]) that is different to the input size ([3, 1]). This will likely "
+      "lead to incorrect results due to broadcasting. Please ensure they have the same size.";
+  Tensor input = kiln::ones({3, 1}), target = kiln::ones({3}) * 3;
+  CollectWarnings collect;
+  {
+    kiln::Warning::WarningHandlerGuard guard(&collect);
+    EXPECT_EQ(kiln::Warning::get_warning_handler(), &collect);
+    // Broadcast to [3, 3]: every difference is 2.
+    EXPECT_EQ(F::mse_loss(input, target).item<float>(), 4.0f);
+    F::mse_loss(input, target);
+    kiln::mse_loss(input, target);
+    F::smooth_l1_loss(input, target);
+    kiln::nn::MSELoss()(input, target);
+    F::mse_loss(target, target);
+  }
+  EXPECT_NE(kiln::Warning::get_warning_handler(), &collect);
+  EXPECT_EQ(collect.functions, (std::vector<std::string>{"mse_loss", "mse_loss", "smooth_l1_loss",
+                                                         "mse_loss"}));
+  EXPECT_EQ(collect.messages, std::vector<std::string>(4, text));
+}
+
+TEST(Warnings, DefaultHandlerPrintsToStandardError) {
+  kiln::Warning::set_warning_handler(nullptr);  // the default
+  testing::internal::CaptureStderr();
+  F::mse_loss(kiln::ones({2}), kiln::ones({1}));
+  const std::string printed = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(printed.rfind("[W functional.cpp:", 0), 0u) << printed;
+  EXPECT_NE(printed.find("] Warning: Using a target size ([1]) that is different to the input "
+                         "size ([2])."),
+            std::string::npos)
+      << printed;
+  EXPECT_NE(printed.find("same size. (function mse_loss)\n"), std::string::npos) << printed;
+}

@@ -15,3 +15,4 @@
 #include "kiln/scalar_type.h"
 #include "kiln/tensor.h"
 #include "kiln/tensor_data.h"
+#include "kiln/warning.h"

@@ -1,13 +1,14 @@
 // nn::functional: layers and losses composed from kiln's differentiable ops, so their gradients
 // come from the ops' own rules and everything fuses with the surrounding graph.
+#include <absl/strings/str_cat.h>
+
 #include <cmath>
-#include <iostream>
-#include <mutex>
 #include <sstream>
 
 #include "kiln/autograd.h"
 #include "kiln/nn.h"
 #include "kiln/runtime.h"
+#include "kiln/warning.h"
 #include "lib/autograd/function.h"
 
 namespace kiln::nn::functional {
@@ -277,20 +278,6 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target,
   return loss * (1 - smoothing) + smooth_red * (smoothing / static_cast<double>(classes));
 }
 
-Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossFuncOptions& options) {
-  if (input.sizes() != target.sizes()) {
-    static std::once_flag warned;
-    std::call_once(warned, [&] {
-      std::cerr << "Warning: Using a target size (" << sizesText(target.sizes())
-                << ") that is different to the input size (" << sizesText(input.sizes())
-                << "). This will likely lead to incorrect results due to broadcasting. Please "
-                   "ensure they have the same size.\n";
-    });
-  }
-  Tensor d = input - target;
-  return asOneFunction(reduce(d * d, options.reduction()), "MseLossBackward0", {input, target});
-}
-
 namespace {
 
 // Applies PyTorch's reduction to a loss's per-element values, as one backward function `name`.
@@ -302,6 +289,39 @@ Tensor lossOf(const Tensor& per_element, Reduction reduction, const char* name,
   }
   return asOneFunction(reduce(per_element, reduction), name, std::move(defined));
 }
+
+// libtorch's nn::functional losses warn where broadcasting the target would likely be a mistake
+// (its top-level ATen functions broadcast without a word).
+void warnIfTargetBroadcasts(const Tensor& input, const Tensor& target, const char* loss) {
+  if (input.sizes() == target.sizes()) return;
+  Warning::warn({loss, __FILE__, static_cast<uint32_t>(__LINE__)},
+                absl::StrCat("Using a target size (", sizesText(target.sizes()),
+                             ") that is different to the input size (", sizesText(input.sizes()),
+                             "). This will likely lead to incorrect results due to broadcasting. "
+                             "Please ensure they have the same size."),
+                /*verbatim=*/false);
+}
+
+Tensor mseLoss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  Tensor d = input - target;
+  return asOneFunction(reduce(d * d, reduction), "MseLossBackward0", {input, target});
+}
+
+Tensor smoothL1Loss(const Tensor& input, const Tensor& target, Reduction reduction, double beta) {
+  if (beta < 0) throw Error("smooth_l1_loss does not support negative values for beta.");
+  Tensor d = (input - target).abs();
+  Tensor per = beta == 0 ? d : where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta);
+  return lossOf(per, reduction, "SmoothL1LossBackward0", {input, target});
+}
+
+}  // namespace
+
+Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossFuncOptions& options) {
+  warnIfTargetBroadcasts(input, target, "mse_loss");
+  return mseLoss(input, target, options.reduction());
+}
+
+namespace {
 
 // The standard normal CDF of x: 0.5 erfc(-x / sqrt 2), with erfc from Numerical Recipes' erfcc
 // (Chebyshev fit, relative error under 1.2e-7 everywhere, so the lower tail keeps its relative
@@ -392,11 +412,8 @@ Tensor gelu(const Tensor& input, const GELUFuncOptions& options) {
 
 Tensor smooth_l1_loss(const Tensor& input, const Tensor& target,
                       const SmoothL1LossFuncOptions& options) {
-  const double beta = options.beta();
-  if (beta < 0) throw Error("smooth_l1_loss does not support negative values for beta.");
-  Tensor d = (input - target).abs();
-  Tensor per = beta == 0 ? d : where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta);
-  return lossOf(per, options.reduction(), "SmoothL1LossBackward0", {input, target});
+  warnIfTargetBroadcasts(input, target, "smooth_l1_loss");
+  return smoothL1Loss(input, target, options.reduction(), options.beta());
 }
 
 Tensor binary_cross_entropy(const Tensor& input, const Tensor& target,
@@ -453,13 +470,12 @@ Tensor nll_loss(const Tensor& self, const Tensor& target, const Tensor& weight,
 }
 
 Tensor mse_loss(const Tensor& self, const Tensor& target, ReductionCode reduction) {
-  return nn::functional::mse_loss(self, target, reduction.mode());
+  return nn::functional::mseLoss(self, target, reduction.mode());
 }
 
 Tensor smooth_l1_loss(const Tensor& self, const Tensor& target, ReductionCode reduction,
                       double beta) {
-  return nn::functional::smooth_l1_loss(
-      self, target, nn::functional::SmoothL1LossFuncOptions(reduction.mode()).beta(beta));
+  return nn::functional::smoothL1Loss(self, target, reduction.mode(), beta);
 }
 
 Tensor binary_cross_entropy(const Tensor& self, const Tensor& target, const Tensor& weight,
