@@ -610,6 +610,29 @@ TEST(SizeOverflow, ExpandToANegativeSize) {
                  "non-singleton dimension 1.  Target sizes: [3, -2].  Tensor sizes: [2]");
 }
 
+// PyTorch's softmax kernels exist for floating types only (messages from libtorch 1.13); a dtype
+// argument converts first.
+TEST(SoftmaxTypes, IntegerInputsAreRefusedAsPyTorch) {
+  Tensor t = kiln::tensor({1, 2, 3});
+  Tensor m = kiln::tensor({1, 2, 3, 4, 5, 6}).view({2, 3});
+  EXPECT_MESSAGE(kiln::softmax(t, 0), "\"softmax_lastdim_kernel_impl\" not implemented for 'Long'");
+  EXPECT_MESSAGE(kiln::log_softmax(t, 0),
+                 "\"log_softmax_lastdim_kernel_impl\" not implemented for 'Long'");
+  EXPECT_MESSAGE(kiln::softmax(m, 0), "\"softmax_kernel_impl\" not implemented for 'Long'");
+  EXPECT_MESSAGE(kiln::log_softmax(m, 0), "\"softmax_kernel_impl\" not implemented for 'Long'");
+  EXPECT_MESSAGE(kiln::softmax(m.to(kiln::kInt), 1),
+                 "\"softmax_lastdim_kernel_impl\" not implemented for 'Int'");
+  EXPECT_MESSAGE(kiln::softmax(t.to(kiln::kBool), 0),
+                 "\"softmax_lastdim_kernel_impl\" not implemented for 'Bool'");
+  EXPECT_MESSAGE(kiln::softmax(kiln::tensor(3), 0),
+                 "\"softmax_lastdim_kernel_impl\" not implemented for 'Long'");
+  // softmax([1, 2]) = [1 / (1 + e), e / (1 + e)].
+  Tensor s = kiln::softmax(kiln::tensor({1, 2}), 0, kiln::kDouble);
+  EXPECT_EQ(s.dtype(), kiln::kDouble);
+  EXPECT_NEAR(values(s)[0], 1 / (1 + std::exp(1.0)), 1e-15);
+  EXPECT_NEAR(values(s)[1], std::exp(1.0) / (1 + std::exp(1.0)), 1e-15);
+}
+
 TEST(EmptyTensors, SoftmaxOfEmpty) {
   for (int64_t d : {0, 1}) {
     Tensor x = kiln::zeros({2, 0});

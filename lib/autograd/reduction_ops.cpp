@@ -1,6 +1,8 @@
 // The differentiable reductions, softmaxes and matrix products: each is the front end's raw op
 // (lib/frontend/raw_ops.h) plus its backward rule when an input requires grad. Names follow
 // PyTorch's grad_fn classes.
+#include <absl/strings/str_cat.h>
+
 #include <algorithm>
 
 #include "kiln/autograd.h"
@@ -165,9 +167,20 @@ Tensor stdImpl(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
   return out;
 }
 
-// softmax's and log_softmax's input: `a` in `dtype`, else in a floating type.
-Tensor softmaxInput(const Tensor& a, std::optional<ScalarType> dtype) {
-  return dtype ? a.to(*dtype) : (isFloatingType(a.dtype()) ? a : a.to(kFloat));
+// softmax's and log_softmax's input: `a` in `dtype` when given. PyTorch's CPU kernels exist for
+// floating types only, and name themselves in the error (a softmax over the last dimension, or
+// of a 0-dim tensor, has kernels of its own).
+Tensor softmaxInput(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype, bool log) {
+  Tensor x = dtype ? a.to(*dtype) : a;
+  if (!isFloatingType(x.dtype())) {
+    const bool last = x.dim() == 0 || detail::wrapDim(dim, x.dim()) == x.dim() - 1;
+    const char* kernel = !last ? "softmax_kernel_impl"
+                         : log ? "log_softmax_lastdim_kernel_impl"
+                               : "softmax_lastdim_kernel_impl";
+    throw Error(absl::StrCat("\"", kernel, "\" not implemented for '",
+                             std::string(toString(x.dtype())), "'"));
+  }
+  return x;
 }
 
 // a [..., m, k] @ b [..., k, n], recording `name` as its backward function.
@@ -230,7 +243,7 @@ Tensor std(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
 }
 
 Tensor softmax(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype) {
-  Tensor x = softmaxInput(a, dtype);
+  Tensor x = softmaxInput(a, dim, dtype, /*log=*/false);
   int64_t d = detail::wrapDim(dim, x.dim());
   Tensor out = detail::softmaxOf(x, d);
   recordReduction(out, x, "SoftmaxBackward0", Saves::Output,
@@ -242,7 +255,7 @@ Tensor softmax(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype) {
 }
 
 Tensor log_softmax(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype) {
-  Tensor x = softmaxInput(a, dtype);
+  Tensor x = softmaxInput(a, dim, dtype, /*log=*/true);
   int64_t d = detail::wrapDim(dim, x.dim());
   Tensor out = detail::logSoftmaxOf(x, d);
   recordReduction(out, x, "LogSoftmaxBackward0", Saves::Output,
