@@ -196,7 +196,8 @@ TEST(SizeOverflow, CreationWhoseByteCountOverflows) {
   // A partial product overflows, although the whole product is 0 (as c10's safe_multiplies_u64).
   EXPECT_MESSAGE(kiln::zeros({1LL << 32, 1LL << 32, 0}),
                  "Storage size calculation overflowed with sizes=[4294967296, 4294967296, 0]");
-  EXPECT_MESSAGE(kiln::zeros({0, 1LL << 32, 1LL << 32}), "Stride calculation overflowed");
+  // Empty: the other sizes may be anything whose partial products fit (PyTorch 1.13 accepts it).
+  EXPECT_EQ(kiln::zeros({0, 1LL << 32, 1LL << 32}).numel(), 0);
   EXPECT_MESSAGE(kiln::empty({1LL << 61}),
                  "Storage size calculation overflowed with sizes=[2305843009213693952]");
   EXPECT_MESSAGE(kiln::ones({1LL << 61}, kiln::kDouble),
@@ -1041,4 +1042,239 @@ TEST(FailedMaterialisation, JitFailureIsAKilnErrorNamingTheKernel) {
   }
   FaultInjection::reset();
   EXPECT_EQ((kiln::ones({4}) * kiln::arange(4.0)).sum().item<float>(), 6.0f);
+}
+
+// ------------------------------------------------------------------ hostile arguments (issue 13)
+// Each expected message was read from libtorch 1.13 with the same call.
+
+namespace {
+constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+}  // namespace
+
+TEST(HostileArguments, SizeAndStrideOfAZeroDimTensor) {
+  Tensor s = kiln::tensor(3.0);
+  EXPECT_MESSAGE(s.size(0), "Dimension specified as 0 but tensor has no dimensions");
+  EXPECT_MESSAGE(s.size(-1), "Dimension specified as -1 but tensor has no dimensions");
+  EXPECT_MESSAGE(s.size(1), "Dimension specified as 1 but tensor has no dimensions");
+  EXPECT_MESSAGE(s.stride(0), "Dimension specified as 0 but tensor has no dimensions");
+  EXPECT_MESSAGE(s.stride(-1), "Dimension specified as -1 but tensor has no dimensions");
+  EXPECT_MESSAGE(kiln::zeros({2}).size(2),
+                 "Dimension out of range (expected to be in range of [-1, 0], but got 2)");
+}
+
+TEST(HostileArguments, ViewOffsetsWithExtremeIndices) {
+  Tensor v = kiln::arange(6.0).view({2, 3});
+  EXPECT_MESSAGE(v.select(1, kMax),
+                 "select(): index 9223372036854775807 out of range for tensor of size [2, 3] at "
+                 "dimension 1");
+  EXPECT_MESSAGE(v.select(1, kMin),
+                 "select(): index -9223372036854775808 out of range for tensor of size [2, 3] at "
+                 "dimension 1");
+  EXPECT_MESSAGE(v.narrow(1, 1, kMin),
+                 "start (1) + length (-9223372036854775808) exceeds dimension size (3).");
+  EXPECT_MESSAGE(v.index({0, kMin}),
+                 "index -9223372036854775808 is out of bounds for dimension 1 with size 3");
+  EXPECT_MESSAGE(v.unsqueeze(kMax),
+                 "Dimension out of range (expected to be in range of [-3, 2], but got "
+                 "9223372036854775807)");
+  // Offsets along the huge dimensions of an empty view: no element, no overflow.
+  Tensor e = kiln::zeros({3, 1LL << 62, 0});
+  Tensor n = e.narrow(0, 2, 1);
+  EXPECT_EQ(n.sizes().vec(), (std::vector<int64_t>{1, 1LL << 62, 0}));
+  EXPECT_EQ(values(n), std::vector<double>{});
+  Tensor s = e.select(1, (1LL << 62) - 1);
+  EXPECT_EQ(s.sizes().vec(), (std::vector<int64_t>{3, 0}));
+  EXPECT_EQ(e.select(0, 2).sizes().vec(), (std::vector<int64_t>{1LL << 62, 0}));
+  EXPECT_EQ(e.narrow(1, (1LL << 62) - 5, 5).sizes().vec(), (std::vector<int64_t>{3, 5, 0}));
+}
+
+TEST(HostileArguments, EmptyViewsWithHugeOtherSizes) {
+  const int64_t big = 1LL << 62;
+  Tensor e = kiln::zeros({3, big, 0});
+  EXPECT_EQ(e.sizes().vec(), (std::vector<int64_t>{3, big, 0}));
+  EXPECT_EQ(e.numel(), 0);
+  EXPECT_TRUE(e.is_contiguous());
+  EXPECT_EQ(kiln::empty({3, big, 0}).numel(), 0);
+  EXPECT_EQ(kiln::zeros({0}).view({3, big, 0}).sizes().vec(), (std::vector<int64_t>{3, big, 0}));
+  EXPECT_EQ(kiln::zeros({0}).reshape({3, big, 0}).sizes().vec(), (std::vector<int64_t>{3, big, 0}));
+  EXPECT_EQ(kiln::zeros({0}).expand({3, big, 0}).sizes().vec(), (std::vector<int64_t>{3, big, 0}));
+  EXPECT_EQ(kiln::zeros({0, big, 4}).is_contiguous(), true);
+  EXPECT_EQ(e.unsqueeze(0).sizes().vec(), (std::vector<int64_t>{1, 3, big, 0}));
+  EXPECT_EQ(e.transpose(0, 2).sizes().vec(), (std::vector<int64_t>{0, big, 3}));
+  EXPECT_EQ(e.flatten().sizes().vec(), std::vector<int64_t>{0});
+  EXPECT_EQ(e.sum(1).sizes().vec(), (std::vector<int64_t>{3, 0}));
+  EXPECT_EQ(e.mean(1).sizes().vec(), (std::vector<int64_t>{3, 0}));
+  EXPECT_EQ(e.mean({0, 1}).sizes().vec(), std::vector<int64_t>{0});
+  EXPECT_EQ(e.var({0, 1}).sizes().vec(), std::vector<int64_t>{0});
+  EXPECT_EQ(e.amax(0).sizes().vec(), (std::vector<int64_t>{big, 0}));
+  EXPECT_EQ((e + 1).sizes().vec(), (std::vector<int64_t>{3, big, 0}));
+  EXPECT_EQ(values(e + 1), std::vector<double>{});
+  // PyTorch's products wrap where kiln's are checked; the results that do not fit an int64
+  // are refused with PyTorch's messages.
+  EXPECT_MESSAGE(e.flatten(0, 1), "invalid shape dimension -4611686018427387904");
+  EXPECT_MESSAGE(kiln::zeros({big, 4, 0}),
+                 "Storage size calculation overflowed with sizes=[4611686018427387904, 4, 0]");
+  EXPECT_MESSAGE(kiln::zeros({0}).view({3, -1, 0}),
+                 "cannot reshape tensor of 0 elements into shape [3, -1, 0] because the "
+                 "unspecified dimension size -1 can be any value and is ambiguous");
+  EXPECT_MESSAGE(kiln::zeros({0}).view({-1, 0}),
+                 "cannot reshape tensor of 0 elements into shape [-1, 0] because the "
+                 "unspecified dimension size -1 can be any value and is ambiguous");
+}
+
+TEST(HostileArguments, MatmulMessagesWithHugeEmptyOperands) {
+  // The row counts the messages print are products of sizes: they must not overflow (UBSan).
+  Tensor a = kiln::zeros({3, 1LL << 62, 0});
+  EXPECT_THROW(kiln::matmul(a, kiln::zeros({5})), kiln::Error);
+  EXPECT_THROW(kiln::matmul(kiln::zeros({5, 2}), kiln::zeros({4, 1LL << 62, 0, 3})), kiln::Error);
+  EXPECT_THROW(kiln::matmul(kiln::zeros({2}), kiln::zeros({4, 1LL << 62, 0, 3})), kiln::Error);
+}
+
+TEST(HostileArguments, NllLossTargetOutOfBounds) {
+  Tensor logits = kiln::zeros({2, 3});
+  namespace F = kiln::nn::functional;
+  EXPECT_MESSAGE(F::nll_loss(logits, kiln::tensor({int64_t{0}, int64_t{5}})),
+                 "Target 5 is out of bounds.");
+  EXPECT_MESSAGE(F::nll_loss(logits, kiln::tensor({int64_t{0}, int64_t{-1}})),
+                 "Target -1 is out of bounds.");
+  EXPECT_MESSAGE(F::nll_loss(logits, kiln::tensor({int64_t{3}, int64_t{1}})),
+                 "Target 3 is out of bounds.");
+  EXPECT_MESSAGE(F::cross_entropy(logits, kiln::tensor({int64_t{0}, int64_t{5}})),
+                 "Target 5 is out of bounds.");
+  EXPECT_MESSAGE(F::cross_entropy(logits, kiln::tensor({int64_t{0}, kMax})),
+                 "Target 9223372036854775807 is out of bounds.");
+  EXPECT_MESSAGE(F::cross_entropy(logits, kiln::tensor({int64_t{0}, kMin})),
+                 "Target -9223372036854775808 is out of bounds.");
+  EXPECT_MESSAGE(F::nll_loss(logits, kiln::tensor({int64_t{0}, int64_t{5}}),
+                             F::NLLLossFuncOptions().reduction(kiln::kNone)),
+                 "Target 5 is out of bounds.");
+  EXPECT_MESSAGE(F::nll_loss(kiln::zeros({3}), kiln::tensor(int64_t{3})),
+                 "Target 3 is out of bounds.");
+  // ignore_index (-100 by default) is not a class and is not checked.
+  EXPECT_EQ(values(F::nll_loss(logits, kiln::tensor({int64_t{0}, int64_t{-100}}))),
+            std::vector<double>{0});
+}
+
+TEST(HostileArguments, ZeroDimReductionsWithRepeatedDims) {
+  Tensor s = kiln::tensor(3.0);
+  EXPECT_MESSAGE(s.sum({0, 0}), "dim 0 appears multiple times in the list of dims");
+  EXPECT_MESSAGE(s.sum({0, -1}), "dim 0 appears multiple times in the list of dims");
+  EXPECT_MESSAGE(s.amax({0, 0}), "dim 0 appears multiple times in the list of dims");
+  EXPECT_MESSAGE(s.mean({0, 0}), "dim 0 appears multiple times in the list of dims");
+  EXPECT_MESSAGE(s.var({0, 0}), "dim 0 appears multiple times in the list of dims");
+  EXPECT_MESSAGE(s.sum({1}),
+                 "Dimension out of range (expected to be in range of [-1, 0], but got 1)");
+  EXPECT_EQ(values(s.sum({0})), std::vector<double>{3});
+  EXPECT_EQ(s.sum({0}, true).dim(), 0);
+  for (bool keepdim : {false, true}) {
+    for (int64_t d : {0, -1}) {
+      Tensor a = s.argmax(d, keepdim);
+      EXPECT_EQ(a.dim(), 0);
+      EXPECT_EQ(values(a), std::vector<double>{0});
+      auto [mv, mi] = s.max(d, keepdim);
+      EXPECT_EQ(mv.dim(), 0);
+      EXPECT_EQ(mi.dim(), 0);
+      EXPECT_EQ(values(mv), std::vector<double>{3});
+      EXPECT_EQ(values(mi), std::vector<double>{0});
+      auto [nv, ni] = s.min(d, keepdim);
+      EXPECT_EQ(ni.dim(), 0);
+      EXPECT_EQ(values(ni), std::vector<double>{0});
+    }
+    EXPECT_EQ(s.argmax(std::nullopt, keepdim).dim(), 0);
+  }
+  EXPECT_MESSAGE(s.max(1, false),
+                 "Dimension out of range (expected to be in range of [-1, 0], but got 1)");
+  EXPECT_MESSAGE(s.flatten(0, 1),
+                 "Dimension out of range (expected to be in range of [-1, 0], but got 1)");
+  EXPECT_EQ(s.flatten(-1, 0).sizes().vec(), std::vector<int64_t>{1});
+}
+
+TEST(HostileArguments, FillAndIndexPutWithAZeroDimValueOnExpandedViews) {
+  Tensor b = kiln::zeros({1});
+  b.expand({3}).fill_(kiln::tensor(4.0f));
+  EXPECT_EQ(values(b), std::vector<double>{4});
+  Tensor c = kiln::zeros({1});
+  c.expand({3}).index_put_({Slice()}, kiln::tensor(5.0f));
+  EXPECT_EQ(values(c), std::vector<double>{5});
+  Tensor d = kiln::zeros({1});
+  d.expand({3}).index_put_({1}, 6.0);
+  EXPECT_EQ(values(d), std::vector<double>{6});
+  Tensor m = kiln::zeros({2, 1});
+  m.expand({2, 3}).index_put_({Slice(), 0}, kiln::tensor(7.0f));
+  EXPECT_EQ(values(m), (std::vector<double>{7, 7}));
+  // A value of more than one element is still refused there, as in PyTorch.
+  Tensor f = kiln::zeros({1});
+  EXPECT_MESSAGE(f.expand({3}).index_put_({Slice()}, kiln::ones({3})),
+                 "unsupported operation: more than one element of the written-to tensor refers to "
+                 "a single memory location. Please clone() the tensor before performing the "
+                 "operation.");
+  EXPECT_EQ(values(f), std::vector<double>{0});
+}
+
+TEST(HostileArguments, LibtorchMessagesForShapeErrors) {
+  Tensor v = kiln::arange(6.0).view({2, 3});
+  EXPECT_MESSAGE(v.view({4, 2}), "shape '[4, 2]' is invalid for input of size 6");
+  EXPECT_MESSAGE(v.reshape({4, 2}), "shape '[4, 2]' is invalid for input of size 6");
+  EXPECT_MESSAGE(v.view({-1, 0}), "shape '[-1, 0]' is invalid for input of size 6");
+  EXPECT_MESSAGE(v.view({kMax, kMax}),
+                 "shape '[9223372036854775807, 9223372036854775807]' is invalid for input of "
+                 "size 6");
+  EXPECT_MESSAGE(v.view({-2, -3}), "invalid shape dimension -2");
+  EXPECT_MESSAGE(v.index({Slice(None, None, 0)}), "slice step cannot be zero");
+  EXPECT_MESSAGE(v.index({Slice(None, None, -1)}), "step must be greater than zero");
+  // narrow as 1.13 checks it: start wrapped as a dimension index, then start + length.
+  EXPECT_MESSAGE(v.narrow(1, kMax, 1),
+                 "Dimension out of range (expected to be in range of [-3, 2], but got "
+                 "9223372036854775807)");
+  EXPECT_MESSAGE(v.narrow(1, 4, 0),
+                 "Dimension out of range (expected to be in range of [-3, 2], but got 4)");
+  EXPECT_MESSAGE(v.narrow(1, 0, -1), "start (0) + length (-1) exceeds dimension size (3).");
+  EXPECT_MESSAGE(v.narrow(1, -1, 2), "start (2) + length (2) exceeds dimension size (3).");
+  EXPECT_EQ(v.narrow(1, 3, 0).sizes().vec(), (std::vector<int64_t>{2, 0}));
+  EXPECT_EQ(kiln::zeros({0}).narrow(0, -1, 0).sizes().vec(), std::vector<int64_t>{0});
+  EXPECT_MESSAGE(v.expand({3}),
+                 "expand(CPUFloatType{[2, 3]}, size=[3]): the number of sizes provided (1) must "
+                 "be greater or equal to the number of dimensions in the tensor (2)");
+  EXPECT_MESSAGE(kiln::zeros({2, 3}, kiln::kLong).expand({2}),
+                 "expand(CPULongType{[2, 3]}, size=[2]): the number of sizes provided (1) must "
+                 "be greater or equal to the number of dimensions in the tensor (2)");
+  EXPECT_MESSAGE(v.expand({3, -2}),
+                 "The expanded size of the tensor (-2) must match the existing size (3) at "
+                 "non-singleton dimension 1.  Target sizes: [3, -2].  Tensor sizes: [2, 3]");
+  EXPECT_MESSAGE(v.expand({-1, 2, 3}),
+                 "The expanded size of the tensor (-1) isn't allowed in a leading, non-existing "
+                 "dimension 0");
+  EXPECT_MESSAGE(v.expand({kMax, 2, 3}), "numel: integer multiplication overflow");
+  EXPECT_MESSAGE(kiln::stack({kiln::zeros({2, 3}), kiln::zeros({2, 3}), kiln::zeros({3, 2})}, 1),
+                 "stack expects each tensor to be equal size, but got [2, 3] at entry 0 and "
+                 "[3, 2] at entry 2");
+  EXPECT_MESSAGE(kiln::stack({kiln::zeros({2}), kiln::zeros({2})}, kMax),
+                 "Dimension out of range (expected to be in range of [-2, 1], but got "
+                 "9223372036854775807)");
+  EXPECT_MESSAGE(kiln::stack({}), "stack expects a non-empty TensorList");
+}
+
+TEST(HostileArguments, ExtremaOfEmptyTensors) {
+  EXPECT_MESSAGE(kiln::zeros({0}).amax(),
+                 "amax(): Expected reduction dim to be specified for input.numel() == 0. Specify "
+                 "the reduction dim with the 'dim' argument.");
+  EXPECT_MESSAGE(kiln::zeros({0, 3}).amin(),
+                 "amin(): Expected reduction dim to be specified for input.numel() == 0. Specify "
+                 "the reduction dim with the 'dim' argument.");
+  EXPECT_MESSAGE(kiln::zeros({2, 0}).amax(1),
+                 "amax(): Expected reduction dim 1 to have non-zero size.");
+  EXPECT_EQ(kiln::zeros({2, 0}).amax(0).sizes().vec(), std::vector<int64_t>{0});
+  EXPECT_MESSAGE(kiln::zeros({0}).argmax(),
+                 "argmax(): Expected reduction dim to be specified for input.numel() == 0.");
+  EXPECT_MESSAGE(kiln::zeros({0}).argmin(),
+                 "argmin(): Expected reduction dim to be specified for input.numel() == 0.");
+  EXPECT_MESSAGE(kiln::zeros({2, 0}).argmax(1),
+                 "argmax(): Expected reduction dim 1 to have non-zero size.");
+  EXPECT_EQ(kiln::zeros({2, 0}).argmax(0).sizes().vec(), std::vector<int64_t>{0});
+  EXPECT_MESSAGE(kiln::zeros({0}).max(),
+                 "max(): Expected reduction dim to be specified for input.numel() == 0. Specify "
+                 "the reduction dim with the 'dim' argument.");
+  EXPECT_MESSAGE(kiln::zeros({2, 0}).max(1),
+                 "max(): Expected reduction dim 1 to have non-zero size.");
+  EXPECT_EQ(std::get<1>(kiln::zeros({0, 3}).max(1)).sizes().vec(), std::vector<int64_t>{0});
 }

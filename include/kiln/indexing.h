@@ -4,6 +4,8 @@
 #include <initializer_list>
 #include <optional>
 
+#include "kiln/error.h"
+
 namespace kiln::indexing {
 
 struct NoneIndexType {};
@@ -32,7 +34,10 @@ class Slice {
  public:
   Slice(SliceBound start = std::nullopt, SliceBound stop = std::nullopt,
         SliceBound step = std::nullopt)
-      : start_(start.value()), stop_(stop.value()), step_(step.value()) {}
+      : start_(start.value()), stop_(stop.value()), step_(step.value()) {
+    // As libtorch's Slice, which refuses a zero step when it is built.
+    if (step_ == 0) throw Error("slice step cannot be zero");
+  }
   std::optional<int64_t> start() const { return start_; }
   std::optional<int64_t> stop() const { return stop_; }
   std::optional<int64_t> step() const { return step_; }

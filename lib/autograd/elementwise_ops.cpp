@@ -5,6 +5,8 @@
 
 #include <absl/strings/str_cat.h>
 
+#include <optional>
+
 #include "kiln/autograd.h"
 #include "kiln/ops.h"
 #include "lib/autograd/function.h"
@@ -384,21 +386,26 @@ Tensor overwritten(const char* name, const Tensor& old, Tensor value) {
   return value;
 }
 
-Tensor& fillScalar(Tensor& self, const Scalar& value, const char* name) {
-  // An expanded view (a stride of 0 over a size above 1) names one element many times: as in
-  // PyTorch, fill_ and zero_ write each of its elements once, through the view without the
-  // repetition (other in-place ops refuse such a view).
+// An expanded view (a stride of 0 over a size above 1) names one element many times: as in
+// PyTorch, fill_ and zero_ (with a number or a 0-dim tensor) write each of its elements once,
+// through this view without the repetition (other in-place ops refuse such a view). Nullopt
+// when self names each element once.
+std::optional<Tensor> withoutRepeats(const Tensor& self) {
   std::vector<int64_t> once = self.sizes().vec();
   bool repeats = false;
   for (size_t d = 0; d < once.size(); ++d) {
-    if (once[d] > 1 && self.stride(static_cast<int64_t>(d)) == 0) {
+    if (once[d] > 1 && self.strides()[d] == 0) {
       once[d] = 1;
       repeats = true;
     }
   }
-  if (repeats) {
-    Tensor target = detail::makeView(self, once, self.strides().vec(), self.storage_offset());
-    fillScalar(target, value, name);
+  if (!repeats) return std::nullopt;
+  return detail::makeView(self, once, self.strides().vec(), self.storage_offset());
+}
+
+Tensor& fillScalar(Tensor& self, const Scalar& value, const char* name) {
+  if (std::optional<Tensor> once = withoutRepeats(self)) {
+    fillScalar(*once, value, name);
     return self;
   }
   autograd::checkInPlaceAllowed(self, {});
@@ -422,6 +429,10 @@ Tensor& Tensor::fill_(const Tensor& value) {
   if (value.dim() != 0) {
     throw Error(absl::StrCat("fill_ only supports 0-dimension value tensor but got tensor with ",
                              value.dim(), " dimensions."));
+  }
+  if (std::optional<Tensor> once = withoutRepeats(*this)) {
+    once->fill_(value);
+    return *this;
   }
   if (!autograd::needsGrad({&value, this})) return copy_(value);
   autograd::checkInPlaceAllowed(*this, {&value});

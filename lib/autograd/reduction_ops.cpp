@@ -21,9 +21,11 @@ using detail::reduceDims;
 namespace {
 
 // How many elements each result of a reduction over `dims` covers.
-int64_t countOf(const Tensor& a, const std::vector<int64_t>& dims) {
-  int64_t n = 1;
-  for (int64_t d : dims) n *= a.size(d);
+// As a double: the exact count of an empty tensor's reduction can overflow an int64 (a
+// [3, 2^62, 0] over dims 0 and 1); its result is then empty and the count unused.
+double countOf(const Tensor& a, const std::vector<int64_t>& dims) {
+  double n = 1;
+  for (int64_t d : dims) n *= static_cast<double>(a.size(d));
   return n;
 }
 
@@ -59,7 +61,7 @@ Tensor meanImpl(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<Sc
                 const char* name) {
   Tensor out = detail::reduceMean(a, dim, keepdim, dtype);
   std::vector<int64_t> dims = reduceDims(a, dim);
-  double n = static_cast<double>(countOf(a, dims));
+  double n = countOf(a, dims);
   recordReduction(
       out, a, name, Saves::Nothing,
       [dims, keepdim, n, in = InputShape(a)](const Tensor& g, const Tensor&, const Tensor&) {
@@ -139,7 +141,7 @@ Tensor extremumAll(const Tensor& a, ir::ReduceOp op, const char* what, const cha
 Tensor varImpl(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
   Tensor out = detail::reduceVar(a, dim, unbiased, keepdim);
   std::vector<int64_t> dims = reduceDims(a, dim);
-  double denom = static_cast<double>(std::max<int64_t>(countOf(a, dims) - (unbiased ? 1 : 0), 0));
+  double denom = std::max(countOf(a, dims) - (unbiased ? 1 : 0), 0.0);
   recordReduction(out, a, "VarBackward0", Saves::Input,
                   [dims, keepdim, denom](const Tensor& g, const Tensor& x, const Tensor&) {
                     Tensor centered = x - (dims.empty() ? x.mean() : x.mean(dims, true));
@@ -157,7 +159,7 @@ Tensor stdImpl(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
     out = sqrt(detail::reduceVar(a, dim, unbiased, keepdim));
   }
   std::vector<int64_t> dims = reduceDims(a, dim);
-  double denom = static_cast<double>(std::max<int64_t>(countOf(a, dims) - (unbiased ? 1 : 0), 0));
+  double denom = std::max(countOf(a, dims) - (unbiased ? 1 : 0), 0.0);
   recordReduction(out, a, "StdBackward0", Saves::Both,
                   [dims, keepdim, denom](const Tensor& g, const Tensor& x, const Tensor& y) {
                     Tensor gv = where(y == 0, zeros_like(g), g / (y * 2));

@@ -10,6 +10,7 @@
 #include "kiln/ops.h"
 #include "lib/autograd/function.h"
 #include "lib/autograd/rules.h"
+#include "lib/core/checked.h"
 #include "lib/frontend/common.h"
 #include "lib/frontend/raw_ops.h"
 
@@ -47,7 +48,8 @@ bool nonOverlapping(const std::vector<int64_t>& sizes, const std::vector<int64_t
   int64_t reach = 0;
   for (auto [stride, size] : dims) {
     if (stride <= reach) return false;
-    reach += stride * (size - 1);
+    // Saturating: an empty view may have huge strides (its sizes > 1 still reach nothing).
+    reach = saturatingAdd(reach, saturatingMul(stride, size - 1));
   }
   return true;
 }

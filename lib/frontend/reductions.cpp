@@ -7,6 +7,7 @@
 
 #include "kiln/autograd.h"
 #include "kiln/ops.h"
+#include "lib/core/checked.h"
 #include "lib/core/scalar_type.h"
 #include "lib/frontend/common.h"
 #include "lib/frontend/raw_ops.h"
@@ -56,9 +57,12 @@ ScalarType sumType(const Tensor& a, std::optional<ScalarType> dtype) {
   return isFloatingType(a.dtype()) ? a.dtype() : kLong;
 }
 
-int64_t countOf(const Tensor& a, const std::vector<int64_t>& dims) {
-  int64_t n = 1;
-  for (int64_t d : dims) n *= a.size(d);
+// The number of elements each output element of a reduction over `dims` combines, as a double:
+// an empty tensor's other dims may make the exact count overflow an int64 (a [3, 2^62, 0] over
+// dims 0 and 1), and then the result is empty and the count unused.
+double countOf(const Tensor& a, const std::vector<int64_t>& dims) {
+  double n = 1;
+  for (int64_t d : dims) n *= static_cast<double>(a.size(d));
   return n;
 }
 
@@ -72,11 +76,13 @@ std::vector<int64_t> reduceDims(const Tensor& a, IntArrayRef dims) {
     for (int64_t d = 0; d < a.dim(); ++d) out.push_back(d);
     return out;
   }
+  std::vector<int64_t> seen;  // a 0-dim tensor's dims 0 and -1 are both dim 0, reducing nothing
   for (int64_t d : dims) {
     int64_t w = wrapDim(d, a.dim());
-    if (std::find(out.begin(), out.end(), w) != out.end()) {
+    if (std::find(seen.begin(), seen.end(), w) != seen.end()) {
       throw Error(absl::StrCat("dim ", w, " appears multiple times in the list of dims"));
     }
+    seen.push_back(w);
     if (a.dim() > 0) out.push_back(w);
   }
   std::sort(out.begin(), out.end());
@@ -98,7 +104,7 @@ Tensor reduceMean(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<
         std::string(toString(t))));
   }
   std::vector<int64_t> dims = reduceDims(a, dim);
-  double n = static_cast<double>(countOf(a, dims));
+  double n = countOf(a, dims);
   ir::NodeRef s = reduceNode(ir::ReduceOp::Sum, readNode(a), dims, t);
   ir::NodeRef m = elementwiseNode(ScalarOp::Div, t, {s, constantNode(n, t, s->shape())});
   return finish(m, dims, keepdim, a.device());
@@ -122,6 +128,11 @@ Tensor reduceAll(const Tensor& a, ir::ReduceOp op, const char* name) {
 
 Tensor reduceExtremum(const Tensor& a, IntArrayRef dim, bool keepdim, ir::ReduceOp op,
                       const char* name) {
+  if (dim.empty() && a.numel() == 0) {
+    throw Error(absl::StrCat(name,
+                             "(): Expected reduction dim to be specified for input.numel() == 0. "
+                             "Specify the reduction dim with the 'dim' argument."));
+  }
   std::vector<int64_t> dims = reduceDims(a, dim);
   for (int64_t d : dims) {
     if (a.size(d) == 0) {
@@ -133,6 +144,10 @@ Tensor reduceExtremum(const Tensor& a, IntArrayRef dim, bool keepdim, ir::Reduce
 
 Tensor reduceArg(const Tensor& a, std::optional<int64_t> dim, bool keepdim, ir::ReduceOp op,
                  const char* name) {
+  if (!dim && a.numel() == 0) {
+    throw Error(
+        absl::StrCat(name, "(): Expected reduction dim to be specified for input.numel() == 0."));
+  }
   Tensor src = dim ? a : a.reshape({-1});
   int64_t d = dim ? wrapDim(*dim, a.dim()) : 0;
   if (src.dim() == 0) src = src.reshape({1});
@@ -151,8 +166,9 @@ Tensor reduceArg(const Tensor& a, std::optional<int64_t> dim, bool keepdim, ir::
     Tensor t = record(std::move(n), a.device());
     return keepdim ? t.reshape(std::vector<int64_t>(a.dim(), 1)) : t.reshape({});
   }
-  return finish(std::move(n), a.dim() == 0 ? std::vector<int64_t>{} : std::vector<int64_t>{d},
-                keepdim || a.dim() == 0, a.device());
+  // A 0-dim input gives a 0-dim index (0), with keepdim or without, as in PyTorch.
+  if (a.dim() == 0) return finish(std::move(n), {0}, false, a.device());
+  return finish(std::move(n), {d}, keepdim, a.device());
 }
 
 Tensor reduceVar(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
@@ -160,16 +176,15 @@ Tensor reduceVar(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) 
     throw Error(absl::StrCat("std and var only support floating point and complex dtypes"));
   }
   std::vector<int64_t> dims = reduceDims(a, dim);
-  int64_t n = countOf(a, dims);
+  double n = countOf(a, dims);
   ScalarType t = a.dtype();
   ir::NodeRef x = readNode(a);
   ir::NodeRef sum = reduceNode(ir::ReduceOp::Sum, x, dims, t);
-  ir::NodeRef mean = elementwiseNode(ScalarOp::Div, t,
-                                     {sum, constantNode(static_cast<double>(n), t, sum->shape())});
+  ir::NodeRef mean = elementwiseNode(ScalarOp::Div, t, {sum, constantNode(n, t, sum->shape())});
   ir::NodeRef dev = elementwiseNode(ScalarOp::Sub, t, {x, expandNode(mean, x->shape())});
   ir::NodeRef sq = elementwiseNode(ScalarOp::Mul, t, {dev, dev});
   ir::NodeRef ss = reduceNode(ir::ReduceOp::Sum, sq, dims, t);
-  double denom = static_cast<double>(std::max<int64_t>(n - (unbiased ? 1 : 0), 0));
+  double denom = std::max(n - (unbiased ? 1 : 0), 0.0);
   ir::NodeRef v = elementwiseNode(ScalarOp::Div, t, {ss, constantNode(denom, t, ss->shape())});
   return finish(v, dims, keepdim, a.device());
 }
@@ -254,18 +269,20 @@ void checkMatmul(const Tensor& a, const Tensor& b) {
   const int64_t k = a.size(-1), rhs_k = db == 1 ? b.size(0) : b.size(-2);
   // PyTorch's messages name the product it computes: mv(m, v), mm, or bmm of the broadcast
   // batches; a batched b with a matrix or vector a is folded transposed (b^T's rows times a^T).
+  // (The row and batch counts the messages print are multiplied unchecked, as PyTorch's are: only
+  // an empty operand's can pass the int64 range.)
   auto mvMismatch = [](int64_t rows, int64_t cols, int64_t n) {
     return Error(absl::StrCat("size mismatch, got ", rows, ", ", rows, "x", cols, ",", n));
   };
   if (k != rhs_k && db == 1) {
     int64_t rows = 1;
-    for (int64_t d = 0; d + 1 < da; ++d) rows *= a.size(d);
+    for (int64_t d = 0; d + 1 < da; ++d) rows = wrappingMul(rows, a.size(d));
     throw mvMismatch(rows, k, rhs_k);
   }
   if (da <= 2 && db >= 3) {
     if (k != rhs_k) {
       int64_t rows = b.size(-1);
-      for (int64_t d = 0; d + 2 < db; ++d) rows *= b.size(d);
+      for (int64_t d = 0; d + 2 < db; ++d) rows = wrappingMul(rows, b.size(d));
       if (da == 1) throw mvMismatch(rows, rhs_k, k);
       throw Error(absl::StrCat("mat1 and mat2 shapes cannot be multiplied (", rows, "x", rhs_k,
                                " and ", k, "x", a.size(0), ")"));
@@ -279,7 +296,7 @@ void checkMatmul(const Tensor& a, const Tensor& b) {
                         std::vector<int64_t>(b.sizes().begin(), b.sizes().end() - 2));
     if (k != rhs_k) {
       int64_t count = 1;
-      for (int64_t n : batch) count *= n;
+      for (int64_t n : batch) count = wrappingMul(count, n);
       throw Error(absl::StrCat("Expected size for first two dimensions of batch2 tensor to be: [",
                                count, ", ", k, "] but got: [", count, ", ", rhs_k, "]."));
     }
@@ -287,7 +304,7 @@ void checkMatmul(const Tensor& a, const Tensor& b) {
   }
   if (k != rhs_k) {
     int64_t rows = 1;
-    for (int64_t d = 0; d + 1 < da; ++d) rows *= a.size(d);
+    for (int64_t d = 0; d + 1 < da; ++d) rows = wrappingMul(rows, a.size(d));
     const int64_t cols = db == 1 ? 1 : b.size(-1);
     if (da == 2 && db == 2) checkMm(a, b);
     throw Error(absl::StrCat("mat1 and mat2 shapes cannot be multiplied (", rows, "x", k, " and ",

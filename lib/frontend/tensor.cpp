@@ -42,11 +42,22 @@ IntArrayRef Tensor::sizes() const {
 IntArrayRef Tensor::strides() const {
   return implOf(*this).strides;
 }
+namespace {
+// size(d) and stride(d) wrap d as PyTorch's maybe_wrap_dim without wrap_scalar: a 0-dim tensor
+// has no dimension to name (wrapDim would accept 0 and -1 there, as reductions do).
+int64_t wrapAccessorDim(int64_t d, int64_t ndim) {
+  if (ndim == 0) {
+    throw Error(absl::StrCat("Dimension specified as ", d, " but tensor has no dimensions"));
+  }
+  return detail::wrapDim(d, ndim);
+}
+}  // namespace
+
 int64_t Tensor::size(int64_t d) const {
-  return implOf(*this).sizes[detail::wrapDim(d, dim())];
+  return implOf(*this).sizes[wrapAccessorDim(d, dim())];
 }
 int64_t Tensor::stride(int64_t d) const {
-  return implOf(*this).strides[detail::wrapDim(d, dim())];
+  return implOf(*this).strides[wrapAccessorDim(d, dim())];
 }
 int64_t Tensor::dim() const {
   return static_cast<int64_t>(implOf(*this).sizes.size());

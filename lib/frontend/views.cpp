@@ -20,9 +20,12 @@ using detail::wrapDim;
 
 namespace {
 
+// PyTorch's infer_size, with the product of the known sizes exact: a 0 among them makes it 0
+// however large the others ([3, 2^62, 0] views an empty tensor), and a product past the int64
+// range fits no tensor (an empty one only gets its -1 inferred as 0).
 std::vector<int64_t> inferSize(IntArrayRef shape, int64_t numel) {
   std::vector<int64_t> out = shape.vec();
-  int64_t known = 1;
+  std::vector<int64_t> known_sizes;
   int infer = -1;
   for (size_t i = 0; i < out.size(); ++i) {
     if (out[i] == -1) {
@@ -30,18 +33,45 @@ std::vector<int64_t> inferSize(IntArrayRef shape, int64_t numel) {
       infer = static_cast<int>(i);
     } else if (out[i] < 0) {
       throw Error(absl::StrCat("invalid shape dimension ", out[i]));
-    } else if (mulOverflows(known, out[i], &known)) {
-      throw Error(absl::StrCat("shape '", shapeText(shape.vec()), "' is invalid for input of size ",
-                               numel));
+    } else {
+      known_sizes.push_back(out[i]);
     }
   }
-  if (infer >= 0 && known != 0 && numel % known == 0) {
-    out[infer] = numel / known;
+  int64_t known;
+  const bool has_zero = std::find(known_sizes.begin(), known_sizes.end(), 0) != known_sizes.end();
+  if (has_zero) {
+    known = 0;
+  } else if (productOverflows(known_sizes, &known)) {
+    if (infer >= 0 && numel == 0) {
+      out[infer] = 0;
+      return out;
+    }
+    throw Error(
+        absl::StrCat("shape '", shapeText(shape.vec()), "' is invalid for input of size ", numel));
+  }
+  if (numel == known || (infer >= 0 && known > 0 && numel % known == 0)) {
+    if (infer >= 0) {
+      if (known == 0) {
+        throw Error(absl::StrCat("cannot reshape tensor of 0 elements into shape ",
+                                 shapeText(shape.vec()),
+                                 " because the unspecified dimension size -1 can be any value and "
+                                 "is ambiguous"));
+      }
+      out[infer] = numel / known;
+    }
     return out;
   }
-  if (infer < 0 && known == numel) return out;
   throw Error(
       absl::StrCat("shape '", shapeText(shape.vec()), "' is invalid for input of size ", numel));
+}
+
+// The offset of element `index` along a dimension of stride `stride`, from `offset`. Only an
+// empty view's offsets can overflow (a view with elements lies inside its storage), and a view
+// without elements reads nothing: it keeps `offset` then.
+int64_t offsetAlong(int64_t offset, int64_t index, int64_t stride) {
+  int64_t step, out;
+  if (mulOverflows(index, stride, &step) || addOverflows(offset, step, &out)) return offset;
+  return out;
 }
 
 // PyTorch's computeStride: strides for viewing (sizes, strides) as `shape` without a copy, if
@@ -125,7 +155,9 @@ Tensor squeezeView(const Tensor& self, int64_t d) {
 Tensor unsqueezeView(const Tensor& self, int64_t d) {
   int64_t w = wrapDim(d, self.dim() + 1);
   std::vector<int64_t> sz = self.sizes().vec(), st = self.strides().vec();
-  int64_t new_stride = w >= self.dim() ? 1 : sz[w] * st[w];
+  // Saturating: the stride of a size-1 dimension is never used to step, and an empty view's
+  // size times stride may pass the int64 range ([3, 2^62, 0] unsqueezed at 0).
+  int64_t new_stride = w >= self.dim() ? 1 : saturatingMul(sz[w], st[w]);
   sz.insert(sz.begin() + w, 1);
   st.insert(st.begin() + w, new_stride);
   return makeView(self, sz, st, self.storage_offset());
@@ -180,7 +212,7 @@ Tensor expandView(const Tensor& self, IntArrayRef size) {
   int64_t n = static_cast<int64_t>(target.size());
   if (n < self.dim()) {
     throw Error(absl::StrCat(
-        "expand(torch.FloatTensor{", absl::StrJoin(self.sizes().vec(), ","),
+        "expand(CPU", std::string(toString(self.dtype())), "Type{", shapeText(self.sizes().vec()),
         "}, size=", shapeText(target), "): the number of sizes provided (", n,
         ") must be greater or equal to the number of dimensions in the tensor (", self.dim(), ")"));
   }
@@ -210,21 +242,19 @@ Tensor expandView(const Tensor& self, IntArrayRef size) {
 
 Tensor narrowView(const Tensor& self, int64_t d, int64_t start, int64_t length) {
   if (self.dim() == 0) throw Error("narrow() cannot be applied to a 0-dim tensor.");
-  if (length < 0) throw Error("narrow(): length must be non-negative.");
+  // PyTorch 1.13's checks and messages: start is wrapped as a dimension index would be (its end,
+  // start == size, is allowed), and a negative length is reported as exceeding the size.
   int64_t w = wrapDim(d, self.dim());
   int64_t cur = self.size(w);
-  if (start < -cur || start > cur) {
-    throw Error(absl::StrCat("start out of range (expected to be in range of [", -cur, ", ", cur,
-                             "], but got ", start, ")"));
-  }
-  if (start < 0) start += cur;
-  if (start > cur - length) {
+  if (start != cur) start = wrapDim(start, cur);
+  if (length < 0 || start > cur - length) {
     throw Error(absl::StrCat("start (", start, ") + length (", length, ") exceeds dimension size (",
                              cur, ")."));
   }
   std::vector<int64_t> sz = self.sizes().vec();
   sz[w] = length;
-  return makeView(self, sz, self.strides().vec(), self.storage_offset() + start * self.stride(w));
+  return makeView(self, sz, self.strides().vec(),
+                  offsetAlong(self.storage_offset(), start, self.stride(w)));
 }
 
 Tensor selectView(const Tensor& self, int64_t d, int64_t index) {
@@ -237,7 +267,7 @@ Tensor selectView(const Tensor& self, int64_t d, int64_t index) {
   }
   if (index < 0) index += cur;
   std::vector<int64_t> sz = self.sizes().vec(), st = self.strides().vec();
-  int64_t off = self.storage_offset() + index * st[w];
+  int64_t off = offsetAlong(self.storage_offset(), index, st[w]);
   sz.erase(sz.begin() + w);
   st.erase(st.begin() + w);
   return makeView(self, sz, st, off);
@@ -441,14 +471,29 @@ Tensor Tensor::view_as(const Tensor& other) const {
 
 Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
   int64_t n = dim();
-  if (n == 0) return reshape({1});
+  if (n == 0) {
+    wrapDim(start_dim, n);
+    wrapDim(end_dim, n);
+    return reshape({1});
+  }
   int64_t s = wrapDim(start_dim, n), e = wrapDim(end_dim, n);
   if (s > e) throw Error("flatten() has invalid args: start_dim cannot come after end_dim");
   if (s == e) return *this;
   std::vector<int64_t> shape;
   for (int64_t d = 0; d < s; ++d) shape.push_back(size(d));
-  int64_t flat = 1;
-  for (int64_t d = s; d <= e; ++d) flat *= size(d);
+  // An empty tensor's flattened dims may multiply past the int64 range. PyTorch's product wraps
+  // and reshape refuses a negative one ("invalid shape dimension -4611686018427387904" for a
+  // [3, 2^62, 0] flattened over dims 0 and 1): that error, and a refusal too where its product
+  // wraps to a positive (wrong) size.
+  std::vector<int64_t> flattened(sizes().begin() + s, sizes().begin() + e + 1);
+  int64_t flat = 0;
+  const bool has_zero = std::find(flattened.begin(), flattened.end(), 0) != flattened.end();
+  if (!has_zero && productOverflows(flattened, &flat)) {
+    int64_t wrapped = 1;
+    for (int64_t x : flattened) wrapped = wrappingMul(wrapped, x);
+    if (wrapped < 0) throw Error(absl::StrCat("invalid shape dimension ", wrapped));
+    throw Error("numel: integer multiplication overflow");
+  }
   shape.push_back(flat);
   for (int64_t d = e + 1; d < n; ++d) shape.push_back(size(d));
   return reshape(shape);

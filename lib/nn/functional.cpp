@@ -86,6 +86,19 @@ int64_t checkNllShapes(const Tensor& input, const Tensor& target, const Tensor& 
   return classes;
 }
 
+// PyTorch's kernel check of each target class (ignore_index aside): it reads the targets, so
+// kiln materializes them here, when the loss is recorded, to throw PyTorch's error then rather
+// than compute a loss that silently drops the row (the one-hot mask would match no class).
+void checkTargets(const Tensor& target, int64_t classes, int64_t ignore_index) {
+  Tensor t = target.detach().contiguous();
+  const int64_t* p = t.data_ptr<int64_t>();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    if (p[i] != ignore_index && (p[i] < 0 || p[i] >= classes)) {
+      throw Error("Target " + std::to_string(p[i]) + " is out of bounds.");
+    }
+  }
+}
+
 // The pieces nll_loss and label-smoothed cross_entropy share, for input [N, C], target [N].
 struct NllParts {
   Tensor onehot;       // [N, C] in the input's dtype: 1 at each row's target class
@@ -203,7 +216,8 @@ Tensor nllLossRows(const Tensor& input, const Tensor& target, const NLLLossFuncO
 }  // namespace
 
 Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossFuncOptions& options) {
-  checkNllShapes(input, target, options.weight());
+  const int64_t classes = checkNllShapes(input, target, options.weight());
+  checkTargets(target, classes, options.ignore_index());
   Tensor r;
   if (input.dim() == 1) {
     // One sample without a batch dimension.
