@@ -871,7 +871,7 @@ TEST(HostileArgs, EveryOpTakingSizesDimsOrIndices) {
         Expect e = bytes_fit ? Expect::result(s) : Expect::error();
         if (bytes_fit && *n <= kReadLimit)
           e.values = std::vector<double>(static_cast<size_t>(*n), 5);
-        int which = static_cast<int>(h.pick(0, 3));
+        int which = static_cast<int>(h.pick(0, 6));
         if (which == 0) {
           if (e.values) e.values = std::vector<double>(e.values->size(), 0);
           check("zeros(" + text(s) + ")", e, [&] { return kiln::zeros(s, kiln::kDouble); });
@@ -880,6 +880,42 @@ TEST(HostileArgs, EveryOpTakingSizesDimsOrIndices) {
           check("ones(" + text(s) + ")", e, [&] { return kiln::ones(s, kiln::kDouble); });
         } else if (which == 2) {
           check("full(" + text(s) + ", 5)", e, [&] { return kiln::full(s, 5.0, kiln::kDouble); });
+        } else if (which == 4) {
+          // Random values: the shape, and that each lies in [0, 1).
+          if (e.values) e.values.reset();
+          check("rand(" + text(s) + ")", e, [&] {
+            Tensor t = kiln::rand(s, kiln::kDouble);
+            if (t.numel() <= kReadLimit) {
+              for (double v : kiln::detail::toDoubles(t)) EXPECT_TRUE(v >= 0 && v < 1) << v;
+            }
+            return t;
+          });
+        } else if (which == 5) {
+          if (e.values) e.values.reset();
+          check("randint(-3, 4, " + text(s) + ")", e, [&] {
+            Tensor t = kiln::randint(-3, 4, s);
+            if (t.numel() <= kReadLimit) {
+              for (double v : kiln::detail::toDoubles(t)) EXPECT_TRUE(v >= -3 && v < 4) << v;
+            }
+            return t;
+          });
+        } else if (which == 6) {
+          // eye(n, m): hostile n and m.
+          int64_t rows = h.chance(50) ? h.pick(0, 4) : h.value(4);
+          int64_t cols = h.chance(50) ? h.pick(0, 4) : h.value(4);
+          Shape es = {rows, cols};
+          std::optional<int64_t> en = numelOf(es);
+          Expect ee = Expect::error();
+          if (rows >= 0 && cols >= 0 && shapeFits(es) && static_cast<i128>(*en) * 8 <= kMax) {
+            ee = Expect::result(es);
+            if (*en <= kReadLimit) {
+              std::vector<double> v;
+              forEachIndex(es, [&](const Shape& idx) { v.push_back(idx[0] == idx[1] ? 1 : 0); });
+              ee.values = v;
+            }
+          }
+          check("eye(" + std::to_string(rows) + ", " + std::to_string(cols) + ")", ee,
+                [&] { return kiln::eye(rows, cols, kiln::kDouble); });
         } else if (!bytes_fit || *n <= kReadLimit) {
           // empty() allocates at once: only small ones are made (under AddressSanitizer an
           // allocation past the machine's memory aborts instead of failing).
