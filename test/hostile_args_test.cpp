@@ -167,9 +167,8 @@ class Hostile {
   }
 
   // A materialized base: a small tensor of consecutive values (sometimes a transposed view, or
-  // long), or an empty tensor whose other sizes are huge. (Not [0, 2^62, 4]: the scheduler's
-  // loop merging multiplies 4 * 2^62 when it lowers a kernel over it, a signed overflow UBSan
-  // reports; see HostileArguments.DISABLED_KernelOverAnEmptyShapeWithHugeSizes.)
+  // long), or an empty tensor whose other sizes are huge (HostileArguments.
+  // KernelOverAnEmptyShapeWithHugeSizes covers [0, 2^62, 4] in a kernel).
   std::pair<Tensor, Ref> base() {
     if (chance(12)) {
       static const std::vector<Shape> huge = {{3, int64_t{1} << 62, 0},

@@ -1279,12 +1279,10 @@ TEST(HostileArguments, ExtremaOfEmptyTensors) {
   EXPECT_EQ(std::get<1>(kiln::zeros({0, 3}).max(1)).sizes().vec(), std::vector<int64_t>{0});
 }
 
-// Disabled until lib/sched/schedule.cpp checks it: lowering a kernel over an empty shape whose
-// other sizes are huge multiplies a stride by an extent in its loop-merge test
-// (`coef[d + 1] * k.loops[d + 1].extent`, 4 * 2^62 here), a signed overflow that UBSan reports
-// (the Release build gets the right, empty, result). test/hostile_args_test.cpp avoids such
-// shapes until then.
-TEST(HostileArguments, DISABLED_KernelOverAnEmptyShapeWithHugeSizes) {
+// Lowering a kernel over an empty shape whose other sizes are huge multiplied a stride by an
+// extent in the scheduler's loop-merge test (4 * 2^62 here), a signed overflow that UBSan
+// reported (the Release build got the right, empty, result).
+TEST(HostileArguments, KernelOverAnEmptyShapeWithHugeSizes) {
   Tensor e = kiln::zeros({0, 1LL << 62, 4});
   e.eval();  // a stored tensor: the reduction's kernel reads it
   EXPECT_EQ(values(e.sum()), std::vector<double>{0});

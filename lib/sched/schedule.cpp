@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "codegen/builder.h"
+#include "lib/core/checked.h"
 
 namespace kiln::sched {
 namespace {
@@ -346,7 +347,10 @@ class Lowering {
         coef[e.i] = c;
       }
       for (size_t d = 0; d + 1 < n; ++d) {
-        if (coef[d] != coef[d + 1] * k.loops[d + 1].extent) merge[d] = false;
+        // An overflowing product (huge extents beside an empty one) never equals a stride.
+        int64_t inner;
+        if (mulOverflows(coef[d + 1], k.loops[d + 1].extent, &inner) || coef[d] != inner)
+          merge[d] = false;
       }
     }
     for (size_t d = 0; d + 1 < n; ++d) {
