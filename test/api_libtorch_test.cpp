@@ -149,3 +149,257 @@ BOTH(To, CudaSpellings, {
                out(refused([&] { return x.to(K::TensorOptions().device(K::kCUDA)); }))};
 })
 
+// ---------------------------------------------------------------- indexing
+
+namespace {
+
+// The message `f` throws, as one item (both libraries' errors are compared as text).
+template <typename F>
+kiln_test::Item thrown(F f) {
+  try {
+    f();
+  } catch (const kiln::Error& e) {
+    return text(e.what());
+  } catch (const c10::Error& e) {
+    return text(kiln_test::asPython(e.msg()));
+  } catch (const std::exception& e) {
+    return text(std::string("not a library error: ") + e.what());
+  }
+  return text("no error");
+}
+
+// A leaf that requires grad, holding 0, 1, ... in the given shape.
+template <typename T>
+T counting(const T& like) {
+  T x = like.detach().clone();
+  x.requires_grad_();
+  return x;
+}
+
+}  // namespace
+
+#define ARANGE_LEAF(...) counting(K::arange(0., 24.).reshape(__VA_ARGS__))
+
+BOTH(Index, EllipsisAsAString, {
+  using namespace K::indexing;
+  auto x = ARANGE_LEAF({2, 3, 4});
+  auto a = x.index({"...", 1});
+  auto b = x.index({0, "...", Slice(1, 3)});
+  auto c = x.index({"..."});
+  auto d = x.index({None, "...", None});
+  (a.sum() + b.sum() * 2 + c.sum() * 3 + d.sum() * 4).backward();
+  return Items{out(a),    out(b),    out(c),    out(d),       fnName(a),
+               fnName(b), fnName(c), fnName(d), out(x.grad())};
+})
+
+BOTH(Index, AStringOtherThanEllipsis, {
+  auto x = K::ones({2, 3});
+  return Items{out(x.index({"abc"}))};
+})
+
+BOTH(Index, TheKindOfEachIndex, {
+  using K::indexing::TensorIndex;
+  return Items{out(TensorIndex("...").is_ellipsis()),
+               out(TensorIndex(true).is_boolean()),
+               out(TensorIndex(false).boolean()),
+               out(TensorIndex(3).is_integer()),
+               out(TensorIndex(int64_t{3}).integer() == 3),
+               out(TensorIndex(K::indexing::None).is_none()),
+               out(TensorIndex(K::indexing::Slice()).is_slice())};
+})
+
+BOTH(Index, SliceBounds, {
+  using namespace K::indexing;
+  Slice all, back(None, None, -1), from(2), stepped(1, None, 2), big(INDEX_MIN + 1, INDEX_MAX);
+  return Items{out(all.start() == 0),
+               out(all.stop() == INDEX_MAX),
+               out(all.step() == 1),
+               out(back.start() == INDEX_MAX),
+               out(back.stop() == INDEX_MIN),
+               out(back.step() == -1),
+               out(from.start() == 2),
+               out(from.stop() == INDEX_MAX),
+               out(stepped.step() == 2),
+               out(big.start() == INDEX_MIN + 1),
+               out(Slice(0, 1, INDEX_MIN).step() == -INDEX_MAX)};
+})
+
+BOTH(Index, SlicesWithInt64Bounds, {
+  using namespace K::indexing;
+  auto x = K::arange(0., 10.);
+  return Items{out(x.index({Slice(int64_t{2}, INDEX_MAX)})),
+               out(x.index({Slice(-100, 100)})),
+               out(x.index({Slice(int64_t{-3}, None)})),
+               out(x.index({Slice(None, int64_t{-7}, 3)})),
+               out(x.index({Slice(7, 2)})),
+               out(x.index({Slice(1, None, 4)}))};
+})
+
+BOTH(Index, ZeroSliceStep, {
+  auto x = K::ones({3});
+  return Items{out(x.index({K::indexing::Slice(0, 2, 0)}))};
+})
+
+BOTH(Index, NegativeSliceStep, {
+  auto x = K::ones({3});
+  return Items{out(x.index({K::indexing::Slice(K::indexing::None, K::indexing::None, -1)}))};
+})
+
+BOTH(Index, NoIndices, {
+  auto x = K::ones({2, 3});
+  return Items{out(x.index({}))};
+})
+
+BOTH(Index, NoIndicesToPut, {
+  auto x = K::ones({2, 3});
+  return Items{thrown([&] { x.index_put_({}, 1); }),
+               thrown([&] { x.index_put_({}, K::zeros({3})); }), out(x)};
+})
+
+BOTH(Index, AZeroDimTensor, {
+  auto s = K::tensor(1.5);
+  return Items{thrown([&] { s.index({0}); }),
+               thrown([&] {
+                 s.index({0, 0});
+               }),
+               thrown([&] {
+                 s.index({"...", 0});
+               }),
+               thrown([&] { s[0]; }),
+               out(s.index({"..."})),
+               out(s.index({K::indexing::None}))};
+})
+
+BOTH(Index, OutOfRange, {
+  using namespace K::indexing;
+  auto x = K::ones({2, 3});
+  auto y = K::ones({2, 3, 4});
+  return Items{thrown([&] {
+                 x.index({None, 5});
+               }),
+               thrown([&] {
+                 x.index({"...", 5});
+               }),
+               thrown([&] {
+                 x.index({0, 7});
+               }),
+               thrown([&] { x.index({-3}); }),
+               thrown([&] {
+                 x.index({Slice(), 3});
+               }),
+               thrown([&] {
+                 y.index({"...", 4});
+               }),
+               thrown([&] {
+                 y.index({0, None, -4});
+               }),
+               thrown([&] {
+                 x.index({0, 0, 0});
+               }),
+               thrown([&] { x[2]; })};
+})
+
+BOTH(Index, GradFnNames, {
+  using namespace K::indexing;
+  auto x = ARANGE_LEAF({2, 3});
+  std::vector<std::vector<K::indexing::TensorIndex>> lists = {{Slice(), 0},
+                                                              {0, Slice()},
+                                                              {"..."},
+                                                              {Slice(), Slice()},
+                                                              {None},
+                                                              {0, None},
+                                                              {Slice(1)},
+                                                              {Slice()},
+                                                              {Slice(), None},
+                                                              {Ellipsis, 1},
+                                                              {None, "..."},
+                                                              {Slice(0, 3), 1},
+                                                              {1, Slice(0, 3)},
+                                                              {1, "..."},
+                                                              {Slice(), Slice(1)},
+                                                              {Slice(0, 2), Slice(0, 3)},
+                                                              {Slice(0, 2, 1), "..."},
+                                                              {0, Slice(0, 3)}};
+  Items items;
+  K::Tensor total = K::zeros({});
+  for (size_t i = 0; i < lists.size(); ++i) {
+    auto y = x.index(lists[i]);
+    items.push_back(out(y));
+    items.push_back(fnName(y));
+    total = total + y.sum() * static_cast<double>(i + 1);
+  }
+  total.backward();
+  items.push_back(out(x.grad()));
+  return items;
+})
+
+BOTH(Index, PutThroughEllipsisString, {
+  auto x = K::zeros({2, 3});
+  x.index_put_({"...", 1}, 7);
+  x.index_put_({1, "..."}, K::tensor({1.0f, 2.0f, 3.0f}));
+  return Items{out(x)};
+})
+
+// ---------------------------------------------------------------- assignment through indexing
+
+BOTH(Assign, ANumberThroughSubscripts, {
+  auto t = K::zeros({2, 3});
+  t[0][1] = 1;
+  t[1][2] = 2.5;
+  t[1] = t[1] + 1;
+  return Items{out(t)};
+})
+
+BOTH(Assign, ATensorThroughIndex, {
+  using namespace K::indexing;
+  auto t = K::zeros({3, 4});
+  t.index({0}) = K::tensor({1.0f, 2.0f, 3.0f, 4.0f});
+  t.index({Slice(1), Slice(None, None, 2)}) = K::tensor({7.0f, 8.0f});  // broadcast
+  t.index({"...", 3}) = 9;
+  t.index({2, 1}) = K::tensor(-1.0);  // 0-dim: fills, whatever its dtype
+  auto other = K::ones({4}, K::kInt);
+  t[1] = other;  // an lvalue on the right: still a copy into t
+  return Items{out(t), dtypeOf(t), out(other)};
+})
+
+BOTH(Assign, ToANamedTensorRebinds, {
+  auto a = K::zeros({2});
+  auto b = a;
+  b = K::ones({2});
+  K::Tensor c = a;
+  c = std::move(b);
+  return Items{out(a), out(c), out(a.data_ptr() == c.data_ptr())};
+})
+
+BOTH(Assign, HistoryIsCopySlices, {
+  auto w = K::tensor({1.0, 2.0, 3.0}, K::requires_grad());
+  auto base = K::zeros({2, 3}, K::kDouble);
+  base[0][0] = 5;
+  auto before = fnName(base);
+  base.index({1}) = w * 2;
+  auto after = fnName(base);
+  base[0][1] = w[2];
+  (base * base).sum().backward();
+  return Items{before, after, fnName(base), out(base), out(w.grad())};
+})
+
+BOTH(Assign, ShapeMismatch, {
+  auto t = K::zeros({2, 3});
+  t[0] = K::ones({2});
+  return Items{out(t)};
+})
+
+BOTH(Subscript, ANumberOrA0DimTensor, {
+  auto x = K::arange(0., 6.).reshape({2, 3});
+  return Items{out(x[K::Scalar(1)]),
+               out(x[K::tensor(1)]),
+               out(x[K::tensor(-1, K::kInt)]),
+               out(x[1][K::tensor(2)]),
+               thrown([&] { x[K::Scalar(1.5)]; }),
+               thrown([&] { x[K::Scalar(true)]; }),
+               thrown([&] { x[K::tensor(1.0)]; }),
+               thrown([&] { x[K::tensor(true)]; }),
+               thrown([&] { x[K::tensor({1})]; }),
+               thrown([&] { x[K::Tensor()]; }),
+               thrown([&] { x[K::tensor(5)]; })};
+})

@@ -219,6 +219,7 @@ TEST(Errors, IndexOutOfBounds) {
   EXPECT_KILN_ERROR(m.index({Slice(), 3}), "index 3 is out of bounds for dimension 1 with size 3");
   EXPECT_KILN_ERROR(m.index({0, 0, 0}), "too many indices for tensor of dimension 2");
   EXPECT_KILN_ERROR(m.index({Slice(0, 2, 0)}), "slice step cannot be zero");
+  EXPECT_KILN_ERROR(m.index({Slice(0, 2, -1)}), "step must be greater than zero");
   Tensor y = kiln::tensor({1.0, 2.0, 3.0});
   EXPECT_KILN_ERROR(y.index_put_({5}, 0.0), "index 5 is out of bounds for dimension 0 with size 3");
   EXPECT_KILN_ERROR(y.index_put_({3}, kiln::tensor(0.0)),

@@ -31,6 +31,18 @@ class Tensor {
   /// An undefined tensor (defined() is false).
   Tensor() = default;
   explicit Tensor(std::shared_ptr<detail::TensorImpl> impl);
+  Tensor(const Tensor&) = default;
+  Tensor(Tensor&&) noexcept = default;
+  ~Tensor() = default;
+
+  /// Assigning to a named tensor rebinds the handle, as in libtorch.
+  Tensor& operator=(const Tensor&) & = default;
+  Tensor& operator=(Tensor&&) & noexcept = default;
+  /// Assigning to a temporary writes into it, as libtorch's `operator=(...) &&`: `t[0][1] = 1`
+  /// fills, `t.index({0}) = other` copies (broadcasting), into t's storage (`copy_`, `fill_`).
+  Tensor& operator=(const Tensor& src) &&;
+  Tensor& operator=(Tensor&& src) &&;
+  Tensor& operator=(const Scalar& value) &&;
 
   bool defined() const { return impl_ != nullptr; }
 
@@ -231,10 +243,14 @@ class Tensor {
                 bool equal_nan = false) const;
   bool equal(const Tensor& other) const;
 
-  // --- indexing sugar ---
+  // --- indexing sugar, as libtorch's ---
   Tensor operator[](int64_t index) const {
     return select(0, index);
   }
+  /// An integral number (a bool or a floating Scalar throws libtorch's error).
+  Tensor operator[](const Scalar& index) const;
+  /// A defined 0-dim tensor holding an integer.
+  Tensor operator[](const Tensor& index) const;
 
   /// The graph of pending work behind this tensor, one SSA line per node.
   std::string graph_text() const;

@@ -142,13 +142,34 @@ Tensor Tensor::select(int64_t d, int64_t index) const {
 }
 
 Tensor Tensor::index(const std::vector<indexing::TensorIndex>& indices) const {
-  Tensor out = detail::indexView(*this, indices);
-  bool slices = std::any_of(indices.begin(), indices.end(), [](const auto& ix) {
-    return ix.kind() == indexing::TensorIndex::Kind::Slice;
-  });
-  recordView(out, *this, slices ? "SliceBackward0" : "SelectBackward0",
-             embedAt(*this, [=](const Tensor& z) { return z.index(indices); }));
+  if (indices.empty()) {
+    throw Error("Passing an empty index list to Tensor::index() is not valid syntax");
+  }
+  const char* name = nullptr;
+  Tensor out = detail::indexView(*this, indices, &name);
+  recordView(out, *this, name, embedAt(*this, [=](const Tensor& z) { return z.index(indices); }));
   return out;
+}
+
+Tensor Tensor::operator[](const Scalar& index) const {
+  if (!index.isIntegral(false)) throw Error("Can only index tensors with integral scalars");
+  return (*this)[index.toLong()];
+}
+
+Tensor Tensor::operator[](const Tensor& index) const {
+  if (!index.defined()) throw Error("Can only index with tensors that are defined");
+  if (index.dim() != 0) throw Error("Can only index with tensors that are scalars (zero-dim)");
+  return (*this)[index.item()];
+}
+
+Tensor& Tensor::operator=(const Tensor& src) && {
+  return copy_(src);
+}
+Tensor& Tensor::operator=(Tensor&& src) && {
+  return copy_(src);
+}
+Tensor& Tensor::operator=(const Scalar& value) && {
+  return fill_(value);
 }
 
 Tensor Tensor::as_strided(IntArrayRef size, IntArrayRef stride,

@@ -29,8 +29,10 @@ Tensor narrowView(const Tensor& self, int64_t dim, int64_t start, int64_t length
 Tensor selectView(const Tensor& self, int64_t dim, int64_t index);
 Tensor asStridedView(const Tensor& self, IntArrayRef size, IntArrayRef stride,
                      std::optional<int64_t> storage_offset);
-/// Python's basic indexing (integers, slices, None, Ellipsis).
-Tensor indexView(const Tensor& self, const std::vector<indexing::TensorIndex>& indices);
+/// libtorch's basic indexing (integers, slices, None, Ellipsis); `grad_name`, when given, receives
+/// the grad_fn name libtorch's result has (that of the last view it applies).
+Tensor indexView(const Tensor& self, const std::vector<indexing::TensorIndex>& indices,
+                 const char** grad_name = nullptr);
 
 // ---- copies ----
 /// A new storage holding self's elements.

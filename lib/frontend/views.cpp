@@ -309,76 +309,92 @@ Tensor asStridedView(const Tensor& self, IntArrayRef size, IntArrayRef stride,
   return makeView(self, sz, st, off);
 }
 
-// Python's basic indexing: integers select, slices narrow with a step, None inserts a
-// dimension, Ellipsis stands for the dimensions no other index names.
-Tensor indexView(const Tensor& self, const std::vector<indexing::TensorIndex>& indices) {
+// libtorch's basic indexing (at::indexing::get_item), one index after another: an integer
+// selects, a slice narrows with a step, None inserts a dimension, Ellipsis skips the dimensions
+// no other index names. Checks and messages come in libtorch's order; `grad_name` receives the
+// grad_fn name of the last op libtorch applies (a full slice among several indices is skipped,
+// and an index that changes nothing is an alias).
+Tensor indexView(const Tensor& self, const std::vector<indexing::TensorIndex>& indices,
+                 const char** grad_name) {
   using Kind = indexing::TensorIndex::Kind;
-  int64_t consuming = 0;
+  int64_t specified = 0;
   int ellipses = 0;
   for (const auto& ix : indices) {
-    if (ix.kind() == Kind::Integer || ix.kind() == Kind::Slice) ++consuming;
+    if (ix.kind() == Kind::Integer || ix.kind() == Kind::Slice) ++specified;
     if (ix.kind() == Kind::Ellipsis) ++ellipses;
-    if (ix.kind() == Kind::Boolean) throw Error("indexing with a bool is not supported yet");
   }
+  // libtorch's C++ indexing does not check this (a second "..." skips dimensions again); kiln
+  // refuses it with Python's message.
   if (ellipses > 1) throw Error("an index can only have a single ellipsis ('...')");
   const int64_t ndim = self.dim();
-  if (consuming > ndim) {
+  const bool single = indices.size() == 1;
+  // A single integer goes straight to select, as in libtorch (a 0-dim tensor's message below).
+  if (specified > ndim && !(single && indices[0].kind() == Kind::Integer)) {
     throw Error(absl::StrCat("too many indices for tensor of dimension ", ndim));
   }
-  std::vector<int64_t> sz, st;
+  std::vector<int64_t> sz = self.sizes().vec(), st = self.strides().vec();
   int64_t off = self.storage_offset();
-  int64_t d = 0;
-  for (const auto& ix : indices) {
+  size_t d = 0;  // the dimension of the result so far that the next index applies to
+  const char* last = nullptr;
+  for (size_t pos = 0; pos < indices.size(); ++pos) {
+    const auto& ix = indices[pos];
     switch (ix.kind()) {
       case Kind::Integer: {
-        int64_t cur = self.size(d), i = ix.integer();
-        if (i < -cur || i >= cur) {
+        const int64_t i = ix.integer();
+        if (sz.empty()) {
           throw Error(
-              absl::StrCat("index ", i, " is out of bounds for dimension ", d, " with size ", cur));
+              "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+              "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number");
         }
-        off += (i < 0 ? i + cur : i) * self.stride(d);
-        ++d;
+        const int64_t cur = sz[d];
+        if (i < -cur || i >= cur) {
+          throw Error(absl::StrCat("index ", i, " is out of bounds for dimension ", pos,
+                                   " with size ", cur));
+        }
+        off += (i < 0 ? i + cur : i) * st[d];
+        sz.erase(sz.begin() + static_cast<std::ptrdiff_t>(d));
+        st.erase(st.begin() + static_cast<std::ptrdiff_t>(d));
+        last = "SelectBackward0";
         break;
       }
       case Kind::Slice: {
-        int64_t cur = self.size(d);
-        int64_t step = ix.slice().step().value_or(1);
+        const int64_t step = ix.slice().step();
         if (step <= 0) throw Error("step must be greater than zero");
-        int64_t start = ix.slice().start().value_or(0), stop = ix.slice().stop().value_or(cur);
-        if (start < 0) start += cur;
-        if (stop < 0) stop += cur;
-        start = std::clamp<int64_t>(start, 0, cur);
-        stop = std::clamp<int64_t>(stop, start, cur);
-        // Rounded-up length / step, without overflow for any step.
-        const int64_t len = stop == start ? 0 : (stop - start - 1) / step + 1;
-        sz.push_back(len);
-        // A step past the end leaves at most one element, for which any stride reads the same;
-        // the step times the stride overflows only then.
-        int64_t stride;
-        if (mulOverflows(self.stride(d), step, &stride)) stride = self.stride(d);
-        st.push_back(stride);
-        off += start * self.stride(d);
+        const int64_t cur = sz[d];
+        int64_t start = ix.slice().start(), stop = ix.slice().stop();
+        if (single || start != 0 || stop != cur || step != 1) {
+          if (start < 0) start += cur;
+          if (stop < 0) stop += cur;
+          start = std::clamp<int64_t>(start, 0, cur);
+          stop = std::clamp<int64_t>(stop, start, cur);
+          // Rounded-up length / step, without overflow for any step.
+          sz[d] = stop == start ? 0 : (stop - start - 1) / step + 1;
+          // A step past the end leaves at most one element, for which any stride reads the
+          // same; the step times the stride overflows only then.
+          off += start * st[d];
+          int64_t stride;
+          if (!mulOverflows(st[d], step, &stride)) st[d] = stride;
+          last = "SliceBackward0";
+        }
         ++d;
         break;
       }
-      case Kind::None:
-        sz.push_back(1);
-        st.push_back(d < ndim ? self.stride(d) * self.size(d) : 1);
+      case Kind::None: {
+        const int64_t stride = d < sz.size() ? st[d] * sz[d] : 1;
+        sz.insert(sz.begin() + static_cast<std::ptrdiff_t>(d), 1);
+        st.insert(st.begin() + static_cast<std::ptrdiff_t>(d), stride);
+        last = "UnsqueezeBackward0";
+        ++d;
         break;
+      }
       case Kind::Ellipsis:
-        for (int64_t k = 0; k < ndim - consuming; ++k, ++d) {
-          sz.push_back(self.size(d));
-          st.push_back(self.stride(d));
-        }
+        d += static_cast<size_t>(ndim - specified);
         break;
       case Kind::Boolean:
-        break;
+        throw Error("indexing with a bool is not supported yet");
     }
   }
-  for (; d < ndim; ++d) {
-    sz.push_back(self.size(d));
-    st.push_back(self.stride(d));
-  }
+  if (grad_name) *grad_name = last ? last : "AliasBackward0";
   return makeView(self, sz, st, off);
 }
 
@@ -516,6 +532,9 @@ Tensor& Tensor::index_put_(std::initializer_list<indexing::TensorIndex> indices,
   return index_put_(std::vector<indexing::TensorIndex>(indices), value);
 }
 Tensor& Tensor::index_put_(const std::vector<indexing::TensorIndex>& indices, const Tensor& value) {
+  if (indices.empty()) {
+    throw Error("Passing an empty index list to Tensor::index_put_() is not valid syntax");
+  }
   // As PyTorch's setitem (copy_to): a value of the target's shape is copied, a 0-dim value
   // fills, and any other value loses its leading 1s and is expanded to the target's shape
   // (expand's error where it cannot be).
@@ -534,6 +553,9 @@ Tensor& Tensor::index_put_(const std::vector<indexing::TensorIndex>& indices, co
   return *this;
 }
 Tensor& Tensor::index_put_(const std::vector<indexing::TensorIndex>& indices, const Scalar& value) {
+  if (indices.empty()) {
+    throw Error("Passing an empty index list to Tensor::index_put_() is not valid syntax");
+  }
   Tensor target = index(indices);
   target.fill_(value);
   return *this;
