@@ -403,3 +403,56 @@ BOTH(Subscript, ANumberOrA0DimTensor, {
                thrown([&] { x[K::Tensor()]; }),
                thrown([&] { x[K::tensor(5)]; })};
 })
+
+// ---------------------------------------------------------------- tensor({...})
+
+BOTH(TensorData, RaggedLists, {
+  return Items{thrown([] {
+                 K::tensor({{1, 2}, {3}});
+               }),
+               thrown([] {
+                 K::tensor({{1.5, 2.25}, {3.5}});
+               }),
+               thrown([] {
+                 K::tensor({{1.5f, 2.25f}, {3.5f}});
+               }),
+               thrown([] {
+                 K::tensor({{true, false}, {true}});
+               }),
+               thrown([] {
+                 K::tensor({{{1, 2}}, {3, 4}});
+               }),
+               thrown([] {
+                 K::tensor({{1, 2}, 3});
+               }),
+               thrown([] {
+                 K::tensor({1, {2, 3}});
+               }),
+               thrown([] {
+                 K::tensor({{0.1, 1e10, -2.0}, {1.0 / 3}});
+               }),
+               thrown([] {
+                 K::tensor({std::vector<int>{1, 2}, std::vector<int>{3}});
+               })};
+})
+
+BOTH(TensorData, MixedLiteralTypes, {
+  return Items{
+      thrown([] { K::tensor({1, 2.5}); }),        thrown([] { K::tensor({5.5, 3}); }),
+      thrown([] { K::tensor({1, int64_t{2}}); }), thrown([] { K::tensor({{1, 2}, {3.5, 4.5}}); }),
+      thrown([] { K::tensor({true, 1}); }),       thrown([] { K::tensor({1.5f, 2.5}); })};
+})
+
+BOTH(TensorData, TypesOfHomogeneousLists, {
+  auto a = K::tensor({1, 2});
+  auto b = K::tensor({int64_t{1}, int64_t{2}});
+  auto c = K::tensor({1.5f, 2.5f});
+  auto d = K::tensor({1.5, 2.5});
+  auto e = K::tensor({true, false});
+  auto f = K::tensor(std::vector<double>{1.0, 2.0});
+  auto h = K::tensor({});
+  auto i = K::tensor({1, 2}, K::kDouble);
+  auto j = K::tensor(7);
+  return Items{out(a), dtypeOf(a), dtypeOf(b), dtypeOf(c), dtypeOf(d), out(e), dtypeOf(e),
+               out(f), dtypeOf(f), out(h),     dtypeOf(h), dtypeOf(i), out(j), dtypeOf(j)};
+})

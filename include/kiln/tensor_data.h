@@ -1,7 +1,10 @@
 #pragma once
-// TensorDataContainer: nested braced lists for kiln::tensor({{1, 2}, {3, 4}}).
+// TensorDataContainer: nested braced lists for kiln::tensor({{1, 2}, {3, 4}}), with the rules of
+// libtorch's torch::detail::TensorDataContainer.
 #include <cstdint>
 #include <initializer_list>
+#include <ostream>
+#include <type_traits>
 #include <vector>
 
 #include "kiln/scalar.h"
@@ -9,30 +12,66 @@
 
 namespace kiln {
 
-/// A scalar or a nested list of scalars; every list at one depth must have the same length.
+/// A scalar, a std::vector of scalars, or a braced list of these. As in libtorch, each scalar
+/// keeps the type of its C++ literal (bool, int, int64_t, float, double), and a list whose
+/// elements differ in sizes or in that type throws when it is built (`{1, 2.5}` mixes int and
+/// double and is refused, as libtorch refuses it). An empty list `{}` is a float tensor of size 0.
 class TensorDataContainer {
  public:
-  TensorDataContainer(bool v) : scalar_(v), is_scalar_(true) {}
-  TensorDataContainer(int v) : scalar_(v), is_scalar_(true) {}
-  TensorDataContainer(int64_t v) : scalar_(v), is_scalar_(true) {}
-  TensorDataContainer(float v) : scalar_(v), is_scalar_(true) {}
-  TensorDataContainer(double v) : scalar_(v), is_scalar_(true) {}
+  TensorDataContainer() : sizes_({0}), scalar_type_(ScalarType::Float), is_scalar_(false) {}
+  TensorDataContainer(bool v) : scalar_(v), scalar_type_(ScalarType::Bool), is_scalar_(true) {}
+  TensorDataContainer(int v) : scalar_(v), scalar_type_(ScalarType::Int), is_scalar_(true) {}
+  TensorDataContainer(int64_t v) : scalar_(v), scalar_type_(ScalarType::Long), is_scalar_(true) {}
+  TensorDataContainer(float v) : scalar_(v), scalar_type_(ScalarType::Float), is_scalar_(true) {}
+  TensorDataContainer(double v) : scalar_(v), scalar_type_(ScalarType::Double), is_scalar_(true) {}
   TensorDataContainer(std::initializer_list<TensorDataContainer> list)
-      : elements_(list), is_scalar_(false) {}
-  template <typename T>
-  TensorDataContainer(const std::vector<T>& v) : is_scalar_(false) {
+      : elements_(list), is_scalar_(false) {
+    checkList();
+  }
+  template <typename T, std::enable_if_t<std::is_arithmetic_v<T>, int> = 0>
+  TensorDataContainer(const std::vector<T>& v)
+      : sizes_({static_cast<int64_t>(v.size())}), scalar_type_(typeOf<T>()), is_scalar_(false) {
     elements_.reserve(v.size());
-    for (const T& x : v) elements_.emplace_back(x);
+    for (const T& x : v) elements_.emplace_back(static_cast<Literal<T>>(x));
   }
 
   bool is_scalar() const { return is_scalar_; }
   const Scalar& scalar() const { return scalar_; }
   const std::vector<TensorDataContainer>& elements() const { return elements_; }
+  /// The sizes of the tensor this container makes ({} for a scalar).
+  const std::vector<int64_t>& sizes() const { return sizes_; }
+  /// The type of the literals: kBool, kInt, kLong, kFloat or kDouble.
+  ScalarType scalar_type() const { return scalar_type_; }
 
  private:
+  // The literal type a std::vector's elements are held as.
+  template <typename T>
+  using Literal = std::conditional_t<
+      std::is_same_v<T, bool>, bool,
+      std::conditional_t<std::is_floating_point_v<T>,
+                         std::conditional_t<std::is_same_v<T, float>, float, double>,
+                         std::conditional_t<(sizeof(T) <= 4), int, int64_t>>>;
+  template <typename T>
+  static constexpr ScalarType typeOf() {
+    using L = Literal<T>;
+    return std::is_same_v<L, bool>    ? ScalarType::Bool
+           : std::is_same_v<L, float> ? ScalarType::Float
+           : std::is_same_v<L, double>
+               ? ScalarType::Double
+               : (std::is_same_v<L, int> ? ScalarType::Int : ScalarType::Long);
+  }
+  // Sets sizes and type from the first element; throws libtorch's error for an element whose
+  // sizes or type differ from the first's.
+  void checkList();
+
   Scalar scalar_;
   std::vector<TensorDataContainer> elements_;
+  std::vector<int64_t> sizes_;
+  ScalarType scalar_type_ = ScalarType::Float;
   bool is_scalar_;
 };
+
+/// Prints the container as libtorch does in its messages: `{1, 2}`, `{{1.5, 2}}`.
+std::ostream& operator<<(std::ostream& os, const TensorDataContainer& c);
 
 }  // namespace kiln

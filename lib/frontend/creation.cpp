@@ -1,11 +1,14 @@
 // Tensor creation. Constant, random and range tensors are nodes like any other (they fuse);
 // only empty(), tensor() and from_blob() hold memory from the start.
 #include <absl/strings/str_cat.h>
+#include <absl/strings/str_join.h>
 
 #include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <sstream>
+#include <string>
 
 #include "kiln/ops.h"
 #include "lib/core/scalar_type.h"
@@ -69,23 +72,18 @@ ir::NodeRef iotaNode(int64_t axis, ScalarType dtype, const std::vector<int64_t>&
   return ir::Node::make(std::move(d), {});
 }
 
-// Counts elements and checks that nested lists are rectangular; returns the sizes.
-void walkData(const TensorDataContainer& c, size_t depth, std::vector<int64_t>& sizes,
-              std::vector<Scalar>& flat) {
+// The elements in order (the container checked the lists are rectangular when it was built).
+void flatten(const TensorDataContainer& c, std::vector<Scalar>& flat) {
   if (c.is_scalar()) {
-    if (depth != sizes.size())
-      throw Error("Expected a sequence but got a scalar in kiln::tensor()");
     flat.push_back(c.scalar());
     return;
   }
-  int64_t n = static_cast<int64_t>(c.elements().size());
-  if (depth == sizes.size()) {
-    sizes.push_back(n);
-  } else if (sizes[depth] != n) {
-    throw Error(absl::StrCat("Expected all sub-lists at depth ", depth, " to have length ",
-                             sizes[depth], " (got ", n, ")"));
-  }
-  for (const auto& e : c.elements()) walkData(e, depth + 1, sizes, flat);
+  for (const auto& e : c.elements()) flatten(e, flat);
+}
+
+// c10's printing of a std::vector in messages: the elements separated by spaces.
+std::string spaced(const std::vector<int64_t>& v) {
+  return absl::StrJoin(v, " ");
 }
 
 }  // namespace
@@ -285,19 +283,65 @@ Tensor randn_like(const Tensor& t, TensorOptions o) {
   return randn(t.sizes(), likeOptions(t, o));
 }
 
+void TensorDataContainer::checkList() {
+  if (elements_.empty()) {
+    // `{}` picks the default constructor; an empty list reaches here only as a std::vector.
+    sizes_ = {0};
+    return;
+  }
+  const TensorDataContainer& first = elements_.front();
+  for (const TensorDataContainer& e : elements_) {
+    if (e.sizes() != first.sizes()) {
+      std::ostringstream os;
+      os << "Expected all sub-lists to have sizes: " << spaced(first.sizes()) << " (e.g. " << first
+         << "), but got sub-list " << e << " with sizes: " << spaced(e.sizes());
+      throw Error(os.str());
+    }
+    if (e.scalar_type() != first.scalar_type()) {
+      throw Error(absl::StrCat(
+          "Expected all elements of the tensor to have the same scalar type: ",
+          std::string(toString(first.scalar_type())),
+          ", but got element of scalar type: ", std::string(toString(e.scalar_type()))));
+    }
+  }
+  scalar_type_ = first.scalar_type();
+  sizes_.clear();
+  sizes_.push_back(static_cast<int64_t>(elements_.size()));
+  sizes_.insert(sizes_.end(), first.sizes().begin(), first.sizes().end());
+}
+
+std::ostream& operator<<(std::ostream& os, const TensorDataContainer& c) {
+  if (c.is_scalar()) {
+    const Scalar& s = c.scalar();
+    switch (c.scalar_type()) {
+      case ScalarType::Bool:
+        return os << (s.toBool() ? 1 : 0);
+      case ScalarType::Int:
+        return os << s.toInt();
+      case ScalarType::Long:
+        return os << s.toLong();
+      case ScalarType::Float:
+        return os << s.toFloat();
+      case ScalarType::Double:
+        return os << s.toDouble();
+    }
+    return os;
+  }
+  os << "{";
+  for (size_t i = 0; i < c.elements().size(); ++i) os << (i ? ", " : "") << c.elements()[i];
+  return os << "}";
+}
+
 Tensor tensor(const TensorDataContainer& data, TensorOptions options) {
   checkDeviceOption(options);
-  std::vector<int64_t> sizes;
+  const std::vector<int64_t>& sizes = data.sizes();
   std::vector<Scalar> flat;
-  walkData(data, 0, sizes, flat);
-  ScalarType inferred = kBool;
-  bool any = false;
-  for (const Scalar& s : flat) {
-    ScalarType k = s.isFloatingPoint() ? kFloat : s.isBoolean() ? kBool : kLong;
-    inferred = any ? promoteTypes(inferred, k) : k;
-    any = true;
-  }
-  if (!any) inferred = kFloat;
+  flatten(data, flat);
+  // libtorch's compute_desired_dtype: integers give kLong, floating numbers the default kFloat.
+  const ScalarType literal = data.scalar_type();
+  const ScalarType inferred = isIntegralType(literal)   ? kLong
+                              : isFloatingType(literal) ? kFloat
+                                                        : kBool;
   ScalarType t = options.has_dtype() ? options.dtype() : inferred;
   int64_t n = static_cast<int64_t>(flat.size());
   auto buffer = runtime::cpuDevice().allocate(n * elementSize(t));
