@@ -456,3 +456,43 @@ BOTH(TensorData, TypesOfHomogeneousLists, {
   return Items{out(a), dtypeOf(a), dtypeOf(b), dtypeOf(c), dtypeOf(d), out(e), dtypeOf(e),
                out(f), dtypeOf(f), out(h),     dtypeOf(h), dtypeOf(i), out(j), dtypeOf(j)};
 })
+
+// ---------------------------------------------------------------- autograd::grad, var(0)
+
+BOTH(Grad, NoInputs, {
+  auto x = K::ones({2}, K::requires_grad());
+  return Items{thrown([&] { K::autograd::grad({(x * 2).sum()}, {}); }),
+               thrown([&] { K::autograd::grad({x * 2}, {}); }),
+               thrown([&] { K::autograd::grad({K::ones({})}, {}); })};
+})
+
+BOTH(Reduce, VarAndStdOfAnIntAreOverThatDim, {
+  auto x = counting(K::tensor({{1.0, 2.0, 4.0}, {3.0, 7.0, 5.0}}));
+  auto v = x.var(0);
+  auto s = x.std(1);
+  auto fv = K::var(x, 1);
+  auto fs = K::std(x, 0);
+  (v.sum() + s.sum() + fv.sum() + fs.sum()).backward();
+  return Items{out(v),
+               out(s),
+               out(fv),
+               out(fs),
+               out(x.var(true)),
+               out(x.var(false)),
+               out(x.std(false)),
+               out(x.grad())};
+})
+
+// ---------------------------------------------------------------- TensorOptions
+
+BOTH(Options, ADeviceTypeAndIndex, {
+  auto o = K::TensorOptions().device(K::kCUDA, 1);
+  auto p = K::TensorOptions().device("cuda:2");
+  auto q = K::TensorOptions().device(K::Device(K::kCPU));
+  auto r = K::TensorOptions().device_index(3);
+  std::ostringstream os;
+  os << o.device() << " " << o.device_index() << " " << p.device_index() << " " << q.device_index()
+     << " " << K::TensorOptions().device_index() << " " << r.device();
+  return Items{text(os.str()), out(o.device().is_cuda()), out(r.device().is_cuda()),
+               out(refused([&] { return K::zeros({2}, o); }))};
+})

@@ -140,6 +140,13 @@ Tensor var(const Tensor& a, bool unbiased = true);
 Tensor var(const Tensor& a, IntArrayRef dim, bool unbiased = true, bool keepdim = false);
 Tensor std(const Tensor& a, bool unbiased = true);
 Tensor std(const Tensor& a, IntArrayRef dim, bool unbiased = true, bool keepdim = false);
+/// var(x, 0), std(x, 0): an int is a dimension, not `unbiased`, as in libtorch.
+inline Tensor var(const Tensor& a, int dim) {
+  return var(a, IntArrayRef{dim});
+}
+inline Tensor std(const Tensor& a, int dim) {
+  return std(a, IntArrayRef{dim});
+}
 Tensor softmax(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype = std::nullopt);
 Tensor log_softmax(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype = std::nullopt);
 

@@ -37,6 +37,16 @@ class TensorOptions {
     o.device_ = d;
     return o;
   }
+  /// What constructs a device: `device(kCUDA, 1)`, `device("cuda:1")`, as libtorch's.
+  template <typename... Args,
+            typename = std::enable_if_t<std::is_constructible_v<Device, Args&&...>>>
+  TensorOptions device(Args&&... args) const {
+    TensorOptions o = *this;
+    o.device_ = Device(std::forward<Args>(args)...);
+    return o;
+  }
+  /// A CUDA device with this index (libtorch's setter of that name).
+  TensorOptions device_index(int8_t index) const { return device(DeviceType::CUDA, index); }
   TensorOptions requires_grad(bool r) const {
     TensorOptions o = *this;
     o.requires_grad_ = r;
@@ -44,6 +54,8 @@ class TensorOptions {
   }
   ScalarType dtype() const { return dtype_.value_or(ScalarType::Float); }
   Device device() const { return device_.value_or(Device(DeviceType::CPU)); }
+  /// The device's index (-1 when it names none).
+  int32_t device_index() const { return device().index(); }
   bool requires_grad() const { return requires_grad_.value_or(false); }
   bool has_dtype() const { return dtype_.has_value(); }
   bool has_device() const { return device_.has_value(); }

@@ -230,6 +230,13 @@ class Tensor {
   Tensor var(IntArrayRef dim, bool unbiased = true, bool keepdim = false) const;
   Tensor std(bool unbiased = true) const;
   Tensor std(IntArrayRef dim, bool unbiased = true, bool keepdim = false) const;
+  /// var(0), std(0): an int is a dimension, not `unbiased` (libtorch's C++-only overloads).
+  Tensor var(int dim) const {
+    return var(IntArrayRef{dim});
+  }
+  Tensor std(int dim) const {
+    return std(IntArrayRef{dim});
+  }
   Tensor softmax(int64_t dim, std::optional<ScalarType> dtype = std::nullopt) const;
   Tensor log_softmax(int64_t dim, std::optional<ScalarType> dtype = std::nullopt) const;
 

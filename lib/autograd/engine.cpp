@@ -361,6 +361,14 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
       gs.push_back(ones_like(outputs[i]));
     }
   }
+  if (inputs.empty()) {
+    // libtorch's engine refuses this after its checks of the outputs.
+    for (const Tensor& r : outputs) {
+      if (!gradientEdge(r).fn)
+        throw Error("element 0 of tensors does not require grad and does not have a grad_fn");
+    }
+    throw Error("grad requires non-empty inputs.");
+  }
   return runBackward(outputs, gs, retain_graph.value_or(create_graph), create_graph, inputs,
                      allow_unused);
 }
