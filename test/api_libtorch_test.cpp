@@ -496,3 +496,38 @@ BOTH(Options, ADeviceTypeAndIndex, {
   return Items{text(os.str()), out(o.device().is_cuda()), out(r.device().is_cuda()),
                out(refused([&] { return K::zeros({2}, o); }))};
 })
+
+// ---------------------------------------------------------------- const handles, grad()
+
+namespace {
+// Code written against libtorch's signatures: in-place methods on a const reference.
+template <typename T>
+void scaleInPlace(const T& x) {
+  x.mul_(2).add_(1);
+  x.exp_().log_();
+  x.clamp_(0, 100);
+}
+}  // namespace
+
+BOTH(Const, InPlaceOnAConstReference, {
+  const auto x = K::tensor({1.0, 2.0, 3.0});
+  scaleInPlace(x);
+  x.copy_(x * 2);
+  x.fill_(x[0]);
+  x.zero_().add_(4);
+  return Items{out(x)};
+})
+
+BOTH(Const, GradIsAReferenceToTheSlot, {
+  auto x = K::tensor({1.0, 2.0}, K::requires_grad());
+  const auto& before = x.grad();
+  bool undefined = !before.defined();
+  (x * x).sum().backward();
+  const K::Tensor& g = x.grad();
+  auto copy = g;
+  {
+    K::NoGradGuard guard;
+    x.grad().zero_();
+  }
+  return Items{out(undefined), out(copy), out(g), out(&g == &x.grad())};
+})

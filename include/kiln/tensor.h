@@ -70,14 +70,18 @@ class Tensor {
 
   // --- autograd (see kiln/autograd.h) ---
   bool requires_grad() const;
-  Tensor& requires_grad_(bool requires_grad = true);
-  Tensor& set_requires_grad(bool requires_grad) { return requires_grad_(requires_grad); }
+  const Tensor& requires_grad_(bool requires_grad = true) const;
+  Tensor& set_requires_grad(bool requires_grad) {
+    requires_grad_(requires_grad);
+    return *this;
+  }
   /// True for tensors not produced by a recorded op (created by the user, or not requiring grad).
   bool is_leaf() const;
   /// The backward function that produced this tensor, or null for leaves.
   std::shared_ptr<autograd::Node> grad_fn() const;
-  /// The accumulated gradient (undefined until a backward pass reaches this tensor).
-  Tensor grad() const;
+  /// The accumulated gradient (undefined until a backward pass reaches this tensor), as
+  /// libtorch's a reference to the slot.
+  const Tensor& grad() const;
   /// The gradient slot itself, for assignment (`t.mutable_grad() = ...`).
   Tensor& mutable_grad() const;
   /// Makes a non-leaf tensor keep its gradient in grad() during backward.
@@ -166,7 +170,7 @@ class Tensor {
   // The unary functions of kiln/unary_ops.def, and their in-place forms: t.exp(), t.exp_(), ...
 #define KILN_UNARY_OP(name, op) \
   Tensor name() const;          \
-  Tensor& name##_();
+  Tensor& name##_() const;
 #include "kiln/unary_ops.def"
 #undef KILN_UNARY_OP
   Tensor clamp(std::optional<Scalar> min, std::optional<Scalar> max = std::nullopt) const;
@@ -187,26 +191,27 @@ class Tensor {
   Tensor logical_and(const Tensor& other) const;
   Tensor logical_or(const Tensor& other) const;
 
-  // --- in place (return *this; visible through every view of the same storage) ---
-  Tensor& add_(const Tensor& other, const Scalar& alpha = 1);
-  Tensor& add_(const Scalar& other, const Scalar& alpha = 1);
-  Tensor& sub_(const Tensor& other, const Scalar& alpha = 1);
-  Tensor& sub_(const Scalar& other, const Scalar& alpha = 1);
-  Tensor& mul_(const Tensor& other);
-  Tensor& mul_(const Scalar& other);
-  Tensor& div_(const Tensor& other);
-  Tensor& div_(const Scalar& other);
-  Tensor& floor_divide_(const Tensor& other);
-  Tensor& floor_divide_(const Scalar& other);
-  Tensor& remainder_(const Tensor& other);
-  Tensor& remainder_(const Scalar& other);
-  Tensor& fmod_(const Tensor& other);
-  Tensor& fmod_(const Scalar& other);
-  Tensor& clamp_(std::optional<Scalar> min, std::optional<Scalar> max = std::nullopt);
-  Tensor& fill_(const Scalar& value);
-  Tensor& fill_(const Tensor& value);
-  Tensor& zero_();
-  Tensor& copy_(const Tensor& src, bool non_blocking = false);
+  // --- in place (return *this; visible through every view of the same storage). As in libtorch
+  // they are const members: a tensor is a handle, and writing through a const handle is allowed.
+  Tensor& add_(const Tensor& other, const Scalar& alpha = 1) const;
+  Tensor& add_(const Scalar& other, const Scalar& alpha = 1) const;
+  Tensor& sub_(const Tensor& other, const Scalar& alpha = 1) const;
+  Tensor& sub_(const Scalar& other, const Scalar& alpha = 1) const;
+  Tensor& mul_(const Tensor& other) const;
+  Tensor& mul_(const Scalar& other) const;
+  Tensor& div_(const Tensor& other) const;
+  Tensor& div_(const Scalar& other) const;
+  Tensor& floor_divide_(const Tensor& other) const;
+  Tensor& floor_divide_(const Scalar& other) const;
+  Tensor& remainder_(const Tensor& other) const;
+  Tensor& remainder_(const Scalar& other) const;
+  Tensor& fmod_(const Tensor& other) const;
+  Tensor& fmod_(const Scalar& other) const;
+  Tensor& clamp_(std::optional<Scalar> min, std::optional<Scalar> max = std::nullopt) const;
+  Tensor& fill_(const Scalar& value) const;
+  Tensor& fill_(const Tensor& value) const;
+  Tensor& zero_() const;
+  Tensor& copy_(const Tensor& src, bool non_blocking = false) const;
 
   // --- reductions ---
   Tensor sum(std::optional<ScalarType> dtype = std::nullopt) const;

@@ -188,7 +188,7 @@ Tensor logical_or(const Tensor& a, const Tensor& b) {
   Tensor Tensor::name() const {                                                           \
     return kiln::name(*this);                                                             \
   }                                                                                       \
-  Tensor& Tensor::name##_() {                                                             \
+  Tensor& Tensor::name##_() const {                                                       \
     return autograd::inPlace(*this, [](const Tensor& self) { return kiln::name(self); }); \
   }
 #include "kiln/unary_ops.def"
@@ -328,49 +328,49 @@ Tensor Tensor::logical_or(const Tensor& o) const {
   return kiln::logical_or(*this, o);
 }
 
-Tensor& Tensor::add_(const Tensor& o, const Scalar& alpha) {
+Tensor& Tensor::add_(const Tensor& o, const Scalar& alpha) const {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::add(self, o, alpha); });
 }
-Tensor& Tensor::add_(const Scalar& o, const Scalar& alpha) {
+Tensor& Tensor::add_(const Scalar& o, const Scalar& alpha) const {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::add(self, o, alpha); });
 }
-Tensor& Tensor::sub_(const Tensor& o, const Scalar& alpha) {
+Tensor& Tensor::sub_(const Tensor& o, const Scalar& alpha) const {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::sub(self, o, alpha); });
 }
-Tensor& Tensor::sub_(const Scalar& o, const Scalar& alpha) {
+Tensor& Tensor::sub_(const Scalar& o, const Scalar& alpha) const {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::sub(self, o, alpha); });
 }
-Tensor& Tensor::mul_(const Tensor& o) {
+Tensor& Tensor::mul_(const Tensor& o) const {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::mul(self, o); });
 }
-Tensor& Tensor::mul_(const Scalar& o) {
+Tensor& Tensor::mul_(const Scalar& o) const {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::mul(self, o); });
 }
-Tensor& Tensor::div_(const Tensor& o) {
+Tensor& Tensor::div_(const Tensor& o) const {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::div(self, o); });
 }
-Tensor& Tensor::div_(const Scalar& o) {
+Tensor& Tensor::div_(const Scalar& o) const {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::div(self, o); });
 }
-Tensor& Tensor::floor_divide_(const Tensor& o) {
+Tensor& Tensor::floor_divide_(const Tensor& o) const {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::floor_divide(self, o); });
 }
-Tensor& Tensor::floor_divide_(const Scalar& o) {
+Tensor& Tensor::floor_divide_(const Scalar& o) const {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::floor_divide(self, o); });
 }
-Tensor& Tensor::remainder_(const Tensor& o) {
+Tensor& Tensor::remainder_(const Tensor& o) const {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::remainder(self, o); });
 }
-Tensor& Tensor::remainder_(const Scalar& o) {
+Tensor& Tensor::remainder_(const Scalar& o) const {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::remainder(self, o); });
 }
-Tensor& Tensor::fmod_(const Tensor& o) {
+Tensor& Tensor::fmod_(const Tensor& o) const {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::fmod(self, o); });
 }
-Tensor& Tensor::fmod_(const Scalar& o) {
+Tensor& Tensor::fmod_(const Scalar& o) const {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::fmod(self, o); });
 }
-Tensor& Tensor::clamp_(std::optional<Scalar> min, std::optional<Scalar> max) {
+Tensor& Tensor::clamp_(std::optional<Scalar> min, std::optional<Scalar> max) const {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::clamp(self, min, max); });
 }
 namespace {
@@ -422,10 +422,10 @@ Tensor& fillScalar(Tensor& self, const Scalar& value, const char* name) {
 }
 }  // namespace
 
-Tensor& Tensor::fill_(const Scalar& value) {
-  return fillScalar(*this, value, "FillBackward2");
+Tensor& Tensor::fill_(const Scalar& value) const {
+  return fillScalar(const_cast<Tensor&>(*this), value, "FillBackward2");
 }
-Tensor& Tensor::fill_(const Tensor& value) {
+Tensor& Tensor::fill_(const Tensor& value) const {
   if (value.dim() != 0) {
     throw Error(absl::StrCat("fill_ only supports 0-dimension value tensor but got tensor with ",
                              value.dim(), " dimensions."));
@@ -451,10 +451,10 @@ Tensor& Tensor::fill_(const Tensor& value) {
     return r;
   });
 }
-Tensor& Tensor::zero_() {
-  return fillScalar(*this, 0, "ZeroBackward0");
+Tensor& Tensor::zero_() const {
+  return fillScalar(const_cast<Tensor&>(*this), 0, "ZeroBackward0");
 }
-Tensor& Tensor::copy_(const Tensor& src, bool) {
+Tensor& Tensor::copy_(const Tensor& src, bool) const {
   std::vector<int64_t> shape = sizes().vec();
   std::vector<int64_t> common = detail::broadcastShapes(shape, src.sizes().vec());
   if (common != shape) {
@@ -470,8 +470,10 @@ Tensor& Tensor::copy_(const Tensor& src, bool) {
       return overwritten("CopyBackwards", old, expanded.to(dtype(), false, true));
     });
   }
-  detail::assignAndRecord(*this, detail::castNode(detail::readNode(expanded), dtype()));
-  return *this;
+  // A tensor is a handle: the write goes to what it refers to, so a const handle allows it.
+  Tensor& self = const_cast<Tensor&>(*this);
+  detail::assignAndRecord(self, detail::castNode(detail::readNode(expanded), dtype()));
+  return self;
 }
 
 // ---- operators ----

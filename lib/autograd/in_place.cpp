@@ -178,7 +178,10 @@ Tensor& assignResult(Tensor& self, const Tensor& result) {
   return self;
 }
 
-Tensor& inPlace(Tensor& self, const std::function<Tensor(const Tensor&)>& op) {
+Tensor& inPlace(const Tensor& handle, const std::function<Tensor(const Tensor&)>& op) {
+  // A tensor is a handle: an in-place op writes into what it refers to, through a const handle
+  // too (libtorch's in-place methods are const), and never rebinds the handle itself.
+  Tensor& self = const_cast<Tensor&>(handle);
   Tensor result;
   {
     detail::DeferEager defer;

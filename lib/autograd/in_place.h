@@ -20,6 +20,6 @@ Tensor& assignResult(Tensor& self, const Tensor& result);
 Tensor& assignThroughView(Tensor& self, const std::function<Tensor(const Tensor&)>& op);
 /// An in-place op: `op` computes self's new value from its old one (recorded as one graph, not
 /// materialised on its own even in eager mode), then it replaces self's elements.
-Tensor& inPlace(Tensor& self, const std::function<Tensor(const Tensor&)>& op);
+Tensor& inPlace(const Tensor& self, const std::function<Tensor(const Tensor&)>& op);
 
 }  // namespace kiln::autograd

@@ -96,7 +96,7 @@ bool Tensor::requires_grad() const {
   const TensorImpl& impl = historyOf(*this);
   return impl.requires_grad || impl.grad_fn != nullptr;
 }
-Tensor& Tensor::requires_grad_(bool r) {
+const Tensor& Tensor::requires_grad_(bool r) const {
   if (!is_leaf()) {
     throw Error(
         "you can only change requires_grad flags of leaf variables. If you want to use a computed "
@@ -115,7 +115,7 @@ bool Tensor::is_leaf() const {
 std::shared_ptr<autograd::Node> Tensor::grad_fn() const {
   return historyOf(*this).grad_fn;
 }
-Tensor Tensor::grad() const {
+const Tensor& Tensor::grad() const {
   return implOf(*this).grad;
 }
 Tensor& Tensor::mutable_grad() const {
