@@ -2,7 +2,9 @@
 // fail to compile or misbehave". Each case is written once with libtorch's own idioms and
 // compiled against both libraries (test/libtorch_compare.h): that it compiles against kiln is half
 // of what it checks, the other half that both give the same values and flags, or the same error.
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -530,4 +532,156 @@ BOTH(Const, GradIsAReferenceToTheSlot, {
     x.grad().zero_();
   }
   return Items{out(undefined), out(copy), out(g), out(&g == &x.grad())};
+})
+
+// ---------------------------------------------------------------- members that were missing
+
+BOTH(Members, NanInfFinite, {
+  const double inf = std::numeric_limits<double>::infinity();
+  auto x = K::tensor({1.0, std::nan(""), inf, -inf, -0.0});
+  auto i = K::tensor({1, 2});
+  auto f = K::tensor({1.5f, -2.0f}) / 0;
+  return Items{out(x.isnan()),   dtypeOf(x.isnan()), out(x.isinf()),      out(x.isfinite()),
+               out(K::isnan(i)), out(K::isinf(i)),   out(K::isfinite(i)), dtypeOf(i.isinf()),
+               out(f.isinf()),   out(f.isfinite())};
+})
+
+BOTH(Members, AllAndAny, {
+  auto x = K::tensor({{1.0, 0.0, 2.0}, {3.0, 4.0, std::nan("")}});
+  auto e = K::zeros({0});
+  return Items{out(x.all()),
+               dtypeOf(x.all()),
+               out(x.any()),
+               out(x.all(1)),
+               out(x.any(0, true)),
+               out(x.all(-1, true)),
+               out(K::all(x > -1)),
+               out(K::any(x > 3, 1)),
+               out(e.all()),
+               out(e.any()),
+               out(K::tensor({true, false}).all()),
+               thrown([&] { x.all(3); })};
+})
+
+BOTH(Members, NormValuesAndGrads, {
+  auto x = counting(K::tensor({{3.0, -4.0, 0.0}, {1.0, -1.0, 2.0}}));
+  const std::vector<int64_t> both = {0, 1};
+  std::vector<K::Tensor> ns = {x.norm(),
+                               x.norm(1),
+                               x.norm(0),
+                               x.norm(3),
+                               x.norm(0.5),
+                               x.norm(std::numeric_limits<double>::infinity()),
+                               x.norm(-std::numeric_limits<double>::infinity()),
+                               x.norm(2, {1}),
+                               x.norm(1, {0}, true),
+                               x.norm(std::numeric_limits<double>::infinity(), {1}),
+                               x.norm(1.5, {-1}),
+                               K::norm(x),
+                               K::norm(x, 3, both)};
+  Items items;
+  K::Tensor total = K::zeros({});
+  for (size_t i = 0; i < ns.size(); ++i) {
+    items.push_back(out(ns[i]));
+    items.push_back(fnName(ns[i]));
+    total = total + ns[i].sum() * static_cast<double>(i + 1);
+  }
+  total.backward();
+  items.push_back(out(x.grad()));
+  return items;
+})
+
+BOTH(Members, NormAtZeroAndTies, {
+  auto z = K::zeros({3}, K::requires_grad());
+  auto t = K::tensor({2.0, -2.0, 1.0}, K::requires_grad());
+  (z.norm() + z.norm(3) + z.norm(1.5) + t.norm(std::numeric_limits<double>::infinity())).backward();
+  return Items{out(z.grad()), out(t.grad())};
+})
+
+BOTH(Members, NormErrors, {
+  auto x = K::ones({2, 3});
+  auto i = K::tensor({1, 2});
+  return Items{thrown([&] { x.norm(2, {5}); }), thrown([&] { i.norm(); }),
+               thrown([&] { i.norm(1, {0}); })};
+})
+
+BOTH(Members, VarMeanAndStdMean, {
+  auto x = counting(K::tensor({{1.0, 2.0, 4.0}, {3.0, 7.0, 5.0}}));
+  auto [v, m] = K::var_mean(x);
+  auto [v0, m0] = K::var_mean(x, 0);
+  auto [v1, m1] = K::var_mean(x, {1}, false, true);
+  auto [s, sm] = K::std_mean(x, false);
+  auto [s1, sm1] = K::std_mean(x, 1);
+  (v + m * 2 + v0.sum() + m0.sum() + v1.sum() * 3 + s + sm + s1.sum() + sm1.sum()).backward();
+  return Items{out(v), out(m),  out(v0), out(m0),  out(v1),      out(m1),
+               out(s), out(sm), out(s1), out(sm1), out(x.grad())};
+})
+
+BOTH(Members, TypeAs, {
+  auto x = K::tensor({1.5, -2.5}, K::requires_grad());
+  auto i = x.type_as(K::zeros({1}, K::kInt));
+  auto d = x.type_as(K::zeros({1}, K::kDouble));
+  auto same = x.type_as(K::zeros({3}));
+  (d * d).sum().backward();
+  return Items{out(i),    dtypeOf(i),           fnName(i),    dtypeOf(d),
+               fnName(d), out(same.is_same(x)), out(x.grad())};
+})
+
+BOTH(Members, Information, {
+  auto x = K::ones({2, 3});
+  auto b = K::tensor({true});
+  auto y = x;
+  std::ostringstream os;
+  os << x.layout();
+  return Items{text(std::to_string(x.get_device())),
+               out(x.is_signed()),
+               out(b.is_signed()),
+               out(K::tensor({1, 2}).is_signed()),
+               out(x.is_floating_point()),
+               out(K::tensor({1}).is_floating_point()),
+               out(y.is_same(x)),
+               out(x.is_same(x.view({6}))),
+               out(x.layout() == K::kStrided),
+               text(os.str())};
+})
+
+BOTH(Members, OutputNr, {
+  auto x = K::tensor({{1.0, 5.0}, {4.0, 2.0}}, K::requires_grad());
+  auto [values, indices] = x.max(1);
+  auto y = x * 2;
+  return Items{text(std::to_string(x.output_nr())), text(std::to_string(y.output_nr())),
+               text(std::to_string(values.output_nr())), text(std::to_string(indices.output_nr()))};
+})
+
+BOTH(Members, CloneFreeFunction, {
+  auto x = K::tensor({1.0, 2.0}, K::requires_grad());
+  auto c = K::clone(x);
+  auto d = K::clone(x.view({2, 1}).t());
+  (c * 3).sum().backward();
+  return Items{
+      out(c),       fnName(c), out(c.data_ptr() == x.data_ptr()), out(d), out(d.is_contiguous()),
+      out(x.grad())};
+})
+
+BOTH(Members, DetachInPlace, {
+  auto x = K::tensor({1.0, 2.0}, K::requires_grad());
+  auto y = x * 2;
+  auto& r = y.detach_();
+  auto z = y * 3;
+  return Items{out(y.requires_grad()),
+               out(y.is_leaf()),
+               fnName(y),
+               out(&r == &y),
+               out(z.requires_grad()),
+               out(y),
+               thrown([&] { x.view({2}).detach_(); })};
+})
+
+BOTH(Members, SetData, {
+  auto w = K::ones({2});
+  w.set_data(K::zeros({3}, K::kDouble));
+  auto q = K::ones({2}, K::requires_grad());
+  q.set_data(K::tensor({1.0f, 2.0f, 3.0f}));
+  (q * q).sum().backward();
+  return Items{out(w), dtypeOf(w), out(q.requires_grad()), out(q), out(q.grad()), out(q.is_leaf())};
 })

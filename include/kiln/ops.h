@@ -147,6 +147,34 @@ inline Tensor var(const Tensor& a, int dim) {
 inline Tensor std(const Tensor& a, int dim) {
   return std(a, IntArrayRef{dim});
 }
+/// (var, mean) and (std, mean) of the same elements. Their gradients are var's (std's) and
+/// mean's, recorded as VarBackward0 (StdBackward0) and MeanBackward0 where libtorch records one
+/// VarMeanBackward0 (StdMeanBackward0).
+std::tuple<Tensor, Tensor> var_mean(const Tensor& a, bool unbiased = true);
+std::tuple<Tensor, Tensor> var_mean(const Tensor& a, IntArrayRef dim, bool unbiased = true,
+                                    bool keepdim = false);
+std::tuple<Tensor, Tensor> std_mean(const Tensor& a, bool unbiased = true);
+std::tuple<Tensor, Tensor> std_mean(const Tensor& a, IntArrayRef dim, bool unbiased = true,
+                                    bool keepdim = false);
+inline std::tuple<Tensor, Tensor> var_mean(const Tensor& a, int dim) {
+  return var_mean(a, IntArrayRef{dim});
+}
+inline std::tuple<Tensor, Tensor> std_mean(const Tensor& a, int dim) {
+  return std_mean(a, IntArrayRef{dim});
+}
+/// The p-norm of all elements (NormBackward0), or over `dim` (NormBackward1), as torch::norm.
+Tensor norm(const Tensor& a, const Scalar& p = 2);
+Tensor norm(const Tensor& a, std::optional<Scalar> p, IntArrayRef dim, bool keepdim = false);
+/// Whether every (any) element is nonzero, as a kBool tensor.
+Tensor all(const Tensor& a);
+Tensor all(const Tensor& a, int64_t dim, bool keepdim = false);
+Tensor any(const Tensor& a);
+Tensor any(const Tensor& a, int64_t dim, bool keepdim = false);
+Tensor isnan(const Tensor& a);
+Tensor isinf(const Tensor& a);
+Tensor isfinite(const Tensor& a);
+/// A copy in new memory, as a.clone() (kiln's copies are contiguous whatever the format).
+Tensor clone(const Tensor& a, std::optional<MemoryFormat> memory_format = std::nullopt);
 Tensor softmax(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype = std::nullopt);
 Tensor log_softmax(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype = std::nullopt);
 

@@ -3,6 +3,7 @@
 // MemoryFormat.
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <type_traits>
 #include <utility>
 
@@ -14,6 +15,14 @@ namespace kiln {
 /// The layout in memory asked of a copy (Tensor::to), as c10::MemoryFormat. kiln's copies are
 /// contiguous; the channels-last formats are not supported yet.
 enum class MemoryFormat : int8_t { Contiguous, Preserve, ChannelsLast, ChannelsLast3d };
+
+/// How a tensor's elements are laid out, as c10::Layout: kiln's tensors are all strided.
+enum class Layout : int8_t { Strided };
+inline constexpr Layout kStrided = Layout::Strided;
+/// "Strided", as libtorch prints it.
+inline std::ostream& operator<<(std::ostream& os, Layout) {
+  return os << "Strided";
+}
 
 /// Options for creating a tensor; unset fields take the defaults (kFloat, kCPU, no grad).
 class TensorOptions {

@@ -64,6 +64,14 @@ class Tensor {
   bool is_contiguous() const;
   bool is_cuda() const { return device().is_cuda(); }
   bool is_floating_point() const;
+  /// Whether the dtype holds negative numbers (all but kBool).
+  bool is_signed() const { return dtype() != ScalarType::Bool; }
+  /// The CUDA device's index, -1 for the CPU.
+  int64_t get_device() const { return device().is_cuda() ? device().index() : -1; }
+  /// kStrided: kiln has no sparse layouts.
+  Layout layout() const { return kStrided; }
+  /// Whether both handles refer to the same tensor.
+  bool is_same(const Tensor& other) const noexcept { return impl_ == other.impl_; }
   int64_t element_size() const;
   /// Whether the value is pending in the graph (not yet computed).
   bool is_lazy() const;
@@ -91,6 +99,13 @@ class Tensor {
   /// them to their grad(). `gradient` is required unless this tensor has one element.
   void backward(const Tensor& gradient = {}, std::optional<bool> retain_graph = std::nullopt,
                 bool create_graph = false) const;
+  /// Which output of its grad_fn this tensor is (0 for leaves and single-output ops).
+  int64_t output_nr() const;
+  /// Makes this tensor a leaf that does not require grad (libtorch's error for a view).
+  Tensor& detach_() const;
+  /// Replaces this tensor's data (storage, sizes, dtype) by new_data's, keeping its autograd
+  /// state, as libtorch's set_data.
+  void set_data(const Tensor& new_data) const;
   /// The number of in-place modifications of this tensor's storage.
   uint32_t _version() const;
 
@@ -117,6 +132,8 @@ class Tensor {
   /// The tensor with `other`'s dtype and device.
   Tensor to(const Tensor& other, bool non_blocking = false, bool copy = false,
             std::optional<MemoryFormat> memory_format = std::nullopt) const;
+  /// This tensor with other's dtype and device: to(other.options()).
+  Tensor type_as(const Tensor& other) const;
   Tensor cpu() const;
   Tensor clone() const;
   Tensor detach() const;
@@ -188,6 +205,10 @@ class Tensor {
   Tensor gt(const Scalar& other) const;
   Tensor ge(const Tensor& other) const;
   Tensor ge(const Scalar& other) const;
+  /// kBool tensors: NaN, +-infinity, neither (integers are never NaN or infinite).
+  Tensor isnan() const;
+  Tensor isinf() const;
+  Tensor isfinite() const;
   Tensor logical_and(const Tensor& other) const;
   Tensor logical_or(const Tensor& other) const;
 
@@ -242,6 +263,14 @@ class Tensor {
   Tensor std(int dim) const {
     return std(IntArrayRef{dim});
   }
+  /// Whether every (any) element is nonzero, as a kBool tensor; over one dimension with `dim`.
+  Tensor all() const;
+  Tensor all(int64_t dim, bool keepdim = false) const;
+  Tensor any() const;
+  Tensor any(int64_t dim, bool keepdim = false) const;
+  /// The p-norm (p = 2, 1, 0, +-inf or any other number) of all elements, or over `dim`.
+  Tensor norm(const Scalar& p = 2) const;
+  Tensor norm(std::optional<Scalar> p, IntArrayRef dim, bool keepdim = false) const;
   Tensor softmax(int64_t dim, std::optional<ScalarType> dtype = std::nullopt) const;
   Tensor log_softmax(int64_t dim, std::optional<ScalarType> dtype = std::nullopt) const;
 

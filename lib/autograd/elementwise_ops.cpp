@@ -5,6 +5,7 @@
 
 #include <absl/strings/str_cat.h>
 
+#include <limits>
 #include <optional>
 
 #include "kiln/autograd.h"
@@ -474,6 +475,28 @@ Tensor& Tensor::copy_(const Tensor& src, bool) const {
   Tensor& self = const_cast<Tensor&>(*this);
   detail::assignAndRecord(self, detail::castNode(detail::readNode(expanded), dtype()));
   return self;
+}
+
+// ---- isnan, isinf, isfinite: comparisons (kBool results, no gradient) ----
+Tensor isnan(const Tensor& a) {
+  return a != a;
+}
+Tensor isinf(const Tensor& a) {
+  if (!isFloatingType(a.dtype())) return zeros_like(a, kBool);
+  return a.abs() == std::numeric_limits<double>::infinity();
+}
+Tensor isfinite(const Tensor& a) {
+  if (!isFloatingType(a.dtype())) return ones_like(a, kBool);
+  return logical_and(a == a, a.abs() != std::numeric_limits<double>::infinity());
+}
+Tensor Tensor::isnan() const {
+  return kiln::isnan(*this);
+}
+Tensor Tensor::isinf() const {
+  return kiln::isinf(*this);
+}
+Tensor Tensor::isfinite() const {
+  return kiln::isfinite(*this);
 }
 
 // ---- operators ----

@@ -4,6 +4,9 @@
 #include <absl/strings/str_cat.h>
 
 #include <algorithm>
+#include <cmath>
+#include <string>
+#include <tuple>
 
 #include "kiln/autograd.h"
 #include "kiln/ops.h"
@@ -169,6 +172,56 @@ Tensor stdImpl(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
   return out;
 }
 
+// The p-norm over `dim` (all dimensions when empty), as torch.norm with its derivative
+// (PyTorch's norm_backward: zero where the norm is zero, the gradient shared among the maxima
+// for p = +-inf). Saves its input and result.
+Tensor normImpl(const Tensor& a, double p, IntArrayRef dim, bool keepdim, const char* name) {
+  if (!isFloatingType(a.dtype())) {
+    throw Error(absl::StrCat("norm(): input dtype should be either floating point or complex. Got ",
+                             std::string(toString(a.dtype())), " instead."));
+  }
+  std::vector<int64_t> dims = reduceDims(a, dim);
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    Tensor ax = a.abs();
+    if (p == 2) {
+      out = (a * a).sum(dims, keepdim).sqrt();
+    } else if (p == 1) {
+      out = ax.sum(dims, keepdim);
+    } else if (std::isinf(p)) {
+      out = p > 0 ? ax.amax(dims, keepdim) : ax.amin(dims, keepdim);
+    } else if (p == 0) {
+      out = (a != 0).sum(dims, keepdim).to(a.dtype());
+    } else {
+      out = ax.pow(p).sum(dims, keepdim).pow(1.0 / p);
+    }
+  }
+  recordReduction(out, a, name, Saves::Both,
+                  [dims, keepdim, p](const Tensor& g, const Tensor& x, const Tensor& y) {
+                    Tensor gs = spread(g, x, dims, keepdim);
+                    Tensor ys = spread(y, x, dims, keepdim);
+                    Tensor sgn = (x > 0).to(x.dtype()) - (x < 0).to(x.dtype());
+                    if (p == 0) return zeros_like(x);
+                    if (p == 1) return sgn * gs;
+                    if (std::isinf(p)) {
+                      Tensor ax = x.abs();
+                      Tensor mask = logical_or(ax == ys, ax != ax).to(x.dtype());
+                      Tensor count = mask.sum(dims, true);
+                      return sgn * (gs / count * mask);
+                    }
+                    Tensor zero = zeros_like(x);
+                    if (p < 1) {
+                      Tensor scaled = where(x == 0, zero, sgn * x.abs().pow(p - 1));
+                      return scaled * gs * ys.pow(1 - p);
+                    }
+                    Tensor scale = where(ys == 0, zero, gs / ys.pow(p - 1));
+                    Tensor scaled = p < 2 ? sgn * x.abs().pow(p - 1) : x * x.abs().pow(p - 2);
+                    return scaled * scale;
+                  });
+  return out;
+}
+
 // softmax's and log_softmax's input: `a` in `dtype` when given. PyTorch's CPU kernels exist for
 // floating types only, and name themselves in the error (a softmax over the last dimension, or
 // of a 0-dim tensor, has kernels of its own).
@@ -242,6 +295,37 @@ Tensor std(const Tensor& a, bool unbiased) {
 }
 Tensor std(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
   return stdImpl(a, dim, unbiased, keepdim);
+}
+
+Tensor norm(const Tensor& a, const Scalar& p) {
+  return normImpl(a, p.toDouble(), {}, false, "NormBackward0");
+}
+Tensor norm(const Tensor& a, std::optional<Scalar> p, IntArrayRef dim, bool keepdim) {
+  return normImpl(a, p ? p->toDouble() : 2.0, dim, keepdim, "NormBackward1");
+}
+std::tuple<Tensor, Tensor> var_mean(const Tensor& a, bool unbiased) {
+  return {var(a, unbiased), a.mean()};
+}
+std::tuple<Tensor, Tensor> var_mean(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
+  return {var(a, dim, unbiased, keepdim), a.mean(dim, keepdim)};
+}
+std::tuple<Tensor, Tensor> std_mean(const Tensor& a, bool unbiased) {
+  return {std(a, unbiased), a.mean()};
+}
+std::tuple<Tensor, Tensor> std_mean(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
+  return {std(a, dim, unbiased, keepdim), a.mean(dim, keepdim)};
+}
+Tensor all(const Tensor& a) {
+  return (a == 0).sum() == 0;
+}
+Tensor all(const Tensor& a, int64_t dim, bool keepdim) {
+  return (a == 0).sum({dim}, keepdim) == 0;
+}
+Tensor any(const Tensor& a) {
+  return (a != 0).sum() != 0;
+}
+Tensor any(const Tensor& a, int64_t dim, bool keepdim) {
+  return (a != 0).sum({dim}, keepdim) != 0;
 }
 
 Tensor softmax(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype) {
@@ -337,6 +421,24 @@ Tensor Tensor::std(bool unbiased) const {
 }
 Tensor Tensor::std(IntArrayRef dim, bool unbiased, bool keepdim) const {
   return kiln::std(*this, dim, unbiased, keepdim);
+}
+Tensor Tensor::norm(const Scalar& p) const {
+  return kiln::norm(*this, p);
+}
+Tensor Tensor::norm(std::optional<Scalar> p, IntArrayRef dim, bool keepdim) const {
+  return kiln::norm(*this, p, dim, keepdim);
+}
+Tensor Tensor::all() const {
+  return kiln::all(*this);
+}
+Tensor Tensor::all(int64_t dim, bool keepdim) const {
+  return kiln::all(*this, dim, keepdim);
+}
+Tensor Tensor::any() const {
+  return kiln::any(*this);
+}
+Tensor Tensor::any(int64_t dim, bool keepdim) const {
+  return kiln::any(*this, dim, keepdim);
 }
 Tensor Tensor::softmax(int64_t dim, std::optional<ScalarType> dtype) const {
   return kiln::softmax(*this, dim, dtype);

@@ -218,6 +218,14 @@ Tensor Tensor::clone() const {
   return out;
 }
 
+Tensor clone(const Tensor& a, std::optional<MemoryFormat> memory_format) {
+  return a.clone();
+}
+
+Tensor Tensor::type_as(const Tensor& other) const {
+  return to(other.options());
+}
+
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   std::optional<int64_t> d = detail::catDim(tensors, dim);
   if (!d) return tensors[0].clone();

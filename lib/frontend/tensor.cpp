@@ -124,6 +124,32 @@ Tensor& Tensor::mutable_grad() const {
 bool Tensor::retains_grad() const {
   return implOf(*this).retains_grad;
 }
+int64_t Tensor::output_nr() const {
+  return historyOf(*this).output_nr;
+}
+Tensor& Tensor::detach_() const {
+  if (impl_->view_base) {
+    throw Error(
+        "Can't detach views in-place. Use detach() instead. If you are using "
+        "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set as True, "
+        "gradients are views of DDP buckets, and hence detach_() cannot be called on these "
+        "gradients. To fix this error, please refer to the Optimizer.zero_grad() function in "
+        "torch/optim/optimizer.py as the solution.");
+  }
+  impl_->grad_fn = nullptr;
+  impl_->output_nr = 0;
+  impl_->requires_grad = false;
+  return const_cast<Tensor&>(*this);
+}
+void Tensor::set_data(const Tensor& new_data) const {
+  // The tensor takes new_data's storage and geometry (its dtype too) and keeps its own autograd
+  // state (requires_grad, grad, history), as libtorch's Variable::set_data.
+  const TensorImpl& from = implOf(new_data);
+  impl_->storage = from.storage;
+  impl_->sizes = from.sizes;
+  impl_->strides = from.strides;
+  impl_->offset = from.offset;
+}
 uint32_t Tensor::_version() const {
   return implOf(*this).storage->version;
 }
