@@ -904,8 +904,8 @@ TEST(Warnings, LossesWarnWhenTheTargetBroadcasts) {
     F::mse_loss(target, target);
   }
   EXPECT_NE(kiln::Warning::get_warning_handler(), &collect);
-  EXPECT_EQ(collect.functions, (std::vector<std::string>{"mse_loss", "mse_loss", "smooth_l1_loss",
-                                                         "mse_loss"}));
+  EXPECT_EQ(collect.functions,
+            (std::vector<std::string>{"mse_loss", "mse_loss", "smooth_l1_loss", "mse_loss"}));
   EXPECT_EQ(collect.messages, std::vector<std::string>(4, text));
 }
 
@@ -920,4 +920,26 @@ TEST(Warnings, DefaultHandlerPrintsToStandardError) {
             std::string::npos)
       << printed;
   EXPECT_NE(printed.find("same size. (function mse_loss)\n"), std::string::npos) << printed;
+}
+
+// libtorch 1.13 warns on every read of .grad() of a non-leaf tensor that does not retain it.
+TEST(Warnings, GradOfANonLeaf) {
+  CollectWarnings collect;
+  kiln::Warning::WarningHandlerGuard guard(&collect);
+  Tensor x = kiln::ones({2}, kiln::requires_grad());
+  Tensor y = x * 2;
+  EXPECT_FALSE(y.grad().defined());
+  EXPECT_FALSE(y.grad().defined());
+  EXPECT_FALSE(x.grad().defined());  // a leaf: no warning
+  Tensor z = x * 3;
+  z.retain_grad();
+  z.sum().backward();
+  EXPECT_TRUE(z.grad().defined());
+  ASSERT_EQ(collect.messages.size(), 2u);
+  EXPECT_EQ(collect.functions[0], "grad");
+  EXPECT_EQ(collect.messages[0].rfind("The .grad attribute of a Tensor that is not a leaf Tensor "
+                                      "is being accessed.",
+                                      0),
+            0u);
+  EXPECT_NE(collect.messages[0].find("pull/30531 for more informations."), std::string::npos);
 }

@@ -433,7 +433,7 @@ Tensor& Tensor::fill_(const Tensor& value) const {
   }
   if (std::optional<Tensor> once = withoutRepeats(*this)) {
     once->fill_(value);
-    return *this;
+    return const_cast<Tensor&>(*this);
   }
   if (!autograd::needsGrad({&value, this})) return copy_(value);
   autograd::checkInPlaceAllowed(*this, {&value});

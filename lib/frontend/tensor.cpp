@@ -12,6 +12,7 @@
 #include "kiln/autograd.h"
 #include "kiln/ops.h"
 #include "kiln/runtime.h"
+#include "kiln/warning.h"
 #include "lib/core/format.h"
 #include "lib/core/scalar_type.h"
 #include "lib/frontend/common.h"
@@ -116,7 +117,18 @@ std::shared_ptr<autograd::Node> Tensor::grad_fn() const {
   return historyOf(*this).grad_fn;
 }
 const Tensor& Tensor::grad() const {
-  return implOf(*this).grad;
+  const Tensor& g = implOf(*this).grad;
+  if (!g.defined() && !is_leaf() && !retains_grad()) {
+    Warning::warn(
+        {"grad", __FILE__, static_cast<uint32_t>(__LINE__)},
+        "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+        "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
+        "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf "
+        "Tensor. If you access the non-leaf Tensor by mistake, make sure you access the leaf "
+        "Tensor instead. See github.com/pytorch/pytorch/pull/30531 for more informations.",
+        /*verbatim=*/false);
+  }
+  return g;
 }
 Tensor& Tensor::mutable_grad() const {
   return impl_->grad;
