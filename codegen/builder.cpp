@@ -205,6 +205,7 @@ Lin KernelBuilder::var(int32_t loop) {
 std::pair<int64_t, int64_t> KernelBuilder::atomRange(int32_t atom) const {
   const Expr& e = kernel_.exprs[atom];
   if (e.kind == ExprKind::LoopVar) return {0, kernel_.loops[e.i].extent - 1};
+  if (auto bound = bounds_.find(atom); bound != bounds_.end()) return {0, bound->second};
   auto it = atoms_.find(atom);
   if (it == atoms_.end()) return {0, std::numeric_limits<int64_t>::max() / 4};
   auto [lo, hi] = range(it->second.src);

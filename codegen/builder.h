@@ -60,6 +60,12 @@ class KernelBuilder {
   Lin var(int32_t loop);
   /// Scalar argument `index` (a non-negative i64) as an index term.
   Lin argLin(int32_t index) { return atomLin(arg(index)); }
+  /// Expression `e` (an i64 known to lie in [0, hi], such as a clamped index read from memory)
+  /// as an index term.
+  Lin boundedLin(int32_t e, int64_t hi) {
+    bounds_[e] = hi;
+    return atomLin(e);
+  }
   Lin add(const Lin& a, const Lin& b);
   Lin scale(const Lin& a, int64_t k);
   Lin floorDiv(const Lin& a, int64_t d);
@@ -96,7 +102,8 @@ class KernelBuilder {
 
   Kernel kernel_;
   absl::flat_hash_map<Expr, int32_t, ExprHash> memo_;
-  absl::flat_hash_map<int32_t, Atom> atoms_;  // div/mod atoms by expression id
+  absl::flat_hash_map<int32_t, Atom> atoms_;      // div/mod atoms by expression id
+  absl::flat_hash_map<int32_t, int64_t> bounds_;  // upper bounds of boundedLin's atoms
   std::vector<std::pair<int32_t, Lin>> loads_;
 };
 

@@ -98,7 +98,10 @@ std::string Kernel::text() const {
     absl::StrAppend(&s, "\n");
   }
   for (const Store& st : stores) {
-    absl::StrAppend(&s, "  store", st.reduce == ReduceKind::None ? "" : ".",
+    const char* scatter = st.scatter == ScatterKind::Assign ? ".scatter"
+                          : st.scatter == ScatterKind::Add  ? ".scatter_add"
+                                                            : "";
+    absl::StrAppend(&s, "  store", scatter, st.reduce == ReduceKind::None ? "" : ".",
                     std::string(reduceText(st.reduce)), " buf", st.buffer, "[$", st.index, "] = $",
                     st.value);
     if (st.best_buffer >= 0) {

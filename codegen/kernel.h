@@ -52,6 +52,15 @@
 // never share an output element, so they may run in any order and in parallel; the terms of one
 // element may also be split among workers and combined in any order the rules above allow.
 //
+// Scattering stores (scatter != None: a gather's backward, index_put_, scatter_add). The store's
+// index depends on loaded data, so distinct points may store the same element. Such a kernel has
+// that one store, with reduce == None, and only Parallel loops; its points run one after another
+// in the order of the loops (loop 0 outermost), which a backend may neither split among threads
+// nor reorder, and each point stores buffer[index] = value (Assign: where points meet an
+// element, the last one's value stays) or buffer[index] = buffer[index] + value (Add; for bool,
+// or), reading the element as the points before it left it. The kernel never loads from the
+// buffer it scatters into. Indices are in bounds, as everywhere.
+//
 // Phases (row reductions fused with their consumers). A kernel may compute reductions per point
 // of its `outer` loops (loops[0..outer): Parallel ones, then possibly Reduction ones, but then
 // every Parallel loop of the kernel is among them) before its stores: phase p is
@@ -121,6 +130,8 @@ struct Expr {
 };
 
 enum class ReduceKind : uint8_t { None, Sum, Prod, Max, Min, ArgMax, ArgMin };
+/// How a store meets the stores of other points: never (None), or as a scattering store.
+enum class ScatterKind : uint8_t { None, Assign, Add };
 
 /// buffer[index] = value at every point, or (reduce != None) the combination across the
 /// Reduction loops described above; arg reductions also store the best value in `best_buffer`.
@@ -131,6 +142,7 @@ struct Store {
   ReduceKind reduce = ReduceKind::None;
   int32_t best_buffer = -1;
   int32_t position = -1;
+  ScatterKind scatter = ScatterKind::None;
 };
 
 struct BufferParam {
@@ -173,6 +185,8 @@ struct Kernel {
   std::string text() const;
   /// Whether the stores are reducing ones (then all of them are).
   bool reduces() const;
+  /// Whether the store is a scattering one (then it is the only store).
+  bool scatters() const { return stores.size() == 1 && stores[0].scatter != ScatterKind::None; }
   /// Whether loop l belongs to a phase.
   bool isPhaseLoop(int32_t l) const;
   /// Loop l's extent for a launch with scalar arguments `args` (raw, as passed).

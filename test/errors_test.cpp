@@ -239,11 +239,6 @@ TEST(Errors, ToWithRequiresGrad) {
                     "not supported yet");
 }
 
-TEST(Errors, BoolIndexIsNotSupportedYet) {
-  Tensor x = kiln::rand({3});
-  EXPECT_KILN_ERROR(x.index({true}), "not supported yet");
-}
-
 TEST(Errors, DimensionOutOfRange) {
   Tensor x = kiln::rand({2, 3});
   const char* msg = "Dimension out of range (expected to be in range of [-2, 1], but got 5)";

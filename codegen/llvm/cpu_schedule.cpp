@@ -186,7 +186,8 @@ CpuSchedule cpuSchedule(const Kernel& k, bool gemm) {
   // The outer loops of a phased kernel stay outermost, and a phased kernel's reducing stores
   // keep their reduction loops innermost (the phases live where the register accumulators do).
   const size_t movable_from = static_cast<size_t>(k.outer);
-  const bool may_move = k.phases.empty() || !k.reduces();
+  // A scattering store's points run in the loops' own order, on one thread (codegen/kernel.h).
+  const bool may_move = (k.phases.empty() || !k.reduces()) && !k.scatters();
   if (!may_move) {
     std::stable_partition(s.order.begin() + static_cast<std::ptrdiff_t>(movable_from),
                           s.order.end(),
@@ -212,6 +213,7 @@ CpuSchedule cpuSchedule(const Kernel& k, bool gemm) {
       std::find_if_not(s.order.begin(), s.order.end(), parallel) - s.order.begin());
   s.split_loops = k.phases.empty() ? s.outer_parallel
                                    : std::min(s.outer_parallel, static_cast<size_t>(k.outer));
+  if (k.scatters()) s.split_loops = 0;
   // The gemm calls take blocks of rows: threads split m alone, so m goes outermost (the loops
   // that run instead of the library keep the others' order).
   if (gemm) s.contraction = findContraction(k);

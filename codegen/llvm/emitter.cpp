@@ -517,8 +517,19 @@ class Emitter {
     memo_.assign(k_.exprs.size(), nullptr);
     std::vector<std::pair<Value*, Value*>> stored;
     for (const Store& s : k_.stores) stored.emplace_back(eval(s.index), eval(s.value));
-    for (size_t i = 0; i < k_.stores.size(); ++i)
-      storeBuffer(k_.stores[i].buffer, stored[i].first, stored[i].second);
+    for (size_t i = 0; i < k_.stores.size(); ++i) {
+      const Store& s = k_.stores[i];
+      Value* v = stored[i].second;
+      if (s.scatter == ScatterKind::Add) {
+        // In order, one point after another: the element as the points before this one left it.
+        Value* old = loadBuffer(s.buffer, stored[i].first);
+        const ScalarType t = k_.buffers[s.buffer].dtype;
+        v = isFloatingType(t)       ? b_.CreateFAdd(old, v)
+            : t == ScalarType::Bool ? b_.CreateOr(old, v)
+                                    : b_.CreateAdd(old, v);
+      }
+      storeBuffer(s.buffer, stored[i].first, v);
+    }
   }
 
   Value* combine(ReduceKind k, ScalarType t, Value* acc, Value* v) {

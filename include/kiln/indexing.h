@@ -5,11 +5,19 @@
 #include <cstring>
 #include <initializer_list>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
 
 #include "kiln/error.h"
+
+namespace kiln {
+class Tensor;
+namespace detail {
+struct TensorImpl;
+}
+}  // namespace kiln
 
 namespace kiln::indexing {
 
@@ -64,7 +72,7 @@ class Slice {
 /// index is only a real `bool`: a pointer or a string is not one.
 class TensorIndex {
  public:
-  enum class Kind { Integer, Slice, None, Ellipsis, Boolean };
+  enum class Kind { Integer, Slice, None, Ellipsis, Boolean, Tensor };
   TensorIndex(int64_t i) : kind_(Kind::Integer), integer_(i) {}
   TensorIndex(int i) : kind_(Kind::Integer), integer_(i) {}
   template <typename T, std::enable_if_t<std::is_same_v<T, bool>, int> = 0>
@@ -73,6 +81,10 @@ class TensorIndex {
   TensorIndex(NoneIndexType) : kind_(Kind::None) {}
   TensorIndex(std::nullopt_t) : kind_(Kind::None) {}
   TensorIndex(EllipsisIndexType) : kind_(Kind::Ellipsis) {}
+  /// An index tensor (advanced indexing): integers select positions along a dimension, a bool
+  /// (or uint8) mask selects the positions where it is true over as many dimensions as it has.
+  template <typename T, std::enable_if_t<std::is_same_v<T, kiln::Tensor>, int> = 0>
+  TensorIndex(const T& tensor) : kind_(Kind::Tensor), tensor_(tensor.impl()) {}
   /// "..." is Ellipsis; any other string throws libtorch's error.
   TensorIndex(const char* str) : kind_(Kind::Ellipsis) {
     if (std::strcmp(str, "...") != 0) {
@@ -87,6 +99,9 @@ class TensorIndex {
   bool is_none() const { return kind_ == Kind::None; }
   bool is_ellipsis() const { return kind_ == Kind::Ellipsis; }
   bool is_boolean() const { return kind_ == Kind::Boolean; }
+  bool is_tensor() const { return kind_ == Kind::Tensor; }
+  /// The index tensor's implementation (kiln::Tensor(impl) makes the tensor).
+  const std::shared_ptr<detail::TensorImpl>& tensor_impl() const { return tensor_; }
   int64_t integer() const { return integer_; }
   bool boolean() const { return integer_ != 0; }
   const Slice& slice() const { return slice_; }
@@ -95,6 +110,7 @@ class TensorIndex {
   Kind kind_;
   int64_t integer_ = 0;
   Slice slice_;
+  std::shared_ptr<detail::TensorImpl> tensor_;
 };
 
 }  // namespace kiln::indexing

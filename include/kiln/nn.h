@@ -413,6 +413,17 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossFuncOpti
 Tensor cross_entropy(const Tensor& input, const Tensor& target,
                      const CrossEntropyFuncOptions& options = {});
 Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossFuncOptions& options = {});
+struct EmbeddingFuncOptions {
+  KILN_ARG(std::optional<int64_t>, padding_idx) = std::nullopt;
+  KILN_ARG(std::optional<double>, max_norm) = std::nullopt;  // not supported yet
+  KILN_ARG(double, norm_type) = 2.;
+  KILN_ARG(bool, scale_grad_by_freq) = false;  // not supported yet
+  KILN_ARG(bool, sparse) = false;              // not supported yet
+};
+/// The rows of weight [num_embeddings, D] at input's indices (kiln::embedding): a lazy gather
+/// that fuses with what computes the weight and what reads the rows.
+Tensor embedding(const Tensor& input, const Tensor& weight,
+                 const EmbeddingFuncOptions& options = {});
 /// Normalises over the trailing dims named by normalized_shape (mean and biased variance per
 /// row, then (x - mean) / sqrt(var + eps)), then scales by weight and adds bias when given.
 Tensor layer_norm(const Tensor& input, const LayerNormFuncOptions& options);
@@ -534,6 +545,38 @@ class LayerNormImpl : public Module {
   Tensor bias;
 };
 KILN_MODULE(LayerNorm);
+
+struct EmbeddingOptions {
+  EmbeddingOptions(int64_t num_embeddings, int64_t embedding_dim)
+      : num_embeddings_(num_embeddings), embedding_dim_(embedding_dim) {}
+  KILN_ARG(int64_t, num_embeddings);
+  KILN_ARG(int64_t, embedding_dim);
+  KILN_ARG(std::optional<int64_t>, padding_idx) = std::nullopt;
+  KILN_ARG(std::optional<double>, max_norm) = std::nullopt;  // not supported yet
+  KILN_ARG(double, norm_type) = 2.;
+  KILN_ARG(bool, scale_grad_by_freq) = false;  // not supported yet
+  KILN_ARG(bool, sparse) = false;              // not supported yet
+  KILN_ARG(Tensor, _weight) = Tensor();
+};
+
+/// A lookup table of num_embeddings vectors of embedding_dim: forward(indices) gives their rows.
+/// The weight starts as N(0, 1) draws (or options._weight), its padding_idx row as zeros, which
+/// receives no gradient.
+class EmbeddingImpl : public Module {
+ public:
+  EmbeddingImpl(int64_t num_embeddings, int64_t embedding_dim)
+      : EmbeddingImpl(EmbeddingOptions(num_embeddings, embedding_dim)) {}
+  explicit EmbeddingImpl(const EmbeddingOptions& options);
+  /// Registers a new weight and initialises it.
+  void reset();
+  void reset_parameters();
+  Tensor forward(const Tensor& indices);
+  void pretty_print(std::ostream& stream) const override;
+
+  EmbeddingOptions options;
+  Tensor weight;
+};
+KILN_MODULE(Embedding);
 
 using GELUOptions = functional::GELUFuncOptions;
 using MSELossOptions = functional::MSELossFuncOptions;

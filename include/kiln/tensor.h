@@ -165,6 +165,39 @@ class Tensor {
   Tensor& index_put_(std::initializer_list<indexing::TensorIndex> indices, const Scalar& value);
   Tensor& index_put_(const std::vector<indexing::TensorIndex>& indices, const Tensor& value);
   Tensor& index_put_(const std::vector<indexing::TensorIndex>& indices, const Scalar& value);
+  /// index_put_ that adds `values` at the indexed positions with `accumulate` (repeated
+  /// positions add up), or stores them (one of the repeated positions' values stays).
+  Tensor& index_put_(const std::vector<indexing::TensorIndex>& indices, const Tensor& values,
+                     bool accumulate) const;
+  /// A copy of this tensor with `values` stored at (or added to) the indexed positions.
+  Tensor index_put(const std::vector<indexing::TensorIndex>& indices, const Tensor& values,
+                   bool accumulate = false) const;
+
+  // --- reading and writing the positions an index tensor holds (int64 indices) ---
+  /// out[i][j] = self[index[i][j]][j] for dim 0 (torch.gather).
+  Tensor gather(int64_t dim, const Tensor& index, bool sparse_grad = false) const;
+  /// A copy with self[index[i][j]][j] = src[i][j] for dim 0 (torch.scatter); a repeated position
+  /// keeps one of its values.
+  Tensor scatter(int64_t dim, const Tensor& index, const Tensor& src) const;
+  Tensor scatter(int64_t dim, const Tensor& index, const Scalar& value) const;
+  Tensor& scatter_(int64_t dim, const Tensor& index, const Tensor& src) const;
+  Tensor& scatter_(int64_t dim, const Tensor& index, const Scalar& value) const;
+  /// scatter that adds: self[index[i][j]][j] += src[i][j] for dim 0.
+  Tensor scatter_add(int64_t dim, const Tensor& index, const Tensor& src) const;
+  Tensor& scatter_add_(int64_t dim, const Tensor& index, const Tensor& src) const;
+  /// The slices at positions `index` (a vector of int32 or int64) along `dim`.
+  Tensor index_select(int64_t dim, const Tensor& index) const;
+  /// `value` where the bool `mask` (broadcast) is true, self elsewhere.
+  Tensor masked_fill(const Tensor& mask, const Scalar& value) const;
+  Tensor masked_fill(const Tensor& mask, const Tensor& value) const;
+  Tensor& masked_fill_(const Tensor& mask, const Scalar& value) const;
+  Tensor& masked_fill_(const Tensor& mask, const Tensor& value) const;
+  /// The elements where the bool `mask` (broadcast with self) is true, as a 1-D tensor. Its size
+  /// depends on the mask's values, which are read (materialised) now.
+  Tensor masked_select(const Tensor& mask) const;
+  /// The indices of the nonzero elements, one row each ([n, dim()], int64). Reads the values
+  /// (materialises) now: the result's size depends on them.
+  Tensor nonzero() const;
 
   // --- elementwise ---
   Tensor add(const Tensor& other, const Scalar& alpha = 1) const;

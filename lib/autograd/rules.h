@@ -41,6 +41,10 @@ void recordCat(Tensor& out, const std::vector<Tensor>& inputs, int64_t dim);
 /// The gradient of a view that selects positions of `input` (narrow, select, slicing): zeros of
 /// the input's shape with `grad` at those positions. Differentiable (its own backward applies
 /// `view` to the incoming gradient).
+/// Whether an index list holds index tensors or literal bools (advanced indexing).
+bool hasIndexTensors(const std::vector<indexing::TensorIndex>& indices);
+/// x.index(indices) for a list with index tensors: a gather, with IndexBackward0.
+Tensor advancedIndex(const Tensor& self, const std::vector<indexing::TensorIndex>& indices);
 Tensor embedView(const Tensor& grad, IntArrayRef input_sizes, ScalarType dtype,
                  const std::function<Tensor(const Tensor&)>& view);
 

@@ -145,6 +145,7 @@ Tensor Tensor::index(const std::vector<indexing::TensorIndex>& indices) const {
   if (indices.empty()) {
     throw Error("Passing an empty index list to Tensor::index() is not valid syntax");
   }
+  if (autograd::hasIndexTensors(indices)) return autograd::advancedIndex(*this, indices);
   const char* name = nullptr;
   Tensor out = detail::indexView(*this, indices, &name);
   recordView(out, *this, name, embedAt(*this, [=](const Tensor& z) { return z.index(indices); }));

@@ -3,7 +3,9 @@
 // result, a view's geometry or the recorded graph nodes, and records no backward function. As
 // ATen's kernels know nothing of autograd, these know nothing of it: lib/autograd defines the
 // public, differentiable ops by calling them and attaching the rule when an input requires grad.
+#include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "kiln/indexing.h"
@@ -44,6 +46,32 @@ Tensor castTo(const Tensor& self, ScalarType dtype);
 std::optional<int64_t> catDim(const std::vector<Tensor>& tensors, int64_t dim);
 /// The tensors joined along `dim` (as wrapped by catDim), after the remaining checks.
 Tensor concat(const std::vector<Tensor>& tensors, int64_t dim);
+
+// ---- gather and scatter (lib/frontend/gather.cpp) ----
+/// source read along `axis` where `index` points: out[p] = source[p with p[axis] = index[p]].
+/// `index` (integral) has the result's shape, `source` the same but along `axis`; the values
+/// are in [0, source.size(axis)) (checked by the caller).
+Tensor gatherAlong(const Tensor& source, int64_t axis, const Tensor& index);
+/// Where a scatter stores: for each point p of the index's shape, the storage element
+/// offset + sum_d q[d] * strides[d], with q = p but q[axis] = index[p], in [0, extent).
+struct ScatterGeometry {
+  int64_t axis = 0;
+  int64_t extent = 0;
+  std::vector<int64_t> strides;
+  int64_t offset = 0;
+};
+/// Records `value` (of index's shape) stored into, or with `add` added to, the storage of
+/// `fresh` (a tensor only the caller sees) at the elements `at` names for each point of `index`
+/// (integral, values in [0, at.extent), checked by the caller); where points meet an element,
+/// the last one's value stays (or all add up).
+void recordScatter(const Tensor& fresh, const ScatterGeometry& at, const Tensor& index,
+                   const Tensor& value, bool add);
+/// The values of an integral index tensor (materialising it).
+std::vector<int64_t> indexValues(const Tensor& index);
+/// Throws message(i) for the first value i of `index` outside [0, size) (or [-size, size) when
+/// negatives wrap, as in advanced indexing); whether any value is negative.
+bool checkIndexRange(const Tensor& index, int64_t size, bool negatives_wrap,
+                     const std::function<std::string(int64_t)>& message);
 
 // ---- reductions, with the arguments of the public functions ----
 /// The dimensions a reduction over `dims` covers (all when empty), wrapped and sorted.

@@ -5,6 +5,7 @@
 #include <absl/strings/str_join.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "kiln/autograd.h"
 #include "kiln/ops.h"
@@ -391,7 +392,9 @@ Tensor indexView(const Tensor& self, const std::vector<indexing::TensorIndex>& i
         d += static_cast<size_t>(ndim - specified);
         break;
       case Kind::Boolean:
-        throw Error("indexing with a bool is not supported yet");
+      case Kind::Tensor:
+        // Advanced indexing (lib/autograd/index_ops.cpp) applies these after the basic indices.
+        throw std::logic_error("indexView: an index tensor or bool reached basic indexing");
     }
   }
   if (grad_name) *grad_name = last ? last : "AliasBackward0";
@@ -531,36 +534,6 @@ Tensor& Tensor::index_put_(std::initializer_list<indexing::TensorIndex> indices,
                            const Scalar& value) {
   return index_put_(std::vector<indexing::TensorIndex>(indices), value);
 }
-Tensor& Tensor::index_put_(const std::vector<indexing::TensorIndex>& indices, const Tensor& value) {
-  if (indices.empty()) {
-    throw Error("Passing an empty index list to Tensor::index_put_() is not valid syntax");
-  }
-  // As PyTorch's setitem (copy_to): a value of the target's shape is copied, a 0-dim value
-  // fills, and any other value loses its leading 1s and is expanded to the target's shape
-  // (expand's error where it cannot be).
-  Tensor target = index(indices);
-  if (target.sizes() == value.sizes()) {
-    target.copy_(value);
-  } else if (value.dim() == 0) {
-    target.fill_(value);
-  } else {
-    std::vector<int64_t> trimmed = value.sizes().vec();
-    size_t ones = 0;
-    while (ones < trimmed.size() && trimmed[ones] == 1) ++ones;
-    trimmed.erase(trimmed.begin(), trimmed.begin() + static_cast<std::ptrdiff_t>(ones));
-    target.copy_(value.reshape(trimmed).expand(target.sizes()));
-  }
-  return *this;
-}
-Tensor& Tensor::index_put_(const std::vector<indexing::TensorIndex>& indices, const Scalar& value) {
-  if (indices.empty()) {
-    throw Error("Passing an empty index list to Tensor::index_put_() is not valid syntax");
-  }
-  Tensor target = index(indices);
-  target.fill_(value);
-  return *this;
-}
-
 Tensor Tensor::contiguous() const {
   return is_contiguous() ? *this : clone();
 }

@@ -1,5 +1,6 @@
 #include "lib/interp/reference.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -319,6 +320,41 @@ std::vector<std::vector<double>> interpret(const ir::Graph& g,
           for (size_t k = 0; k < vidx.size(); ++k)
             p += ((f / vstrides[k]) % val.d.shape[k]) * d.ints[k];
           out.at(p) = vv[f];
+        }
+        break;
+      }
+      case Op::Gather: {
+        const ir::Instr& src = g.instrs[in.operands[0]];
+        const auto& sv = values[in.operands[0]];
+        const auto& iv = values[in.operands[1]];
+        const auto sstrides = ir::contiguousStrides(src.d.shape);
+        const int64_t extent = src.d.shape[d.ivalue];
+        for (int64_t f = 0; f < n; ++f) {
+          unravel(f, idx);
+          idx[d.ivalue] = std::clamp<int64_t>(static_cast<int64_t>(iv[f]), 0, extent - 1);
+          int64_t p = 0;
+          for (size_t k = 0; k < idx.size(); ++k) p += idx[k] * sstrides[k];
+          out[f] = sv.at(p);
+        }
+        break;
+      }
+      case Op::Scatter:
+      case Op::ScatterAdd: {
+        out = values[in.operands[0]];
+        const ir::Instr& val = g.instrs[in.operands[2]];
+        const auto& iv = values[in.operands[1]];
+        const auto& vv = values[in.operands[2]];
+        const auto vstrides = ir::contiguousStrides(val.d.shape);
+        const int64_t extent = d.ints.back();
+        for (int64_t f = 0; f < val.d.numel(); ++f) {
+          int64_t p = d.offset;
+          for (size_t k = 0; k < val.d.shape.size(); ++k) {
+            int64_t q = (f / vstrides[k]) % val.d.shape[k];
+            if (static_cast<int64_t>(k) == d.ivalue)
+              q = std::clamp<int64_t>(static_cast<int64_t>(iv[f]), 0, extent - 1);
+            p += q * d.ints[k];
+          }
+          out.at(p) = d.op == Op::Scatter ? vv[f] : roundTo(d.dtype, out.at(p) + vv[f]);
         }
         break;
       }

@@ -32,6 +32,12 @@ std::string_view opName(Op op) {
       return "argreduce";
     case Op::Write:
       return "write";
+    case Op::Gather:
+      return "gather";
+    case Op::Scatter:
+      return "scatter";
+    case Op::ScatterAdd:
+      return "scatter_add";
   }
   return "?";
 }
@@ -113,7 +119,11 @@ int NodeDesc::arity() const {
     case Op::ArgReduce:
       return 1;
     case Op::Write:
+    case Op::Gather:
       return 2;
+    case Op::Scatter:
+    case Op::ScatterAdd:
+      return 3;
   }
   return 0;
 }
@@ -138,7 +148,14 @@ std::string attrText(const NodeDesc& d) {
   switch (d.op) {
     case Op::Iota:
     case Op::ArgReduce:
+    case Op::Gather:
       return absl::StrCat(" {axis=", d.ivalue, "}");
+    case Op::Scatter:
+    case Op::ScatterAdd:
+      return absl::StrCat(
+          " {axis=", d.ivalue, ", extent=", d.ints.empty() ? 0 : d.ints.back(), ", strides=[",
+          absl::StrJoin(d.ints.begin(), d.ints.end() - (d.ints.empty() ? 0 : 1), ","),
+          "], offset=", d.offset, "}");
     case Op::Rand:
     case Op::Randn:
       return absl::StrCat(" {seed=", d.seed, ", offset=", d.offset, "}");

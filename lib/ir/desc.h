@@ -27,7 +27,20 @@ enum class Op : uint8_t {
   ArgReduce,    // the index of the max/min along `axis` (kept as size 1), i64
   Write,        // the base (a flat array of as many elements) with `value` stored at the strided
                 // positions
+  Gather,       // source read with its index along `axis` taken from `index`: result[p] =
+                // source[p with p[axis] = index[p]] (index: an integer tensor of the result's
+                // shape; source: the result's shape but along axis). An index outside
+                // [0, source.shape[axis]) is clamped (the front end refuses it first)
+  Scatter,      // the base (a flat array) with value[p] stored at offset + sum_d q[d]*strides[d],
+                // q = p with q[axis] = index[p] (clamped to [0, extent)), for each point p of
+                // index's shape (value's too), in row-major order: where points meet one element,
+                // the last one's value stays. ints = strides, then the extent
+  ScatterAdd,   // as Scatter, but each point adds its value to the element
 };
+/// Whether `op` stores into a copy of its first operand, a flat base (a partial write).
+inline bool writesIntoBase(Op op) {
+  return op == Op::Write || op == Op::Scatter || op == Op::ScatterAdd;
+}
 enum class ReduceOp : uint8_t { Sum, Prod, Max, Min };
 
 std::string_view opName(Op op);
@@ -39,11 +52,12 @@ struct NodeDesc {
   ReduceOp rop = ReduceOp::Sum;  // reduce / argreduce only
   ScalarType dtype = ScalarType::Float;
   Shape shape;
-  double fvalue = 0;   // const of a floating type
-  int64_t ivalue = 0;  // const of an integral/bool type; param: its index; iota/argreduce: axis
-  int64_t offset = 0;  // strided/write: element offset; rand/randn: counter offset
-  uint64_t seed = 0;   // rand/randn
-  std::vector<int64_t> ints;  // strided/write: strides; reduce: axes
+  double fvalue = 0;          // const of a floating type
+  int64_t ivalue = 0;         // const of an integral/bool type; param: its index; iota/argreduce/
+                              // gather/scatter: axis
+  int64_t offset = 0;         // strided/write: element offset; rand/randn: counter offset
+  uint64_t seed = 0;          // rand/randn
+  std::vector<int64_t> ints;  // strided/write: strides; reduce: axes; scatter: strides, extent
 
   bool operator==(const NodeDesc& o) const;
   int64_t numel() const;

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 
 #include "lib/core/scalar_type.h"
 
@@ -162,8 +163,11 @@ constexpr int64_t kMaxDim = int64_t{1} << 40;
 // The op part of a mnemonic: sets op/sop/rop, or fails.
 void decodeMnemonic(Lexer& lx, const std::string& m, NodeDesc& d) {
   static const std::pair<std::string_view, Op> kPlain[] = {
-      {"param", Op::Param}, {"const", Op::Const},     {"iota", Op::Iota},  {"rand", Op::Rand},
-      {"randn", Op::Randn}, {"strided", Op::Strided}, {"write", Op::Write}};
+      {"param", Op::Param},     {"const", Op::Const},
+      {"iota", Op::Iota},       {"rand", Op::Rand},
+      {"randn", Op::Randn},     {"strided", Op::Strided},
+      {"write", Op::Write},     {"gather", Op::Gather},
+      {"scatter", Op::Scatter}, {"scatter_add", Op::ScatterAdd}};
   for (auto [name, op] : kPlain) {
     if (m == name) {
       d.op = op;
@@ -194,6 +198,7 @@ void decodeMnemonic(Lexer& lx, const std::string& m, NodeDesc& d) {
 
 void parseAttrs(Lexer& lx, NodeDesc& d) {
   if (!lx.accept('{')) return;
+  std::optional<int64_t> extent;
   do {
     std::string key = lx.word();
     lx.expect('=', absl::StrCat("after attribute '", key, "'"));
@@ -205,11 +210,15 @@ void parseAttrs(Lexer& lx, NodeDesc& d) {
       d.offset = lx.integer("for offset");
     } else if (key == "strides" || key == "axes") {
       d.ints = lx.intList(key);
+    } else if (key == "extent" && (d.op == Op::Scatter || d.op == Op::ScatterAdd)) {
+      extent = lx.integer("for extent");
     } else {
       lx.failToken(absl::StrCat("unknown attribute '", key, "'"));
     }
   } while (lx.accept(','));
   lx.expect('}', "after attributes");
+  // A scatter keeps its axis's extent after its strides (ir::Op::Scatter).
+  if (extent) d.ints.push_back(*extent);
 }
 
 // Whether an elementwise op's operand and result types follow its row's dtype rule (ops.def);
@@ -517,6 +526,50 @@ std::string verifyGraph(const Graph& g) {
             (span < 0 ? lo : hi) += span;
           }
           if (lo < 0 || hi >= d.numel()) return bad("write stores outside its base");
+        }
+        break;
+      }
+      case Op::Gather: {
+        const NodeDesc& src = operand(0);
+        const NodeDesc& index = operand(1);
+        if (src.dtype != d.dtype) return bad("gather keeps its source's type");
+        if (!isIntegralType(index.dtype)) return bad("gather's index must be i32 or i64");
+        if (index.shape != d.shape) return bad("gather has its index's shape");
+        if (d.ivalue < 0 || d.ivalue >= static_cast<int64_t>(d.shape.size()))
+          return bad("gather axis out of range");
+        if (src.shape.size() != d.shape.size()) return bad("gather's source has its rank");
+        for (size_t k = 0; k < d.shape.size(); ++k) {
+          if (static_cast<int64_t>(k) != d.ivalue && src.shape[k] != d.shape[k])
+            return bad("gather's source has its shape but along the axis");
+        }
+        if (src.shape[d.ivalue] == 0 && d.numel() > 0) return bad("gather from an empty axis");
+        break;
+      }
+      case Op::Scatter:
+      case Op::ScatterAdd: {
+        const NodeDesc& base = operand(0);
+        const NodeDesc& index = operand(1);
+        const NodeDesc& val = operand(2);
+        if (base.dtype != d.dtype || val.dtype != d.dtype)
+          return bad("scatter's base and value must have its type");
+        if (base.numel() != d.numel()) return bad("scatter has as many elements as its base");
+        if (!isIntegralType(index.dtype)) return bad("scatter's index must be i32 or i64");
+        if (index.shape != val.shape) return bad("scatter's index and value have one shape");
+        const int64_t rank = static_cast<int64_t>(val.shape.size());
+        if (static_cast<int64_t>(d.ints.size()) != rank + 1)
+          return bad("scatter needs an extent and one stride per dimension of the value");
+        if (d.ivalue < 0 || d.ivalue >= rank) return bad("scatter axis out of range");
+        for (int64_t st : d.ints) {
+          if (st < 0) return bad("strides and extent must be non-negative");
+        }
+        if (val.numel() > 0) {
+          if (d.ints.back() == 0) return bad("scatter into an empty axis");
+          __int128 hi = d.offset;
+          for (int64_t k = 0; k < rank; ++k) {
+            const int64_t last = k == d.ivalue ? d.ints.back() - 1 : val.shape[k] - 1;
+            hi += static_cast<__int128>(last) * d.ints[k];
+          }
+          if (d.offset < 0 || hi >= d.numel()) return bad("scatter stores outside its base");
         }
         break;
       }

@@ -357,6 +357,18 @@ std::string shapeText(IntArrayRef shape) {
 
 }  // namespace
 
+Tensor embedding(const Tensor& input, const Tensor& weight, const EmbeddingFuncOptions& options) {
+  if (options.max_norm()) throw Error("embedding: max_norm is not supported yet");
+  int64_t pad = -1;
+  if (std::optional<int64_t> p = options.padding_idx()) {
+    if (*p >= weight.size(0) || *p < -weight.size(0))
+      throw Error(*p >= 0 ? "Padding_idx must be within num_embeddings"
+                          : "Padding_idx must be within num_embedding");
+    pad = *p < 0 ? weight.size(0) + *p : *p;
+  }
+  return kiln::embedding(weight, input, pad, options.scale_grad_by_freq(), options.sparse());
+}
+
 Tensor layer_norm(const Tensor& input, const LayerNormFuncOptions& options) {
   const std::vector<int64_t>& shape = options.normalized_shape();
   const Tensor& weight = options.weight();

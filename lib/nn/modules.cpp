@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "kiln/autograd.h"
 #include "kiln/nn.h"
 #include "kiln/runtime.h"
 
@@ -120,6 +121,59 @@ void LayerNormImpl::pretty_print(std::ostream& stream) const {
   for (size_t i = 0; i < shape.size(); ++i) stream << (i ? ", " : "") << shape[i];
   stream << "], eps=" << options.eps() << ", elementwise_affine=" << options.elementwise_affine()
          << ")";
+}
+
+EmbeddingImpl::EmbeddingImpl(const EmbeddingOptions& options_)
+    : Module("kiln::nn::Embedding"), options(options_) {
+  reset();
+}
+
+void EmbeddingImpl::reset() {
+  if (std::optional<int64_t> pad = options.padding_idx()) {
+    if (*pad >= options.num_embeddings()) throw Error("Padding_idx must be within num_embeddings");
+    if (*pad < -options.num_embeddings()) throw Error("Padding_idx must be within num_embedding");
+    if (*pad < 0) options.padding_idx(options.num_embeddings() + *pad);
+  }
+  const Tensor& given = options._weight();
+  if (given.defined()) {
+    if (given.sizes() != IntArrayRef({options.num_embeddings(), options.embedding_dim()}))
+      throw Error("Shape of _weight does not match num_embeddings and embedding_dim");
+    weight = register_parameter("weight", given);
+  } else {
+    weight = register_parameter("weight",
+                                kiln::empty({options.num_embeddings(), options.embedding_dim()}));
+    reset_parameters();
+  }
+}
+
+void EmbeddingImpl::reset_parameters() {
+  init::normal_(weight);
+  if (std::optional<int64_t> pad = options.padding_idx()) {
+    kiln::NoGradGuard no_grad;
+    weight.select(0, *pad).fill_(0);
+  }
+  kiln::eval({weight});
+}
+
+Tensor EmbeddingImpl::forward(const Tensor& indices) {
+  return functional::embedding(indices, weight,
+                               functional::EmbeddingFuncOptions()
+                                   .padding_idx(options.padding_idx())
+                                   .max_norm(options.max_norm())
+                                   .norm_type(options.norm_type())
+                                   .scale_grad_by_freq(options.scale_grad_by_freq())
+                                   .sparse(options.sparse()));
+}
+
+void EmbeddingImpl::pretty_print(std::ostream& stream) const {
+  stream << "kiln::nn::Embedding(num_embeddings=" << options.num_embeddings()
+         << ", embedding_dim=" << options.embedding_dim();
+  if (options.padding_idx()) stream << ", padding_idx=" << *options.padding_idx();
+  if (options.max_norm()) stream << ", max_norm=" << *options.max_norm();
+  if (options.norm_type() != 2) stream << ", norm_type=" << options.norm_type();
+  if (options.scale_grad_by_freq()) stream << ", scale_grad_by_freq=" << std::boolalpha << true;
+  if (options.sparse()) stream << ", sparse=" << std::boolalpha << true;
+  stream << ")";
 }
 
 Tensor SigmoidImpl::forward(const Tensor& input) {

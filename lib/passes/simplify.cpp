@@ -152,7 +152,7 @@ Simplified simplify(const Graph& g) {
   for (size_t i = 0; i < g.instrs.size(); ++i) {
     Instr instr = g.instrs[i];
     for (int32_t& o : instr.operands) o = map[o];
-    if (instr.d.op == Op::Write) instr.operands[0] = rw.reshapeSource(instr.operands[0]);
+    if (ir::writesIntoBase(instr.d.op)) instr.operands[0] = rw.reshapeSource(instr.operands[0]);
     int32_t same = rw.algebra(instr);
     if (same >= 0) {
       map[i] = same;

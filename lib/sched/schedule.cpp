@@ -189,6 +189,8 @@ class Lowering {
           lowerReduction(roots[r], out_slots[r], best_slot, idx);
         } else if (first.d.op == Op::Write) {
           lowerWrite(roots[r], out_slots[r], idx);
+        } else if (first.d.op == Op::Scatter || first.d.op == Op::ScatterAdd) {
+          lowerScatter(roots[r], out_slots[r], idx);
         } else {
           lowerPlain(roots[r], out_slots[r], idx);
         }
@@ -260,6 +262,38 @@ class Lowering {
     store_lins_.emplace_back(out_slot, lin);
     st.value = value(in.operands[1], idx);
     b_.store(st);
+  }
+
+  // The points of the index's shape each store their value at the position the index gives
+  // along the axis (codegen/kernel.h: scattering stores).
+  void lowerScatter(int32_t root, int32_t out_slot, std::vector<Lin>& idx) {
+    const Instr& in = g_.instrs[root];
+    const Instr& val = g_.instrs[in.operands[2]];
+    sharedIndexSpace(val.d.shape, std::vector<bool>(val.d.shape.size(), false), idx);
+    codegen::Store st;
+    st.buffer = bufferFor(out_slot, true);
+    std::vector<Lin> pos = idx;
+    pos[in.d.ivalue] = indexAlong(value(in.operands[1], idx), in.d.ints.back());
+    const std::vector<int64_t> strides(in.d.ints.begin(), in.d.ints.end() - 1);
+    const Lin lin = b_.add(b_.linear(pos, strides, 0), offsetLin(root, 1));
+    st.index = b_.materialize(lin);
+    store_lins_.emplace_back(out_slot, lin);
+    st.value = value(in.operands[2], idx);
+    st.scatter = in.d.op == Op::Scatter ? codegen::ScatterKind::Assign : codegen::ScatterKind::Add;
+    b_.store(st);
+  }
+
+  // A gathered or scattered position along an axis of `extent`: the index value `index` (an
+  // expression of an integral type), clamped into the axis so that no data reaches outside a
+  // buffer (the front end refuses such an index first), as an atom of the index algebra.
+  Lin indexAlong(int32_t index, int64_t extent) {
+    int32_t i = index;
+    if (b_.kernel().exprs[i].type != ScalarType::Long)
+      i = b_.op(codegen::ScalarOp::Cast, ScalarType::Long, i);
+    const int64_t last = std::max<int64_t>(extent - 1, 0);
+    i = b_.op(codegen::ScalarOp::Maximum, ScalarType::Long, i, b_.intConst(0));
+    i = b_.op(codegen::ScalarOp::Minimum, ScalarType::Long, i, b_.intConst(last));
+    return b_.boundedLin(i, last);
   }
 
   // A value computed at each point of its own shape; the group's first value may stash a
@@ -364,6 +398,7 @@ class Lowering {
   /// backend may accumulate: codegen/kernel.h) and reads it at all.
   std::vector<std::pair<int32_t, std::string>> outputHazards() const {
     std::vector<std::pair<int32_t, std::string>> hazards;
+    const bool scatters = b_.kernel().scatters();
     for (const auto& [slot, store_lin] : store_lins_) {
       bool reads_output = false;
       std::string why;
@@ -373,6 +408,8 @@ class Lowering {
           why = "the kernel reads the memory it overwrites at other positions";
         reads_output = true;
       }
+      // Points that meet one element would read what an earlier point stored there.
+      if (reads_output && scatters) why = "a scatter reads the memory it scatters into";
       if (why.empty() && reads_output && reduces_)
         why = "a reduction reads the memory it accumulates into";
       if (!why.empty()) hazards.emplace_back(slot, why);
@@ -537,6 +574,23 @@ class Lowering {
         int32_t key_arg = b_.arg(argFor(t.instr, ArgSource::Field::Seed));
         result = in.d.op == Op::Rand ? b_.randUniform(in.d.dtype, counter, key_arg)
                                      : b_.randNormal(in.d.dtype, counter, key_arg);
+      } else if (in.d.op == Op::Gather) {
+        // The index at this point first, then the source where it points along the axis.
+        const int64_t index_key = key(in.operands[1], t.index);
+        if (!memo_.contains(index_key)) {
+          stack.push_back({in.operands[1], t.index});
+          continue;
+        }
+        std::vector<Lin> src_idx = idx;
+        src_idx[in.d.ivalue] =
+            indexAlong(memo_.at(index_key), g_.instrs[in.operands[0]].d.shape[in.d.ivalue]);
+        const int32_t src_index = internIndex(src_idx);
+        const int64_t src_key = key(in.operands[0], src_index);
+        if (!memo_.contains(src_key)) {
+          stack.push_back({in.operands[0], src_index});
+          continue;
+        }
+        result = memo_.at(src_key);
       } else if (in.d.op == Op::Reduce) {
         const int32_t child_index = phaseInput(t.instr, t.index);
         const int64_t child_key = key(in.operands[0], child_index);
@@ -792,10 +846,10 @@ void realizeBoundaries(const Graph& g, Realized& r) {
     } else if ((in.d.op == Op::Reduce && !rowReduction(g, in)) || in.d.op == Op::ArgReduce) {
       r.mark(i, "reduction");
     }
-    if (in.d.op == Op::Write) {
-      r.mark(i, "write into part of a storage");
-      r.mark(in.operands[0], "base of a partial write");
-    }
+    if (in.d.op == Op::Write) r.mark(i, "write into part of a storage");
+    if (in.d.op == Op::Scatter || in.d.op == Op::ScatterAdd)
+      r.mark(i, "scatter (stores at positions that an index tensor holds)");
+    if (ir::writesIntoBase(in.d.op)) r.mark(in.operands[0], "base of a partial write");
   }
   for (const ir::Output& o : g.outputs) {
     r.mark(o.value, g.instrs[o.value].d.op == Op::Reduce ? "reduction" : "requested output");
@@ -1044,7 +1098,7 @@ std::vector<int32_t> desiredSlots(const Graph& g, const std::vector<int32_t>& pa
   }
   for (int32_t i = std::ssize(g.instrs) - 1; i >= 0; --i) {
     const Instr& in = g.instrs[i];
-    if (in.d.op != Op::Write || desired[i] < 0) continue;
+    if (!ir::writesIntoBase(in.d.op) || desired[i] < 0) continue;
     int32_t base = in.operands[0];
     if (g.instrs[base].d.op == Op::Param) continue;
     if (uses[base] == 1) desired[base] = desired[i];
@@ -1066,7 +1120,7 @@ std::vector<int32_t> assignSlots(const Graph& g, const std::vector<bool>& realiz
       slot[i] = param_slot[in.d.ivalue];
     } else if (desired[i] >= 0) {
       slot[i] = desired[i];
-    } else if (in.d.op == Op::Write && uses[in.operands[0]] == 1 &&
+    } else if (ir::writesIntoBase(in.d.op) && uses[in.operands[0]] == 1 &&
                g.instrs[in.operands[0]].d.op != Op::Param) {
       slot[i] = slot[in.operands[0]];
     } else {
@@ -1136,7 +1190,7 @@ std::vector<std::vector<int32_t>> kernelGroups(const Graph& g, const Realized& r
   // What decides the index space: a reduction's input shape and reduced dimensions, or a plain
   // value's shape; "" for values that stay alone.
   auto key = [&](const Instr& in) -> std::string {
-    if (in.d.op == Op::Param || in.d.op == Op::Write || in.d.op == Op::ArgReduce ||
+    if (in.d.op == Op::Param || ir::writesIntoBase(in.d.op) || in.d.op == Op::ArgReduce ||
         in.d.numel() == 0) {
       return "";
     }
@@ -1364,7 +1418,7 @@ class StepLowering {
     if (in.d.numel() == 0) return;
     std::vector<int32_t> out;
     for (int32_t v : values) out.push_back(slot_[v]);
-    if (in.d.op == Op::Write) copyPartialWriteBase(i);
+    if (ir::writesIntoBase(in.d.op)) copyPartialWriteBase(i);
     int32_t best = -1;
     if (in.d.op == Op::ArgReduce) {
       // The running best values of an arg reduction.

@@ -75,6 +75,26 @@ std::vector<Tensor> replayGraph(const ir::Graph& g, const std::vector<Tensor>& p
         v[i] = out;
         break;
       }
+      case Op::Gather:
+        v[i] = operand(0).gather(d.ivalue, operand(1).to(kLong));
+        break;
+      case Op::Scatter:
+      case Op::ScatterAdd: {
+        Tensor out = operand(0).reshape(d.shape).clone();
+        const Tensor& value = operand(2);
+        std::vector<int64_t> window = value.sizes().vec();
+        window[d.ivalue] = d.ints.back();
+        Tensor target =
+            out.as_strided(window, IntArrayRef(d.ints.data(), d.ints.size() - 1), d.offset);
+        const Tensor index = operand(1).to(kLong);
+        if (d.op == Op::Scatter) {
+          target.scatter_(d.ivalue, index, value);
+        } else {
+          target.scatter_add_(d.ivalue, index, value);
+        }
+        v[i] = out;
+        break;
+      }
     }
   }
   return v;

@@ -32,7 +32,7 @@ std::vector<bool> realizedValues(const ir::Graph& g, const sched::Schedule& s) {
   for (size_t i = 0; i < g.instrs.size(); ++i) {
     const ir::Instr& in = g.instrs[i];
     if (in.d.op == Op::Param || in.d.op == Op::ArgReduce) realized[i] = true;
-    if (in.d.op == Op::Write) {
+    if (ir::writesIntoBase(in.d.op)) {
       realized[i] = true;
       realized[in.operands[0]] = true;
     }
