@@ -91,7 +91,8 @@ class GraphGen {
     if (pick < 36) return unary(depth, s);
     if (pick < 62) return binary(depth, s);
     if (pick < 80) return view(depth, s);
-    if (pick < 93) return reduction(depth, s);
+    if (pick < 90) return reduction(depth, s);
+    if (pick < 95) return gathered(depth, s);
     return inPlace(depth, s);
   }
 
@@ -618,6 +619,49 @@ class GraphGen {
     return unary(depth, s);
   }
 
+  // A random int64 index tensor of `shape` with values in [0, range), from the test's own
+  // generator (so the graph is reproducible from its seed).
+  Tensor indexTensor(const Shape& shape, int64_t range) {
+    std::vector<int64_t> values;
+    int64_t n = 1;
+    for (int64_t e : shape) n *= e;
+    for (int64_t i = 0; i < n; ++i) values.push_back(uni(0, static_cast<int>(range) - 1));
+    Tensor t = kiln::tensor(values).view(shape);
+    note("index tensor", t);
+    return t;
+  }
+
+  // A value of shape s read through an index tensor from a source whose dimension d has r
+  // elements: index_select, gather or advanced indexing (values move, so exactness stays).
+  Val gathered(int depth, const Shape& s) {
+    const int n = static_cast<int>(s.size());
+    if (n == 0) return unary(depth, s);
+    const int d = uni(0, n - 1);
+    Shape src = s;
+    src[d] = uni(1, 4);
+    Val x = gen(depth - 1, src);
+    Tensor t;
+    std::string what;
+    switch (uni(0, 2)) {
+      case 0:
+        t = x.t.index_select(d, indexTensor({s[d]}, src[d]));
+        what = "index_select";
+        break;
+      case 1:
+        t = x.t.gather(d, indexTensor(s, src[d]));
+        what = "gather";
+        break;
+      default: {
+        std::vector<TensorIndex> ix(static_cast<size_t>(d), TensorIndex(Slice()));
+        ix.emplace_back(indexTensor({s[d]}, src[d]));
+        t = x.t.index(ix);
+        what = "index with a tensor";
+        break;
+      }
+    }
+    return fin(t, x.mag, x.frac, x.exact, what + " along " + std::to_string(d));
+  }
+
   Val inPlace(int depth, const Shape& s) {
     Val base = gen(depth - 1, s);
     if (base.t.dtype() == kiln::kBool) base = nonBool(base);
@@ -652,7 +696,27 @@ class GraphGen {
     int frac = base.frac;
     bool exact = base.exact;
     std::string what;
-    switch (uni(0, 5)) {
+    switch (uni(0, 6)) {
+      case 6: {
+        // Rows of the target at random positions (repeats allowed) stored or accumulated.
+        if (ts.empty() || ts[0] == 0) break;
+        const int64_t rows = uni(1, 3);
+        Shape vs = ts;
+        vs[0] = rows;
+        Val o = genExact(depth - 1, vs);
+        o = bound(o, 256);
+        if (o.t.dtype() != target.dtype())
+          o = fin(o.t.to(target.dtype()), o.mag, o.frac, o.exact, "to");
+        const bool accumulate = target.dtype() != kiln::kBool && chance(0.5);
+        target.index_put_({indexTensor({rows}, ts[0])}, o.t, accumulate);
+        mag = accumulate ? mag + static_cast<double>(rows) * o.mag : std::max(mag, o.mag);
+        frac = std::max(frac, kiln::isFloatingType(target.dtype()) ? o.frac : 0);
+        // Repeated positions keep one of their values: the same one on both sides only where
+        // the order of the stores is the same, which the reference and the kernel share.
+        exact = exact && o.exact;
+        what = accumulate ? "index_put_ accumulate" : "index_put_";
+        break;
+      }
       case 0:
       case 1: {
         Val o = nonBool(bound(gen(depth - 1, chance(0.5) ? ts : broadcastable(ts)), 256));

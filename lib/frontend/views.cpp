@@ -352,7 +352,7 @@ Tensor indexView(const Tensor& self, const std::vector<indexing::TensorIndex>& i
           throw Error(absl::StrCat("index ", i, " is out of bounds for dimension ", pos,
                                    " with size ", cur));
         }
-        off += (i < 0 ? i + cur : i) * st[d];
+        off = offsetAlong(off, i < 0 ? i + cur : i, st[d]);
         sz.erase(sz.begin() + static_cast<std::ptrdiff_t>(d));
         st.erase(st.begin() + static_cast<std::ptrdiff_t>(d));
         last = "SelectBackward0";
@@ -372,7 +372,7 @@ Tensor indexView(const Tensor& self, const std::vector<indexing::TensorIndex>& i
           sz[d] = stop == start ? 0 : (stop - start - 1) / step + 1;
           // A step past the end leaves at most one element, for which any stride reads the
           // same; the step times the stride overflows only then.
-          off += start * st[d];
+          off = offsetAlong(off, start, st[d]);
           int64_t stride;
           if (!mulOverflows(st[d], step, &stride)) st[d] = stride;
           last = "SliceBackward0";
