@@ -308,3 +308,40 @@ BOTH(Embedding, Module, {
                text(shown),
                out(f)};
 })
+
+// Cases of libtorch's own tensor indexing tests (test/cpp/api/tensor_indexing.cpp), written with
+// index() and index_put_().
+BOTH(AdvancedIndex, LibtorchsOwnCases, {
+  using namespace K::indexing;
+  auto x = K::arange(0, 12).view({4, 3});
+  auto rows = K::tensor({{0, 0}, {3, 3}});
+  auto columns = K::tensor({{0, 2}, {0, 2}});
+  auto r = K::tensor({0, 3});
+  auto v = K::arange(105.).view({5, 7, 3});
+  auto mask1 = K::tensor({true, false, true, true, false});
+  auto mask2 = K::tensor({true, true, true});
+  auto y = K::ones({10, 10});
+  auto none = K::zeros({10}, K::kBool);
+  y.index_put_({none}, y.index({none}), /*accumulate=*/true);
+  auto z = x.clone();
+  z.index_put_({K::zeros({4, 3}, K::kBool)}, -1);
+  z.index_put_({K::zeros({0}, K::kLong)}, -1);
+  auto empty = K::empty({10, 0});
+  return Items{out(x.index({rows, columns})),
+               out(x.index({r.index({Slice(), None}), K::tensor({0, 2})})),
+               out(v.index({mask1, Slice(), mask2})),
+               out(v.index({Slice(), K::tensor({{0, 1}, {4, 3}})})),
+               out(y),
+               out(z),
+               out(x.index({K::zeros({0}, K::kLong)})),
+               out(K::arange(5.).index({K::zeros({0, 2}, K::kLong)})),
+               out(K::zeros({2, 3, 4, 5}).index({Slice(), K::zeros({0, 6}, K::kLong)})),
+               out(empty.index({K::tensor({1, 2})})),
+               out(empty.index({K::zeros({0}, K::kLong), K::zeros({0}, K::kLong)}))};
+})
+
+BOTH(AdvancedIndex, IntoAnEmptyDimension, {
+  using namespace K::indexing;
+  auto empty = K::empty({10, 0});
+  return Items{out(empty.index({Slice(), K::tensor({0, 1})}))};
+})

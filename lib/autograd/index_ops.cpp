@@ -161,6 +161,8 @@ Advanced splitIndices(const Tensor& self, const std::vector<TensorIndex>& indice
     const int64_t size = a.view.size(a.dims[j]);
     const bool negative =
         detail::checkIndexRange(a.tensors[j], size, /*negatives_wrap=*/true, [&](int64_t i) {
+          // PyTorch's own words for an empty dimension.
+          if (size == 0) return std::string("index is out of bounds for dimension with size 0");
           return absl::StrCat("index ", i, " is out of bounds for dimension ", j, " with size ",
                               size);
         });
