@@ -117,3 +117,19 @@ TEST(Indexing, AnInPlaceIndexPutThatFailsChangesNothing) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Indexing, HugeEmptyTensorsGiveEmptyResults) {
+  // Sizes whose products pass the int64 range, with no elements: shapes as libtorch's, no error.
+  const int64_t big = int64_t{1} << 40;
+  Tensor e = kiln::empty({big, 0, big});
+  Tensor idx = kiln::tensor({0, 1});
+  EXPECT_EQ(e.index({idx, Slice(), idx}).sizes(), kiln::IntArrayRef({2, 0}));
+  EXPECT_EQ(e.index({Slice(), Slice(), idx}).sizes(), kiln::IntArrayRef({big, 0, 2}));
+  EXPECT_EQ(e.index_select(2, idx).sizes(), kiln::IntArrayRef({big, 0, 2}));
+  EXPECT_EQ(e.index_put({Slice(), Slice(), idx}, kiln::zeros({}), true).sizes(), e.sizes());
+  EXPECT_EQ(e.nonzero().sizes(), kiln::IntArrayRef({0, 3}));
+}
+
+}  // namespace

@@ -242,6 +242,10 @@ Tensor gatherIndexed(const Advanced& a) {
   NoGradGuard no_grad;
   const Layout l = layoutOf(a);
   const int64_t k = static_cast<int64_t>(a.dims.size());
+  // An empty result reads nothing (and its merged dimensions may not fit an int64).
+  const std::vector<int64_t> shown = resultShape(l, a.shape);
+  if (std::find(shown.begin(), shown.end(), 0) != shown.end())
+    return zeros(shown, a.view.options());
   // The view with the indexed dimensions together at l.at.
   Tensor v = a.view.permute(l.order);
   std::vector<int64_t> weights(k, 1);
