@@ -2,6 +2,7 @@
 // The one header of kiln: a lazy, graph-compiling tensor engine with libtorch's C++ API.
 #include "kiln/array_ref.h"
 #include "kiln/autograd.h"
+#include "kiln/custom_function.h"
 #include "kiln/device.h"
 #include "kiln/error.h"
 #include "kiln/indexing.h"

@@ -43,7 +43,7 @@ Edge gradientEdge(const Tensor& t) {
   if (impl->grad_fn) return {functionOf(impl->grad_fn), impl->output_nr};
   if (!impl->requires_grad) return {};
   std::lock_guard<std::mutex> lock(accumulator_mutex);
-  std::shared_ptr<Function> acc = functionOf(impl->grad_accumulator.lock());
+  std::shared_ptr<GradFunction> acc = functionOf(impl->grad_accumulator.lock());
   if (!acc) {
     acc = std::make_shared<AccumulateGrad>(impl);
     impl->grad_accumulator = acc;
@@ -54,9 +54,10 @@ Edge gradientEdge(const Tensor& t) {
 // Before a pass over `graph`: a retained tensor whose grad_fn has changed since retain_grad()
 // (an in-place op gave it a new history) now retains the gradient of its new grad_fn, as
 // PyTorch moves the retains_grad hook; entries of freed tensors go.
-void followRetained(const absl::flat_hash_map<Function*, std::shared_ptr<Function>>& graph) {
+void followRetained(
+    const absl::flat_hash_map<GradFunction*, std::shared_ptr<GradFunction>>& graph) {
   for (const auto& entry : graph) {
-    Function* f = entry.first;
+    GradFunction* f = entry.first;
     // Leaves' accumulators, which other threads' passes may share, retain nothing: only read.
     if (f->retained.empty()) continue;
     std::vector<std::weak_ptr<TensorImpl>> kept;
@@ -75,7 +76,7 @@ void followRetained(const absl::flat_hash_map<Function*, std::shared_ptr<Functio
 
 // Adds `g`, the gradient of f's output, to the grad() of the tensors retaining it: a copy the
 // first time (so that it aliases no other gradient), differentiable under create_graph.
-void retainGradient(Function* f, const Tensor& g) {
+void retainGradient(GradFunction* f, const Tensor& g) {
   for (const std::weak_ptr<TensorImpl>& w : f->retained) {
     std::shared_ptr<TensorImpl> impl = w.lock();
     if (!impl || impl->grad_fn.get() != f) continue;
@@ -216,7 +217,7 @@ Tensor sumTo(const Tensor& grad, IntArrayRef shape) {
 // The gradients a pass over `graph` may write (its leaves' and its retained tensors'), as they
 // are before it.
 std::vector<std::pair<std::shared_ptr<TensorImpl>, Tensor>> gradientsBefore(
-    const absl::flat_hash_map<Function*, std::shared_ptr<Function>>& graph) {
+    const absl::flat_hash_map<GradFunction*, std::shared_ptr<GradFunction>>& graph) {
   std::vector<std::pair<std::shared_ptr<TensorImpl>, Tensor>> before;
   for (const auto& entry : graph) {
     if (auto* acc = dynamic_cast<AccumulateGrad*>(entry.first)) {
@@ -231,7 +232,7 @@ std::vector<std::pair<std::shared_ptr<TensorImpl>, Tensor>> gradientsBefore(
 
 // With KILN_DUMP, writes the gradient graph: what each gradient produced by this pass is, as
 // pending IR, before anything is computed.
-void dumpGradients(const std::vector<Function*>& ran, const std::vector<Tensor>& captured) {
+void dumpGradients(const std::vector<GradFunction*>& ran, const std::vector<Tensor>& captured) {
   std::string dir = core::dumpDir();
   if (dir.empty()) return;
   static std::atomic<int64_t> seq{0};
@@ -239,7 +240,7 @@ void dumpGradients(const std::vector<Function*>& ran, const std::vector<Tensor>&
   auto add = [&](const std::string& what, const Tensor& g) {
     if (g.defined()) absl::StrAppend(&text, "# ", what, "\n", detail::pendingGraphText(g), "\n");
   };
-  for (Function* f : ran) {
+  for (GradFunction* f : ran) {
     if (auto* acc = dynamic_cast<AccumulateGrad*>(f)) {
       if (auto leaf = acc->leaf()) {
         Tensor g;
@@ -262,9 +263,9 @@ std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vec
                                 const std::vector<Tensor>& capture, bool allow_unused) {
   AutoGradMode mode(create_graph);
   // Dependencies: how many edges lead into each function from the part of the graph we run.
-  absl::flat_hash_map<Function*, int> deps;
-  absl::flat_hash_map<Function*, std::shared_ptr<Function>> keep;
-  std::vector<Function*> stack;
+  absl::flat_hash_map<GradFunction*, int> deps;
+  absl::flat_hash_map<GradFunction*, std::shared_ptr<GradFunction>> keep;
+  std::vector<GradFunction*> stack;
   std::vector<Edge> root_edges;
   for (const Tensor& r : roots) {
     Edge e = gradientEdge(r);
@@ -274,7 +275,7 @@ std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vec
     if (keep.emplace(e.fn.get(), e.fn).second) stack.push_back(e.fn.get());
   }
   while (!stack.empty()) {
-    Function* f = stack.back();
+    GradFunction* f = stack.back();
     stack.pop_back();
     for (const Edge& e : f->next) {
       if (!e.fn) continue;
@@ -284,7 +285,7 @@ std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vec
   }
   followRetained(keep);
   // Where captured gradients arrive: at a leaf's accumulator, or at a function's output.
-  absl::flat_hash_map<Function*, size_t> capture_at;
+  absl::flat_hash_map<GradFunction*, size_t> capture_at;
   for (size_t i = 0; i < capture.size(); ++i) {
     Edge e = gradientEdge(capture[i]);
     if (!e.fn) throw Error("One of the differentiated Tensors does not require grad");
@@ -292,25 +293,25 @@ std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vec
   }
   std::vector<Tensor> captured(capture.size());
 
-  absl::flat_hash_map<Function*, Tensor> pending;
-  auto add = [&](Function* f, const Tensor& g) {
+  absl::flat_hash_map<GradFunction*, Tensor> pending;
+  auto add = [&](GradFunction* f, const Tensor& g) {
     Tensor& slot = pending[f];
     slot = slot.defined() ? slot + g : g;
   };
-  std::vector<Function*> ready;
+  std::vector<GradFunction*> ready;
   for (size_t i = 0; i < root_edges.size(); ++i) add(root_edges[i].fn.get(), grads[i]);
   for (const Edge& e : root_edges) {
     if (deps[e.fn.get()] == 0 && std::find(ready.begin(), ready.end(), e.fn.get()) == ready.end()) {
       ready.push_back(e.fn.get());
     }
   }
-  std::vector<Function*> ran;
+  std::vector<GradFunction*> ran;
   // A pass that fails part-way (a saved value changed in place, a materialisation short of
   // memory) puts back the gradients it wrote: a backward that throws has changed none.
   const std::vector<std::pair<std::shared_ptr<TensorImpl>, Tensor>> before = gradientsBefore(keep);
   try {
     while (!ready.empty()) {
-      Function* f = ready.back();
+      GradFunction* f = ready.back();
       ready.pop_back();
       ran.push_back(f);
       Tensor g = pending[f];
@@ -335,7 +336,7 @@ std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vec
     throw;
   }
   if (!retain_graph) {
-    for (Function* f : ran) f->release();
+    for (GradFunction* f : ran) f->release();
   }
   dumpGradients(ran, captured);
   for (size_t i = 0; i < captured.size(); ++i) {

@@ -1,4 +1,4 @@
-// Tearing down the backward graph. A Function owns the functions after it (its edges) and,
+// Tearing down the backward graph. A GradFunction owns the functions after it (its edges) and,
 // through its saved tensors and its rule's captures, tensors that own functions of their own:
 // letting the last reference to a long history go would recurse once per recorded op and
 // overflow the stack (100,000 ops are enough). Instead, the outermost destruction on a thread
@@ -12,7 +12,7 @@ namespace {
 
 // What dying functions owned, waiting to be let go by the outermost teardown.
 struct Teardown {
-  std::vector<std::shared_ptr<Function>> functions;
+  std::vector<std::shared_ptr<GradFunction>> functions;
   std::vector<Tensor> tensors;
   std::vector<Rule> rules;
 };
@@ -31,7 +31,7 @@ bool dropOne(std::vector<T>& items) {
 
 }  // namespace
 
-void Function::dispose(std::vector<Edge>& next, std::vector<SavedTensor>* saved, Rule* rule) {
+void GradFunction::dispose(std::vector<Edge>& next, std::vector<SavedTensor>* saved, Rule* rule) {
   Teardown local;
   Teardown& t = active != nullptr ? *active : local;
   for (Edge& e : next) {
@@ -52,7 +52,7 @@ void Function::dispose(std::vector<Edge>& next, std::vector<SavedTensor>* saved,
   active = nullptr;
 }
 
-Function::~Function() {
+GradFunction::~GradFunction() {
   dispose(next, nullptr, nullptr);
 }
 

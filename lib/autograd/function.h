@@ -1,5 +1,5 @@
 #pragma once
-// The backward graph. Every op that gets an input requiring grad records a Function holding its
+// The backward graph. Every op that gets an input requiring grad records a GradFunction holding its
 // vector-Jacobian rule; rules are written with kiln's own (lazy, differentiable) ops, so running
 // them records the gradient graph as ordinary IR, and with create_graph it is differentiable too.
 #include <functional>
@@ -16,11 +16,11 @@ struct Storage;
 
 namespace kiln::autograd {
 
-class Function;
+class GradFunction;
 
 /// Where a gradient goes: input `input_nr` of `fn` (null when that input needs no gradient).
 struct Edge {
-  std::shared_ptr<Function> fn;
+  std::shared_ptr<GradFunction> fn;
   uint32_t input_nr = 0;
 };
 
@@ -40,10 +40,10 @@ struct SavedTensor {
 using Rule =
     std::function<std::vector<Tensor>(const Tensor& grad, const std::vector<Tensor>& saved)>;
 
-class Function : public Node, public std::enable_shared_from_this<Function> {
+class GradFunction : public Node, public std::enable_shared_from_this<GradFunction> {
  public:
   /// Lets go of the functions after this one without recursing into them (function.cpp).
-  ~Function() override;
+  ~GradFunction() override;
   /// Gradients for this function's inputs (one per edge, undefined where none), given the
   /// gradient of its output.
   virtual std::vector<Tensor> apply(const Tensor& grad_output) = 0;
@@ -65,14 +65,14 @@ class Function : public Node, public std::enable_shared_from_this<Function> {
   static void dispose(std::vector<Edge>& next, std::vector<SavedTensor>* saved, Rule* rule);
 };
 
-/// The Function behind a tensor's grad_fn or grad_accumulator. TensorImpl holds them as the
+/// The GradFunction behind a tensor's grad_fn or grad_accumulator. TensorImpl holds them as the
 /// public Node (the front end may not name lib/autograd's types); every one is created here.
-inline std::shared_ptr<Function> functionOf(std::shared_ptr<Node> node) {
-  return std::static_pointer_cast<Function>(std::move(node));
+inline std::shared_ptr<GradFunction> functionOf(std::shared_ptr<Node> node) {
+  return std::static_pointer_cast<GradFunction>(std::move(node));
 }
 
 /// Sums a leaf's gradients into its grad().
-class AccumulateGrad : public Function {
+class AccumulateGrad : public GradFunction {
  public:
   explicit AccumulateGrad(std::weak_ptr<detail::TensorImpl> leaf) : leaf_(std::move(leaf)) {}
   std::string name() const override { return "torch::autograd::AccumulateGrad"; }
@@ -84,7 +84,7 @@ class AccumulateGrad : public Function {
 };
 
 /// The common case: a named rule over saved values.
-class RuleFunction : public Function {
+class RuleFunction : public GradFunction {
  public:
   RuleFunction(std::string name, Rule rule, std::vector<SavedTensor> saved)
       : name_(std::move(name)), rule_(std::move(rule)), saved_(std::move(saved)) {}
