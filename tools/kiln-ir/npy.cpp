@@ -265,8 +265,8 @@ bool readNpy(const std::string& path, NpyArray* out, std::string* error) {
 }
 
 bool writeNpy(const std::string& path, const NpyArray& a, std::string* error) {
+  std::string bytes = formatNpy(a);  // first: a type NumPy lacks leaves no file behind
   std::ofstream f(path, std::ios::binary);
-  std::string bytes = formatNpy(a);
   f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   f.close();
   if (!f) {
