@@ -201,11 +201,15 @@ BOTH(Dtypes, SumsAccumulateInFloat, {
                out(m.argmin()),         dtypeOf(x.sum())};
 })
 
-// bfloat16 matrix products (libtorch 1.13 refuses half ones: kiln computes them).
+// bfloat16 matrix products on values whose products and sums are exact: libtorch 1.13's gemm
+// accumulates bfloat16 in bfloat16 (kiln in float32, rounding once, as later PyTorch does; test/
+// dtypes_test.cpp checks that against double sums), and refuses half ones (kiln computes them).
 BOTH(Dtypes, BFloat16MatrixProduct, {
   auto a = K::tensor({1.0, 2.0, 3.0, 4.0, 5.0, 6.0}).view({2, 3}).to(K::kBFloat16);
   auto b = K::tensor({0.5, -1.0, 2.0, 0.25, 1.0, 3.0}).view({3, 2}).to(K::kBFloat16);
-  return Items{out(K::mm(a, b)), dtypeOf(K::matmul(a, b))};
+  auto x = K::tensor({0.75, -1.5, 2.0}).to(K::kBFloat16);
+  return Items{bits<K::BFloat16>(K::mm(a, b)), dtypeOf(K::matmul(a, b)),
+               bits<K::BFloat16>(K::matmul(a, x)), bits<K::BFloat16>(K::matmul(x, b))};
 })
 
 // Gradients of half tensors are half, each op's rounded. (Each input is used once: the order in

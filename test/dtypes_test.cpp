@@ -301,6 +301,43 @@ TEST(Dtypes, ReductionsAndArgmaxOnHalf) {
   EXPECT_EQ(b.argmax().item<int64_t>(), 2);
 }
 
+// Matrix products of half and bfloat16 multiply and accumulate in float32 and round once (the
+// products of 16-bit floats are exact in float32 and double): against double sums, and unlike
+// rounding each product first.
+template <typename H>
+void checkMatrixProduct(ScalarType t) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> dist(-2, 2);
+  const int m = 4, k = 64, n = 5;
+  std::vector<H> a(m * k), b(k * n);
+  for (H& x : a) x = H(dist(rng));
+  for (H& x : b) x = H(dist(rng));
+  Tensor p = kiln::mm(kiln::from_blob(a.data(), {m, k}, t), kiln::from_blob(b.data(), {k, n}, t));
+  EXPECT_EQ(p.dtype(), t);
+  std::vector<H> got = elements<H>(p);
+  int differ_from_rounded_products = 0;
+  for (int i = 0; i < m; ++i) {
+    for (int j = 0; j < n; ++j) {
+      double exact = 0;
+      float rounded = 0;
+      for (int q = 0; q < k; ++q) {
+        exact += static_cast<double>(a[i * k + q]) * static_cast<double>(b[q * n + j]);
+        rounded += static_cast<float>(H(static_cast<float>(a[i * k + q]) * b[q * n + j]));
+      }
+      EXPECT_EQ(got[i * n + j].x, H(static_cast<float>(exact)).x) << i << "," << j;
+      differ_from_rounded_products += H(rounded).x != H(static_cast<float>(exact)).x;
+    }
+  }
+  EXPECT_GT(differ_from_rounded_products, 0);
+}
+
+TEST(Dtypes, HalfMatrixProduct) {
+  checkMatrixProduct<Half>(kiln::kHalf);
+}
+TEST(Dtypes, BFloat16MatrixProduct) {
+  checkMatrixProduct<BFloat16>(kiln::kBFloat16);
+}
+
 TEST(Dtypes, Creation) {
   EXPECT_EQ(elements<uint8_t>(kiln::arange(3, kiln::kByte)), (std::vector<uint8_t>{0, 1, 2}));
   EXPECT_EQ(elements<int16_t>(kiln::full({2}, 7, kiln::kShort)), (std::vector<int16_t>{7, 7}));
