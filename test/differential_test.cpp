@@ -52,7 +52,7 @@ std::string shapeStr(const Shape& s) {
 }
 
 bool isIntegral(ScalarType t) {
-  return t == kiln::kInt || t == kiln::kLong;
+  return kiln::isIntegralType(t);
 }
 
 struct Val {
@@ -73,6 +73,10 @@ int budget(ScalarType t) {
       return 30;
     case ScalarType::Long:
       return 50;
+    case ScalarType::Short:
+      return 14;
+    case ScalarType::Char:
+      return 6;
     case ScalarType::Bool:
       return 1;
     default:  // randomDtype draws none of the others (test/dtypes_test.cpp covers them)
@@ -141,7 +145,9 @@ class GraphGen {
     if (p < 45) return kiln::kFloat;
     if (p < 60) return kiln::kDouble;
     if (p < 75) return kiln::kLong;
-    if (p < 88) return kiln::kInt;
+    if (p < 85) return kiln::kInt;
+    if (p < 89) return kiln::kShort;
+    if (p < 92) return kiln::kChar;
     return kiln::kBool;
   }
 
