@@ -459,6 +459,43 @@ TEST(Dtypes, AutogradThroughHalf) {
   EXPECT_EQ(elements<BFloat16>(w.grad())[1].x, BFloat16(3.0f).x);
 }
 
+// A bfloat16 model trains as its float32 twin does, to bfloat16's precision: parameters, their
+// gradients and the optimizer's updates stay bfloat16.
+TEST(Dtypes, TrainingInBFloat16) {
+  kiln::manual_seed(9);
+  kiln::nn::Linear wide(4, 3), narrow(4, 3);
+  narrow->weight.set_data(wide->weight.detach().clone());
+  narrow->bias.set_data(wide->bias.detach().clone());
+  narrow->to(kiln::kBFloat16);
+  EXPECT_EQ(narrow->weight.dtype(), kiln::kBFloat16);
+  kiln::optim::SGD wide_opt(wide->parameters(), 0.1), narrow_opt(narrow->parameters(), 0.1);
+  Tensor x = kiln::randn({8, 4}), y = kiln::randn({8, 3});
+  // x and y as bfloat16 hold slightly different numbers: both models see the rounded ones.
+  x = x.to(kiln::kBFloat16).to(kiln::kFloat);
+  y = y.to(kiln::kBFloat16).to(kiln::kFloat);
+  double first = 0, last = 0;
+  for (int step = 0; step < 5; ++step) {
+    Tensor lw = kiln::nn::functional::mse_loss(wide->forward(x), y);
+    Tensor ln = kiln::nn::functional::mse_loss(narrow->forward(x.to(kiln::kBFloat16)),
+                                               y.to(kiln::kBFloat16));
+    EXPECT_EQ(ln.dtype(), kiln::kBFloat16);
+    EXPECT_NEAR(ln.item<double>(), lw.item<double>(), 0.02 * lw.item<double>() + 1e-3) << step;
+    if (step == 0) first = ln.item<double>();
+    last = ln.item<double>();
+    wide_opt.zero_grad();
+    narrow_opt.zero_grad();
+    lw.backward();
+    ln.backward();
+    EXPECT_EQ(narrow->weight.grad().dtype(), kiln::kBFloat16);
+    wide_opt.step();
+    narrow_opt.step();
+  }
+  EXPECT_LT(last, first);
+  EXPECT_EQ(narrow->weight.dtype(), kiln::kBFloat16);
+  Tensor dw = (narrow->weight.to(kiln::kFloat) - wide->weight).abs().max();
+  EXPECT_LT(dw.item<double>(), 0.02);
+}
+
 // The reference interpreter (double precision, each result rounded to its type) agrees with the
 // compiled kernels exactly on the new types' arithmetic.
 TEST(Dtypes, ReferenceInterpreterAgrees) {
