@@ -140,9 +140,11 @@ class Emitter {
   static bool isUnsigned(ScalarType t) { return t == ScalarType::Bool || t == ScalarType::Byte; }
 
   // A float rounded to half or bfloat16 (nearest even, NaN kept) and back. Half uses fptrunc,
-  // which x86's F16C turns into vcvtps2ph (without F16C, LLVM calls libgcc's __truncsfhf2,
-  // which the JIT resolves in the process). bfloat16 is integer arithmetic on the bits, as
-  // c10::BFloat16 rounds: LLVM 16's x86 backend has no conversion to bfloat.
+  // which x86's F16C turns into vcvtps2ph (and AVX512-FP16 folds with the op into vaddph and
+  // the like, the same bits); without F16C, LLVM calls __truncsfhf2 and __extendhfsf2, which
+  // libgcc_s exports since GCC 12 and the JIT looks up in the process. bfloat16 is integer
+  // arithmetic on the bits, as c10::BFloat16 rounds: LLVM 16's x86 backend has no conversion
+  // to bfloat.
   Value* narrow(Value* v, ScalarType t) {
     if (t == ScalarType::Half)
       return b_.CreateFPExt(b_.CreateFPTrunc(v, b_.getHalfTy()), v->getType());
@@ -555,7 +557,8 @@ class Emitter {
     return t == ScalarType::Bool ? b_.CreateICmpNE(v, b_.getInt8(0)) : v;
   }
   // Stores v, whose register type is the buffer's, except that a float32 buffer may take a half
-  // or bfloat16 value (the partial sums of a long reduction, accumulated in float32).
+  // or bfloat16 value (the partial sums of a long reduction, accumulated in float32). A half or
+  // bfloat16 buffer rounds what it stores: a reduction's float32 accumulator arrives unrounded.
   void storeBuffer(int32_t buffer, Value* index, Value* v) {
     const ScalarType t = k_.buffers[buffer].dtype;
     if (t == ScalarType::Bool) v = b_.CreateZExt(v, b_.getInt8Ty());
@@ -732,7 +735,7 @@ class Emitter {
   }
 
   // v of type `from` as type `to`, as PyTorch's static_cast (a half or bfloat16 result is
-  // rounded by evalOp's narrow).
+  // rounded by eval's narrow).
   Value* cast(Value* v, ScalarType from, ScalarType to) {
     if (from == to) return v;
     llvm::Type* ty = valueType(to);

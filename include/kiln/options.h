@@ -37,7 +37,7 @@ class TensorOptions {
             typename = std::enable_if_t<std::is_constructible_v<Device, Args&&...>>>
   TensorOptions(Args&&... args) : device_(Device(std::forward<Args>(args)...)) {}
 
-  /// The type set_default_dtype takes (libtorch's TensorOptions::dtype(caffe2::TypeMeta)).
+  /// A dtype given as a TypeMeta, as libtorch's TensorOptions::dtype(caffe2::TypeMeta).
   TensorOptions dtype(TypeMeta t) const { return dtype(t.toScalarType()); }
   TensorOptions dtype(ScalarType t) const {
     TensorOptions o = *this;
