@@ -12,6 +12,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "lib/frontend/tensor_impl.h"
@@ -287,6 +288,24 @@ TEST(Dtypes, HalfSumsAccumulateInFloat) {
   Tensor p = kiln::softmax(kiln::zeros({2, 3}, kiln::kHalf), 1);
   EXPECT_EQ(p.dtype(), kiln::kHalf);
   for (float v : elements<Half>(p)) EXPECT_EQ(v, static_cast<float>(Half(1.0f / 3)));
+}
+
+// Long reductions (split into blocks of partial results) over half and bfloat16 agree with the
+// same reductions of the values as float32.
+TEST(Dtypes, LongReductionsAgreeWithFloat) {
+  kiln::manual_seed(4);
+  for (ScalarType t : {kiln::kHalf, kiln::kBFloat16}) {
+    Tensor x = kiln::randn({2, 10000}, t);
+    Tensor f = x.to(kiln::kFloat);
+    EXPECT_TRUE(kiln::equal(std::get<0>(x.max(1)).to(kiln::kFloat), std::get<0>(f.max(1))));
+    EXPECT_TRUE(kiln::equal(std::get<1>(x.max(1)), std::get<1>(f.max(1))));
+    EXPECT_TRUE(kiln::equal(x.argmax(1), f.argmax(1)));
+    EXPECT_TRUE(kiln::equal(x.min(), f.min().to(t)));
+    EXPECT_TRUE(kiln::equal(x.argmin(), f.argmin()));
+    // The float32 sums differ only in their order of additions: rounded to t they agree.
+    EXPECT_TRUE(kiln::equal(x.sum(1), f.sum(1).to(t))) << t;
+    EXPECT_EQ(x.sum(1).dtype(), t);
+  }
 }
 
 TEST(Dtypes, ReductionsAndArgmaxOnHalf) {
