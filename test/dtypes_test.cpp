@@ -225,6 +225,11 @@ TEST(Dtypes, IntegersWrapAround) {
   EXPECT_EQ(ints(-u), (std::vector<int64_t>{6, 253, 56}));
   EXPECT_EQ(ints(u + 300), (std::vector<int64_t>{38, 47, 244}));
   EXPECT_EQ(ints(u - 251), (std::vector<int64_t>{255, 8, 205}));
+  // Constants fold (lib/passes/simplify.cpp) with the same wrapping and rounding.
+  EXPECT_EQ(ints(kiln::full({2}, 200, kiln::kByte) + 100), (std::vector<int64_t>{44, 44}));
+  EXPECT_EQ(ints(kiln::full({1}, -100, kiln::kChar) * 3), std::vector<int64_t>{-44});
+  EXPECT_EQ((kiln::full({1}, 0.1, kiln::kHalf) * 3).item<Half>().x,
+            Half(static_cast<float>(Half(0.1f)) * 3.0f).x);
   Tensor c = kiln::tensor({-128, 127, 100}, kiln::kChar);
   EXPECT_EQ(ints(c - 1), (std::vector<int64_t>{127, 126, 99}));
   EXPECT_EQ(ints(c + 1), (std::vector<int64_t>{-127, -128, 101}));
