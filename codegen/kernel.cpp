@@ -8,6 +8,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
+
+#include "lib/core/scalar_type.h"
 
 namespace kiln::codegen {
 
@@ -126,6 +129,17 @@ bool Kernel::isPhaseLoop(int32_t l) const {
 
 double reduceIdentity(ReduceKind k, ScalarType t) {
   const bool fp = isFloatingType(t);
+  // An integer type's (or bool's) least and greatest values.
+  auto limit = [t](bool greatest) {
+    return detail::visitType(t, [greatest]<typename T>() -> double {
+      if constexpr (std::is_integral_v<T>) {
+        return static_cast<double>(greatest ? std::numeric_limits<T>::max()
+                                            : std::numeric_limits<T>::lowest());
+      } else {
+        return 0;
+      }
+    });
+  };
   switch (k) {
     case ReduceKind::Sum:
       return 0;
@@ -133,16 +147,10 @@ double reduceIdentity(ReduceKind k, ScalarType t) {
       return 1;
     case ReduceKind::Max:
     case ReduceKind::ArgMax:
-      if (fp) return -std::numeric_limits<double>::infinity();
-      if (t == ScalarType::Bool) return 0;
-      return t == ScalarType::Int ? std::numeric_limits<int32_t>::min()
-                                  : static_cast<double>(std::numeric_limits<int64_t>::min());
+      return fp ? -std::numeric_limits<double>::infinity() : limit(false);
     case ReduceKind::Min:
     case ReduceKind::ArgMin:
-      if (fp) return std::numeric_limits<double>::infinity();
-      if (t == ScalarType::Bool) return 1;
-      return t == ScalarType::Int ? std::numeric_limits<int32_t>::max()
-                                  : static_cast<double>(std::numeric_limits<int64_t>::max());
+      return fp ? std::numeric_limits<double>::infinity() : limit(true);
     case ReduceKind::None:
       return 0;
   }

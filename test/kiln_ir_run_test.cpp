@@ -4,9 +4,13 @@
 #include <gtest/gtest.h>
 #include <kiln/kiln.h>
 
+#include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "lib/frontend/tensor_impl.h"
 #include "lib/ir/parse.h"
@@ -190,6 +194,46 @@ TEST_F(KilnIrRun, ConvertsInputDtypes) {
   ToolResult r = runTool("run '" + path("g.kir") + "' --input 0='" + path("x.npy") + "'");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "output 0: %0 f32[3]\ntensor([ 1.5000, -2.0000,  3.2500])\n");
+}
+
+// The 8- and 16-bit types read and write as NumPy's '|u1', '|i1', '<i2' and '<f2'; bfloat16, which
+// NumPy lacks, is refused.
+TEST_F(KilnIrRun, SmallTypesInNpyFiles) {
+  std::ofstream(path("g.kir")) << "graph {\n  %0 = param 0 : u8[3]\n  %1 = cast %0 : f16[3]\n"
+                                  "  %2 = const 3 : f16[3]\n  %3 = div %1, %2 : f16[3]\n"
+                                  "  %4 = cast %3 : bf16[3]\n  %5 = cast %0 : i8[3]\n"
+                                  "  %6 = cast %0 : i16[3]\n  return %3, %4, %5, %6\n}\n";
+  kiln::tools::NpyArray a;
+  a.dtype = kiln::kByte;
+  a.shape = {3};
+  a.data = std::string("\x01\x02\xc8", 3);  // 1, 2, 200
+  std::string error;
+  ASSERT_TRUE(kiln::tools::writeNpy(path("x.npy"), a, &error));
+  std::ifstream raw(path("x.npy"), std::ios::binary);
+  std::string header((std::istreambuf_iterator<char>(raw)), std::istreambuf_iterator<char>());
+  EXPECT_NE(header.find("'descr': '|u1'"), std::string::npos) << header;
+  const std::string run = "run '" + path("g.kir") + "' --input 0='" + path("x.npy") + "'";
+  ToolResult r = runTool(run + " --output 0='" + path("h.npy") + "' --output 2='" + path("c.npy") +
+                         "' --output 3='" + path("s.npy") + "'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  kiln::tools::NpyArray h, c, s;
+  ASSERT_TRUE(kiln::tools::readNpy(path("h.npy"), &h, &error)) << error;
+  ASSERT_TRUE(kiln::tools::readNpy(path("c.npy"), &c, &error)) << error;
+  ASSERT_TRUE(kiln::tools::readNpy(path("s.npy"), &s, &error)) << error;
+  ASSERT_EQ(h.dtype, kiln::kHalf);
+  std::vector<uint16_t> bits(3);
+  std::memcpy(bits.data(), h.data.data(), 6);
+  // 1/3, 2/3 and 200/3 rounded to half, worked out by hand.
+  EXPECT_EQ(bits, (std::vector<uint16_t>{0x3555, 0x3955, 0x542B}));
+  EXPECT_EQ(c.dtype, kiln::kChar);
+  EXPECT_EQ(c.data, std::string("\x01\x02\xc8", 3));  // 200 is -56 as int8
+  EXPECT_EQ(s.dtype, kiln::kShort);
+  EXPECT_EQ(s.data, std::string("\x01\x00\x02\x00\xc8\x00", 6));
+  ToolResult bf = runTool(run + " --output 1='" + path("b.npy") + "'");
+  EXPECT_EQ(bf.status, 1);
+  EXPECT_EQ(bf.err,
+            "kiln-ir: error: cannot write a bfloat16 array as .npy: NumPy has no bfloat16 dtype\n");
+  EXPECT_FALSE(std::ifstream(path("b.npy")).good());
 }
 
 TEST_F(KilnIrRun, BadInputsFailClearly) {

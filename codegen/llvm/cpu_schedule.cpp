@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "lib/core/scalar_type.h"
+
 namespace kiln::codegen {
 namespace {
 
@@ -186,8 +188,13 @@ CpuSchedule cpuSchedule(const Kernel& k, bool gemm) {
   // The outer loops of a phased kernel stay outermost, and a phased kernel's reducing stores
   // keep their reduction loops innermost (the phases live where the register accumulators do).
   const size_t movable_from = static_cast<size_t>(k.outer);
+  // So do the reduction loops of a half or bfloat16 reduction, which accumulates in float32
+  // registers as PyTorch's does (accumulating in memory would round every term to 16 bits).
+  const bool narrow_sum = std::any_of(k.stores.begin(), k.stores.end(), [&](const Store& st) {
+    return st.reduce != ReduceKind::None && detail::isReducedFloat(k.exprs[st.value].type);
+  });
   // A scattering store's points run in the loops' own order, on one thread (codegen/kernel.h).
-  const bool may_move = (k.phases.empty() || !k.reduces()) && !k.scatters();
+  const bool may_move = (k.phases.empty() || !k.reduces()) && !narrow_sum && !k.scatters();
   if (!may_move) {
     std::stable_partition(s.order.begin() + static_cast<std::ptrdiff_t>(movable_from),
                           s.order.end(),

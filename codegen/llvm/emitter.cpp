@@ -22,6 +22,7 @@
 
 #include "codegen/llvm/cpu_schedule.h"
 #include "codegen/llvm/vector_math.h"
+#include "lib/core/scalar_type.h"
 #include "lib/ir/philox.h"
 
 namespace kiln::codegen {
@@ -105,14 +106,24 @@ class Emitter {
 
  private:
   // ---- types and constants ----
+  // A value's type in registers. Half and bfloat16 live in float registers, as PyTorch's CPU
+  // kernels compute them in float32: every op of that type rounds its result to 16 bits
+  // (narrow), as eager PyTorch rounds after each op, and memory holds the 16 bits (memoryType).
   llvm::Type* valueType(ScalarType t) {
     switch (t) {
       case ScalarType::Bool:
         return b_.getInt1Ty();
+      case ScalarType::Byte:
+      case ScalarType::Char:
+        return b_.getInt8Ty();
+      case ScalarType::Short:
+        return b_.getInt16Ty();
       case ScalarType::Int:
         return b_.getInt32Ty();
       case ScalarType::Long:
         return b_.getInt64Ty();
+      case ScalarType::Half:
+      case ScalarType::BFloat16:
       case ScalarType::Float:
         return b_.getFloatTy();
       case ScalarType::Double:
@@ -121,32 +132,71 @@ class Emitter {
     return nullptr;
   }
   llvm::Type* memoryType(ScalarType t) {
-    return t == ScalarType::Bool ? b_.getInt8Ty() : valueType(t);
+    if (t == ScalarType::Bool) return b_.getInt8Ty();
+    if (detail::isReducedFloat(t)) return b_.getInt16Ty();
+    return valueType(t);
   }
+  // Bool and uint8 compare, divide and widen as unsigned numbers.
+  static bool isUnsigned(ScalarType t) { return t == ScalarType::Bool || t == ScalarType::Byte; }
+
+  // A float rounded to half or bfloat16 (nearest even, NaN kept) and back. Half uses fptrunc,
+  // which x86's F16C turns into vcvtps2ph (and AVX512-FP16 folds with the op into vaddph and
+  // the like, the same bits); without F16C, LLVM calls __truncsfhf2 and __extendhfsf2, which
+  // libgcc_s exports since GCC 12 and the JIT looks up in the process. bfloat16 is integer
+  // arithmetic on the bits, as c10::BFloat16 rounds: LLVM 16's x86 backend has no conversion
+  // to bfloat.
+  Value* narrow(Value* v, ScalarType t) {
+    if (t == ScalarType::Half)
+      return b_.CreateFPExt(b_.CreateFPTrunc(v, b_.getHalfTy()), v->getType());
+    if (t != ScalarType::BFloat16) return v;
+    auto* i32 = b_.getInt32Ty();
+    Value* bits = b_.CreateBitCast(v, i32);
+    Value* odd = b_.CreateAnd(b_.CreateLShr(bits, 16), b_.getInt32(1));
+    Value* rounded = b_.CreateAnd(b_.CreateAdd(bits, b_.CreateAdd(odd, b_.getInt32(0x7FFF))),
+                                  b_.getInt32(0xFFFF0000u));
+    Value* nan = b_.CreateFCmpUNO(v, v);
+    return b_.CreateBitCast(b_.CreateSelect(nan, b_.getInt32(0x7FC00000), rounded), v->getType());
+  }
+  // The 16 bits of a rounded half or bfloat16 value in a float register, and back.
+  Value* toBits16(Value* v, ScalarType t) {
+    if (t == ScalarType::Half)
+      return b_.CreateBitCast(b_.CreateFPTrunc(v, b_.getHalfTy()), b_.getInt16Ty());
+    return b_.CreateTrunc(b_.CreateLShr(b_.CreateBitCast(v, b_.getInt32Ty()), 16), b_.getInt16Ty());
+  }
+  Value* fromBits16(Value* bits, ScalarType t) {
+    if (t == ScalarType::Half)
+      return b_.CreateFPExt(b_.CreateBitCast(bits, b_.getHalfTy()), b_.getFloatTy());
+    return b_.CreateBitCast(b_.CreateShl(b_.CreateZExt(bits, b_.getInt32Ty()), 16),
+                            b_.getFloatTy());
+  }
+
   Value* fromRawArg(Value* raw, ScalarType t) {
-    switch (t) {
-      case ScalarType::Float:
-        return b_.CreateFPTrunc(b_.CreateBitCast(raw, b_.getDoubleTy()), b_.getFloatTy());
-      case ScalarType::Double:
-        return b_.CreateBitCast(raw, b_.getDoubleTy());
-      case ScalarType::Bool:
-        return b_.CreateICmpNE(raw, b_.getInt64(0));
-      case ScalarType::Int:
-        return b_.CreateTrunc(raw, b_.getInt32Ty());
-      case ScalarType::Long:
-        return raw;
+    if (isFloatingType(t)) {
+      Value* d = b_.CreateBitCast(raw, b_.getDoubleTy());
+      return t == ScalarType::Double ? d : narrow(b_.CreateFPTrunc(d, b_.getFloatTy()), t);
     }
-    return raw;
+    if (t == ScalarType::Bool) return b_.CreateICmpNE(raw, b_.getInt64(0));
+    return b_.CreateTrunc(raw, valueType(t));
   }
+  // A constant of type t: floating values rounded to t first, integers wrapped to t's width.
   Value* constant(ScalarType t, double f, int64_t i, bool isFloat) {
     llvm::Type* ty = valueType(t);
-    if (isFloatingType(t)) return llvm::ConstantFP::get(ty, isFloat ? f : static_cast<double>(i));
-    return llvm::ConstantInt::get(ty, isFloat ? static_cast<int64_t>(f) : i, true);
+    const double v = isFloat ? f : static_cast<double>(i);
+    if (isFloatingType(t)) {
+      return llvm::ConstantFP::get(ty, detail::visitType(t, [&]<typename T>() {
+                                     return static_cast<double>(detail::castTo<T>(v));
+                                   }));
+    }
+    const int64_t n = isFloat ? static_cast<int64_t>(f) : i;
+    const unsigned bits = ty->getIntegerBitWidth();
+    const uint64_t mask = bits == 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
+    return llvm::ConstantInt::get(ty, static_cast<uint64_t>(n) & mask);
   }
   Value* identity(ReduceKind k, ScalarType t) {
     llvm::Type* ty = valueType(t);
     if (isFloatingType(t)) return llvm::ConstantFP::get(ty, reduceIdentity(k, t));
     unsigned bits = ty->getIntegerBitWidth();
+    const bool u = isUnsigned(t);
     switch (k) {
       case ReduceKind::Sum:
         return llvm::ConstantInt::get(ty, 0);
@@ -155,11 +205,11 @@ class Emitter {
       case ReduceKind::Max:
       case ReduceKind::ArgMax:
         return llvm::ConstantInt::get(
-            ctx_, bits == 1 ? llvm::APInt(1, 0) : llvm::APInt::getSignedMinValue(bits));
+            ctx_, u ? llvm::APInt::getMinValue(bits) : llvm::APInt::getSignedMinValue(bits));
       case ReduceKind::Min:
       case ReduceKind::ArgMin:
         return llvm::ConstantInt::get(
-            ctx_, bits == 1 ? llvm::APInt(1, 1) : llvm::APInt::getSignedMaxValue(bits));
+            ctx_, u ? llvm::APInt::getMaxValue(bits) : llvm::APInt::getSignedMaxValue(bits));
       case ReduceKind::None:
         break;
     }
@@ -503,10 +553,16 @@ class Emitter {
   Value* loadBuffer(int32_t buffer, Value* index) {
     ScalarType t = k_.buffers[buffer].dtype;
     Value* v = b_.CreateLoad(memoryType(t), address(buffer, index));
+    if (detail::isReducedFloat(t)) return fromBits16(v, t);
     return t == ScalarType::Bool ? b_.CreateICmpNE(v, b_.getInt8(0)) : v;
   }
+  // Stores v, whose register type is the buffer's, except that a float32 buffer may take a half
+  // or bfloat16 value (the partial sums of a long reduction, accumulated in float32). A half or
+  // bfloat16 buffer rounds what it stores: a reduction's float32 accumulator arrives unrounded.
   void storeBuffer(int32_t buffer, Value* index, Value* v) {
-    if (k_.buffers[buffer].dtype == ScalarType::Bool) v = b_.CreateZExt(v, b_.getInt8Ty());
+    const ScalarType t = k_.buffers[buffer].dtype;
+    if (t == ScalarType::Bool) v = b_.CreateZExt(v, b_.getInt8Ty());
+    if (detail::isReducedFloat(t)) v = toBits16(narrow(v, t), t);
     b_.CreateStore(v, address(buffer, index));
   }
 
@@ -567,7 +623,7 @@ class Emitter {
       Value* newNan = b_.CreateAnd(b_.CreateFCmpUNO(v, v), b_.CreateFCmpORD(best, best));
       return b_.CreateOr(better, newNan);
     }
-    if (t == ScalarType::Bool)
+    if (isUnsigned(t))
       return k == ReduceKind::ArgMax ? b_.CreateICmpUGT(v, best) : b_.CreateICmpULT(v, best);
     return k == ReduceKind::ArgMax ? b_.CreateICmpSGT(v, best) : b_.CreateICmpSLT(v, best);
   }
@@ -674,15 +730,13 @@ class Emitter {
     if (isFloatingType(t))
       return b_.CreateSelect(b_.CreateFCmpUNO(a, b), b_.CreateFAdd(a, b),
                              b_.CreateSelect(b_.CreateFCmpOGT(a, b), a, b));
-    return b_.CreateSelect(t == ScalarType::Bool ? b_.CreateICmpUGT(a, b) : b_.CreateICmpSGT(a, b),
-                           a, b);
+    return b_.CreateSelect(isUnsigned(t) ? b_.CreateICmpUGT(a, b) : b_.CreateICmpSGT(a, b), a, b);
   }
   Value* minimum(ScalarType t, Value* a, Value* b) {
     if (isFloatingType(t))
       return b_.CreateSelect(b_.CreateFCmpUNO(a, b), b_.CreateFAdd(a, b),
                              b_.CreateSelect(b_.CreateFCmpOLT(a, b), a, b));
-    return b_.CreateSelect(t == ScalarType::Bool ? b_.CreateICmpULT(a, b) : b_.CreateICmpSLT(a, b),
-                           a, b);
+    return b_.CreateSelect(isUnsigned(t) ? b_.CreateICmpULT(a, b) : b_.CreateICmpSLT(a, b), a, b);
   }
 
   Value* toBool(Value* v, ScalarType t) {
@@ -691,17 +745,21 @@ class Emitter {
     return b_.CreateICmpNE(v, llvm::ConstantInt::get(v->getType(), 0));
   }
 
+  // v of type `from` as type `to`, as PyTorch's static_cast (a half or bfloat16 result is
+  // rounded by eval's narrow).
   Value* cast(Value* v, ScalarType from, ScalarType to) {
     if (from == to) return v;
     llvm::Type* ty = valueType(to);
     if (to == ScalarType::Bool) return toBool(v, from);
     if (isFloatingType(from)) {
-      if (isFloatingType(to)) return b_.CreateFPCast(v, ty);
+      if (isFloatingType(to)) return v->getType() == ty ? v : b_.CreateFPCast(v, ty);
+      // To 8 and 16 bits through int64, as x86 code of C++'s cast does: -1.5 gives 255 as uint8.
+      if (elementSize(to) < 4) return b_.CreateTrunc(b_.CreateFPToSI(v, b_.getInt64Ty()), ty);
       return b_.CreateFPToSI(v, ty);
     }
     if (isFloatingType(to))
-      return from == ScalarType::Bool ? b_.CreateUIToFP(v, ty) : b_.CreateSIToFP(v, ty);
-    return from == ScalarType::Bool ? b_.CreateZExt(v, ty) : b_.CreateSExtOrTrunc(v, ty);
+      return isUnsigned(from) ? b_.CreateUIToFP(v, ty) : b_.CreateSIToFP(v, ty);
+    return isUnsigned(from) ? b_.CreateZExtOrTrunc(v, ty) : b_.CreateSExtOrTrunc(v, ty);
   }
 
   Value* compare(ScalarOp op, ScalarType t, Value* a, Value* b) {
@@ -715,7 +773,7 @@ class Emitter {
                                  : P::FCMP_OGE;
       return b_.CreateFCmp(p, a, b);
     }
-    bool u = t == ScalarType::Bool;
+    bool u = isUnsigned(t);
     P p = op == ScalarOp::Eq   ? P::ICMP_EQ
           : op == ScalarOp::Ne ? P::ICMP_NE
           : op == ScalarOp::Lt ? (u ? P::ICMP_ULT : P::ICMP_SLT)
@@ -842,6 +900,12 @@ class Emitter {
         v = evalOp(e);
         break;
     }
+    // A half or bfloat16 value is rounded to its type where it is computed: an op's result, a
+    // random number, a phase's float32 accumulator as it is read. Loads, arguments and
+    // constants hold such values already.
+    const bool computed = e.kind == ExprKind::Op || e.kind == ExprKind::RandUniform ||
+                          e.kind == ExprKind::RandNormal || e.kind == ExprKind::Acc;
+    if (computed && detail::isReducedFloat(e.type)) v = narrow(v, e.type);
     memo_[id] = v;
     return v;
   }
@@ -858,14 +922,14 @@ class Emitter {
   };
 
   Value* intAbs(Value* a, ScalarType t) {
-    if (t == ScalarType::Bool) return a;
+    if (isUnsigned(t)) return a;
     return b_.CreateSelect(b_.CreateICmpSLT(a, llvm::ConstantInt::get(a->getType(), 0)),
                            b_.CreateNeg(a), a);
   }
   Value* relu(Value* a, ScalarType t) {
     Value* zero = llvm::Constant::getNullValue(a->getType());
     if (isFloatingType(t)) return b_.CreateSelect(b_.CreateFCmpOLT(a, zero), zero, a);
-    if (t == ScalarType::Bool) return a;
+    if (isUnsigned(t)) return a;
     return b_.CreateSelect(b_.CreateICmpSLT(a, zero), zero, a);
   }
   Value* sqrt(Value* a) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, a); }
@@ -875,10 +939,11 @@ class Emitter {
   // gives 0, and the most negative value divided by -1 wraps (lib/interp/reference.cpp agrees).
   enum class Division { Floor, Remainder, Fmod };
   Value* intDivision(Division kind, Value* a, Value* b, ScalarType t) {
-    if (t == ScalarType::Bool) {
-      // Bools are 0 and 1 here, not i1's 0 and -1.
-      auto* i8 = b_.getInt8Ty();
-      Value* r = intDivision(kind, b_.CreateZExt(a, i8), b_.CreateZExt(b, i8), ScalarType::Int);
+    if (isUnsigned(t)) {
+      // Bools (0 and 1 here, not i1's 0 and -1) and uint8s divide as signed numbers a size up.
+      llvm::Type* wide = t == ScalarType::Bool ? b_.getInt8Ty() : b_.getInt16Ty();
+      Value* r =
+          intDivision(kind, b_.CreateZExt(a, wide), b_.CreateZExt(b, wide), ScalarType::Short);
       return b_.CreateTrunc(r, a->getType());
     }
     llvm::Type* ty = a->getType();
@@ -962,7 +1027,13 @@ class Emitter {
   Value* lowerDiv(const Operands& x) {
     return x.fp ? b_.CreateFDiv(x.a, x.b) : b_.CreateSDiv(x.a, x.b);
   }
-  Value* lowerPow(const Operands& x) { return x.fp ? emitPow(b_, x.a, x.b) : intPow(x.a, x.b); }
+  Value* lowerPow(const Operands& x) {
+    if (x.fp) return emitPow(b_, x.a, x.b);
+    if (x.t != ScalarType::Byte) return intPow(x.a, x.b);
+    // uint8 exponents are never negative: as int16s, whose products agree modulo 256.
+    auto* i16 = b_.getInt16Ty();
+    return b_.CreateTrunc(intPow(b_.CreateZExt(x.a, i16), b_.CreateZExt(x.b, i16)), x.a->getType());
+  }
   Value* lowerMaximum(const Operands& x) { return maximum(x.t, x.a, x.b); }
   Value* lowerMinimum(const Operands& x) { return minimum(x.t, x.a, x.b); }
   Value* lowerEq(const Operands& x) { return compare(ScalarOp::Eq, x.t, x.a, x.b); }

@@ -205,6 +205,9 @@ bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-05, double atol
               bool equal_nan = false);
 bool equal(const Tensor& a, const Tensor& b);
 
+/// torch.promote_types and torch.can_cast (kiln::promoteTypes and kiln::canCast).
+ScalarType promote_types(ScalarType a, ScalarType b);
+bool can_cast(ScalarType from, ScalarType to);
 /// The dtype PyTorch's type promotion gives for an op on these operands (torch.result_type).
 ScalarType result_type(const Tensor& a, const Tensor& b);
 ScalarType result_type(const Tensor& a, const Scalar& b);

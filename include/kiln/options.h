@@ -24,7 +24,8 @@ inline std::ostream& operator<<(std::ostream& os, Layout) {
   return os << "Strided";
 }
 
-/// Options for creating a tensor; unset fields take the defaults (kFloat, kCPU, no grad).
+/// Options for creating a tensor; unset fields take the defaults (the default dtype, kCPU, no
+/// grad).
 class TensorOptions {
  public:
   TensorOptions() = default;
@@ -36,6 +37,8 @@ class TensorOptions {
             typename = std::enable_if_t<std::is_constructible_v<Device, Args&&...>>>
   TensorOptions(Args&&... args) : device_(Device(std::forward<Args>(args)...)) {}
 
+  /// A dtype given as a TypeMeta, as libtorch's TensorOptions::dtype(caffe2::TypeMeta).
+  TensorOptions dtype(TypeMeta t) const { return dtype(t.toScalarType()); }
   TensorOptions dtype(ScalarType t) const {
     TensorOptions o = *this;
     o.dtype_ = t;
@@ -61,7 +64,7 @@ class TensorOptions {
     o.requires_grad_ = r;
     return o;
   }
-  ScalarType dtype() const { return dtype_.value_or(ScalarType::Float); }
+  ScalarType dtype() const { return dtype_.value_or(get_default_dtype_as_scalartype()); }
   Device device() const { return device_.value_or(Device(DeviceType::CPU)); }
   /// The device's index (-1 when it names none).
   int32_t device_index() const { return device().index(); }

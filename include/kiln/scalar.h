@@ -18,6 +18,8 @@ class Scalar {
   Scalar(T v) : type_(ScalarType::Long), i_(static_cast<int64_t>(v)) {}
   template <typename T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
   Scalar(T v) : type_(ScalarType::Double), d_(static_cast<double>(v)) {}
+  Scalar(Half v) : type_(ScalarType::Double), d_(static_cast<float>(v)) {}
+  Scalar(BFloat16 v) : type_(ScalarType::Double), d_(static_cast<float>(v)) {}
 
   /// kBool, kLong or kDouble: the kind of number held.
   ScalarType type() const { return type_; }
@@ -36,6 +38,11 @@ class Scalar {
   float toFloat() const { return to<float>(); }
   int64_t toLong() const { return to<int64_t>(); }
   int toInt() const { return to<int>(); }
+  int16_t toShort() const { return to<int16_t>(); }
+  int8_t toChar() const { return to<int8_t>(); }
+  uint8_t toByte() const { return to<uint8_t>(); }
+  Half toHalf() const { return to<Half>(); }
+  BFloat16 toBFloat16() const { return to<BFloat16>(); }
   bool toBool() const { return type_ == ScalarType::Double ? d_ != 0.0 : i_ != 0; }
 
  private:

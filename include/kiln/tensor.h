@@ -64,8 +64,8 @@ class Tensor {
   bool is_contiguous() const;
   bool is_cuda() const { return device().is_cuda(); }
   bool is_floating_point() const;
-  /// Whether the dtype holds negative numbers (all but kBool).
-  bool is_signed() const { return dtype() != ScalarType::Bool; }
+  /// Whether the dtype holds negative numbers (all but kBool and kByte).
+  bool is_signed() const { return dtype() != ScalarType::Bool && dtype() != ScalarType::Byte; }
   /// The CUDA device's index, -1 for the CPU.
   int64_t get_device() const { return device().is_cuda() ? device().index() : -1; }
   /// kStrided: kiln has no sparse layouts.

@@ -20,15 +20,23 @@ class TensorDataContainer {
  public:
   TensorDataContainer() : sizes_({0}), scalar_type_(ScalarType::Float), is_scalar_(false) {}
   TensorDataContainer(bool v) : scalar_(v), scalar_type_(ScalarType::Bool), is_scalar_(true) {}
+  TensorDataContainer(uint8_t v) : scalar_(v), scalar_type_(ScalarType::Byte), is_scalar_(true) {}
+  TensorDataContainer(int8_t v) : scalar_(v), scalar_type_(ScalarType::Char), is_scalar_(true) {}
+  TensorDataContainer(int16_t v) : scalar_(v), scalar_type_(ScalarType::Short), is_scalar_(true) {}
   TensorDataContainer(int v) : scalar_(v), scalar_type_(ScalarType::Int), is_scalar_(true) {}
   TensorDataContainer(int64_t v) : scalar_(v), scalar_type_(ScalarType::Long), is_scalar_(true) {}
   TensorDataContainer(float v) : scalar_(v), scalar_type_(ScalarType::Float), is_scalar_(true) {}
   TensorDataContainer(double v) : scalar_(v), scalar_type_(ScalarType::Double), is_scalar_(true) {}
+  TensorDataContainer(Half v) : scalar_(v), scalar_type_(ScalarType::Half), is_scalar_(true) {}
+  TensorDataContainer(BFloat16 v)
+      : scalar_(v), scalar_type_(ScalarType::BFloat16), is_scalar_(true) {}
   TensorDataContainer(std::initializer_list<TensorDataContainer> list)
       : elements_(list), is_scalar_(false) {
     checkList();
   }
-  template <typename T, std::enable_if_t<std::is_arithmetic_v<T>, int> = 0>
+  template <typename T, std::enable_if_t<std::is_arithmetic_v<T> || std::is_same_v<T, Half> ||
+                                             std::is_same_v<T, BFloat16>,
+                                         int> = 0>
   TensorDataContainer(const std::vector<T>& v)
       : sizes_({static_cast<int64_t>(v.size())}), scalar_type_(typeOf<T>()), is_scalar_(false) {
     elements_.reserve(v.size());
@@ -40,25 +48,29 @@ class TensorDataContainer {
   const std::vector<TensorDataContainer>& elements() const { return elements_; }
   /// The sizes of the tensor this container makes ({} for a scalar).
   const std::vector<int64_t>& sizes() const { return sizes_; }
-  /// The type of the literals: kBool, kInt, kLong, kFloat or kDouble.
+  /// The type of the literals (int and long literals give kInt and kLong).
   ScalarType scalar_type() const { return scalar_type_; }
 
  private:
-  // The literal type a std::vector's elements are held as.
+  // The literal type a std::vector's elements are held as: its own where it is an element type,
+  // else the int, int64_t or double it converts to.
   template <typename T>
-  using Literal = std::conditional_t<
-      std::is_same_v<T, bool>, bool,
-      std::conditional_t<std::is_floating_point_v<T>,
-                         std::conditional_t<std::is_same_v<T, float>, float, double>,
-                         std::conditional_t<(sizeof(T) <= 4), int, int64_t>>>;
+  using Literal =
+      std::conditional_t<std::is_same_v<T, bool> || std::is_same_v<T, uint8_t> ||
+                             std::is_same_v<T, int8_t> || std::is_same_v<T, int16_t> ||
+                             std::is_same_v<T, float> || std::is_same_v<T, Half> ||
+                             std::is_same_v<T, BFloat16>,
+                         T,
+                         std::conditional_t<std::is_floating_point_v<T>, double,
+                                            std::conditional_t<(sizeof(T) <= 4), int, int64_t>>>;
   template <typename T>
   static constexpr ScalarType typeOf() {
     using L = Literal<T>;
-    return std::is_same_v<L, bool>    ? ScalarType::Bool
-           : std::is_same_v<L, float> ? ScalarType::Float
-           : std::is_same_v<L, double>
-               ? ScalarType::Double
-               : (std::is_same_v<L, int> ? ScalarType::Int : ScalarType::Long);
+#define KILN_LITERAL_TYPE(type, name) \
+  if constexpr (std::is_same_v<L, type>) return ScalarType::name;
+    KILN_FORALL_SCALAR_TYPES(KILN_LITERAL_TYPE)
+#undef KILN_LITERAL_TYPE
+    return ScalarType::Long;
   }
   // Sets sizes and type from the first element; throws libtorch's error for an element whose
   // sizes or type differ from the first's.

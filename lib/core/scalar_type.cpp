@@ -2,7 +2,10 @@
 // lib/core/scalar_type.h.
 #include "lib/core/scalar_type.h"
 
+#include <atomic>
 #include <iterator>
+
+#include "kiln/error.h"
 
 namespace kiln {
 
@@ -22,8 +25,13 @@ constexpr TypeNames kNames[] = {
     {"Long", "int64", "i64", "torch.LongTensor", "long int"},
     {"Float", "float32", "f32", "torch.FloatTensor", "float"},
     {"Double", "float64", "f64", "torch.DoubleTensor", "double"},
+    {"Byte", "uint8", "u8", "torch.ByteTensor", "unsigned char"},
+    {"Char", "int8", "i8", "torch.CharTensor", "signed char"},
+    {"Short", "int16", "i16", "torch.ShortTensor", "short int"},
+    {"Half", "float16", "f16", "torch.HalfTensor", "c10::Half"},
+    {"BFloat16", "bfloat16", "bf16", "torch.BFloat16Tensor", "c10::BFloat16"},
 };
-static_assert(std::size(kNames) == static_cast<size_t>(ScalarType::Double) + 1);
+static_assert(std::size(kNames) == static_cast<size_t>(ScalarType::BFloat16) + 1);
 
 const TypeNames& namesOf(ScalarType t) {
   return kNames[static_cast<int>(t)];
@@ -51,9 +59,20 @@ std::string_view irName(ScalarType t) {
 }
 
 ScalarType promoteTypes(ScalarType a, ScalarType b) {
-  // The enum is declared in promotion order (bool < int32 < int64 < float32 < float64), and for
-  // this subset torch.promote_types always picks the later one: int64 with float32 is float32.
-  return static_cast<int8_t>(a) >= static_cast<int8_t>(b) ? a : b;
+  // torch.promote_types's table (c10/core/ScalarType.h) as its rules: bool gives way to any
+  // type; a floating type beats any integer; within a kind the wider wins, except that uint8
+  // with a signed integer needs the next signed width (int16 at least), and half with bfloat16
+  // meet in float32, neither holding the other.
+  if (a == b) return a;
+  if (a == ScalarType::Bool) return b;
+  if (b == ScalarType::Bool) return a;
+  if (isFloatingType(a) != isFloatingType(b)) return isFloatingType(a) ? a : b;
+  if (detail::isReducedFloat(a) && detail::isReducedFloat(b)) return ScalarType::Float;
+  if (a == ScalarType::Byte || b == ScalarType::Byte) {
+    ScalarType other = a == ScalarType::Byte ? b : a;
+    return elementSize(other) < 2 ? ScalarType::Short : other;
+  }
+  return elementSize(a) >= elementSize(b) ? a : b;
 }
 
 bool canCast(ScalarType from, ScalarType to) {
@@ -64,6 +83,33 @@ std::ostream& operator<<(std::ostream& os, ScalarType t) {
   return os << toString(t);
 }
 
+std::string_view TypeMeta::name() const {
+  return detail::typeMetaName(type_);
+}
+
+std::ostream& operator<<(std::ostream& os, TypeMeta t) {
+  return os << t.name();
+}
+
+namespace {
+std::atomic<ScalarType> default_dtype{ScalarType::Float};
+}  // namespace
+
+void set_default_dtype(TypeMeta t) {
+  if (!isFloatingType(t.toScalarType())) {
+    throw Error("only floating-point types are supported as the default type");
+  }
+  default_dtype.store(t.toScalarType(), std::memory_order_relaxed);
+}
+
+TypeMeta get_default_dtype() {
+  return get_default_dtype_as_scalartype();
+}
+
+ScalarType get_default_dtype_as_scalartype() {
+  return default_dtype.load(std::memory_order_relaxed);
+}
+
 namespace detail {
 
 double loadElement(const void* base, ScalarType t, int64_t i) {
@@ -71,7 +117,7 @@ double loadElement(const void* base, ScalarType t, int64_t i) {
 }
 
 void storeElement(void* base, ScalarType t, int64_t i, double v) {
-  visitType(t, [&]<typename T>() { storeAs<T>(base, i, static_cast<T>(v)); });
+  visitType(t, [&]<typename T>() { storeAs<T>(base, i, castTo<T>(v)); });
 }
 
 std::string_view legacyTypeName(ScalarType t) {

@@ -3,6 +3,9 @@
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_join.h>
 
+#include <type_traits>
+
+#include "lib/core/scalar_type.h"
 #include "runtime/device.h"
 
 namespace kiln::detail {
@@ -38,7 +41,7 @@ std::vector<int64_t> broadcastShapes(const std::vector<int64_t>& a, const std::v
 }
 
 ScalarType defaultTypeFor(const Scalar& s) {
-  if (s.isFloatingPoint()) return ScalarType::Float;
+  if (s.isFloatingPoint()) return get_default_dtype_as_scalartype();
   if (s.isBoolean()) return ScalarType::Bool;
   return ScalarType::Long;
 }
@@ -79,15 +82,17 @@ ir::NodeRef constantNode(const Scalar& value, ScalarType dtype, const std::vecto
   d.op = ir::Op::Const;
   d.dtype = dtype;
   d.shape = shape;
-  if (isFloatingType(dtype)) {
-    d.fvalue = dtype == ScalarType::Float ? static_cast<double>(value.toFloat()) : value.toDouble();
-  } else if (dtype == ScalarType::Bool) {
-    d.ivalue = value.toBool();
-  } else if (dtype == ScalarType::Int) {
-    d.ivalue = static_cast<int32_t>(value.toLong());
-  } else {
-    d.ivalue = value.toLong();
-  }
+  // The value as an element of the type: floating values rounded to it, integers wrapped to its
+  // width (uint8 + 300 adds 44, as libtorch's).
+  detail::visitType(dtype, [&]<typename T>() {
+    if constexpr (std::is_same_v<T, bool>) {
+      d.ivalue = value.toBool();
+    } else if constexpr (std::is_integral_v<T>) {
+      d.ivalue = static_cast<T>(value.toLong());
+    } else {
+      d.fvalue = static_cast<double>(detail::castTo<T>(value.toDouble()));
+    }
+  });
   return ir::Node::make(std::move(d), {});
 }
 

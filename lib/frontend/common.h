@@ -28,7 +28,7 @@ struct Operand {
 };
 /// torch.result_type over the operands (dimensioned tensors, zero-dim tensors, numbers).
 ScalarType resultType(std::initializer_list<Operand> operands);
-/// The default dtype for numbers of a scalar's kind (float -> kFloat, int -> kLong).
+/// The default dtype for numbers of a scalar's kind (float -> the default dtype, int -> kLong).
 ScalarType defaultTypeFor(const Scalar& s);
 
 ir::NodeRef constantNode(const Scalar& value, ScalarType dtype, const std::vector<int64_t>& shape);

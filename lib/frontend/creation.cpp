@@ -9,6 +9,7 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <type_traits>
 
 #include "kiln/ops.h"
 #include "lib/core/scalar_type.h"
@@ -194,7 +195,8 @@ Tensor longArange(const Scalar& start, const Scalar& end, const Scalar& step,
 Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, TensorOptions options) {
   checkDeviceOption(options);
   bool floating = start.isFloatingPoint() || end.isFloatingPoint() || step.isFloatingPoint();
-  ScalarType t = options.has_dtype() ? options.dtype() : (floating ? kFloat : kLong);
+  ScalarType t = options.has_dtype() ? options.dtype()
+                                     : (floating ? get_default_dtype_as_scalartype() : kLong);
   if (t == kLong) return longArange(start, end, step, options);
   double s = start.toDouble(), e = end.toDouble(), st = step.toDouble();
   if (st == 0) throw Error("step must be nonzero");
@@ -313,18 +315,14 @@ void TensorDataContainer::checkList() {
 std::ostream& operator<<(std::ostream& os, const TensorDataContainer& c) {
   if (c.is_scalar()) {
     const Scalar& s = c.scalar();
-    switch (c.scalar_type()) {
-      case ScalarType::Bool:
-        return os << (s.toBool() ? 1 : 0);
-      case ScalarType::Int:
-        return os << s.toInt();
-      case ScalarType::Long:
-        return os << s.toLong();
-      case ScalarType::Float:
-        return os << s.toFloat();
-      case ScalarType::Double:
-        return os << s.toDouble();
-    }
+    // One-byte integers print as numbers, not characters.
+    detail::visitType(c.scalar_type(), [&]<typename T>() {
+      if constexpr (std::is_integral_v<T> && sizeof(T) == 1) {
+        os << static_cast<int>(s.to<T>());
+      } else {
+        os << s.to<T>();
+      }
+    });
     return os;
   }
   os << "{";
@@ -337,11 +335,13 @@ Tensor tensor(const TensorDataContainer& data, TensorOptions options) {
   const std::vector<int64_t>& sizes = data.sizes();
   std::vector<Scalar> flat;
   flatten(data, flat);
-  // libtorch's compute_desired_dtype: integers give kLong, floating numbers the default kFloat.
+  // libtorch's compute_desired_dtype: int and long literals give kLong, float and double ones
+  // the default dtype, the others (bool, uint8_t, int16_t, Half, ...) their own type.
   const ScalarType literal = data.scalar_type();
-  const ScalarType inferred = isIntegralType(literal)   ? kLong
-                              : isFloatingType(literal) ? kFloat
-                                                        : kBool;
+  const ScalarType inferred = literal == kInt || literal == kLong ? kLong
+                              : literal == kFloat || literal == kDouble
+                                  ? get_default_dtype_as_scalartype()
+                                  : literal;
   ScalarType t = options.has_dtype() ? options.dtype() : inferred;
   int64_t n = static_cast<int64_t>(flat.size());
   auto buffer = runtime::cpuDevice().allocate(n * elementSize(t));

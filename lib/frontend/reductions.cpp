@@ -318,11 +318,16 @@ Tensor matmulProduct(const Tensor& a, const Tensor& b) {
   Tensor lhs = a.unsqueeze(-2);                    // [..., m, 1, k]
   Tensor rhs = b.transpose(-1, -2).unsqueeze(-3);  // [..., 1, n, k]
   ScalarType t = promoteTypes(a.dtype(), b.dtype());
+  // Half and bfloat16 products are computed in float32 and rounded once, as PyTorch's CPU matrix
+  // products of bfloat16 accumulate (its 1.13 refuses half ones): the products of 16-bit floats
+  // are exact in float32, and the float32 gemm then serves them.
+  const ScalarType acc = accumulateType(t);
   std::vector<int64_t> shape = broadcastShapes(lhs.sizes().vec(), rhs.sizes().vec());
-  ir::NodeRef prod =
-      elementwiseNode(ScalarOp::Mul, t, {operandNode(lhs, t, shape), operandNode(rhs, t, shape)});
+  ir::NodeRef prod = elementwiseNode(ScalarOp::Mul, acc,
+                                     {operandNode(lhs, acc, shape), operandNode(rhs, acc, shape)});
   int64_t last = static_cast<int64_t>(shape.size()) - 1;
-  return finish(reduceNode(ir::ReduceOp::Sum, prod, {last}, t), {last}, false, a.device());
+  Tensor out = finish(reduceNode(ir::ReduceOp::Sum, prod, {last}, acc), {last}, false, a.device());
+  return acc == t ? out : out.to(t);
 }
 
 }  // namespace detail

@@ -177,22 +177,13 @@ void* Tensor::data_ptr() const {
 
 template <typename T>
 T* Tensor::data_ptr() const {
-  constexpr ScalarType expected = std::is_same_v<T, float>     ? kFloat
-                                  : std::is_same_v<T, double>  ? kDouble
-                                  : std::is_same_v<T, int32_t> ? kInt
-                                  : std::is_same_v<T, int64_t> ? kLong
-                                                               : kBool;
+  constexpr ScalarType expected = detail::ScalarTypeOf<T>::value;
   if (dtype() != expected) {
     throw Error(absl::StrCat("expected scalar type ", std::string(toString(expected)),
                              " but found ", std::string(toString(dtype()))));
   }
   return static_cast<T*>(detail::dataPointer(*this));
 }
-template float* Tensor::data_ptr<float>() const;
-template double* Tensor::data_ptr<double>() const;
-template int32_t* Tensor::data_ptr<int32_t>() const;
-template int64_t* Tensor::data_ptr<int64_t>() const;
-template bool* Tensor::data_ptr<bool>() const;
 
 Scalar Tensor::item() const {
   if (numel() != 1) {
@@ -240,6 +231,16 @@ template <>
 constexpr const char* kTypeName<int64_t> = "int64_t";
 template <>
 constexpr const char* kTypeName<bool> = "bool";
+template <>
+constexpr const char* kTypeName<uint8_t> = "uint8_t";
+template <>
+constexpr const char* kTypeName<int8_t> = "int8_t";
+template <>
+constexpr const char* kTypeName<int16_t> = "int16_t";
+template <>
+constexpr const char* kTypeName<Half> = "at::Half";
+template <>
+constexpr const char* kTypeName<BFloat16> = "at::BFloat16";
 }  // namespace
 
 template <typename T>
@@ -251,11 +252,11 @@ T Tensor::item() const {
   }
   return s.to<T>();
 }
-template float Tensor::item<float>() const;
-template double Tensor::item<double>() const;
-template int32_t Tensor::item<int32_t>() const;
-template int64_t Tensor::item<int64_t>() const;
-template bool Tensor::item<bool>() const;
+#define KILN_INSTANTIATE(type, name)             \
+  template type* Tensor::data_ptr<type>() const; \
+  template type Tensor::item<type>() const;
+KILN_FORALL_SCALAR_TYPES(KILN_INSTANTIATE)
+#undef KILN_INSTANTIATE
 
 Tensor Tensor::to(Device d, ScalarType t, bool nb, bool copy,
                   std::optional<MemoryFormat> memory_format) const {
@@ -317,6 +318,12 @@ bool Tensor::equal(const Tensor& o) const {
   return kiln::equal(*this, o);
 }
 
+ScalarType promote_types(ScalarType a, ScalarType b) {
+  return promoteTypes(a, b);
+}
+bool can_cast(ScalarType from, ScalarType to) {
+  return canCast(from, to);
+}
 ScalarType result_type(const Tensor& a, const Tensor& b) {
   return detail::resultType({a, b});
 }
@@ -336,8 +343,11 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   std::vector<char> bytes = detail::toBytes(t);
   r.data = bytes.data();
   if (t.device().is_cuda()) r.suffixes.push_back(absl::StrCat("device='", t.device().str(), "'"));
-  bool default_kind = t.dtype() == kFloat || t.dtype() == kLong || t.dtype() == kBool;
-  if (!default_kind || (t.numel() == 0 && t.dtype() != kFloat)) {
+  // Python's _str_intern: the dtype is shown unless it is the default dtype, int64 or bool,
+  // and always for an empty tensor of another type than the default dtype.
+  const ScalarType default_dtype = get_default_dtype_as_scalartype();
+  bool default_kind = t.dtype() == default_dtype || t.dtype() == kLong || t.dtype() == kBool;
+  if (!default_kind || (t.numel() == 0 && t.dtype() != default_dtype)) {
     r.suffixes.push_back(absl::StrCat("dtype=kiln.", std::string(pythonName(t.dtype()))));
   }
   if (t.grad_fn()) {

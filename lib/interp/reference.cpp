@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "lib/core/scalar_type.h"
 #include "lib/ir/philox.h"
 
 namespace kiln::interp {
@@ -14,22 +15,10 @@ namespace kiln::interp {
 using ir::Op;
 
 double roundTo(ScalarType t, double v) {
-  switch (t) {
-    case ScalarType::Float:
-      return static_cast<double>(static_cast<float>(v));
-    case ScalarType::Double:
-      return v;
-    case ScalarType::Bool:
-      return v != 0 ? 1 : 0;
-    case ScalarType::Int:
-      if (std::isnan(v) || std::abs(v) >= 9.3e18) return 0;
-      return static_cast<double>(
-          static_cast<int32_t>(static_cast<uint32_t>(static_cast<int64_t>(v))));
-    case ScalarType::Long:
-      if (std::isnan(v) || std::abs(v) >= 9.3e18) return 0;
-      return static_cast<double>(static_cast<int64_t>(v));
-  }
-  return v;
+  // As libtorch's conversions (detail::castTo): integers wrap to their width, half and bfloat16
+  // round through float32.
+  return detail::visitType(t,
+                           [&]<typename T>() { return static_cast<double>(detail::castTo<T>(v)); });
 }
 
 namespace {
@@ -167,14 +156,17 @@ double evalScalar(ScalarOp op, ScalarType result, ScalarType operand, double a, 
 int64_t evalScalarExact(ScalarOp op, ScalarType result, ScalarType operand, int64_t a, int64_t b,
                         int64_t c) {
   int64_t r = kEvaluate<Int>[static_cast<int>(op)](a, b, c, operand).v;
-  switch (result) {
-    case ScalarType::Bool:
+  // Wrapped to the result's width: each integer type holds its values in range, so uint8s are
+  // the non-negative int64s whose unsigned arithmetic this is.
+  return detail::visitType(result, [&]<typename T>() -> int64_t {
+    if constexpr (std::is_same_v<T, bool>) {
       return r != 0;
-    case ScalarType::Int:
-      return static_cast<int32_t>(static_cast<uint32_t>(r));
-    default:
+    } else if constexpr (std::is_integral_v<T>) {
+      return static_cast<T>(r);
+    } else {
       return r;
-  }
+    }
+  });
 }
 
 std::vector<std::vector<double>> interpret(const ir::Graph& g,

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <limits>
 #include <optional>
+#include <type_traits>
 
 #include "lib/core/scalar_type.h"
 
@@ -239,7 +240,7 @@ std::string checkDtypeRule(ScalarOp op, const std::vector<ScalarType>& operands,
         return "the result must have the operands' type";
       }
       if (row.dtype == DtypeRule::Float && !isFloatingType(result))
-        return absl::StrCat(std::string(row.name), " needs f32 or f64");
+        return absl::StrCat(std::string(row.name), " needs f16, bf16, f32 or f64");
       return "";
     case DtypeRule::Logical:
       if (result != ScalarType::Bool) return "a comparison's result is i1";
@@ -293,12 +294,20 @@ void parseType(Lexer& lx, NodeDesc& d) {
 void setConstValue(Lexer& lx, const std::string& literal, NodeDesc& d) {
   const char* begin = literal.c_str();
   char* end = nullptr;
+  bool fits = true;
   if (isFloatingType(d.dtype)) {
     d.fvalue = std::strtod(begin, &end);
   } else {
     d.ivalue = std::strtoll(begin, &end, 10);
+    // An integer constant is one of its type's values (a u8 constant is 0 to 255).
+    fits = detail::visitType(d.dtype, [&]<typename T>() {
+      if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+        return static_cast<int64_t>(static_cast<T>(d.ivalue)) == d.ivalue;
+      }
+      return true;
+    });
   }
-  if (end != begin + literal.size())
+  if (end != begin + literal.size() || !fits)
     lx.failToken(absl::StrCat("bad constant '", literal, "' for ", std::string(irName(d.dtype))));
 }
 
@@ -445,7 +454,7 @@ std::string verifyGraph(const Graph& g) {
         break;
       case Op::Rand:
       case Op::Randn:
-        if (!isFloatingType(d.dtype)) return bad("random numbers must be f32 or f64");
+        if (!isFloatingType(d.dtype)) return bad("random numbers must be f16, bf16, f32 or f64");
         if (d.offset < 0) return bad("offset must be non-negative");
         break;
       case Op::Elementwise: {

@@ -37,7 +37,8 @@ bool scalarOpFromName(std::string_view name, ScalarOp* out) {
 }
 
 ScalarType computeType(ScalarOp op, ScalarType promoted) {
-  if (info(op).dtype == DtypeRule::Float && !isFloatingType(promoted)) return ScalarType::Float;
+  if (info(op).dtype == DtypeRule::Float && !isFloatingType(promoted))
+    return get_default_dtype_as_scalartype();
   return promoted;
 }
 

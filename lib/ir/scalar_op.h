@@ -18,7 +18,7 @@ enum class ScalarOp : uint8_t {
 enum class DtypeRule : uint8_t {
   Arith,    // operands and result share one type, any type
   Float,    // operands and result share one floating type (the front end computes integers
-            // and bools in kFloat, as PyTorch's true division and exp do)
+            // and bools in the default dtype, as PyTorch's true division and exp do)
   Compare,  // operands share one type; the result is kBool
   Logical,  // operands of any types (tested against zero); the result is kBool
   Cast,     // one operand of any type; the result is the node's type
@@ -43,8 +43,8 @@ struct ScalarOpInfo {
 const ScalarOpInfo& info(ScalarOp op);
 /// The op whose text name is `name`, or false.
 bool scalarOpFromName(std::string_view name, ScalarOp* out);
-/// The type `op` computes in when its operands promote to `promoted` (kFloat for integers
-/// under the Float rule, else `promoted`).
+/// The type `op` computes in when its operands promote to `promoted` (the default dtype for
+/// integers under the Float rule, else `promoted`).
 ScalarType computeType(ScalarOp op, ScalarType promoted);
 /// The type of `op`'s result when it computes in `compute` (kBool for comparisons and logic).
 ScalarType resultType(ScalarOp op, ScalarType compute);

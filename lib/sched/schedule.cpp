@@ -15,6 +15,7 @@
 
 #include "codegen/builder.h"
 #include "lib/core/checked.h"
+#include "lib/core/scalar_type.h"
 
 namespace kiln::sched {
 namespace {
@@ -1483,7 +1484,9 @@ class StepLowering {
     ReducePart part;
     part.blocks = terms / kReduceBlock;
     part.columns = part.blocks + (terms % kReduceBlock != 0 ? 1 : 0);
-    const int32_t partials = newSlot({whole.exprs[st.value].type, outputs * part.columns, -1});
+    // Half and bfloat16 partial sums stay float32, as PyTorch accumulates them.
+    const int32_t partials =
+        newSlot({detail::accumulateType(whole.exprs[st.value].type), outputs * part.columns, -1});
     const std::string why = absl::StrCat("long reduction split into blocks of ", kReduceBlock);
     part.kind = ReducePart::Kind::Blocks;
     steps_.push_back(

@@ -27,8 +27,8 @@ void convertElements(const NpyArray& from, ScalarType to, void* dst) {
     detail::visitType(to, [&]<typename T>() {
       if constexpr (std::is_same_v<T, bool>) {
         detail::storeAs<bool>(dst, i, from_float ? d != 0 : l != 0);
-      } else if constexpr (std::is_floating_point_v<T>) {
-        detail::storeAs<T>(dst, i, static_cast<T>(d));
+      } else if constexpr (!std::is_integral_v<T>) {
+        detail::storeAs<T>(dst, i, detail::castTo<T>(d));
       } else {
         detail::storeAs<T>(dst, i, static_cast<T>(l));
       }
@@ -43,8 +43,8 @@ void fillRandom(std::mt19937_64& rng, ScalarType t, int64_t n, void* dst) {
     for (int64_t i = 0; i < n; ++i) {
       if constexpr (std::is_same_v<T, bool>) {
         detail::storeAs<bool>(dst, i, (small(rng) & 1) != 0);
-      } else if constexpr (std::is_floating_point_v<T>) {
-        detail::storeAs<T>(dst, i, static_cast<T>(uniform(rng)));
+      } else if constexpr (!std::is_integral_v<T>) {
+        detail::storeAs<T>(dst, i, detail::castTo<T>(uniform(rng)));
       } else {
         detail::storeAs<T>(dst, i, static_cast<T>(small(rng)));
       }

@@ -218,9 +218,10 @@ std::string tensorText(ScalarType dtype, const std::vector<int64_t>& shape, cons
   r.sizes = shape;
   r.data = data;
   int64_t n = ir::numelOf(shape);
+  const ScalarType default_dtype = get_default_dtype_as_scalartype();
   bool suffix =
-      n > 0 ? dtype != ScalarType::Float && dtype != ScalarType::Long && dtype != ScalarType::Bool
-            : dtype != ScalarType::Float;
+      n > 0 ? dtype != default_dtype && dtype != ScalarType::Long && dtype != ScalarType::Bool
+            : dtype != default_dtype;
   if (suffix) r.suffixes.push_back(absl::StrCat("dtype=kiln.", std::string(pythonName(dtype))));
   return detail::formatTensor(r);
 }

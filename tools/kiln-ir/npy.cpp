@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "kiln/error.h"
+
 namespace kiln::tools {
 namespace {
 
@@ -19,11 +21,11 @@ struct Descr {
   const char* text;
   ScalarType dtype;
 };
-constexpr Descr kDescrs[] = {{"<f4", ScalarType::Float},
-                             {"<f8", ScalarType::Double},
-                             {"<i4", ScalarType::Int},
-                             {"<i8", ScalarType::Long},
-                             {"|b1", ScalarType::Bool}};
+// bfloat16 has no NumPy dtype, so it has no row: formatNpy refuses it.
+constexpr Descr kDescrs[] = {
+    {"<f4", ScalarType::Float}, {"<f8", ScalarType::Double}, {"<f2", ScalarType::Half},
+    {"<i4", ScalarType::Int},   {"<i8", ScalarType::Long},   {"<i2", ScalarType::Short},
+    {"|i1", ScalarType::Char},  {"|u1", ScalarType::Byte},   {"|b1", ScalarType::Bool}};
 
 // The header is a Python dict literal; this reads exactly what numpy.save writes (and the
 // spacing variations other writers use), nothing more.
@@ -209,9 +211,14 @@ bool parseNpy(const std::string& bytes, NpyArray* out, std::string* error) {
 }
 
 std::string formatNpy(const NpyArray& a) {
-  const char* descr = "<f4";
+  const char* descr = nullptr;
   for (const Descr& d : kDescrs) {
     if (d.dtype == a.dtype) descr = d.text;
+  }
+  if (descr == nullptr) {
+    throw Error(absl::StrCat("cannot write a ", std::string(pythonName(a.dtype)),
+                             " array as .npy: NumPy has no ", std::string(pythonName(a.dtype)),
+                             " dtype"));
   }
   std::string header = absl::StrCat(
       "{'descr': '", descr, "', 'fortran_order': False, 'shape': ", shapeText(a.shape), ", }");
@@ -258,8 +265,8 @@ bool readNpy(const std::string& path, NpyArray* out, std::string* error) {
 }
 
 bool writeNpy(const std::string& path, const NpyArray& a, std::string* error) {
+  std::string bytes = formatNpy(a);  // first: a type NumPy lacks leaves no file behind
   std::ofstream f(path, std::ios::binary);
-  std::string bytes = formatNpy(a);
   f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   f.close();
   if (!f) {
