@@ -345,3 +345,12 @@ BOTH(AdvancedIndex, IntoAnEmptyDimension, {
   auto empty = K::empty({10, 0});
   return Items{out(empty.index({Slice(), K::tensor({0, 1})}))};
 })
+
+BOTH(AdvancedIndex, DeprecatedUint8Masks, {
+  using namespace K::indexing;
+  auto x = K::arange(6.).view({2, 3});
+  auto m = K::tensor({1, 0, 1}, K::kUInt8);
+  auto y = x.clone();
+  y.index_put_({Slice(), m}, 7);
+  return Items{out(x.index({Slice(), m})), out(x.masked_select(m)), out(y)};
+})

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "lib/frontend/tensor_impl.h"
@@ -130,6 +131,38 @@ TEST(Indexing, HugeEmptyTensorsGiveEmptyResults) {
   EXPECT_EQ(e.index_select(2, idx).sizes(), kiln::IntArrayRef({big, 0, 2}));
   EXPECT_EQ(e.index_put({Slice(), Slice(), idx}, kiln::zeros({}), true).sizes(), e.sizes());
   EXPECT_EQ(e.nonzero().sizes(), kiln::IntArrayRef({0, 3}));
+}
+
+}  // namespace
+
+namespace {
+
+struct Collected : kiln::WarningHandler {
+  std::vector<std::string> messages;
+  void process(const kiln::SourceLocation&, const std::string& msg, bool) override {
+    messages.push_back(msg);
+  }
+};
+
+TEST(Indexing, Uint8MasksWorkAsBoolMasksWithPyTorchsDeprecationWarning) {
+  Tensor x = kiln::arange(6.).view({2, 3});
+  Tensor byte_mask = kiln::tensor({1, 0, 1}, kiln::kUInt8);
+  Tensor bool_mask = kiln::tensor({true, false, true});
+  Collected warnings;
+  kiln::Warning::WarningHandlerGuard guard(&warnings);
+  EXPECT_EQ(kiln::detail::toDoubles(x.index({Slice(), byte_mask})),
+            (std::vector<double>{0, 2, 3, 5}));
+  EXPECT_EQ(kiln::detail::toDoubles(x.masked_fill(byte_mask, -1)),
+            kiln::detail::toDoubles(x.masked_fill(bool_mask, -1)));
+  EXPECT_EQ(kiln::detail::toDoubles(x.masked_select(byte_mask)), (std::vector<double>{0, 2, 3, 5}));
+  ASSERT_EQ(warnings.messages.size(), 3u);
+  EXPECT_EQ(warnings.messages[0],
+            "indexing with dtype torch.uint8 is now deprecated, please use a dtype torch.bool "
+            "instead.");
+  EXPECT_NE(warnings.messages[1].find("masked_fill_ received a mask with dtype torch.uint8"),
+            std::string::npos);
+  EXPECT_NE(warnings.messages[2].find("masked_select received a mask with dtype torch.uint8"),
+            std::string::npos);
 }
 
 }  // namespace

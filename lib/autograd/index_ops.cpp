@@ -16,6 +16,7 @@
 
 #include "kiln/autograd.h"
 #include "kiln/ops.h"
+#include "kiln/warning.h"
 #include "lib/autograd/function.h"
 #include "lib/autograd/in_place.h"
 #include "lib/autograd/rules.h"
@@ -36,7 +37,33 @@ std::string typeName(ScalarType t) {
 }
 
 bool isMaskType(ScalarType t) {
-  return t == kBool;
+  return t == kBool || t == kByte;
+}
+
+// A mask as kBool: a uint8 one is read as (mask != 0) after PyTorch's deprecation warning.
+Tensor boolMask(const Tensor& mask, const char* function, const char* warning) {
+  if (mask.dtype() != kByte) return mask;
+  Warning::warn({function, __FILE__, static_cast<uint32_t>(__LINE__)}, warning,
+                /*verbatim=*/false);
+  NoGradGuard no_grad;
+  return mask != 0;
+}
+
+// masked_fill's mask: bool, or uint8 (deprecated).
+Tensor fillMask(const Tensor& mask) {
+  if (!isMaskType(mask.dtype())) {
+    throw Error(absl::StrCat("masked_fill_ only supports boolean masks, but got mask with dtype ",
+                             std::string(pythonName(mask.dtype()))));
+  }
+  return boolMask(mask, "masked_fill_impl_cpu",
+                  "masked_fill_ received a mask with dtype torch.uint8, this behavior is now "
+                  "deprecated,please use a mask with dtype torch.bool instead.");
+}
+
+Tensor indexMask(const Tensor& mask) {
+  return boolMask(mask, "expandTensors",
+                  "indexing with dtype torch.uint8 is now deprecated, please use a dtype "
+                  "torch.bool instead.");
 }
 
 // ---- advanced indexing ----
@@ -102,6 +129,7 @@ Advanced splitIndices(const Tensor& self, const std::vector<TensorIndex>& indice
     Tensor t(ix.tensor_impl());
     if (!t.defined()) throw Error("Can only index with tensors that are defined");
     if (isMaskType(t.dtype())) {
+      t = indexMask(t);
       given.push_back({t, true});
       for (int64_t k = 0; k < std::max<int64_t>(t.dim(), 1); ++k) {
         positions.push_back(basic.size());
@@ -343,7 +371,7 @@ Tensor indexPutRaw(const Tensor& self, const std::vector<TensorIndex>& indices,
                              typeName(values.dtype()), " for the source."));
   }
   if (!accumulate && values.numel() == 1 && values.dim() <= 1 && leadingMask(self, indices)) {
-    Tensor m(indices[0].tensor_impl());
+    Tensor m = indexMask(Tensor(indices[0].tensor_impl()));
     std::vector<int64_t> shape = m.sizes().vec();
     shape.resize(static_cast<size_t>(self.dim()), 1);
     return where(m.reshape(shape), values.reshape({}), self);
@@ -624,16 +652,13 @@ Tensor Tensor::index_select(int64_t dim, const Tensor& index) const {
   return out;
 }
 
-Tensor Tensor::masked_fill(const Tensor& mask, const Tensor& value) const {
+Tensor Tensor::masked_fill(const Tensor& given_mask, const Tensor& value) const {
   if (value.dim() != 0) {
     throw Error(absl::StrCat(
         "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with ",
         value.dim(), " dimension(s)."));
   }
-  if (mask.dtype() != kBool) {
-    throw Error(absl::StrCat("masked_fill_ only supports boolean masks, but got mask with dtype ",
-                             std::string(pythonName(mask.dtype()))));
-  }
+  const Tensor mask = fillMask(given_mask);
   Tensor out;
   {
     NoGradGuard no_grad;
@@ -648,11 +673,8 @@ Tensor Tensor::masked_fill(const Tensor& mask, const Tensor& value) const {
   return out;
 }
 
-Tensor Tensor::masked_fill(const Tensor& mask, const Scalar& value) const {
-  if (mask.dtype() != kBool) {
-    throw Error(absl::StrCat("masked_fill_ only supports boolean masks, but got mask with dtype ",
-                             std::string(pythonName(mask.dtype()))));
-  }
+Tensor Tensor::masked_fill(const Tensor& given_mask, const Scalar& value) const {
+  const Tensor mask = fillMask(given_mask);
   Tensor out;
   {
     NoGradGuard no_grad;
@@ -673,9 +695,13 @@ Tensor& Tensor::masked_fill_(const Tensor& mask, const Tensor& value) const {
   return autograd::inPlace(*this, [&](const Tensor& old) { return old.masked_fill(mask, value); });
 }
 
-Tensor Tensor::masked_select(const Tensor& mask) const {
-  if (mask.dtype() != kBool)
+Tensor Tensor::masked_select(const Tensor& given_mask) const {
+  if (!isMaskType(given_mask.dtype()))
     throw Error("masked_select: expected BoolTensor or ByteTensor for mask");
+  const Tensor mask = boolMask(given_mask, "masked_select_out_impl_cpu",
+                               "masked_select received a mask with dtype torch.uint8, this "
+                               "behavior is now deprecated,please use a mask with dtype "
+                               "torch.bool instead.");
   const std::vector<int64_t> shape = detail::broadcastShapes(sizes().vec(), mask.sizes().vec());
   Tensor expanded_mask = mask.expand(shape);
   Tensor out;
