@@ -20,6 +20,10 @@
 //   BM_Cat/*         kiln::cat of 10,000 materialised float32 tensors of 64 elements (2.5 MB):
 //                    the writes of the parts run as steps over tables of parts (kernels: launches
 //                    per cat). handwritten: one memcpy per part into a new buffer.
+//   BM_Embedding/*   the gradient of sum(embedding(table, ids)^2) for a [50000, 128] float32
+//                    table and 4096 ids (bench/rows.h): a gather forward, a scatter_add into
+//                    the zeroed table-sized gradient backward. handwritten: memset, then one
+//                    loop over the ids; libtorch: torch::embedding and autograd::grad.
 //   BM_UnaryMath/FN/*  one function (exp log tanh sigmoid sin cos pow) on 2^16 float32 that stay
 //                    in cache: kiln (lazy, one kernel: the vector-math polynomials of
 //                    codegen/llvm/vector_math) against libm (the hand-written scalar loop).
@@ -376,6 +380,105 @@ void catHandwritten(benchmark::State& state) {
   setCatCounters(state);
 }
 
+// ---- BM_Embedding: a lookup's forward and backward (a gather, then a scatter_add) ----
+
+struct EmbeddingInputs {
+  kiln::Tensor table, ids;
+};
+
+const EmbeddingInputs& embeddingInputs() {
+  static const EmbeddingInputs* in = [] {
+    kiln::EagerGuard lazy(false);
+    auto* p = new EmbeddingInputs;
+    std::vector<float> w(
+        static_cast<size_t>(kiln_bench::kEmbeddingRows * kiln_bench::kEmbeddingDim));
+    for (int64_t r = 0; r < kiln_bench::kEmbeddingRows; ++r)
+      for (int64_t c = 0; c < kiln_bench::kEmbeddingDim; ++c)
+        w[r * kiln_bench::kEmbeddingDim + c] = kiln_bench::embeddingWeight(r, c);
+    std::vector<int64_t> ids;
+    for (int64_t i = 0; i < kiln_bench::kEmbeddingIds; ++i)
+      ids.push_back(kiln_bench::embeddingId(i));
+    p->table =
+        kiln::from_blob(w.data(), {kiln_bench::kEmbeddingRows, kiln_bench::kEmbeddingDim}).clone();
+    p->ids = kiln::tensor(ids);
+    kiln::eval({p->table, p->ids});
+    return p;
+  }();
+  return *in;
+}
+
+void setEmbeddingCounters(benchmark::State& state) {
+  // The gradient written (the whole table) and the rows read twice.
+  state.SetBytesProcessed(state.iterations() * int64_t{sizeof(float)} *
+                          (kiln_bench::kEmbeddingRows + 2 * kiln_bench::kEmbeddingIds) *
+                          kiln_bench::kEmbeddingDim);
+}
+
+void embeddingEngine(benchmark::State& state, bool eager) {
+  const EmbeddingInputs& in = embeddingInputs();
+  kiln_bench::ThreadsGuard threads(state);
+  kiln::EagerGuard mode(eager);
+  kiln::Tensor table = in.table.detach().requires_grad_();
+  auto step = [&] {
+    kiln::Tensor rows = kiln::embedding(table, in.ids);
+    kiln::Tensor g = kiln::autograd::grad({(rows * rows).sum()}, {table})[0];
+    g.eval();
+    return g;
+  };
+  const double err = kiln_bench::maxAbsError(step(), kiln_bench::embeddingGradient());
+  state.counters["max_abs_err"] = err;
+  if (!(err <= 1e-4)) {
+    state.SkipWithError("gradient differs from the hand-written loop");
+    return;
+  }
+  kiln::Stats before = kiln::stats();
+  for (auto _ : state) benchmark::DoNotOptimize(step().data_ptr());
+  setEmbeddingCounters(state);
+  kiln::Stats after = kiln::stats();
+  state.counters["kernels"] = static_cast<double>(after.kernels_run - before.kernels_run) /
+                              static_cast<double>(state.iterations());
+}
+
+void embeddingHandwritten(benchmark::State& state) {
+  const EmbeddingInputs& in = embeddingInputs();
+  const float* w = in.table.data_ptr<float>();
+  const int64_t* ids = in.ids.data_ptr<int64_t>();
+  constexpr int64_t d = kiln_bench::kEmbeddingDim;
+  std::vector<float> grad(static_cast<size_t>(kiln_bench::kEmbeddingRows * d));
+  for (auto _ : state) {
+    std::memset(grad.data(), 0, grad.size() * sizeof(float));
+    float loss = 0;
+    for (int64_t i = 0; i < kiln_bench::kEmbeddingIds; ++i) {
+      const float* row = w + ids[i] * d;
+      float* out = grad.data() + ids[i] * d;
+      for (int64_t c = 0; c < d; ++c) {
+        loss += row[c] * row[c];
+        out[c] += 2 * row[c];
+      }
+    }
+    benchmark::DoNotOptimize(loss);
+    benchmark::DoNotOptimize(grad.data());
+  }
+  setEmbeddingCounters(state);
+}
+
+}  // namespace
+
+const std::vector<float>& kiln_bench::embeddingGradient() {
+  static const std::vector<float>* grad = [] {
+    auto* g = new std::vector<float>(static_cast<size_t>(kEmbeddingRows * kEmbeddingDim));
+    for (int64_t i = 0; i < kEmbeddingIds; ++i) {
+      const int64_t r = embeddingId(i);
+      for (int64_t c = 0; c < kEmbeddingDim; ++c)
+        (*g)[r * kEmbeddingDim + c] += 2 * embeddingWeight(r, c);
+    }
+    return g;
+  }();
+  return *grad;
+}
+
+namespace {
+
 constexpr int64_t kUnaryElements = int64_t{1} << 16;
 
 struct UnaryCase {
@@ -556,6 +659,14 @@ void registerAll() {
             ->Unit(benchmark::kMillisecond));
   }
   RegisterBenchmark("BM_Cat/handwritten", catHandwritten)->Unit(benchmark::kMillisecond);
+  for (bool eager : {false, true}) {
+    kiln_bench::threadRows(
+        RegisterBenchmark((std::string("BM_Embedding/") + (eager ? "eager" : "lazy")).c_str(),
+                          [eager](benchmark::State& s) { embeddingEngine(s, eager); })
+            ->Unit(benchmark::kMillisecond));
+  }
+  RegisterBenchmark("BM_Embedding/handwritten", embeddingHandwritten)
+      ->Unit(benchmark::kMillisecond);
   RegisterBenchmark("BM_ParamUpdates", paramUpdates)
       ->Arg(100)
       ->Arg(800)

@@ -95,9 +95,34 @@ const std::vector<torch::Tensor>& catParts() {
   return *parts;
 }
 
+// BM_Embedding's gradient in libtorch: torch::embedding and its dense backward.
+void embeddingRow(benchmark::State& state) {
+  TorchThreads threads(state);
+  std::vector<float> w(static_cast<size_t>(kEmbeddingRows * kEmbeddingDim));
+  for (int64_t r = 0; r < kEmbeddingRows; ++r)
+    for (int64_t c = 0; c < kEmbeddingDim; ++c) w[r * kEmbeddingDim + c] = embeddingWeight(r, c);
+  std::vector<int64_t> id_values;
+  for (int64_t i = 0; i < kEmbeddingIds; ++i) id_values.push_back(embeddingId(i));
+  torch::Tensor table =
+      torch::from_blob(w.data(), {kEmbeddingRows, kEmbeddingDim}).clone().requires_grad_();
+  torch::Tensor ids = torch::tensor(id_values);
+  auto step = [&] {
+    torch::Tensor rows = torch::embedding(table, ids);
+    return torch::autograd::grad({(rows * rows).sum()}, {table})[0];
+  };
+  const double err = maxAbsError(step(), embeddingGradient());
+  state.counters["max_abs_err"] = err;
+  if (!(err <= 1e-4)) state.SkipWithError("gradient differs from the hand-written loop");
+  for (auto _ : state) benchmark::DoNotOptimize(step().data_ptr());
+  state.SetBytesProcessed(state.iterations() * int64_t{sizeof(float)} *
+                          (kEmbeddingRows + 2 * kEmbeddingIds) * kEmbeddingDim);
+}
+
 }  // namespace
 
 void registerLibtorchBenchmarks() {
+  threadRows(benchmark::RegisterBenchmark("BM_Embedding/libtorch", embeddingRow)
+                 ->Unit(benchmark::kMillisecond));
   using benchmark::RegisterBenchmark;
   constexpr int64_t kRowBytes = kRows * kCols * int64_t{sizeof(float)} * 2;
   threadRows(RegisterBenchmark("BM_Softmax/libtorch", [](benchmark::State& s) {

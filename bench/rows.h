@@ -25,6 +25,19 @@ double maxAbsError(const kiln::Tensor& t, const std::vector<float>& reference);
 /// Gives a row the arguments threads:1 and threads:2, measured in wall time.
 benchmark::internal::Benchmark* threadRows(benchmark::internal::Benchmark* b);
 
+/// The inputs of BM_Embedding: a [kEmbeddingRows, kEmbeddingDim] float32 table holding
+/// embeddingWeight(r, c) and kEmbeddingIds row indices embeddingId(i) (some repeated). The rows
+/// compute the gradient of sum(embedding(table, ids)^2) with respect to the table.
+constexpr int64_t kEmbeddingRows = 50000, kEmbeddingDim = 128, kEmbeddingIds = 4096;
+inline float embeddingWeight(int64_t r, int64_t c) {
+  return static_cast<float>((r * 131 + c * 7) % 1000) * 0.001f - 0.5f;
+}
+inline int64_t embeddingId(int64_t i) {
+  return (i * i * 31 + 7) % kEmbeddingRows;
+}
+/// The table's gradient computed by a hand-written loop (2 * row, summed over repeats).
+const std::vector<float>& embeddingGradient();
+
 /// BM_Softmax/* and BM_LayerNormGelu/* (bench/rows.cpp).
 void registerRowBenchmarks();
 
