@@ -110,6 +110,7 @@ std::string Kernel::text() const {
     if (st.best_buffer >= 0) {
       absl::StrAppend(&s, " best=buf", st.best_buffer, " position=$", st.position);
     }
+    if (st.distinct_in_last_loop) absl::StrAppend(&s, " distinct-in-last-loop");
     absl::StrAppend(&s, "\n");
   }
   return s;

@@ -59,7 +59,10 @@
 // nor reorder, and each point stores buffer[index] = value (Assign: where points meet an
 // element, the last one's value stays) or buffer[index] = buffer[index] + value (Add; for bool,
 // or), reading the element as the points before it left it. The kernel never loads from the
-// buffer it scatters into. Indices are in bounds, as everywhere.
+// buffer it scatters into. Indices are in bounds, as everywhere. With `distinct_in_last_loop`,
+// the producer guarantees that points differing only in the kernel's last loop store distinct
+// elements (an embedding gradient's rows: the row comes from data, the column is the loop), so
+// that loop's points may run in any order or together (a backend may vectorise it).
 //
 // Phases (row reductions fused with their consumers). A kernel may compute reductions per point
 // of its `outer` loops (loops[0..outer): Parallel ones, then possibly Reduction ones, but then
@@ -143,6 +146,7 @@ struct Store {
   int32_t best_buffer = -1;
   int32_t position = -1;
   ScatterKind scatter = ScatterKind::None;
+  bool distinct_in_last_loop = false;  // scattering stores only (see above)
 };
 
 struct BufferParam {

@@ -85,6 +85,12 @@ class Emitter {
 
     const CpuSchedule cpu = cpuSchedule(k_, libraries_.available());
     split_ = cpu.split_loops;
+    // A scatter whose last loop never stores one element twice runs that loop's memory
+    // accesses as independent (llvm.loop.parallel_accesses), so that it vectorises.
+    if (k_.scatters() && k_.stores[0].distinct_in_last_loop && !cpu.order.empty() &&
+        cpu.order.back() == static_cast<int32_t>(k_.loops.size()) - 1) {
+      parallel_loop_ = cpu.order.back();
+    }
     // Phases run as soon as the stores' nest has opened the kernel's outer loops.
     store_order_ = &cpu.order;
     phase_depth_ = k_.phases.empty() ? 0 : static_cast<size_t>(k_.outer);
@@ -230,6 +236,7 @@ class Emitter {
     Value* saved = loopVars_[l];
     loopVars_[l] = iv;
     const int loops_before = loops_emitted_++;
+    if (l == parallel_loop_) access_group_ = llvm::MDNode::getDistinct(ctx_, {});
     body(iv);
     Value* next = b_.CreateAdd(iv, b_.getInt64(1), "", true, true);
     iv->addIncoming(next, b_.GetInsertBlock());
@@ -242,9 +249,22 @@ class Emitter {
       latch->setMetadata(llvm::LLVMContext::MD_loop, plainLoop());
     } else if (loops_emitted_ > loops_before + 1) {
       latch->setMetadata(llvm::LLVMContext::MD_loop, noUnroll());
+    } else if (l == parallel_loop_ && access_group_) {
+      latch->setMetadata(llvm::LLVMContext::MD_loop, parallelAccesses(access_group_));
     }
+    if (l == parallel_loop_) access_group_ = nullptr;
     b_.SetInsertPoint(exit);
     loopVars_[l] = saved;
+  }
+
+  // Loop metadata saying that the memory accesses of `group` carry no dependence from one
+  // iteration to another.
+  llvm::MDNode* parallelAccesses(llvm::MDNode* group) {
+    llvm::Metadata* parallel =
+        llvm::MDNode::get(ctx_, {llvm::MDString::get(ctx_, "llvm.loop.parallel_accesses"), group});
+    llvm::MDNode* id = llvm::MDNode::getDistinct(ctx_, {nullptr, parallel});
+    id->replaceOperandWith(0, id);
+    return id;
   }
 
   // Loop metadata that turns unrolling off (a distinct node whose first operand is itself).
@@ -552,7 +572,8 @@ class Emitter {
   }
   Value* loadBuffer(int32_t buffer, Value* index) {
     ScalarType t = k_.buffers[buffer].dtype;
-    Value* v = b_.CreateLoad(memoryType(t), address(buffer, index));
+    llvm::LoadInst* v = b_.CreateLoad(memoryType(t), address(buffer, index));
+    if (access_group_) v->setMetadata(llvm::LLVMContext::MD_access_group, access_group_);
     if (detail::isReducedFloat(t)) return fromBits16(v, t);
     return t == ScalarType::Bool ? b_.CreateICmpNE(v, b_.getInt8(0)) : v;
   }
@@ -563,7 +584,8 @@ class Emitter {
     const ScalarType t = k_.buffers[buffer].dtype;
     if (t == ScalarType::Bool) v = b_.CreateZExt(v, b_.getInt8Ty());
     if (detail::isReducedFloat(t)) v = toBits16(narrow(v, t), t);
-    b_.CreateStore(v, address(buffer, index));
+    llvm::StoreInst* st = b_.CreateStore(v, address(buffer, index));
+    if (access_group_) st->setMetadata(llvm::LLVMContext::MD_access_group, access_group_);
   }
 
   // Every store's index and value first: a point's loads read the buffers as the kernel found
@@ -1080,6 +1102,10 @@ class Emitter {
   int loops_emitted_ = 0;
   bool fallback_ = false;  // emitting the loops that run where the gemm call cannot
   const std::vector<int32_t>* store_order_ = nullptr;  // the stores' loop nest
+  // A scatter's last loop, whose accesses are independent (distinct_in_last_loop), and the
+  // access group of its memory instructions while it is being emitted.
+  int32_t parallel_loop_ = -1;
+  llvm::MDNode* access_group_ = nullptr;
   size_t phase_depth_ = 0;  // phases run inside the first phase_depth_ loops of it (0: none)
   std::vector<Value*> buffers_, args_, loopVars_, memo_, accs_;
 };

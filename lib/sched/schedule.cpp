@@ -281,7 +281,25 @@ class Lowering {
     store_lins_.emplace_back(out_slot, lin);
     st.value = value(in.operands[2], idx);
     st.scatter = in.d.op == Op::Scatter ? codegen::ScatterKind::Assign : codegen::ScatterKind::Add;
+    st.distinct_in_last_loop = distinctInLastLoop(lin);
     b_.store(st);
+  }
+
+  // Whether the position `lin` moves with the index space's last loop while nothing else in it
+  // does: points that differ only in that loop then store distinct elements.
+  bool distinctInLastLoop(const Lin& lin) const {
+    const int32_t last = static_cast<int32_t>(b_.kernel().loops.size()) - 1;
+    if (last < 0) return false;
+    bool moves = false;
+    for (auto [atom, c] : lin.terms) {
+      const codegen::Expr& e = b_.kernel().exprs[atom];
+      if (e.kind == codegen::ExprKind::LoopVar && e.i == last) {
+        moves = c != 0;
+      } else if (b_.loopsOf(atom)[last]) {
+        return false;
+      }
+    }
+    return moves;
   }
 
   // A gathered or scattered position along an axis of `extent`: the index value `index` (an
