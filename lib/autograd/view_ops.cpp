@@ -219,7 +219,7 @@ Tensor Tensor::clone() const {
 }
 
 Tensor clone(const Tensor& a, std::optional<MemoryFormat> memory_format) {
-  return a.clone();
+  return a.clone(memory_format);
 }
 
 Tensor Tensor::type_as(const Tensor& other) const {
