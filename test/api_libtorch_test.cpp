@@ -915,3 +915,117 @@ BOTH(MemoryFormat, CloneContiguousAndLike, {
                thrown([&] { t.contiguous(K::MemoryFormat::Preserve); })};
 })
 
+// ---------------------------------------------------------------- found by random programs
+// Each case is a bug that the randomized differential test (random programs on both libraries)
+// found: the seed's program, reduced.
+
+BOTH(RandomFound, MessagesForBoolOperands, {
+  auto b = K::tensor({true, false});
+  auto f = K::tensor(1.5);
+  return Items{thrown([&] { b.sub(f); }),
+               thrown([&] { f.sub(b); }),
+               thrown([&] { b.sub(b); }),
+               thrown([&] { b.sub(true); }),
+               thrown([&] { b.pow(b); }),
+               thrown([&] { b.pow(true); }),
+               dtypeOf(b.pow(2)),
+               thrown([&] { b.relu(); }),
+               thrown([&] { b.abs(); }),
+               thrown([&] { b.argmax(); }),
+               thrown([&] { b.argmin(0, true); }),
+               out(K::tensor({{true}}).argmax(-1)),
+               out(K::tensor({{true, false}}).argmin(0))};
+})
+
+BOTH(RandomFound, ClampInPlaceNamesTheCppType, {
+  return Items{thrown([&] {
+                 K::tensor({true, false}).clamp_(1.5, 2.5);
+               }),
+               thrown([&] {
+                 K::tensor({1, 2}).clamp_(1.5, 2.5);
+               }),
+               thrown([&] {
+                 K::tensor({1, 2}, K::kInt).clamp_(1.5, 2.5);
+               }),
+               thrown([&] {
+                 K::tensor({1, 2}, K::kInt).add_(1.5);
+               })};
+})
+
+BOTH(RandomFound, EmptyReductionDimsAsGiven, {
+  auto z = K::zeros({3, 0});
+  return Items{thrown([&] { z.amax({-1}); }), thrown([&] {
+                 z.amin({-1, 0});
+               }),
+               thrown([&] { z.max(-1); }), thrown([&] { K::zeros({0}).argmin(-1); }),
+               dtypeOf(K::zeros({1, 0}, K::kInt).log_softmax(0))};
+})
+
+BOTH(RandomFound, NotDifferentiableFloorDivide, {
+  auto x = K::tensor({1.0, 2.0}, K::requires_grad());
+  // libtorch's NotImplemented node throws a std::runtime_error, not a c10::Error.
+  try {
+    x.floor_divide(2).sum().backward();
+  } catch (const std::exception& e) {
+    return Items{text(e.what())};
+  }
+  return Items{};
+})
+
+BOTH(RandomFound, CopyFromATensorWithHistoryZeroesTheOldOne, {
+  auto w = K::tensor({1.0, 2.0}, K::requires_grad());
+  auto s = K::tensor({3.0, 4.0}, K::requires_grad());
+  auto y = w * 2;
+  y.copy_(s * 3);
+  y.sum().backward();
+  return Items{fnName(y), out(w.grad()), out(s.grad())};
+})
+
+BOTH(RandomFound, InPlaceOnTheSoftmaxOfAZeroDimTensor, {
+  auto x = K::tensor(1.5, K::requires_grad());
+  auto y = (x * 2).softmax(0);
+  y.mul_(3);
+  auto z = (x * 2).log_softmax(-1);
+  z.add_(1);
+  (y + z).backward();
+  return Items{out(y.requires_grad()), fnName(y), out(z.requires_grad()), out(y), out(z),
+               out(x.grad())};
+})
+
+BOTH(RandomFound, CatOfEmptyTensorsKeepsHistory, {
+  auto a = K::zeros({0});
+  auto b = K::zeros({0}, K::requires_grad());
+  auto c = K::cat({a, b}, 0);
+  return Items{out(c.requires_grad()), fnName(c), out(c)};
+})
+
+BOTH(RandomFound, FmodByZeroGradientIsInfinite, {
+  auto a = K::tensor(2.5, K::requires_grad());
+  auto b = K::tensor({0.0, 1.5, -1.0}, K::requires_grad());
+  a.fmod(b).sum().backward();
+  auto c = K::tensor({0.0, 2.0}, K::requires_grad());
+  K::tensor({3.0, 3.0}).remainder(c).sum().backward();
+  return Items{out(a.grad()), out(b.grad()), out(c.grad())};
+})
+
+BOTH(RandomFound, ClampAndReluSelectTheirGradient, {
+  // An infinite or NaN gradient where the input is clamped or below zero gives 0 there.
+  auto x = K::tensor({-1.0, 2.0, 0.5}, K::requires_grad());
+  auto n = K::tensor({0.0, 0.0, 0.0});
+  (x.clamp(0, 1) / n).sum().backward();
+  auto g1 = x.grad().clone();
+  x.mutable_grad() = K::Tensor();
+  (x.relu() * K::tensor({std::nan(""), 1.0, std::nan("")})).sum().backward();
+  return Items{out(g1), out(x.grad())};
+})
+
+BOTH(RandomFound, InPlaceWritesIntoBlobMemoryLand, {
+  std::vector<float> memory = {1.0f, 2.0f, 3.0f, 4.0f};
+  float seen = 0;
+  {
+    auto t = K::from_blob(memory.data(), {4}, [&](void*) { seen = memory[1]; });
+    t.narrow(0, 1, 2).add_(10);
+  }
+  K::from_blob(memory.data(), {2, 2}).t().mul_(2);
+  return Items{out(K::from_blob(memory.data(), {4}).clone()), text(std::to_string(seen))};
+})

@@ -127,7 +127,7 @@ TEST(Autograd, FloorDivideIsNotDifferentiable) {
     q.sum().backward();
     FAIL() << "backward through floor_divide";
   } catch (const kiln::Error& e) {
-    EXPECT_EQ(std::string(e.what()), "derivative for floor_divide is not implemented");
+    EXPECT_EQ(std::string(e.what()), "derivative for aten::floor_divide is not implemented");
   }
 }
 

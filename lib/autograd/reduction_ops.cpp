@@ -118,7 +118,7 @@ Tensor extremum(const Tensor& a, IntArrayRef dim, bool keepdim, ir::ReduceOp op,
 // the indices are saved.
 std::tuple<Tensor, Tensor> selectAlong(const Tensor& a, int64_t dim, bool keepdim, ir::ReduceOp op,
                                        const char* what, const char* name) {
-  Tensor values = detail::reduceExtremum(a, {dim}, keepdim, op, what);
+  Tensor values = detail::reduceExtremum(a, {detail::wrapDim(dim, a.dim())}, keepdim, op, what);
   Tensor indices = detail::reduceArg(a, dim, keepdim, op, what);
   if (!autograd::needsGrad({&a})) return {values, indices};
   const int64_t d = detail::wrapDim(dim, a.dim());
@@ -227,7 +227,8 @@ Tensor normImpl(const Tensor& a, double p, IntArrayRef dim, bool keepdim, const 
 // of a 0-dim tensor, has kernels of its own).
 Tensor softmaxInput(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype, bool log) {
   Tensor x = dtype ? a.to(*dtype) : a;
-  if (!isFloatingType(x.dtype())) {
+  // An empty input reaches no kernel: PyTorch returns it, whatever its dtype.
+  if (!isFloatingType(x.dtype()) && x.numel() > 0) {
     const bool last = x.dim() == 0 || detail::wrapDim(dim, x.dim()) == x.dim() - 1;
     const char* kernel = !last ? "softmax_kernel_impl"
                          : log ? "log_softmax_lastdim_kernel_impl"

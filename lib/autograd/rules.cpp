@@ -52,10 +52,13 @@ std::string atenName(ScalarOp op) {
 }
 
 // a / b rounded toward zero, as PyTorch's div(rounding_mode="trunc"), recorded without history:
-// a piecewise constant, whose own derivative is zero.
+// a piecewise constant, whose own derivative is zero. An infinite quotient (b = 0) stays
+// infinite: its fraction fmod(q, 1) is NaN, and q minus it would be too.
 Tensor truncQuotient(const detail::Operand& a, const Tensor& b) {
   Tensor q = detail::binaryOp(ScalarOp::Div, a, b);
-  return detail::binaryOp(ScalarOp::Sub, q, detail::binaryOp(ScalarOp::Fmod, q, Scalar(1)));
+  Tensor fraction = detail::binaryOp(ScalarOp::Fmod, q, Scalar(1));
+  return detail::whereOp(detail::binaryOp(ScalarOp::Ne, fraction, fraction), q,
+                         detail::binaryOp(ScalarOp::Sub, q, fraction));
 }
 
 // What a rule needs of an operand it does not save: whether it is a tensor that requires grad,
@@ -95,7 +98,7 @@ void recordBinary(ScalarOp op, Tensor& out, const detail::Operand& a, const deta
   if (!needsGrad({&ta, &tb})) return;
   if (info(op).grad == ir::GradKind::NotImplemented) {
     // As in PyTorch, the op records a grad_fn that fails only if backward reaches it.
-    std::string what = absl::StrCat("derivative for ", atenName(op), " is not implemented");
+    std::string what = absl::StrCat("derivative for aten::", atenName(op), " is not implemented");
     record(out, "torch::autograd::NotImplemented", {ta, tb}, {},
            [what](const Tensor&, const std::vector<Tensor>&) -> std::vector<Tensor> {
              throw Error(what);
@@ -296,7 +299,9 @@ void recordClamp(Tensor& out, const Tensor& a, std::optional<Scalar> min,
            Tensor inside = ones_like(s[0], kBool);
            if (min) inside = logical_and(inside, s[0] >= *min);
            if (max) inside = logical_and(inside, s[0] <= *max);
-           return std::vector<Tensor>{g * inside.to(g.dtype())};
+           // Selected, not multiplied, as PyTorch's clamp_backward: a NaN or infinite gradient
+           // outside the range gives 0 there, not NaN.
+           return std::vector<Tensor>{where(inside, g, zeros_like(g))};
          });
 }
 

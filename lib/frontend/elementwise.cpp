@@ -28,6 +28,9 @@ void checkDivision(ScalarOp op, const Operand& a, const Operand& b) {
 // PyTorch's refusals that depend on the op and its operands' types, before any node is made.
 void checkOperands(ScalarOp op, const Operand& a, const Operand& b) {
   auto isBool = [](const Operand& o) { return o.tensor && o.tensor->dtype() == kBool; };
+  auto boolOperand = [](const Operand& o) {
+    return o.tensor ? o.tensor->dtype() == kBool : o.scalar.isBoolean();
+  };
   switch (op) {
     case ScalarOp::Neg:
       if (isBool(a)) {
@@ -37,15 +40,19 @@ void checkOperands(ScalarOp op, const Operand& a, const Operand& b) {
       }
       break;
     case ScalarOp::Relu:
-      if (isBool(a)) throw Error("\"clamp_min_scalar_cpu\" not implemented for 'Bool'");
+      if (isBool(a)) throw Error("Boolean inputs not supported for relu");
+      break;
+    case ScalarOp::Abs:
+      if (isBool(a)) throw Error("\"abs_cpu\" not implemented for 'Bool'");
       break;
     case ScalarOp::Sub:
-      if (a.tensor && b.tensor && (isBool(a) || isBool(b))) {
+      // PyTorch's sub_check, after wrapping a number in a tensor of its kind.
+      if (boolOperand(a) && boolOperand(b)) {
         throw Error(
             "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` "
             "or `logical_xor()` operator instead.");
       }
-      if (isBool(a) || isBool(b)) {
+      if (boolOperand(a) || boolOperand(b)) {
         throw Error(
             "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
             "trying to invert a mask, use the `~` or `logical_not()` operator instead.");
@@ -57,6 +64,7 @@ void checkOperands(ScalarOp op, const Operand& a, const Operand& b) {
       checkDivision(op, a, b);
       break;
     case ScalarOp::Pow:
+      if (resultType({a, b}) == kBool) throw Error("\"pow\" not implemented for 'Bool'");
       if (a.tensor && !isFloatingType(a.tensor->dtype()) && !b.tensor &&
           !b.scalar.isFloatingPoint() && b.scalar.toLong() < 0) {
         throw Error("Integers to negative integer powers are not allowed.");

@@ -423,7 +423,7 @@ std::optional<int64_t> catDim(const std::vector<Tensor>& tensors, int64_t dim) {
 
 Tensor concat(const std::vector<Tensor>& tensors, int64_t d) {
   for (const Tensor& x : tensors) commonDevice("cat", {&tensors[0], &x});
-  const Tensor* ref = nullptr;
+  const Tensor* ref = &tensors[0];  // when every part is skipped: an empty 1-D result
   for (const Tensor& t : tensors) {
     if (!(t.dim() == 1 && t.numel() == 0)) {
       ref = &t;
