@@ -934,6 +934,7 @@ BOTH(RandomFound, MessagesForBoolOperands, {
                thrown([&] { b.argmax(); }),
                thrown([&] { b.argmin(0, true); }),
                out(K::tensor({{true}}).argmax(-1)),
+               out(K::zeros({3, 0, 2}, K::kBool).argmax(-1)),
                out(K::tensor({{true, false}}).argmin(0))};
 })
 
@@ -1016,7 +1017,11 @@ BOTH(RandomFound, ClampAndReluSelectTheirGradient, {
   auto g1 = x.grad().clone();
   x.mutable_grad() = K::Tensor();
   (x.relu() * K::tensor({std::nan(""), 1.0, std::nan("")})).sum().backward();
-  return Items{out(g1), out(x.grad())};
+  auto g2 = x.grad().clone();
+  // relu(NaN) is NaN, which is not <= 0: the gradient passes, as libtorch's threshold_backward.
+  auto m = K::tensor({-1.0, 4.0}, K::requires_grad());
+  m.log().relu().sum().backward();
+  return Items{out(g1), out(g2), out(m.grad())};
 })
 
 BOTH(RandomFound, InPlaceWritesIntoBlobMemoryLand, {
@@ -1028,4 +1033,64 @@ BOTH(RandomFound, InPlaceWritesIntoBlobMemoryLand, {
   }
   K::from_blob(memory.data(), {2, 2}).t().mul_(2);
   return Items{out(K::from_blob(memory.data(), {4}).clone()), text(std::to_string(seen))};
+})
+
+BOTH(RandomFound, ExpandAZeroDimTensorToANegativeSize, {
+  auto s = K::tensor(1.0);
+  return Items{thrown([&] { s.expand({-1}); }), thrown([&] {
+                 s.expand({2, -1});
+               }),
+               thrown([&] {
+                 K::ones({2}).expand({-1, 2});
+               }),
+               out(s.expand({2, 3}))};
+})
+
+BOTH(RandomFound, ShapesAreCheckedBeforeTheKernelRefusesADtype, {
+  auto b = K::ones({4, 4}, K::kBool);
+  auto c = K::ones({2}, K::kBool);
+  return Items{thrown([&] { b.remainder(c); }),
+               thrown([&] { b.fmod(c); }),
+               thrown([&] { b.floor_divide(c); }),
+               thrown([&] { b.pow(c); }),
+               thrown([&] { K::ones({4}, K::kLong).floor_divide(K::zeros({2}, K::kLong)); }),
+               thrown([&] { b.remainder(K::ones({4}, K::kBool)); })};
+})
+
+BOTH(RandomFound, MaximumAndMinimumOfANaNPassTheGradientToBoth, {
+  auto a = K::tensor({std::nan(""), 1.0, 2.0, 3.0}, K::requires_grad());
+  auto b = K::tensor({1.0, std::nan(""), 2.0, 1.0}, K::requires_grad());
+  (a.maximum(b) * 2 + a.minimum(b) * 3).sum().backward();
+  return Items{out(a.grad()), out(b.grad())};
+})
+
+BOTH(RandomFound, PowOfTwoTensorsSavesItsResult, {
+  // Saved even though the exponent needs no gradient: changing it is refused.
+  auto x = K::tensor({1.5, 2.0}, K::requires_grad());
+  auto z = (x * 1).pow(K::tensor({2.0, 3.0}));
+  z.relu_();
+  return Items{thrown([&] { z.sum().backward(); })};
+})
+
+BOTH(RandomFound, AnInPlaceOpOnAnEmptyTensorCounts, {
+  auto x = K::zeros({3, 0}, K::requires_grad());
+  auto y = x.sigmoid();
+  y.sub_(1);
+  return Items{text(std::to_string(y._version())), thrown([&] { y.sum().backward(); })};
+})
+
+BOTH(RandomFound, CopyIntoALeafIsRefusedBeforeItsShapeIsChecked, {
+  auto x = K::tensor(1.5, K::requires_grad());
+  return Items{thrown([&] { x.copy_(K::ones({3})); }),
+               thrown([&] { K::ones({2}).copy_(K::ones({3})); })};
+})
+
+BOTH(RandomFound, CopyBackwardsIsNamedWithItsNamespace, {
+  auto x = K::tensor({1.0, 2.0}, K::requires_grad());
+  auto y = x.exp();
+  y.copy_(K::tensor(0.5, K::requires_grad()));
+  auto z = y * y;
+  y.add_(1);
+  return Items{text(y.grad_fn() ? y.grad_fn()->name() : "None"),
+               thrown([&] { z.sum().backward(); })};
 })

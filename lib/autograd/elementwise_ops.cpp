@@ -477,19 +477,20 @@ Tensor& Tensor::zero_() const {
   return fillScalar(const_cast<Tensor&>(*this), 0, "ZeroBackward0");
 }
 Tensor& Tensor::copy_(const Tensor& src, bool) const {
+  // libtorch's autograd refuses a leaf before its kernel looks at the shapes.
+  autograd::checkInPlaceAllowed(*this, {&src});
   std::vector<int64_t> shape = sizes().vec();
   std::vector<int64_t> common = detail::broadcastShapes(shape, src.sizes().vec());
   if (common != shape) {
     throw Error(absl::StrCat("output with shape ", detail::shapeText(shape),
                              " doesn't match the broadcast shape ", detail::shapeText(common)));
   }
-  autograd::checkInPlaceAllowed(*this, {&src});
   // fill_ copies its 0-dim value through here, and reads it first as PyTorch's fill_ does.
   if (src.dim() != 0) detail::checkNoPartialOverlap(*this, src);
   Tensor expanded = src.expand(shape);
   if (autograd::needsGrad({&src, this})) {
     return autograd::inPlace(*this, [&](const Tensor& old) {
-      return overwritten("CopyBackwards", old, expanded.to(dtype(), false, true));
+      return overwritten("torch::autograd::CopyBackwards", old, expanded.to(dtype(), false, true));
     });
   }
   // A tensor is a handle: the write goes to what it refers to, so a const handle allows it.

@@ -150,9 +150,10 @@ void recordBinary(ScalarOp op, Tensor& out, const detail::Operand& a, const deta
     case ScalarOp::Pow: {
       // PyTorch's pow_backward, pow_backward_self and pow_backward_exponent: a tensor raised to
       // a scalar saves its base; a scalar raised to a tensor saves the exponent and the result;
-      // a tensor raised to a tensor saves both operands, and the result only for the exponent's
-      // gradient. Zero bases and exponents give zero gradients where the formulas divide by zero.
-      bool result_needed = db.wants_grad;
+      // a tensor raised to a tensor saves both operands and the result (PyTorch saves a result
+      // whether or not the gradient that reads it is wanted). Zero bases and exponents give zero
+      // gradients where the formulas divide by zero.
+      bool result_needed = b.tensor != nullptr;
       saved = {ta, tb, result_needed ? out : Tensor()};
       out_index = 2;
       rule = [sa, sb, da, db](const Tensor& g, const std::vector<Tensor>& s) {
@@ -187,11 +188,13 @@ void recordBinary(ScalarOp op, Tensor& out, const detail::Operand& a, const deta
       bool is_max = op == ScalarOp::Maximum;
       saved = {ta, tb};
       rule = [is_max](const Tensor& g, const std::vector<Tensor>& s) {
-        // Ties share the gradient equally, as PyTorch does.
-        Tensor wins = is_max ? s[0] > s[1] : s[0] < s[1];
-        Tensor ties = s[0] == s[1];
-        Tensor ga = where(wins, g, where(ties, g / 2, zeros_like(g)));
-        Tensor gb = where(wins, zeros_like(g), where(ties, g / 2, g));
+        // PyTorch's formula: ties share the gradient equally, and only the operand that loses
+        // gets none (a NaN, which loses no comparison, passes the gradient to both).
+        Tensor shared = where(s[0] == s[1], g / 2, g);
+        Tensor a_loses = is_max ? s[0] < s[1] : s[0] > s[1];
+        Tensor b_loses = is_max ? s[0] > s[1] : s[0] < s[1];
+        Tensor ga = where(a_loses, zeros_like(g), shared);
+        Tensor gb = where(b_loses, zeros_like(g), shared);
         return std::vector<Tensor>{forInput(ga, s[0]), forInput(gb, s[1])};
       };
       break;

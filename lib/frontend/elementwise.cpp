@@ -58,6 +58,21 @@ void checkOperands(ScalarOp op, const Operand& a, const Operand& b) {
             "trying to invert a mask, use the `~` or `logical_not()` operator instead.");
       }
       break;
+    case ScalarOp::Pow:
+      if (a.tensor && !isFloatingType(a.tensor->dtype()) && !b.tensor &&
+          !b.scalar.isFloatingPoint() && b.scalar.toLong() < 0) {
+        throw Error("Integers to negative integer powers are not allowed.");
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+// The refusals of PyTorch's kernels, which run after its TensorIterator has broadcast the
+// operands (a shape error comes first).
+void checkKernel(ScalarOp op, const Operand& a, const Operand& b) {
+  switch (op) {
     case ScalarOp::FloorDiv:
     case ScalarOp::Mod:
     case ScalarOp::Fmod:
@@ -65,10 +80,6 @@ void checkOperands(ScalarOp op, const Operand& a, const Operand& b) {
       break;
     case ScalarOp::Pow:
       if (resultType({a, b}) == kBool) throw Error("\"pow\" not implemented for 'Bool'");
-      if (a.tensor && !isFloatingType(a.tensor->dtype()) && !b.tensor &&
-          !b.scalar.isFloatingPoint() && b.scalar.toLong() < 0) {
-        throw Error("Integers to negative integer powers are not allowed.");
-      }
       break;
     default:
       break;
@@ -110,6 +121,8 @@ Tensor unaryOp(ScalarOp op, const Tensor& a) {
 Tensor binaryOp(ScalarOp op, const Operand& a, const Operand& b) {
   Device device = operandsDevice(op, a, b);
   checkOperands(op, a, b);
+  broadcastShapes(shapeOf(a), shapeOf(b));
+  checkKernel(op, a, b);
   return record(binaryNode(op, a, b), device);
 }
 

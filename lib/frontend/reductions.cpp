@@ -343,12 +343,12 @@ Tensor matmulProduct(const Tensor& a, const Tensor& b) {
 
 namespace {
 // argmax and argmin: PyTorch's CPU kernels have no bool case (its max(dim) and min(dim) do),
-// which it finds after the argument checks, and which a reduction over a dimension of size 1
-// never reaches (it fills zeros).
+// which it finds after the argument checks, and which an empty input or a reduction over a
+// dimension of size 1 never reaches (it fills zeros).
 Tensor argExtremum(const Tensor& a, std::optional<int64_t> dim, bool keepdim, ir::ReduceOp op,
                    const char* name) {
   Tensor r = detail::reduceArg(a, dim, keepdim, op, name);
-  if (a.dtype() == kBool && !(dim && a.dim() > 0 && a.size(*dim) == 1)) {
+  if (a.dtype() == kBool && a.numel() > 0 && !(dim && a.dim() > 0 && a.size(*dim) == 1)) {
     throw Error(absl::StrCat("\"", name, "_cpu\" not implemented for 'Bool'"));
   }
   return r;

@@ -170,7 +170,11 @@ ir::NodeRef readNode(const Tensor& t) {
 void assignNode(const Tensor& t, ir::NodeRef value) {
   const TensorImpl& impl = *t.impl();
   Storage& s = *impl.storage;
-  if (impl.numel() == 0) return;  // an empty view names no element
+  if (impl.numel() == 0) {
+    // An empty view names no element, but the write still counts, as in libtorch.
+    ++impl.version();
+    return;
+  }
   for (size_t d = 0; d < impl.sizes.size(); ++d) {
     if (impl.sizes[d] > 1 && impl.strides[d] == 0) {
       throw Error(

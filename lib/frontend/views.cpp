@@ -216,6 +216,13 @@ Tensor expandView(const Tensor& self, IntArrayRef size) {
         "}, size=", shapeText(target), "): the number of sizes provided (", n,
         ") must be greater or equal to the number of dimensions in the tensor (", self.dim(), ")"));
   }
+  if (self.dim() == 0) {
+    // libtorch's expand of a 0-dim tensor fails on a negative size before its geometry check,
+    // in computing the result's numel.
+    for (int64_t s : target) {
+      if (s < 0) throw Error("numel: integer multiplication overflow");
+    }
+  }
   std::vector<int64_t> st(n);
   for (int64_t i = n - 1; i >= 0; --i) {
     int64_t od = i - (n - self.dim());
