@@ -1094,3 +1094,13 @@ BOTH(RandomFound, CopyBackwardsIsNamedWithItsNamespace, {
   return Items{text(y.grad_fn() ? y.grad_fn()->name() : "None"),
                thrown([&] { z.sum().backward(); })};
 })
+
+BOTH(RandomFound, PowExponentGradientAtAZeroBaseTimesAnInfiniteGradient, {
+  auto e = K::tensor({2.5, -3.0}, K::requires_grad());
+  auto base = K::tensor({0.0, 2.0});
+  auto p = base.pow(e);
+  (p * K::tensor({std::numeric_limits<double>::infinity(), 1.0})).sum().backward();
+  auto f = K::tensor({2.5, 1.0}, K::requires_grad());
+  (K::pow(0, f) * std::numeric_limits<double>::infinity()).sum().backward();
+  return Items{out(e.grad()), out(f.grad())};
+})

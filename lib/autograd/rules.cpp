@@ -169,15 +169,17 @@ void recordBinary(ScalarOp op, Tensor& out, const detail::Operand& a, const deta
           }
         }
         if (db.wants_grad) {
+          // The zero for a zero base is chosen before g multiplies, as in PyTorch's
+          // pow_backward_exponent: an infinite g there gives NaN, not 0.
           Tensor d;
           if (s[0].defined()) {
-            d = g * s[2] * log(s[0]);
+            d = s[2] * log(s[0]);
             d = where(logical_and(s[0] == 0, s[1] >= 0), zeros_like(d), d);
           } else {
-            d = g * s[2] * std::log(sa.toDouble());
+            d = s[2] * std::log(sa.toDouble());
             if (sa.toDouble() == 0.0) d = where(s[1] >= 0, zeros_like(d), d);
           }
-          gb = forInput(d, db);
+          gb = forInput(g * d, db);
         }
         return std::vector<Tensor>{ga, gb};
       };
