@@ -1054,7 +1054,10 @@ BOTH(RandomFound, ShapesAreCheckedBeforeTheKernelRefusesADtype, {
                thrown([&] { b.floor_divide(c); }),
                thrown([&] { b.pow(c); }),
                thrown([&] { K::ones({4}, K::kLong).floor_divide(K::zeros({2}, K::kLong)); }),
-               thrown([&] { b.remainder(K::ones({4}, K::kBool)); })};
+               thrown([&] { b.remainder(K::ones({4}, K::kBool)); }),
+               thrown([&] { K::ones({2}, K::kLong).floor_divide(0); }),
+               dtypeOf(K::zeros({0}, K::kLong).floor_divide(0)),
+               dtypeOf(K::zeros({2, 0}, K::kInt).remainder(0))};
 })
 
 BOTH(RandomFound, MaximumAndMinimumOfANaNPassTheGradientToBoth, {

@@ -22,7 +22,11 @@ void checkDivision(ScalarOp op, const Operand& a, const Operand& b) {
                                                   : "fmod_cpu";
     throw Error(absl::StrCat("\"", kernel, "\" not implemented for 'Bool'"));
   }
-  if (!isFloatingType(t) && !b.tensor && b.scalar.toDouble() == 0) throw Error("ZeroDivisionError");
+  // An empty tensor reaches no kernel, and nothing divides by zero.
+  const bool empty = a.tensor && a.tensor->numel() == 0;
+  if (!isFloatingType(t) && !b.tensor && b.scalar.toDouble() == 0 && !empty) {
+    throw Error("ZeroDivisionError");
+  }
 }
 
 // PyTorch's refusals that depend on the op and its operands' types, before any node is made.
