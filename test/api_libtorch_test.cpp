@@ -1107,3 +1107,12 @@ BOTH(RandomFound, PowExponentGradientAtAZeroBaseTimesAnInfiniteGradient, {
   (K::pow(0, f) * std::numeric_limits<double>::infinity()).sum().backward();
   return Items{out(e.grad()), out(f.grad())};
 })
+
+BOTH(RandomFound, MeanOverDimsSavesItsInput, {
+  auto x = K::tensor({{1.0, 2.0, 3.0}}, K::requires_grad());
+  auto y = x * 1;
+  auto m = y.mean({0});
+  auto a = y.mean();
+  y.add_(1);
+  return Items{thrown([&] { m.sum().backward(); }), thrown([&] { a.backward(); }), out(x.grad())};
+})

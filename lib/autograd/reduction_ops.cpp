@@ -60,13 +60,15 @@ Tensor sumImpl(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<Sca
   return out;
 }
 
+// mean over dims saves its input (libtorch 1.13's MeanBackward1 does, so a later in-place change
+// of it is refused); the mean of all elements saves nothing.
 Tensor meanImpl(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype,
-                const char* name) {
+                const char* name, Saves saves) {
   Tensor out = detail::reduceMean(a, dim, keepdim, dtype);
   std::vector<int64_t> dims = reduceDims(a, dim);
   double n = countOf(a, dims);
   recordReduction(
-      out, a, name, Saves::Nothing,
+      out, a, name, saves,
       [dims, keepdim, n, in = InputShape(a)](const Tensor& g, const Tensor&, const Tensor&) {
         return spread(g / n, in, dims, keepdim);
       });
@@ -255,10 +257,10 @@ Tensor sum(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarT
   return sumImpl(a, dim, keepdim, dtype, "SumBackward1");
 }
 Tensor mean(const Tensor& a, std::optional<ScalarType> dtype) {
-  return meanImpl(a, {}, false, dtype, "MeanBackward0");
+  return meanImpl(a, {}, false, dtype, "MeanBackward0", Saves::Nothing);
 }
 Tensor mean(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype) {
-  return meanImpl(a, dim, keepdim, dtype, "MeanBackward1");
+  return meanImpl(a, dim, keepdim, dtype, "MeanBackward1", Saves::Input);
 }
 Tensor prod(const Tensor& a, std::optional<ScalarType> dtype) {
   return prodImpl(a, reduceDims(a, {}), false, dtype, "ProdBackward0");
