@@ -955,10 +955,18 @@ BOTH(RandomFound, ClampInPlaceNamesTheCppType, {
 
 BOTH(RandomFound, EmptyReductionDimsAsGiven, {
   auto z = K::zeros({3, 0});
-  return Items{thrown([&] { z.amax({-1}); }), thrown([&] {
+  return Items{thrown([&] { z.amax({-1}); }),
+               thrown([&] {
                  z.amin({-1, 0});
                }),
-               thrown([&] { z.max(-1); }), thrown([&] { K::zeros({0}).argmin(-1); }),
+               thrown([&] { z.max(-1); }),
+               thrown([&] { K::zeros({0}).argmin(-1); }),
+               thrown([&] {
+                 K::zeros({0, 4}).amin({0, 0});
+               }),
+               thrown([&] {
+                 K::zeros({2, 4}).amax({1, -1});
+               }),
                dtypeOf(K::zeros({1, 0}, K::kInt).log_softmax(0))};
 })
 

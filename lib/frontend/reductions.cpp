@@ -133,14 +133,17 @@ Tensor reduceExtremum(const Tensor& a, IntArrayRef dim, bool keepdim, ir::Reduce
                              "(): Expected reduction dim to be specified for input.numel() == 0. "
                              "Specify the reduction dim with the 'dim' argument."));
   }
-  std::vector<int64_t> dims = reduceDims(a, dim);
-  // PyTorch's zero_numel_check_dims names each dim as given, in the order given (max(dim) and
-  // min(dim) give theirs wrapped).
-  for (int64_t d : dim.empty() ? IntArrayRef(dims) : dim) {
-    if (a.dim() > 0 && a.size(d) == 0) {
-      throw Error(absl::StrCat(name, "(): Expected reduction dim ", d, " to have non-zero size."));
+  // PyTorch's zero_numel_check_dims, for an empty input before anything else looks at the dims:
+  // each dim as given, in the order given (max(dim) and min(dim) give theirs wrapped).
+  if (a.numel() == 0 && a.dim() > 0) {
+    for (int64_t d : dim) {
+      if (a.size(d) == 0) {
+        throw Error(
+            absl::StrCat(name, "(): Expected reduction dim ", d, " to have non-zero size."));
+      }
     }
   }
+  std::vector<int64_t> dims = reduceDims(a, dim);
   return finish(reduceNode(op, readNode(a), dims, a.dtype()), dims, keepdim, a.device());
 }
 
