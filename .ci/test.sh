@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command: bash .ci/test.sh
-#   1. Release build in build/ (Ninja) and the whole test suite (ctest);
+#   1. Release build in build/ (Ninja) and the whole test suite (ctest), then random programs run
+#      on kiln and libtorch side by side for KILN_LIBTORCH_DIFF_SECONDS (60);
 #   2. install into a temporary prefix, then build and run examples/embed against that install
 #      (find_package(kiln CONFIG)), from its build folder and installed;
 #   3. a short run of every benchmark row (bench/kiln_bench), which must report no error;
@@ -14,7 +15,8 @@
 # first (root).
 # Environment: KILN_JOBS (default 2), KILN_BUILD_DIR (build), KILN_TSAN_BUILD_DIR (build-tsan),
 # KILN_ASAN_BUILD_DIR (build-asan), KILN_FUZZ_BUILD_DIR (build-fuzz), KILN_FUZZ_SECONDS (60; 0
-# skips the fuzzer run).
+# skips the fuzzer run), KILN_LIBTORCH_DIFF_SECONDS (60: random programs against libtorch after the
+# Release tests, test/random_libtorch_test.cpp; 0 skips them).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source .ci/lib.sh
@@ -25,6 +27,7 @@ tsan_build=${KILN_TSAN_BUILD_DIR:-build-tsan}
 asan_build=${KILN_ASAN_BUILD_DIR:-build-asan}
 fuzz_build=${KILN_FUZZ_BUILD_DIR:-build-fuzz}
 fuzz_seconds=${KILN_FUZZ_SECONDS:-60}
+diff_seconds=${KILN_LIBTORCH_DIFF_SECONDS:-60}
 
 ensure_packages
 
@@ -36,6 +39,17 @@ cmake --build "$build" -j "$jobs"
 
 section "Tests (Release)"
 ctest --test-dir "$build" --output-on-failure -j "$jobs"
+
+if ((diff_seconds > 0)); then
+  section "Random programs against libtorch (${diff_seconds}s)"
+  # A failure prints its seed (rerun it with KILN_LIBTORCH_DIFF_SEED=S) and its program.
+  if [[ -x "$build/test/libtorch_tests" ]]; then
+    KILN_LIBTORCH_DIFF_SECONDS=$diff_seconds "$build/test/libtorch_tests" \
+      --gtest_filter=RandomPrograms.ForAWhile
+  else
+    echo "skipped: $build/test/libtorch_tests was not built (libtorch not found)"
+  fi
+fi
 
 section "Install and build examples/embed against the installed package"
 tmp=$(mktemp -d)

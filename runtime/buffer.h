@@ -1,9 +1,10 @@
 #pragma once
 // A buffer: one storage's elements in the memory of one device, either allocated by that device
-// or wrapped caller memory (from_blob) that is never freed here. It is also the memory a
-// realized graph node holds (ir::Memory), which is how the graph IR keeps computed values
-// without knowing about devices.
+// or wrapped caller memory (from_blob) that is never freed here (the deleter given with it, if
+// any, is called instead). It is also the memory a realized graph node holds (ir::Memory), which
+// is how the graph IR keeps computed values without knowing about devices.
 #include <cstddef>
+#include <functional>
 #include <memory>
 
 #include "lib/ir/node.h"
@@ -17,6 +18,10 @@ class Buffer final : public ir::Memory {
   static BufferPtr adopt(Device& device, void* data, size_t bytes);
   /// Caller memory on `device`; the caller keeps it alive and frees it.
   static BufferPtr wrap(Device& device, void* data, size_t bytes);
+  /// Caller memory that the buffer hands back through `deleter(data)` when it dies (from_blob
+  /// with a deleter: the last tensor or pending node reading it has gone).
+  static BufferPtr wrap(Device& device, void* data, size_t bytes,
+                        std::function<void(void*)> deleter);
   /// The buffer behind a realized node's memory (every ir::Memory is a Buffer).
   static BufferPtr of(const ir::MemoryPtr& memory) {
     return std::static_pointer_cast<Buffer>(memory);
@@ -54,6 +59,7 @@ class Buffer final : public ir::Memory {
   size_t bytes_;
   bool external_;
   bool bound_ = false;
+  std::function<void(void*)> deleter_;
 };
 
 }  // namespace kiln::runtime

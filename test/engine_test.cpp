@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <kiln/kiln.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -611,4 +612,55 @@ TEST(RowPhases, BackwardPassesFuseWithTheirForward) {
     expectNearReference(make(), what);
     EXPECT_EQ(kernelsFor(make()), kernels) << what;
   }
+}
+
+// from_blob with a deleter: the memory is handed back once nothing reads it, which for a lazy
+// engine can be after the tensor has gone (pending work that reads it keeps it). The deleter
+// here poisons the memory, so a read after it would show.
+TEST(FromBlob, TheDeleterWaitsForPendingReaders) {
+  int deleted = 0;
+  std::vector<float> memory = {1, 2, 3, 4};
+  auto poison = [&](void* p) {
+    EXPECT_EQ(p, memory.data());
+    ++deleted;
+    std::fill(memory.begin(), memory.end(), std::nanf(""));
+  };
+  Tensor y;
+  {
+    Tensor t = kiln::from_blob(memory.data(), {2, 2}, poison);
+    y = t.t() * 2;
+  }
+  EXPECT_EQ(deleted, 0);
+  EXPECT_TRUE(y.is_lazy());
+  y.eval();  // computed: nothing reads the memory any more
+  EXPECT_EQ(deleted, 1);
+  EXPECT_EQ(y.data_ptr<float>()[1], 6.0f);
+  y = Tensor();
+  EXPECT_EQ(deleted, 1);
+
+  // Dropped without being computed: the deleter runs when the pending work goes.
+  std::vector<float> other = {5, 6};
+  int dropped = 0;
+  Tensor z = kiln::from_blob(other.data(), {2}, {1}, [&](void*) { ++dropped; }).exp();
+  EXPECT_EQ(dropped, 0);
+  z = Tensor();
+  EXPECT_EQ(dropped, 1);
+}
+
+// In-place writes still pending when the last tensor on caller memory goes are made first (the
+// caller, and its deleter, read them), as libtorch has made them at once.
+TEST(FromBlob, PendingWritesLandBeforeTheTensorGoes) {
+  std::vector<float> memory = {1, 2, 3, 4};
+  std::vector<float> seen;
+  {
+    Tensor t = kiln::from_blob(memory.data(), {4}, [&](void*) { seen = memory; });
+    t.mul_(2);
+    t.narrow(0, 1, 2).add_(1);
+    EXPECT_TRUE(t.is_lazy());
+    EXPECT_EQ(memory[1], 2.0f);  // not yet
+  }
+  EXPECT_EQ(seen, (std::vector<float>{2, 5, 7, 8}));
+  EXPECT_EQ(memory, seen);
+  kiln::from_blob(memory.data(), {2, 2}).t().sub_(1);  // a temporary, written through a view
+  EXPECT_EQ(memory, (std::vector<float>{1, 4, 6, 7}));
 }

@@ -237,6 +237,15 @@ TEST(Errors, ToWithRequiresGrad) {
   EXPECT_KILN_ERROR(x.to(kiln::dtype(kiln::kDouble).requires_grad(true)), msg);
   EXPECT_KILN_ERROR(x.to(kiln::kFloat, false, false, kiln::MemoryFormat::ChannelsLast),
                     "not supported yet");
+  // The channels-last formats wherever a memory format is taken.
+  Tensor img = kiln::zeros({1, 2, 3, 4});
+  EXPECT_KILN_ERROR(img.clone(kiln::MemoryFormat::ChannelsLast), "not supported yet");
+  EXPECT_KILN_ERROR(kiln::clone(img, kiln::MemoryFormat::ChannelsLast3d), "not supported yet");
+  EXPECT_KILN_ERROR(img.contiguous(kiln::MemoryFormat::ChannelsLast), "not supported yet");
+  EXPECT_KILN_ERROR(kiln::empty_like(img, {}, kiln::MemoryFormat::ChannelsLast),
+                    "not supported yet");
+  EXPECT_KILN_ERROR(kiln::zeros_like(img, kiln::kDouble, kiln::MemoryFormat::ChannelsLast),
+                    "not supported yet");
 }
 
 TEST(Errors, DimensionOutOfRange) {

@@ -72,6 +72,9 @@ inline void replaceAll(std::string& s, const std::string& from, const std::strin
 inline std::string asPython(std::string s) {
   replaceAll(s, "CPUFloatType", "torch.FloatTensor");
   replaceAll(s, "CPUDoubleType", "torch.DoubleTensor");
+  replaceAll(s, "CPUBoolType", "torch.BoolTensor");
+  replaceAll(s, "CPUIntType", "torch.IntTensor");
+  replaceAll(s, "CPULongType", "torch.LongTensor");
   for (const char* op : {"Add", "Sub", "Mul", "Div"}) {
     replaceAll(s, std::string(op) + "Backward1", std::string(op) + "Backward0");
   }

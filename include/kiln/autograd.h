@@ -20,13 +20,27 @@ class Node {
   virtual std::string name() const = 0;
 };
 
+/// As in libtorch, a Variable is a Tensor.
+using Variable = Tensor;
+using variable_list = std::vector<Variable>;
+using tensor_list = std::vector<Tensor>;
+
+/// Adds the gradients of `tensors` to the grad() of the leaves they depend on (as
+/// torch::autograd::backward). `grad_tensors` holds one gradient per tensor (an undefined one, or
+/// none at all, stands for ones for a one-element tensor); `retain_graph` defaults to
+/// `create_graph`; a non-empty `inputs` limits the tensors whose grad() is written to those (a
+/// non-leaf among them retains its gradient from then on, as libtorch's does).
+void backward(const variable_list& tensors, const variable_list& grad_tensors = {},
+              std::optional<bool> retain_graph = std::nullopt, bool create_graph = false,
+              const variable_list& inputs = {});
+
 /// Gradients of `outputs` with respect to `inputs` (as torch.autograd.grad). Without
 /// `grad_outputs`, every output must have one element. With `create_graph`, the gradients are
 /// differentiable themselves (second derivatives). Nothing is accumulated into `.grad()`.
-std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
-                         const std::vector<Tensor>& grad_outputs = {},
-                         std::optional<bool> retain_graph = std::nullopt, bool create_graph = false,
-                         bool allow_unused = false);
+variable_list grad(const variable_list& outputs, const variable_list& inputs,
+                   const variable_list& grad_outputs = {},
+                   std::optional<bool> retain_graph = std::nullopt, bool create_graph = false,
+                   bool allow_unused = false);
 
 }  // namespace autograd
 

@@ -1,6 +1,7 @@
 #pragma once
 // Free functions: tensor creation and the kiln:: forms of every operation (libtorch's names).
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <tuple>
 #include <vector>
@@ -30,12 +31,21 @@ Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step,
 Tensor linspace(const Scalar& start, const Scalar& end, int64_t steps, TensorOptions options = {});
 Tensor eye(int64_t n, TensorOptions options = {});
 Tensor eye(int64_t n, int64_t m, TensorOptions options = {});
-Tensor empty_like(const Tensor& t, TensorOptions options = {});
-Tensor zeros_like(const Tensor& t, TensorOptions options = {});
-Tensor ones_like(const Tensor& t, TensorOptions options = {});
-Tensor full_like(const Tensor& t, const Scalar& fill_value, TensorOptions options = {});
-Tensor rand_like(const Tensor& t, TensorOptions options = {});
-Tensor randn_like(const Tensor& t, TensorOptions options = {});
+// The *_like forms: t's sizes, dtype and device unless `options` say otherwise. kiln's results
+// are contiguous: memory_format Contiguous or Preserve; the channels-last formats throw "not
+// supported yet".
+Tensor empty_like(const Tensor& t, TensorOptions options = {},
+                  std::optional<MemoryFormat> memory_format = std::nullopt);
+Tensor zeros_like(const Tensor& t, TensorOptions options = {},
+                  std::optional<MemoryFormat> memory_format = std::nullopt);
+Tensor ones_like(const Tensor& t, TensorOptions options = {},
+                 std::optional<MemoryFormat> memory_format = std::nullopt);
+Tensor full_like(const Tensor& t, const Scalar& fill_value, TensorOptions options = {},
+                 std::optional<MemoryFormat> memory_format = std::nullopt);
+Tensor rand_like(const Tensor& t, TensorOptions options = {},
+                 std::optional<MemoryFormat> memory_format = std::nullopt);
+Tensor randn_like(const Tensor& t, TensorOptions options = {},
+                  std::optional<MemoryFormat> memory_format = std::nullopt);
 /// Seeds the generator used by rand/randn/randint; the same seed gives the same numbers
 /// whatever the fusion.
 void manual_seed(uint64_t seed);
@@ -46,9 +56,16 @@ void manual_seed(uint64_t seed);
 Tensor tensor(const TensorDataContainer& data, TensorOptions options = {});
 
 /// Wraps caller memory without copying. Pending work reads it when it is materialised, and
-/// in-place results land in it when they are materialised. The memory must outlive the tensor.
+/// in-place results land in it when they are materialised, or at the latest when the last tensor
+/// on it goes. The memory must stay valid while a tensor or pending work reads it.
 Tensor from_blob(void* data, IntArrayRef sizes, TensorOptions options = {});
 Tensor from_blob(void* data, IntArrayRef sizes, IntArrayRef strides, TensorOptions options = {});
+/// from_blob that hands the memory back: `deleter(data)` runs once, when no tensor and no pending
+/// work reads the memory any more (work recorded on the tensor may outlive it).
+Tensor from_blob(void* data, IntArrayRef sizes, const std::function<void(void*)>& deleter,
+                 TensorOptions options = {});
+Tensor from_blob(void* data, IntArrayRef sizes, IntArrayRef strides,
+                 const std::function<void(void*)>& deleter, TensorOptions options = {});
 
 // --- elementwise ---
 Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha = 1);

@@ -12,6 +12,10 @@
 
 namespace kiln {
 
+/// libtorch's torch::optional and torch::nullopt (`x.backward({}, kiln::nullopt)`).
+using std::nullopt;
+using std::optional;
+
 /// The layout in memory asked of a copy (Tensor::to), as c10::MemoryFormat. kiln's copies are
 /// contiguous; the channels-last formats are not supported yet.
 enum class MemoryFormat : int8_t { Contiguous, Preserve, ChannelsLast, ChannelsLast3d };

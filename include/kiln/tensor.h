@@ -96,9 +96,12 @@ class Tensor {
   void retain_grad() const;
   bool retains_grad() const;
   /// Computes gradients of this tensor with respect to the leaves that require grad and adds
-  /// them to their grad(). `gradient` is required unless this tensor has one element.
+  /// them to their grad(): kiln::autograd::backward({*this}, {gradient}, ...). `gradient` is
+  /// required unless this tensor has one element; `inputs` (not empty) limits the tensors whose
+  /// grad() is written to those.
   void backward(const Tensor& gradient = {}, std::optional<bool> retain_graph = std::nullopt,
-                bool create_graph = false) const;
+                bool create_graph = false,
+                std::optional<ArrayRef<Tensor>> inputs = std::nullopt) const;
   /// Which output of its grad_fn this tensor is (0 for leaves and single-output ops).
   int64_t output_nr() const;
   /// Makes this tensor a leaf that does not require grad (libtorch's error for a view).
@@ -136,8 +139,18 @@ class Tensor {
   Tensor type_as(const Tensor& other) const;
   Tensor cpu() const;
   Tensor clone() const;
+  /// clone(); Contiguous and Preserve give kiln's contiguous copy, the channels-last formats
+  /// throw "not supported yet".
+  Tensor clone(std::optional<MemoryFormat> memory_format) const;
   Tensor detach() const;
+  /// A tensor sharing this one's storage without its autograd history, as libtorch's data():
+  /// unlike detach(), in-place changes through it are not counted by the version check of
+  /// backward (it has a version counter of its own).
+  Tensor data() const;
   Tensor contiguous() const;
+  /// contiguous(); Preserve throws libtorch's error, the channels-last formats "not supported
+  /// yet".
+  Tensor contiguous(MemoryFormat memory_format) const;
 
   // --- views (share storage with this tensor) ---
   Tensor view(IntArrayRef size) const;
@@ -336,6 +349,9 @@ class Tensor {
  private:
   std::shared_ptr<detail::TensorImpl> impl_;
 };
+
+/// A list of tensors passed by reference, as libtorch's TensorList.
+using TensorList = ArrayRef<Tensor>;
 
 // --- operators, as in libtorch ---
 Tensor operator+(const Tensor& a, const Tensor& b);

@@ -371,18 +371,39 @@ Tensor& Tensor::fmod_(const Tensor& o) const {
 Tensor& Tensor::fmod_(const Scalar& o) const {
   return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::fmod(self, o); });
 }
+namespace {
+// The C++ name of a dtype's element type (as c10::TypeMeta prints it), where kiln has one.
+std::string typeMetaName(ScalarType t) {
+  if (t == kBool) return "bool";
+  if (t == kInt) return "int";
+  if (t == kLong) return "long int";
+  if (t == kFloat) return "float";
+  if (t == kDouble) return "double";
+  return std::string(toString(t));
+}
+}  // namespace
 Tensor& Tensor::clamp_(std::optional<Scalar> min, std::optional<Scalar> max) const {
-  return autograd::inPlace(*this, [&](const Tensor& self) { return kiln::clamp(self, min, max); });
+  return autograd::inPlace(*this, [&](const Tensor& self) {
+    Tensor r = kiln::clamp(self, min, max);
+    // libtorch's clamp_ names the output's type by its C++ name here ("long int").
+    if (!canCast(r.dtype(), dtype())) {
+      throw Error(absl::StrCat("result type ", std::string(toString(r.dtype())),
+                               " can't be cast to the desired output type ",
+                               typeMetaName(dtype())));
+    }
+    return r;
+  });
 }
 namespace {
-// The new value of an in-place op that overwrites self (fill_, zero_, copy_ from a tensor
-// without history): as in PyTorch, it gets a grad_fn `name` giving the old value a zero
-// gradient, so a self that requires grad keeps requiring it and its old history gets nothing
-// from the overwritten elements.
+// The new value of an in-place op that overwrites self (fill_, zero_, copy_): as in PyTorch, it
+// gets a grad_fn `name` giving the old value a zero gradient, so a self that requires grad keeps
+// requiring it and its old history gets nothing from the overwritten elements.
 Tensor overwritten(const char* name, const Tensor& old, Tensor value) {
-  if (value.requires_grad()) return value;
-  autograd::record(value, name, {old}, {}, [](const Tensor& g, const std::vector<Tensor>&) {
-    return std::vector<Tensor>{zeros_like(g)};
+  // A value with history of its own (copy_ from a tensor that requires grad) passes the gradient
+  // on to that history, recorded after it, and self's old history still gets its zero gradient,
+  // as from PyTorch's CopyBackwards: a leaf behind it gets a defined grad() of zeros.
+  autograd::record(value, name, {old, value}, {}, [](const Tensor& g, const std::vector<Tensor>&) {
+    return std::vector<Tensor>{zeros_like(g), g};
   });
   return value;
 }
@@ -456,19 +477,20 @@ Tensor& Tensor::zero_() const {
   return fillScalar(const_cast<Tensor&>(*this), 0, "ZeroBackward0");
 }
 Tensor& Tensor::copy_(const Tensor& src, bool) const {
+  // libtorch's autograd refuses a leaf before its kernel looks at the shapes.
+  autograd::checkInPlaceAllowed(*this, {&src});
   std::vector<int64_t> shape = sizes().vec();
   std::vector<int64_t> common = detail::broadcastShapes(shape, src.sizes().vec());
   if (common != shape) {
     throw Error(absl::StrCat("output with shape ", detail::shapeText(shape),
                              " doesn't match the broadcast shape ", detail::shapeText(common)));
   }
-  autograd::checkInPlaceAllowed(*this, {&src});
   // fill_ copies its 0-dim value through here, and reads it first as PyTorch's fill_ does.
   if (src.dim() != 0) detail::checkNoPartialOverlap(*this, src);
   Tensor expanded = src.expand(shape);
   if (autograd::needsGrad({&src, this})) {
     return autograd::inPlace(*this, [&](const Tensor& old) {
-      return overwritten("CopyBackwards", old, expanded.to(dtype(), false, true));
+      return overwritten("torch::autograd::CopyBackwards", old, expanded.to(dtype(), false, true));
     });
   }
   // A tensor is a handle: the write goes to what it refers to, so a const handle allows it.

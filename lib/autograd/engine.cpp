@@ -109,7 +109,7 @@ void record(Tensor& out, std::string name, const std::vector<Tensor>& inputs,
     SavedTensor s;
     s.is_output = static_cast<int>(i) == saved_output_index;
     if (saved[i].defined()) {
-      s.version = saved[i].impl()->storage->version;
+      s.version = saved[i].impl()->version();
       // An output is saved as a plain alias: keeping its grad_fn would be a reference cycle.
       s.value = s.is_output ? saved[i].detach() : saved[i];
     }
@@ -140,7 +140,7 @@ std::vector<Tensor> RuleFunction::apply(const Tensor& grad_output) {
       values.emplace_back();
       continue;
     }
-    uint32_t now = s.value.impl()->storage->version;
+    uint32_t now = s.value.impl()->version();
     if (now != s.version) {
       // PyTorch names the function whose output the tensor is: this one for a saved result,
       // the tensor's current grad_fn (the in-place op that changed it) for a saved input.
@@ -176,7 +176,7 @@ void RuleFunction::resultMovedTo(const detail::Storage* result, const Tensor& se
   for (SavedTensor& s : saved_) {
     if (s.is_output && s.value.defined() && s.value.impl()->storage.get() == result) {
       s.value = self.detach();
-      s.version = self.impl()->storage->version;
+      s.version = self.impl()->version();
       if (self.impl()->view_base) s.view = self.impl();
     }
   }
@@ -260,17 +260,20 @@ void dumpGradients(const std::vector<GradFunction*>& ran, const std::vector<Tens
 
 std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads,
                                 bool retain_graph, bool create_graph,
-                                const std::vector<Tensor>& capture, bool allow_unused) {
+                                const std::vector<Tensor>& capture, bool allow_unused,
+                                bool accumulate) {
   AutoGradMode mode(create_graph);
   // Dependencies: how many edges lead into each function from the part of the graph we run.
   absl::flat_hash_map<GradFunction*, int> deps;
   absl::flat_hash_map<GradFunction*, std::shared_ptr<GradFunction>> keep;
   std::vector<GradFunction*> stack;
   std::vector<Edge> root_edges;
-  for (const Tensor& r : roots) {
-    Edge e = gradientEdge(r);
-    if (!e.fn)
-      throw Error("element 0 of tensors does not require grad and does not have a grad_fn");
+  for (size_t i = 0; i < roots.size(); ++i) {
+    Edge e = gradientEdge(roots[i]);
+    if (!e.fn) {
+      throw Error(absl::StrCat("element ", i,
+                               " of tensors does not require grad and does not have a grad_fn"));
+    }
     root_edges.push_back(e);
     if (keep.emplace(e.fn.get(), e.fn).second) stack.push_back(e.fn.get());
   }
@@ -292,6 +295,31 @@ std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vec
     capture_at[e.fn.get()] = i;
   }
   std::vector<Tensor> captured(capture.size());
+  // A backward pass limited to some inputs runs only the functions through which a gradient
+  // reaches one of them, as libtorch's engine does (its exec_info): the others, and the leaves
+  // outside `capture`, see no gradient.
+  absl::flat_hash_set<GradFunction*> needed;
+  if (accumulate && !capture.empty()) {
+    absl::flat_hash_map<GradFunction*, std::vector<GradFunction*>> callers;
+    for (const auto& entry : keep) {
+      for (const Edge& e : entry.first->next) {
+        if (e.fn) callers[e.fn.get()].push_back(entry.first);
+      }
+    }
+    for (const auto& entry : capture_at) {
+      if (keep.contains(entry.first) && needed.insert(entry.first).second) {
+        stack.push_back(entry.first);
+      }
+    }
+    while (!stack.empty()) {
+      GradFunction* f = stack.back();
+      stack.pop_back();
+      for (GradFunction* c : callers[f]) {
+        if (needed.insert(c).second) stack.push_back(c);
+      }
+    }
+  }
+  auto runs = [&](GradFunction* f) { return needed.empty() ? true : needed.contains(f); };
 
   absl::flat_hash_map<GradFunction*, Tensor> pending;
   auto add = [&](GradFunction* f, const Tensor& g) {
@@ -317,10 +345,11 @@ std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vec
       Tensor g = pending[f];
       pending.erase(f);
       if (auto c = capture_at.find(f); c != capture_at.end()) captured[c->second] = g;
+      if (!runs(f)) g = Tensor();
       if (g.defined()) retainGradient(f, g);
       std::vector<Tensor> outs;
       if (auto* acc = dynamic_cast<AccumulateGrad*>(f)) {
-        if (capture.empty() && g.defined()) acc->apply(g);
+        if ((capture.empty() || accumulate) && g.defined()) acc->apply(g);
       } else if (g.defined()) {
         outs = f->apply(g);
       }
@@ -340,7 +369,7 @@ std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vec
   }
   dumpGradients(ran, captured);
   for (size_t i = 0; i < captured.size(); ++i) {
-    if (!captured[i].defined() && !allow_unused) {
+    if (!captured[i].defined() && !allow_unused && !accumulate) {
       throw Error(
           "One of the differentiated Tensors appears to not have been used in the graph. Set "
           "allow_unused=True if this is the desired behavior.");
@@ -349,29 +378,67 @@ std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vec
   return captured;
 }
 
-std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
-                         const std::vector<Tensor>& grad_outputs, std::optional<bool> retain_graph,
-                         bool create_graph, bool allow_unused) {
+namespace {
+// libtorch's _make_grads: the given gradients (their number must match), with ones for a
+// one-element output that requires grad and has none. An output that does not require grad
+// and has no gradient gets no entry: run_backward then refuses it.
+std::vector<Tensor> makeGrads(const variable_list& outputs, const variable_list& grad_outputs) {
+  if (!grad_outputs.empty() && grad_outputs.size() != outputs.size()) {
+    throw Error(
+        absl::StrCat("got ", outputs.size(), " tensors and ", grad_outputs.size(), " gradients"));
+  }
   std::vector<Tensor> gs;
   for (size_t i = 0; i < outputs.size(); ++i) {
-    if (i < grad_outputs.size() && grad_outputs[i].defined()) {
-      gs.push_back(rootGradient(grad_outputs[i], outputs[i], i));
-    } else {
+    if (!grad_outputs.empty() && grad_outputs[i].defined()) {
+      gs.push_back(grad_outputs[i]);
+    } else if (outputs[i].requires_grad()) {
       if (outputs[i].numel() != 1)
         throw Error("grad can be implicitly created only for scalar outputs");
       gs.push_back(ones_like(outputs[i]));
     }
   }
-  if (inputs.empty()) {
-    // libtorch's engine refuses this after its checks of the outputs.
-    for (const Tensor& r : outputs) {
-      if (!gradientEdge(r).fn)
-        throw Error("element 0 of tensors does not require grad and does not have a grad_fn");
+  return gs;
+}
+
+// run_backward's first check: every output has a grad_fn.
+void checkRoots(const variable_list& outputs) {
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (!gradientEdge(outputs[i]).fn) {
+      throw Error(absl::StrCat("element ", i,
+                               " of tensors does not require grad and does not have a grad_fn"));
     }
-    throw Error("grad requires non-empty inputs.");
   }
+}
+
+// The engine's first check (validate_outputs): every gradient suits its output.
+std::vector<Tensor> validated(const variable_list& outputs, const std::vector<Tensor>& grads) {
+  std::vector<Tensor> checked;
+  for (size_t i = 0; i < grads.size(); ++i)
+    checked.push_back(rootGradient(grads[i], outputs[i], i));
+  return checked;
+}
+}  // namespace
+
+void backward(const variable_list& tensors, const variable_list& grad_tensors,
+              std::optional<bool> retain_graph, bool create_graph, const variable_list& inputs) {
+  std::vector<Tensor> gs = makeGrads(tensors, grad_tensors);
+  checkRoots(tensors);
+  // libtorch makes each input retain its gradient (a no-op for leaves; it refuses a tensor that
+  // does not require grad) before the engine runs.
+  for (const Tensor& in : inputs) in.retain_grad();
+  runBackward(tensors, validated(tensors, gs), retain_graph.value_or(create_graph), create_graph,
+              inputs, /*allow_unused=*/true, /*accumulate=*/true);
+}
+
+variable_list grad(const variable_list& outputs, const variable_list& inputs,
+                   const variable_list& grad_outputs, std::optional<bool> retain_graph,
+                   bool create_graph, bool allow_unused) {
+  std::vector<Tensor> gs = makeGrads(outputs, grad_outputs);
+  checkRoots(outputs);
+  gs = validated(outputs, gs);
+  if (inputs.empty()) throw Error("grad requires non-empty inputs.");
   return runBackward(outputs, gs, retain_graph.value_or(create_graph), create_graph, inputs,
-                     allow_unused);
+                     allow_unused, /*accumulate=*/false);
 }
 
 }  // namespace kiln::autograd

@@ -119,9 +119,11 @@ Tensor sumTo(const Tensor& grad, IntArrayRef shape);
 Tensor rootGradient(const Tensor& grad, const Tensor& output, size_t index);
 
 /// Runs backward from `roots` with their gradients. When `capture` is non-empty, the gradients
-/// reaching those tensors are returned instead of being accumulated into leaves.
+/// reaching those tensors are returned; they are accumulated into leaves only with `accumulate`,
+/// which then runs only the functions leading to them and accumulates into no other leaf.
 std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads,
                                 bool retain_graph, bool create_graph,
-                                const std::vector<Tensor>& capture, bool allow_unused);
+                                const std::vector<Tensor>& capture, bool allow_unused,
+                                bool accumulate);
 
 }  // namespace kiln::autograd

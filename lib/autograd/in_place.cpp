@@ -32,7 +32,7 @@ void takeHistory(const Tensor& t, const Tensor& from) {
   }
   impl.grad_fn = fn;
   impl.output_nr = from.impl()->output_nr;
-  impl.view_version.store(impl.storage->version, std::memory_order_release);
+  impl.view_version.store(impl.version(), std::memory_order_release);
 }
 
 // After `result` has been written into `self`: the result the op's function saved for backward
@@ -199,7 +199,7 @@ void refreshViewHistory(const std::shared_ptr<TensorImpl>& impl) {
   if (!impl->view_base) return;
   // The storage's version changes only in place, which no other thread does while this one
   // reads the view; the view's own history is what several readers may refresh at once.
-  const uint32_t version = impl->storage->version;
+  const uint32_t version = impl->version();
   if (impl->view_version.load(std::memory_order_acquire) == version) return;
   static std::mutex refreshing;
   std::lock_guard<std::mutex> lock(refreshing);

@@ -60,13 +60,15 @@ Tensor sumImpl(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<Sca
   return out;
 }
 
+// mean over dims saves its input (libtorch 1.13's MeanBackward1 does, so a later in-place change
+// of it is refused); the mean of all elements saves nothing.
 Tensor meanImpl(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype,
-                const char* name) {
+                const char* name, Saves saves) {
   Tensor out = detail::reduceMean(a, dim, keepdim, dtype);
   std::vector<int64_t> dims = reduceDims(a, dim);
   double n = countOf(a, dims);
   recordReduction(
-      out, a, name, Saves::Nothing,
+      out, a, name, saves,
       [dims, keepdim, n, in = InputShape(a)](const Tensor& g, const Tensor&, const Tensor&) {
         return spread(g / n, in, dims, keepdim);
       });
@@ -118,7 +120,7 @@ Tensor extremum(const Tensor& a, IntArrayRef dim, bool keepdim, ir::ReduceOp op,
 // the indices are saved.
 std::tuple<Tensor, Tensor> selectAlong(const Tensor& a, int64_t dim, bool keepdim, ir::ReduceOp op,
                                        const char* what, const char* name) {
-  Tensor values = detail::reduceExtremum(a, {dim}, keepdim, op, what);
+  Tensor values = detail::reduceExtremum(a, {detail::wrapDim(dim, a.dim())}, keepdim, op, what);
   Tensor indices = detail::reduceArg(a, dim, keepdim, op, what);
   if (!autograd::needsGrad({&a})) return {values, indices};
   const int64_t d = detail::wrapDim(dim, a.dim());
@@ -227,7 +229,8 @@ Tensor normImpl(const Tensor& a, double p, IntArrayRef dim, bool keepdim, const 
 // of a 0-dim tensor, has kernels of its own).
 Tensor softmaxInput(const Tensor& a, int64_t dim, std::optional<ScalarType> dtype, bool log) {
   Tensor x = dtype ? a.to(*dtype) : a;
-  if (!isFloatingType(x.dtype())) {
+  // An empty input reaches no kernel: PyTorch returns it, whatever its dtype.
+  if (!isFloatingType(x.dtype()) && x.numel() > 0) {
     const bool last = x.dim() == 0 || detail::wrapDim(dim, x.dim()) == x.dim() - 1;
     const char* kernel = !last ? "softmax_kernel_impl"
                          : log ? "log_softmax_lastdim_kernel_impl"
@@ -254,10 +257,10 @@ Tensor sum(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarT
   return sumImpl(a, dim, keepdim, dtype, "SumBackward1");
 }
 Tensor mean(const Tensor& a, std::optional<ScalarType> dtype) {
-  return meanImpl(a, {}, false, dtype, "MeanBackward0");
+  return meanImpl(a, {}, false, dtype, "MeanBackward0", Saves::Nothing);
 }
 Tensor mean(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype) {
-  return meanImpl(a, dim, keepdim, dtype, "MeanBackward1");
+  return meanImpl(a, dim, keepdim, dtype, "MeanBackward1", Saves::Input);
 }
 Tensor prod(const Tensor& a, std::optional<ScalarType> dtype) {
   return prodImpl(a, reduceDims(a, {}), false, dtype, "ProdBackward0");

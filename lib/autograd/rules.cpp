@@ -52,10 +52,13 @@ std::string atenName(ScalarOp op) {
 }
 
 // a / b rounded toward zero, as PyTorch's div(rounding_mode="trunc"), recorded without history:
-// a piecewise constant, whose own derivative is zero.
+// a piecewise constant, whose own derivative is zero. An infinite quotient (b = 0) stays
+// infinite: its fraction fmod(q, 1) is NaN, and q minus it would be too.
 Tensor truncQuotient(const detail::Operand& a, const Tensor& b) {
   Tensor q = detail::binaryOp(ScalarOp::Div, a, b);
-  return detail::binaryOp(ScalarOp::Sub, q, detail::binaryOp(ScalarOp::Fmod, q, Scalar(1)));
+  Tensor fraction = detail::binaryOp(ScalarOp::Fmod, q, Scalar(1));
+  return detail::whereOp(detail::binaryOp(ScalarOp::Ne, fraction, fraction), q,
+                         detail::binaryOp(ScalarOp::Sub, q, fraction));
 }
 
 // What a rule needs of an operand it does not save: whether it is a tensor that requires grad,
@@ -95,7 +98,7 @@ void recordBinary(ScalarOp op, Tensor& out, const detail::Operand& a, const deta
   if (!needsGrad({&ta, &tb})) return;
   if (info(op).grad == ir::GradKind::NotImplemented) {
     // As in PyTorch, the op records a grad_fn that fails only if backward reaches it.
-    std::string what = absl::StrCat("derivative for ", atenName(op), " is not implemented");
+    std::string what = absl::StrCat("derivative for aten::", atenName(op), " is not implemented");
     record(out, "torch::autograd::NotImplemented", {ta, tb}, {},
            [what](const Tensor&, const std::vector<Tensor>&) -> std::vector<Tensor> {
              throw Error(what);
@@ -147,9 +150,10 @@ void recordBinary(ScalarOp op, Tensor& out, const detail::Operand& a, const deta
     case ScalarOp::Pow: {
       // PyTorch's pow_backward, pow_backward_self and pow_backward_exponent: a tensor raised to
       // a scalar saves its base; a scalar raised to a tensor saves the exponent and the result;
-      // a tensor raised to a tensor saves both operands, and the result only for the exponent's
-      // gradient. Zero bases and exponents give zero gradients where the formulas divide by zero.
-      bool result_needed = db.wants_grad;
+      // a tensor raised to a tensor saves both operands and the result (PyTorch saves a result
+      // whether or not the gradient that reads it is wanted). Zero bases and exponents give zero
+      // gradients where the formulas divide by zero.
+      bool result_needed = b.tensor != nullptr;
       saved = {ta, tb, result_needed ? out : Tensor()};
       out_index = 2;
       rule = [sa, sb, da, db](const Tensor& g, const std::vector<Tensor>& s) {
@@ -165,15 +169,17 @@ void recordBinary(ScalarOp op, Tensor& out, const detail::Operand& a, const deta
           }
         }
         if (db.wants_grad) {
+          // The zero for a zero base is chosen before g multiplies, as in PyTorch's
+          // pow_backward_exponent: an infinite g there gives NaN, not 0.
           Tensor d;
           if (s[0].defined()) {
-            d = g * s[2] * log(s[0]);
+            d = s[2] * log(s[0]);
             d = where(logical_and(s[0] == 0, s[1] >= 0), zeros_like(d), d);
           } else {
-            d = g * s[2] * std::log(sa.toDouble());
+            d = s[2] * std::log(sa.toDouble());
             if (sa.toDouble() == 0.0) d = where(s[1] >= 0, zeros_like(d), d);
           }
-          gb = forInput(d, db);
+          gb = forInput(g * d, db);
         }
         return std::vector<Tensor>{ga, gb};
       };
@@ -184,11 +190,13 @@ void recordBinary(ScalarOp op, Tensor& out, const detail::Operand& a, const deta
       bool is_max = op == ScalarOp::Maximum;
       saved = {ta, tb};
       rule = [is_max](const Tensor& g, const std::vector<Tensor>& s) {
-        // Ties share the gradient equally, as PyTorch does.
-        Tensor wins = is_max ? s[0] > s[1] : s[0] < s[1];
-        Tensor ties = s[0] == s[1];
-        Tensor ga = where(wins, g, where(ties, g / 2, zeros_like(g)));
-        Tensor gb = where(wins, zeros_like(g), where(ties, g / 2, g));
+        // PyTorch's formula: ties share the gradient equally, and only the operand that loses
+        // gets none (a NaN, which loses no comparison, passes the gradient to both).
+        Tensor shared = where(s[0] == s[1], g / 2, g);
+        Tensor a_loses = is_max ? s[0] < s[1] : s[0] > s[1];
+        Tensor b_loses = is_max ? s[0] > s[1] : s[0] < s[1];
+        Tensor ga = where(a_loses, zeros_like(g), shared);
+        Tensor gb = where(b_loses, zeros_like(g), shared);
         return std::vector<Tensor>{forInput(ga, s[0]), forInput(gb, s[1])};
       };
       break;
@@ -296,7 +304,9 @@ void recordClamp(Tensor& out, const Tensor& a, std::optional<Scalar> min,
            Tensor inside = ones_like(s[0], kBool);
            if (min) inside = logical_and(inside, s[0] >= *min);
            if (max) inside = logical_and(inside, s[0] <= *max);
-           return std::vector<Tensor>{g * inside.to(g.dtype())};
+           // Selected, not multiplied, as PyTorch's clamp_backward: a NaN or infinite gradient
+           // outside the range gives 0 there, not NaN.
+           return std::vector<Tensor>{where(inside, g, zeros_like(g))};
          });
 }
 

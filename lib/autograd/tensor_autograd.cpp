@@ -1,5 +1,6 @@
 // The Tensor methods that run or extend the backward graph: backward(), retain_grad(), and the
-// dtype conversion (differentiable, as ToCopyBackward0). The plain accessors of the autograd
+// copies (the dtype conversion, differentiable as ToCopyBackward0; clone and contiguous with a
+// memory format). The plain accessors of the autograd
 // fields (requires_grad(), grad(), grad_fn(), ...) are in the front end, beside the fields.
 #include <absl/strings/str_cat.h>
 
@@ -20,30 +21,32 @@ void Tensor::retain_grad() const {
   autograd::functionOf(impl_->grad_fn)->retained.push_back(impl_);
 }
 
-void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph,
-                      bool create_graph) const {
-  if (!requires_grad()) {
-    throw Error("element 0 of tensors does not require grad and does not have a grad_fn");
-  }
-  Tensor g = gradient;
-  if (!g.defined()) {
-    if (numel() != 1) throw Error("grad can be implicitly created only for scalar outputs");
-    g = ones_like(*this);
-  } else {
-    g = autograd::rootGradient(g, *this, 0);
-  }
-  autograd::runBackward({*this}, {g}, retain_graph.value_or(create_graph), create_graph, {}, false);
+void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph, bool create_graph,
+                      std::optional<TensorList> inputs) const {
+  if (inputs && inputs->empty()) throw Error("'inputs' argument to backward cannot be empty");
+  autograd::backward({*this}, {gradient}, retain_graph, create_graph,
+                     inputs ? inputs->vec() : autograd::variable_list{});
 }
 
 Tensor Tensor::to(ScalarType t, bool, bool copy, std::optional<MemoryFormat> memory_format) const {
-  if (memory_format == MemoryFormat::ChannelsLast ||
-      memory_format == MemoryFormat::ChannelsLast3d) {
-    throw Error("kiln: the channels-last memory formats are not supported yet");
-  }
+  detail::checkMemoryFormat(memory_format);
   if (t == dtype() && !copy) return *this;
   Tensor out = detail::castTo(*this, t);
   autograd::recordCast(out, *this);
   return out;
+}
+
+Tensor Tensor::clone(std::optional<MemoryFormat> memory_format) const {
+  detail::checkMemoryFormat(memory_format);
+  return clone();
+}
+
+Tensor Tensor::contiguous(MemoryFormat memory_format) const {
+  if (memory_format == MemoryFormat::Preserve) {
+    throw Error("preserve memory format is unsupported by the contiguous operator");
+  }
+  detail::checkMemoryFormat(memory_format);
+  return contiguous();
 }
 
 }  // namespace kiln

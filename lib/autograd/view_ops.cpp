@@ -220,7 +220,7 @@ Tensor Tensor::clone() const {
 }
 
 Tensor clone(const Tensor& a, std::optional<MemoryFormat> memory_format) {
-  return a.clone();
+  return a.clone(memory_format);
 }
 
 Tensor Tensor::type_as(const Tensor& other) const {
@@ -228,10 +228,10 @@ Tensor Tensor::type_as(const Tensor& other) const {
 }
 
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
-  std::optional<int64_t> d = detail::catDim(tensors, dim);
-  if (!d) return tensors[0].clone();
-  Tensor out = detail::concat(tensors, *d);
-  autograd::recordCat(out, tensors, *d);
+  // Only skipped (1-D, empty) parts: an empty result that still records CatBackward0.
+  const int64_t d = detail::catDim(tensors, dim).value_or(0);
+  Tensor out = detail::concat(tensors, d);
+  autograd::recordCat(out, tensors, d);
   return out;
 }
 

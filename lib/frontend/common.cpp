@@ -173,4 +173,11 @@ Device commonDevice(const char* op, std::initializer_list<const Tensor*> tensors
   return first->device();
 }
 
+void checkMemoryFormat(std::optional<MemoryFormat> memory_format) {
+  if (memory_format == MemoryFormat::ChannelsLast ||
+      memory_format == MemoryFormat::ChannelsLast3d) {
+    throw Error("kiln: the channels-last memory formats are not supported yet");
+  }
+}
+
 }  // namespace kiln::detail

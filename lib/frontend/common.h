@@ -51,4 +51,8 @@ void checkCastable(ScalarType from, ScalarType to);
 /// and the undefined-tensor error.
 Device commonDevice(const char* op, std::initializer_list<const Tensor*> tensors);
 
+/// Accepts the memory formats kiln's contiguous results satisfy (none, Contiguous, Preserve);
+/// the channels-last formats throw "not supported yet".
+void checkMemoryFormat(std::optional<MemoryFormat> memory_format);
+
 }  // namespace kiln::detail

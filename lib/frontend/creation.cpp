@@ -266,22 +266,29 @@ TensorOptions likeOptions(const Tensor& t, TensorOptions o) {
 }
 }  // namespace
 
-Tensor empty_like(const Tensor& t, TensorOptions o) {
+Tensor empty_like(const Tensor& t, TensorOptions o, std::optional<MemoryFormat> f) {
+  detail::checkMemoryFormat(f);
   return empty(t.sizes(), likeOptions(t, o));
 }
-Tensor zeros_like(const Tensor& t, TensorOptions o) {
+Tensor zeros_like(const Tensor& t, TensorOptions o, std::optional<MemoryFormat> f) {
+  detail::checkMemoryFormat(f);
   return zeros(t.sizes(), likeOptions(t, o));
 }
-Tensor ones_like(const Tensor& t, TensorOptions o) {
+Tensor ones_like(const Tensor& t, TensorOptions o, std::optional<MemoryFormat> f) {
+  detail::checkMemoryFormat(f);
   return ones(t.sizes(), likeOptions(t, o));
 }
-Tensor full_like(const Tensor& t, const Scalar& v, TensorOptions o) {
+Tensor full_like(const Tensor& t, const Scalar& v, TensorOptions o,
+                 std::optional<MemoryFormat> f) {
+  detail::checkMemoryFormat(f);
   return full(t.sizes(), v, likeOptions(t, o));
 }
-Tensor rand_like(const Tensor& t, TensorOptions o) {
+Tensor rand_like(const Tensor& t, TensorOptions o, std::optional<MemoryFormat> f) {
+  detail::checkMemoryFormat(f);
   return rand(t.sizes(), likeOptions(t, o));
 }
-Tensor randn_like(const Tensor& t, TensorOptions o) {
+Tensor randn_like(const Tensor& t, TensorOptions o, std::optional<MemoryFormat> f) {
+  detail::checkMemoryFormat(f);
   return randn(t.sizes(), likeOptions(t, o));
 }
 
@@ -352,31 +359,49 @@ Tensor tensor(const TensorDataContainer& data, TensorOptions options) {
   return withGrad(detail::fromBuffer(buffer, t, sizes, ir::contiguousStrides(sizes), n), options);
 }
 
-Tensor from_blob(void* data, IntArrayRef sizes, TensorOptions options) {
-  std::vector<int64_t> shape = checkedSize(sizes);
-  detail::checkedStorageBytes(shape, options.dtype());
-  return from_blob(data, sizes, ir::contiguousStrides(shape), options);
-}
-
-Tensor from_blob(void* data, IntArrayRef sizes, IntArrayRef strides, TensorOptions options) {
+namespace {
+// The from_blob overloads: `deleter` (possibly empty) goes with the wrapped memory.
+Tensor wrapBlob(void* data, IntArrayRef sizes, std::optional<IntArrayRef> strides,
+                const std::function<void(void*)>& deleter, const TensorOptions& options) {
   checkDeviceOption(options);
   std::vector<int64_t> shape = checkedSize(sizes);
-  if (strides.size() != shape.size()) {
-    throw Error(
-        absl::StrCat("from_blob: expected ", shape.size(), " strides, got ", strides.size()));
+  std::vector<int64_t> st = strides ? strides->vec() : std::vector<int64_t>();
+  if (!strides) {
+    detail::checkedStorageBytes(shape, options.dtype());
+    st = ir::contiguousStrides(shape);
   }
-  for (int64_t s : strides) {
+  if (st.size() != shape.size()) {
+    throw Error(absl::StrCat("from_blob: expected ", shape.size(), " strides, got ", st.size()));
+  }
+  for (int64_t s : st) {
     if (s < 0) {
       throw Error(
           absl::StrCat("from_blob: Negative strides are not supported at the moment, got strides: ",
-                       detail::shapeText(strides.vec())));
+                       detail::shapeText(st)));
     }
   }
-  const int64_t bytes = detail::checkedStorageBytes(shape, strides.vec(), options.dtype());
+  const int64_t bytes = detail::checkedStorageBytes(shape, st, options.dtype());
   const int64_t extent = bytes / elementSize(options.dtype());
-  auto buffer = runtime::Buffer::wrap(runtime::cpuDevice(), data, bytes);
-  return withGrad(detail::fromBuffer(buffer, options.dtype(), shape, strides.vec(), extent),
+  auto buffer = deleter ? runtime::Buffer::wrap(runtime::cpuDevice(), data, bytes, deleter)
+                        : runtime::Buffer::wrap(runtime::cpuDevice(), data, bytes);
+  return withGrad(detail::fromBuffer(buffer, options.dtype(), shape, std::move(st), extent),
                   options);
+}
+}  // namespace
+
+Tensor from_blob(void* data, IntArrayRef sizes, TensorOptions options) {
+  return wrapBlob(data, sizes, std::nullopt, {}, options);
+}
+Tensor from_blob(void* data, IntArrayRef sizes, IntArrayRef strides, TensorOptions options) {
+  return wrapBlob(data, sizes, strides, {}, options);
+}
+Tensor from_blob(void* data, IntArrayRef sizes, const std::function<void(void*)>& deleter,
+                 TensorOptions options) {
+  return wrapBlob(data, sizes, std::nullopt, deleter, options);
+}
+Tensor from_blob(void* data, IntArrayRef sizes, IntArrayRef strides,
+                 const std::function<void(void*)>& deleter, TensorOptions options) {
+  return wrapBlob(data, sizes, strides, deleter, options);
 }
 
 }  // namespace kiln

@@ -22,12 +22,19 @@ void checkDivision(ScalarOp op, const Operand& a, const Operand& b) {
                                                   : "fmod_cpu";
     throw Error(absl::StrCat("\"", kernel, "\" not implemented for 'Bool'"));
   }
-  if (!isFloatingType(t) && !b.tensor && b.scalar.toDouble() == 0) throw Error("ZeroDivisionError");
+  // An empty tensor reaches no kernel, and nothing divides by zero.
+  const bool empty = a.tensor && a.tensor->numel() == 0;
+  if (!isFloatingType(t) && !b.tensor && b.scalar.toDouble() == 0 && !empty) {
+    throw Error("ZeroDivisionError");
+  }
 }
 
 // PyTorch's refusals that depend on the op and its operands' types, before any node is made.
 void checkOperands(ScalarOp op, const Operand& a, const Operand& b) {
   auto isBool = [](const Operand& o) { return o.tensor && o.tensor->dtype() == kBool; };
+  auto boolOperand = [](const Operand& o) {
+    return o.tensor ? o.tensor->dtype() == kBool : o.scalar.isBoolean();
+  };
   switch (op) {
     case ScalarOp::Neg:
       if (isBool(a)) {
@@ -37,30 +44,46 @@ void checkOperands(ScalarOp op, const Operand& a, const Operand& b) {
       }
       break;
     case ScalarOp::Relu:
-      if (isBool(a)) throw Error("\"clamp_min_scalar_cpu\" not implemented for 'Bool'");
+      if (isBool(a)) throw Error("Boolean inputs not supported for relu");
+      break;
+    case ScalarOp::Abs:
+      if (isBool(a)) throw Error("\"abs_cpu\" not implemented for 'Bool'");
       break;
     case ScalarOp::Sub:
-      if (a.tensor && b.tensor && (isBool(a) || isBool(b))) {
+      // PyTorch's sub_check, after wrapping a number in a tensor of its kind.
+      if (boolOperand(a) && boolOperand(b)) {
         throw Error(
             "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` "
             "or `logical_xor()` operator instead.");
       }
-      if (isBool(a) || isBool(b)) {
+      if (boolOperand(a) || boolOperand(b)) {
         throw Error(
             "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
             "trying to invert a mask, use the `~` or `logical_not()` operator instead.");
       }
-      break;
-    case ScalarOp::FloorDiv:
-    case ScalarOp::Mod:
-    case ScalarOp::Fmod:
-      checkDivision(op, a, b);
       break;
     case ScalarOp::Pow:
       if (a.tensor && !isFloatingType(a.tensor->dtype()) && !b.tensor &&
           !b.scalar.isFloatingPoint() && b.scalar.toLong() < 0) {
         throw Error("Integers to negative integer powers are not allowed.");
       }
+      break;
+    default:
+      break;
+  }
+}
+
+// The refusals of PyTorch's kernels, which run after its TensorIterator has broadcast the
+// operands (a shape error comes first).
+void checkKernel(ScalarOp op, const Operand& a, const Operand& b) {
+  switch (op) {
+    case ScalarOp::FloorDiv:
+    case ScalarOp::Mod:
+    case ScalarOp::Fmod:
+      checkDivision(op, a, b);
+      break;
+    case ScalarOp::Pow:
+      if (resultType({a, b}) == kBool) throw Error("\"pow\" not implemented for 'Bool'");
       break;
     default:
       break;
@@ -102,6 +125,8 @@ Tensor unaryOp(ScalarOp op, const Tensor& a) {
 Tensor binaryOp(ScalarOp op, const Operand& a, const Operand& b) {
   Device device = operandsDevice(op, a, b);
   checkOperands(op, a, b);
+  broadcastShapes(shapeOf(a), shapeOf(b));
+  checkKernel(op, a, b);
   return record(binaryNode(op, a, b), device);
 }
 

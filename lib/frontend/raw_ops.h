@@ -44,7 +44,8 @@ Tensor castTo(const Tensor& self, ScalarType dtype);
 /// cat's first checks: the wrapped `dim`, or nullopt when every tensor is 1-D and empty (the
 /// legacy tensors cat skips).
 std::optional<int64_t> catDim(const std::vector<Tensor>& tensors, int64_t dim);
-/// The tensors joined along `dim` (as wrapped by catDim), after the remaining checks.
+/// The tensors joined along `dim` (as wrapped by catDim, 0 when it gave nullopt), after the
+/// remaining checks.
 Tensor concat(const std::vector<Tensor>& tensors, int64_t dim);
 
 // ---- gather and scatter (lib/frontend/gather.cpp) ----

@@ -133,12 +133,17 @@ Tensor reduceExtremum(const Tensor& a, IntArrayRef dim, bool keepdim, ir::Reduce
                              "(): Expected reduction dim to be specified for input.numel() == 0. "
                              "Specify the reduction dim with the 'dim' argument."));
   }
-  std::vector<int64_t> dims = reduceDims(a, dim);
-  for (int64_t d : dims) {
-    if (a.size(d) == 0) {
-      throw Error(absl::StrCat(name, "(): Expected reduction dim ", d, " to have non-zero size."));
+  // PyTorch's zero_numel_check_dims, for an empty input before anything else looks at the dims:
+  // each dim as given, in the order given (max(dim) and min(dim) give theirs wrapped).
+  if (a.numel() == 0 && a.dim() > 0) {
+    for (int64_t d : dim) {
+      if (a.size(d) == 0) {
+        throw Error(
+            absl::StrCat(name, "(): Expected reduction dim ", d, " to have non-zero size."));
+      }
     }
   }
+  std::vector<int64_t> dims = reduceDims(a, dim);
   return finish(reduceNode(op, readNode(a), dims, a.dtype()), dims, keepdim, a.device());
 }
 
@@ -189,6 +194,18 @@ Tensor reduceVar(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) 
   return finish(v, dims, keepdim, a.device());
 }
 
+namespace {
+// The 0-dim result of a softmax computed over a 1-element row: a tensor of its own, not a view
+// of that row, so that an in-place op on it rewrites its own history (as on PyTorch's result),
+// not a base's that nobody else sees.
+Tensor scalarResult(const Tensor& row) {
+  Tensor out = row.reshape({});
+  out.impl()->is_view = false;
+  out.impl()->view_base = nullptr;
+  return out;
+}
+}  // namespace
+
 Tensor softmaxOf(const Tensor& x, int64_t d) {
   NoGradGuard no_grad;
   // No maximum to shift by: an empty input gives an empty result, as in PyTorch.
@@ -196,7 +213,7 @@ Tensor softmaxOf(const Tensor& x, int64_t d) {
   Tensor v = x.dim() == 0 ? x.reshape({1}) : x;
   Tensor e = (v - amax(v, {d}, true)).exp();
   Tensor out = e / e.sum({d}, true);
-  return x.dim() == 0 ? out.reshape({}) : out;
+  return x.dim() == 0 ? scalarResult(out) : out;
 }
 
 Tensor logSoftmaxOf(const Tensor& x, int64_t d) {
@@ -205,7 +222,7 @@ Tensor logSoftmaxOf(const Tensor& x, int64_t d) {
   Tensor v = x.dim() == 0 ? x.reshape({1}) : x;
   Tensor shifted = v - amax(v, {d}, true);
   Tensor out = shifted - shifted.exp().sum({d}, true).log();
-  return x.dim() == 0 ? out.reshape({}) : out;
+  return x.dim() == 0 ? scalarResult(out) : out;
 }
 
 // ---- linear algebra: a broadcast product reduced over k; the scheduler orders its loops so
@@ -332,11 +349,25 @@ Tensor matmulProduct(const Tensor& a, const Tensor& b) {
 
 }  // namespace detail
 
+namespace {
+// argmax and argmin: PyTorch's CPU kernels have no bool case (its max(dim) and min(dim) do),
+// which it finds after the argument checks, and which an empty input or a reduction over a
+// dimension of size 1 never reaches (it fills zeros).
+Tensor argExtremum(const Tensor& a, std::optional<int64_t> dim, bool keepdim, ir::ReduceOp op,
+                   const char* name) {
+  Tensor r = detail::reduceArg(a, dim, keepdim, op, name);
+  if (a.dtype() == kBool && a.numel() > 0 && !(dim && a.dim() > 0 && a.size(*dim) == 1)) {
+    throw Error(absl::StrCat("\"", name, "_cpu\" not implemented for 'Bool'"));
+  }
+  return r;
+}
+}  // namespace
+
 Tensor argmax(const Tensor& a, std::optional<int64_t> dim, bool keepdim) {
-  return detail::reduceArg(a, dim, keepdim, ir::ReduceOp::Max, "argmax");
+  return argExtremum(a, dim, keepdim, ir::ReduceOp::Max, "argmax");
 }
 Tensor argmin(const Tensor& a, std::optional<int64_t> dim, bool keepdim) {
-  return detail::reduceArg(a, dim, keepdim, ir::ReduceOp::Min, "argmin");
+  return argExtremum(a, dim, keepdim, ir::ReduceOp::Min, "argmin");
 }
 Tensor Tensor::argmax(std::optional<int64_t> dim, bool keepdim) const {
   return kiln::argmax(*this, dim, keepdim);

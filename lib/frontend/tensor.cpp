@@ -163,7 +163,17 @@ void Tensor::set_data(const Tensor& new_data) const {
   impl_->offset = from.offset;
 }
 uint32_t Tensor::_version() const {
-  return implOf(*this).storage->version;
+  return implOf(*this).version();
+}
+
+Tensor Tensor::data() const {
+  Tensor out = detach();
+  // libtorch's variable_data: no autograd relationship, and a version counter of its own.
+  out.impl()->view_base = nullptr;
+  out.impl()->is_view = false;
+  out.impl()->own_version = std::make_shared<uint32_t>(0);
+  out.impl()->view_version = 0;
+  return out;
 }
 
 const Tensor& Tensor::eval() const {

@@ -8,6 +8,7 @@
 #include <new>
 
 #include "kiln/error.h"
+#include "kiln/warning.h"
 #include "lib/core/checked.h"
 #include "lib/core/scalar_type.h"
 
@@ -93,6 +94,24 @@ Tensor fromNode(ir::NodeRef node, Device device) {
   return Tensor(std::move(impl));
 }
 
+Storage::~Storage() {
+  if (!buffer || !buffer->external() || value == owner) return;
+  try {
+    materialize({this}, "a from_blob tensor's pending writes, as its last user goes");
+  } catch (const std::exception& e) {
+    // A destructor cannot throw: the failure (memory or a compilation) is reported as a warning.
+    try {
+      Warning::warn({"~Storage", __FILE__, static_cast<uint32_t>(__LINE__)},
+                    std::string("kiln could not write the pending in-place results into from_blob "
+                                "memory: ") +
+                        e.what(),
+                    false);
+    } catch (...) {
+      // A handler that escalates warnings to errors cannot be obeyed here.
+    }
+  }
+}
+
 Tensor makeView(const Tensor& base, std::vector<int64_t> sizes, std::vector<int64_t> strides,
                 int64_t offset) {
   for (int64_t s : sizes) {
@@ -110,7 +129,8 @@ Tensor makeView(const Tensor& base, std::vector<int64_t> sizes, std::vector<int6
   impl->offset = offset;
   impl->is_view = true;
   impl->view_base = base.impl()->view_base ? base.impl()->view_base : base.impl();
-  impl->view_version = impl->storage->version;
+  impl->own_version = base.impl()->own_version;
+  impl->view_version = impl->version();
   return Tensor(std::move(impl));
 }
 
@@ -150,7 +170,11 @@ ir::NodeRef readNode(const Tensor& t) {
 void assignNode(const Tensor& t, ir::NodeRef value) {
   const TensorImpl& impl = *t.impl();
   Storage& s = *impl.storage;
-  if (impl.numel() == 0) return;  // an empty view names no element
+  if (impl.numel() == 0) {
+    // An empty view names no element, but the write still counts, as in libtorch.
+    ++impl.version();
+    return;
+  }
   for (size_t d = 0; d < impl.sizes.size(); ++d) {
     if (impl.sizes[d] > 1 && impl.strides[d] == 0) {
       throw Error(
@@ -159,7 +183,7 @@ void assignNode(const Tensor& t, ir::NodeRef value) {
           "memory location. Please clone() the tensor before performing the operation.");
     }
   }
-  ++s.version;
+  ++impl.version();
   if (impl.coversStorage()) {
     s.value = std::move(value);
     return;

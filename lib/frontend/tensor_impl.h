@@ -43,6 +43,13 @@ struct Storage {
   /// Counts in-place updates, so that backward can refuse values changed after being saved.
   uint32_t version = 0;
 
+  Storage() = default;
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  /// Caller memory (from_blob) gets the in-place writes still pending on it before the storage
+  /// goes, as libtorch has made them already: the caller reads them, and a deleter runs after.
+  ~Storage();
+
   /// `value`, read under `mu`: what a thread recording an op on the storage reads.
   ir::NodeRef contents() const {
     std::lock_guard<std::mutex> lock(mu);
@@ -73,6 +80,9 @@ struct TensorImpl {
   Tensor grad;
   /// Set by retain_grad() on a non-leaf: backward keeps its gradient in `grad`.
   bool retains_grad = false;
+  /// The in-place update count of a tensor made by data() and of its views, which libtorch gives
+  /// a version counter of their own; null for every other tensor, which counts in its storage.
+  std::shared_ptr<uint32_t> own_version;
   /// Made by a view op (shares another tensor's storage).
   bool is_view = false;
   /// For a view: the tensor it is ultimately a view of (in-place ops on the view rewrite the
@@ -84,6 +94,9 @@ struct TensorImpl {
   std::atomic<uint32_t> view_version{0};
 
   ScalarType dtype() const { return storage->dtype; }
+  /// The version counter that in-place updates through this tensor advance and that backward
+  /// checks saved values against: the storage's, or own_version.
+  uint32_t& version() const { return own_version ? *own_version : storage->version; }
   int64_t numel() const;
   bool isContiguous() const;
   /// Whether this view covers its whole storage in row-major order.

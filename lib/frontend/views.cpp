@@ -217,6 +217,13 @@ Tensor expandView(const Tensor& self, IntArrayRef size) {
         "}, size=", shapeText(target), "): the number of sizes provided (", n,
         ") must be greater or equal to the number of dimensions in the tensor (", self.dim(), ")"));
   }
+  if (self.dim() == 0) {
+    // libtorch's expand of a 0-dim tensor fails on a negative size before its geometry check,
+    // in computing the result's numel.
+    for (int64_t s : target) {
+      if (s < 0) throw Error("numel: integer multiplication overflow");
+    }
+  }
   std::vector<int64_t> st(n);
   for (int64_t i = n - 1; i >= 0; --i) {
     int64_t od = i - (n - self.dim());
@@ -426,7 +433,7 @@ std::optional<int64_t> catDim(const std::vector<Tensor>& tensors, int64_t dim) {
 
 Tensor concat(const std::vector<Tensor>& tensors, int64_t d) {
   for (const Tensor& x : tensors) commonDevice("cat", {&tensors[0], &x});
-  const Tensor* ref = nullptr;
+  const Tensor* ref = &tensors[0];  // when every part is skipped: an empty 1-D result
   for (const Tensor& t : tensors) {
     if (!(t.dim() == 1 && t.numel() == 0)) {
       ref = &t;

@@ -69,6 +69,17 @@ struct Rewriter {
       if (isIdentityView(instr, src)) return ops[0];
       return -1;
     }
+    if (instr.d.op == Op::Write) {
+      // Writing a constant into a constant of the same value changes nothing (the zero
+      // gradient that an overwritten view's old value gets, written into a zero gradient).
+      const Instr& base = out.instrs[ops[0]];
+      const Instr& value = out.instrs[ops[1]];
+      if (base.d.op == Op::Const && value.d.op == Op::Const && base.d.dtype == value.d.dtype &&
+          constValue(base) == constValue(value)) {
+        return ops[0];
+      }
+      return -1;
+    }
     if (instr.d.op != Op::Elementwise) return -1;
     auto same = [&](int32_t k) {
       const Instr& x = out.instrs[ops[k]];
