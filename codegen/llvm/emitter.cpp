@@ -1050,7 +1050,14 @@ class Emitter {
     return x.fp ? b_.CreateFDiv(x.a, x.b) : b_.CreateSDiv(x.a, x.b);
   }
   Value* lowerPow(const Operands& x) {
-    if (x.fp) return emitPow(b_, x.a, x.b);
+    if (x.fp) {
+      // As PyTorch: x ** 0.5 is sqrt(x) and x ** -0.5 is 1 / sqrt(x) (they keep -0.0's sign).
+      auto c = [&](double v) { return llvm::ConstantFP::get(x.a->getType(), v); };
+      Value* root = sqrt(x.a);
+      Value* p = emitPow(b_, x.a, x.b);
+      p = b_.CreateSelect(b_.CreateFCmpOEQ(x.b, c(0.5)), root, p);
+      return b_.CreateSelect(b_.CreateFCmpOEQ(x.b, c(-0.5)), b_.CreateFDiv(c(1), root), p);
+    }
     if (x.t != ScalarType::Byte) return intPow(x.a, x.b);
     // uint8 exponents are never negative: as int16s, whose products agree modulo 256.
     auto* i16 = b_.getInt16Ty();

@@ -385,14 +385,19 @@ void recordMatmul(Tensor& out, const Tensor& a, const Tensor& b, const char* nam
 void recordCat(Tensor& out, const std::vector<Tensor>& inputs, int64_t dim) {
   if (!needsGrad(inputs)) return;
   std::vector<int64_t> sizes;
-  for (const Tensor& t : inputs) sizes.push_back(t.dim() == 1 && t.numel() == 0 ? 0 : t.size(dim));
+  std::vector<ScalarType> dtypes;  // a part of another type than the result's gets its own back
+  for (const Tensor& t : inputs) {
+    sizes.push_back(t.dim() == 1 && t.numel() == 0 ? 0 : t.size(dim));
+    dtypes.push_back(t.dtype());
+  }
   record(out, "CatBackward0", inputs, {},
-         [sizes, dim](const Tensor& g, const std::vector<Tensor>&) {
+         [sizes, dtypes, dim](const Tensor& g, const std::vector<Tensor>&) {
            std::vector<Tensor> gs;
            int64_t at = 0;
-           for (int64_t n : sizes) {
-             gs.push_back(g.narrow(dim, at, n));
-             at += n;
+           for (size_t i = 0; i < sizes.size(); ++i) {
+             Tensor part = g.narrow(dim, at, sizes[i]);
+             gs.push_back(part.dtype() == dtypes[i] ? part : part.to(dtypes[i]));
+             at += sizes[i];
            }
            return gs;
          });

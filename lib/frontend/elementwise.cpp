@@ -149,8 +149,10 @@ Tensor clampOp(const Tensor& a, std::optional<Scalar> min, std::optional<Scalar>
   if (max) t = promoteTypes(t, resultType({a, *max}));
   std::vector<int64_t> shape = a.sizes().vec();
   ir::NodeRef v = castNode(readNode(a), t);
-  if (min) v = elementwiseNode(ScalarOp::Maximum, t, {v, constantNode(*min, t, shape)});
-  if (max) v = elementwiseNode(ScalarOp::Minimum, t, {v, constantNode(*max, t, shape)});
+  // The bound first: maximum and minimum give their second operand where the two are equal, so
+  // a -0.0 at a bound of 0 stays -0.0, as PyTorch's clamp keeps it.
+  if (min) v = elementwiseNode(ScalarOp::Maximum, t, {constantNode(*min, t, shape), v});
+  if (max) v = elementwiseNode(ScalarOp::Minimum, t, {constantNode(*max, t, shape), v});
   return record(std::move(v), a.device());
 }
 

@@ -81,9 +81,13 @@ Int power(Int base, Int exp, ScalarType) {
   }
   return r;
 }
+// PyTorch computes x ** 0.5 as sqrt(x) and x ** -0.5 as 1 / sqrt(x), which differ from pow at
+// -0.0 (-0.0 and -inf where pow gives +0.0 and +inf).
 double power(double a, double b, ScalarType t) {
-  return isFloatingType(t) ? std::pow(a, b)
-                           : static_cast<double>(power(Int(asInt(a)), Int(asInt(b)), t).v);
+  if (!isFloatingType(t)) return static_cast<double>(power(Int(asInt(a)), Int(asInt(b)), t).v);
+  if (b == 0.5) return std::sqrt(a);
+  if (b == -0.5) return 1 / std::sqrt(a);
+  return std::pow(a, b);
 }
 
 // a // b and a % b as PyTorch's floor_divide and remainder compute them (the quotient rounded
