@@ -13,21 +13,9 @@
 
 namespace {
 
-kiln_test::Item text(const std::string& s) {
-  return kiln_test::Item{true, {}, {}, s};
-}
-
-std::string typeName(kiln::ScalarType t) {
-  return std::string(kiln::toString(t));
-}
-std::string typeName(c10::ScalarType t) {
-  return c10::toString(t);
-}
-
-template <typename T>
-kiln_test::Item dtypeOf(const T& t) {
-  return text(typeName(t.scalar_type()));
-}
+using kiln_test::dtypeOf;
+using kiln_test::text;
+using kiln_test::typeName;
 
 // Whether `f` throws (the libraries word a missing CUDA differently).
 template <typename F>

@@ -7,14 +7,6 @@
 
 #include "test/libtorch_compare.h"
 
-namespace {
-
-kiln_test::Item text(const std::string& s) {
-  return kiln_test::Item{true, {}, {}, s};
-}
-
-}  // namespace
-
 BOTH(CustomFunction, TheAutogradTour, {
   using K::autograd::AutogradContext;
   using K::autograd::tensor_list;

@@ -10,21 +10,9 @@
 
 namespace {
 
-kiln_test::Item text(const std::string& s) {
-  return kiln_test::Item{true, {}, {}, s};
-}
-
-std::string typeName(kiln::ScalarType t) {
-  return std::string(kiln::toString(t));
-}
-std::string typeName(c10::ScalarType t) {
-  return c10::toString(t);
-}
-
-template <typename T>
-kiln_test::Item dtypeOf(const T& t) {
-  return text(typeName(t.scalar_type()));
-}
+using kiln_test::dtypeOf;
+using kiln_test::text;
+using kiln_test::typeName;
 
 // The 16-bit patterns of a half or bfloat16 tensor's elements: equal items are equal bits.
 template <typename H, typename T>

@@ -54,6 +54,43 @@ inline Item fnName(const T& t) {
   return Item{true, {}, {}, colon == std::string::npos ? n : n.substr(colon + 2)};
 }
 
+// A text a case reads out (a flag, a name, a message).
+inline Item text(const std::string& s) {
+  return Item{true, {}, {}, s};
+}
+
+// A dtype's name, as each library spells it (kiln follows c10's), and a tensor's as an item.
+inline std::string typeName(kiln::ScalarType t) {
+  return std::string(kiln::toString(t));
+}
+inline std::string typeName(c10::ScalarType t) {
+  return c10::toString(t);
+}
+template <typename T>
+inline Item dtypeOf(const T& t) {
+  return text(typeName(t.scalar_type()));
+}
+
+// The first line of the message each of a series of calls throws ("no error" for one that
+// does not), as items: a case that checks many errors at once.
+class ErrorLog {
+ public:
+  template <typename F>
+  void attempt(F f) {
+    try {
+      f();
+      items_.push_back(text("no error"));
+    } catch (const std::exception& e) {
+      const std::string m = e.what();
+      items_.push_back(text(m.substr(0, m.find('\n'))));
+    }
+  }
+  const Items& items() const { return items_; }
+
+ private:
+  Items items_;
+};
+
 struct Outcome {
   Items items;
   std::string error;  // the message, when the case threw

@@ -91,36 +91,33 @@ inline std::ostream& operator<<(std::ostream& os, BFloat16 h) {
 
 }  // namespace kiln
 
+namespace kiln::detail {
+// The limits of a 16-bit floating type T with `digits` significand bits, from the bit patterns
+// of its smallest normal, lowest, largest, epsilon, infinity and quiet NaN values.
+template <typename T, int Digits, uint16_t Min, uint16_t Lowest, uint16_t Max, uint16_t Epsilon,
+          uint16_t Infinity, uint16_t QuietNaN>
+struct Float16Limits {
+  static constexpr bool is_specialized = true;
+  static constexpr bool is_signed = true;
+  static constexpr bool is_integer = false;
+  static constexpr bool has_infinity = true;
+  static constexpr bool has_quiet_NaN = true;
+  static constexpr int digits = Digits;
+  static constexpr T min() { return {Min, T::from_bits()}; }
+  static constexpr T lowest() { return {Lowest, T::from_bits()}; }
+  static constexpr T max() { return {Max, T::from_bits()}; }
+  static constexpr T epsilon() { return {Epsilon, T::from_bits()}; }
+  static constexpr T infinity() { return {Infinity, T::from_bits()}; }
+  static constexpr T quiet_NaN() { return {QuietNaN, T::from_bits()}; }
+};
+}  // namespace kiln::detail
+
 // The limits c10 gives both types, so that generic code (checked conversions) can ask them.
 template <>
-class std::numeric_limits<kiln::Half> {
- public:
-  static constexpr bool is_specialized = true;
-  static constexpr bool is_signed = true;
-  static constexpr bool is_integer = false;
-  static constexpr bool has_infinity = true;
-  static constexpr bool has_quiet_NaN = true;
-  static constexpr int digits = 11;
-  static constexpr kiln::Half min() { return {0x0400, kiln::Half::from_bits()}; }
-  static constexpr kiln::Half lowest() { return {0xFBFF, kiln::Half::from_bits()}; }
-  static constexpr kiln::Half max() { return {0x7BFF, kiln::Half::from_bits()}; }
-  static constexpr kiln::Half epsilon() { return {0x1400, kiln::Half::from_bits()}; }
-  static constexpr kiln::Half infinity() { return {0x7C00, kiln::Half::from_bits()}; }
-  static constexpr kiln::Half quiet_NaN() { return {0x7E00, kiln::Half::from_bits()}; }
-};
+class std::numeric_limits<kiln::Half>
+    : public kiln::detail::Float16Limits<kiln::Half, 11, 0x0400, 0xFBFF, 0x7BFF, 0x1400, 0x7C00,
+                                         0x7E00> {};
 template <>
-class std::numeric_limits<kiln::BFloat16> {
- public:
-  static constexpr bool is_specialized = true;
-  static constexpr bool is_signed = true;
-  static constexpr bool is_integer = false;
-  static constexpr bool has_infinity = true;
-  static constexpr bool has_quiet_NaN = true;
-  static constexpr int digits = 8;
-  static constexpr kiln::BFloat16 min() { return {0x0080, kiln::BFloat16::from_bits()}; }
-  static constexpr kiln::BFloat16 lowest() { return {0xFF7F, kiln::BFloat16::from_bits()}; }
-  static constexpr kiln::BFloat16 max() { return {0x7F7F, kiln::BFloat16::from_bits()}; }
-  static constexpr kiln::BFloat16 epsilon() { return {0x3C00, kiln::BFloat16::from_bits()}; }
-  static constexpr kiln::BFloat16 infinity() { return {0x7F80, kiln::BFloat16::from_bits()}; }
-  static constexpr kiln::BFloat16 quiet_NaN() { return {0x7FC0, kiln::BFloat16::from_bits()}; }
-};
+class std::numeric_limits<kiln::BFloat16>
+    : public kiln::detail::Float16Limits<kiln::BFloat16, 8, 0x0080, 0xFF7F, 0x7F7F, 0x3C00, 0x7F80,
+                                         0x7FC0> {};
