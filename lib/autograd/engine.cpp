@@ -77,6 +77,7 @@ void followRetained(
 // Adds `g`, the gradient of f's output, to the grad() of the tensors retaining it: a copy the
 // first time (so that it aliases no other gradient), differentiable under create_graph.
 void retainGradient(GradFunction* f, const Tensor& g) {
+  std::lock_guard<std::mutex> lock(leaf_grad_mutex);
   for (const std::weak_ptr<TensorImpl>& w : f->retained) {
     std::shared_ptr<TensorImpl> impl = w.lock();
     if (!impl || impl->grad_fn.get() != f) continue;
@@ -219,6 +220,8 @@ Tensor sumTo(const Tensor& grad, IntArrayRef shape) {
 std::vector<std::pair<std::shared_ptr<TensorImpl>, Tensor>> gradientsBefore(
     const absl::flat_hash_map<GradFunction*, std::shared_ptr<GradFunction>>& graph) {
   std::vector<std::pair<std::shared_ptr<TensorImpl>, Tensor>> before;
+  // Other threads' passes may be adding into the same leaves.
+  std::lock_guard<std::mutex> lock(leaf_grad_mutex);
   for (const auto& entry : graph) {
     if (auto* acc = dynamic_cast<AccumulateGrad*>(entry.first)) {
       if (auto leaf = acc->leaf()) before.emplace_back(leaf, leaf->grad);
@@ -361,6 +364,7 @@ std::vector<Tensor> runBackward(const std::vector<Tensor>& roots, const std::vec
       }
     }
   } catch (...) {
+    std::lock_guard<std::mutex> lock(leaf_grad_mutex);
     for (const auto& [impl, g] : before) impl->grad = g;
     throw;
   }
